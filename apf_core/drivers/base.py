@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import enum
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -193,3 +194,28 @@ class PrinterDriver(abc.ABC):
 
     async def send_gcode(self, script: str) -> None:
         raise CapabilityNotSupported(Capability.GCODE)
+
+
+class Backoff:
+    """Reconnect delays that double from ``initial`` up to ``maximum``, with jitter.
+
+    Shared by the network drivers: ``await asyncio.sleep(backoff.next_delay())``
+    after a failed attempt, ``backoff.reset()`` after a successful one.
+    """
+
+    def __init__(
+        self, initial: float = 1.0, maximum: float = 60.0, factor: float = 2.0, jitter: float = 0.1
+    ) -> None:
+        self.initial = initial
+        self.maximum = maximum
+        self.factor = factor
+        self.jitter = jitter
+        self._next = initial
+
+    def next_delay(self) -> float:
+        delay = self._next
+        self._next = min(self._next * self.factor, self.maximum)
+        return delay * (1.0 + random.uniform(-self.jitter, self.jitter))
+
+    def reset(self) -> None:
+        self._next = self.initial
