@@ -1,0 +1,619 @@
+"""A time-accelerated simulated printer (protocol ``simulated``).
+
+The printer lives inside the driver: a small physical model (heaters, job,
+light, filament trays) advanced by one asyncio task per printer. The task
+sleeps ``tick`` wall seconds between steps while something changes and waits
+on an event while the printer is settled, so idle printers cost nothing and
+a thousand printing ones share one process cheaply.
+
+Connection options (all optional):
+
+``speed``          simulated seconds per wall second (default 60)
+``model``          model name shown to users (default "Simulated Printer")
+``has_light``      chamber light present (default true)
+``has_ams``        multi-tray feeder present (default false)
+``has_chamber``    heated chamber present (default false)
+``trays``          list of ``{"tray_id", "filament_type", "color_hex", "remaining_percent"}``
+``print_seconds``  simulated duration of every print, overriding the file's estimate
+``tick``           wall seconds between simulation steps (default 0.5)
+
+Fault hooks for tests: :meth:`power_off`, :meth:`power_on`, :meth:`fail`,
+:meth:`clear_error` and :meth:`hang_commands`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import re
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .base import (
+    Capability,
+    ConnectionConfig,
+    DriverError,
+    PrinterDriver,
+    PrinterState,
+    PrinterUnreachable,
+    Status,
+    Tray,
+)
+
+AMBIENT_C = 22.0
+EXTERNAL_SPOOL = 254
+
+# heating / cooling rates in degrees per simulated second
+_HEAT_RATE = {"nozzle": 2.5, "bed": 1.0, "chamber": 0.1}
+_COOL_RATE = {"nozzle": 1.0, "bed": 0.3, "chamber": 0.05}
+_MAX_TARGET = {"nozzle": 300.0, "bed": 120.0, "chamber": 65.0}
+_LOAD_TEMP_RANGE = (150.0, 320.0)
+_PREPARE_SECONDS = 60.0  # homing and levelling once the heaters are at temperature
+_SECONDS_PER_LINE = 0.1  # duration estimate for files without a slicer estimate
+_MIN_PRINT_SECONDS = 30.0
+_DEFAULT_NOZZLE = 210.0
+_DEFAULT_BED = 60.0
+
+_ACTIVE = (Status.PREPARING, Status.PRINTING, Status.PAUSED)
+
+
+# --- G-code estimate ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JobEstimate:
+    """What the simulator learns from a file before printing it."""
+
+    duration_s: float
+    total_layers: int | None
+    nozzle_target: float
+    bed_target: float
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([dhms])")
+_TIME_PATTERNS = (
+    re.compile(r";\s*estimated printing time \(normal mode\)\s*=\s*(.+)"),
+    re.compile(r";\s*total estimated time:\s*([^;]+)"),
+)
+_SECONDS_PATTERNS = (re.compile(r";\s*TIME:\s*(\d+(?:\.\d+)?)"), re.compile(r";PRINT\.TIME:(\d+)"))
+_LAYER_TOTAL_PATTERNS = (
+    re.compile(r";\s*total layer number:\s*(\d+)"),
+    re.compile(r";LAYER_COUNT:\s*(\d+)"),
+    re.compile(r";\s*total layers count\s*=\s*(\d+)"),
+)
+_LAYER_MARKERS = (";LAYER_CHANGE", ";LAYER:", "; CHANGE_LAYER")
+_TEMP_COMMAND = re.compile(r"^(M10[49]|M1[49]0)\b[^;]*?\bS(\d+(?:\.\d+)?)", re.IGNORECASE)
+
+
+def parse_duration(text: str) -> float | None:
+    """``1d 2h 3m 4s`` -> seconds; None when nothing matches."""
+    factors = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    parts = _DURATION_PART.findall(text)
+    if not parts:
+        return None
+    return sum(float(value) * factors[unit] for value, unit in parts)
+
+
+def _gcode_lines(path: Path) -> Iterator[str]:
+    """Lines of a G-code file, or of the first plate inside a ``.gcode.3mf``."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            members = sorted(n for n in archive.namelist() if n.endswith(".gcode"))
+            if not members:
+                raise DriverError("the 3MF project contains no G-code")
+            with archive.open(members[0]) as handle:
+                for raw in handle:
+                    yield raw.decode("utf-8", errors="replace")
+        return
+    with path.open("r", encoding="utf-8", errors="replace") as handle:
+        yield from handle
+
+
+def estimate_job(path: Path) -> JobEstimate:
+    """Read the whole file once: slicer estimate, layer count and first temperatures."""
+    duration: float | None = None
+    layers_declared: int | None = None
+    layer_markers = 0
+    line_count = 0
+    nozzle: float | None = None
+    bed: float | None = None
+    for raw in _gcode_lines(path):
+        line = raw.strip()
+        if not line:
+            continue
+        line_count += 1
+        if line.startswith(";"):
+            if line.startswith(_LAYER_MARKERS):
+                layer_markers += 1
+                continue
+            if duration is None:
+                duration = _match_duration(line)
+            if layers_declared is None:
+                layers_declared = _match_int(_LAYER_TOTAL_PATTERNS, line)
+            continue
+        if nozzle is None or bed is None:
+            match = _TEMP_COMMAND.match(line)
+            if match and float(match.group(2)) > 0:
+                value = float(match.group(2))
+                if match.group(1).upper() in ("M104", "M109"):
+                    nozzle = nozzle if nozzle is not None else value
+                else:
+                    bed = bed if bed is not None else value
+    if duration is None:
+        duration = line_count * _SECONDS_PER_LINE
+    layers = layers_declared or layer_markers or None
+    return JobEstimate(
+        duration_s=max(duration, _MIN_PRINT_SECONDS),
+        total_layers=layers,
+        nozzle_target=min(nozzle or _DEFAULT_NOZZLE, _MAX_TARGET["nozzle"]),
+        bed_target=min(bed or _DEFAULT_BED, _MAX_TARGET["bed"]),
+    )
+
+
+def _match_duration(line: str) -> float | None:
+    for pattern in _TIME_PATTERNS:
+        match = pattern.search(line)
+        if match:
+            return parse_duration(match.group(1))
+    for pattern in _SECONDS_PATTERNS:
+        match = pattern.match(line)
+        if match:
+            return float(match.group(1))
+    return None
+
+
+def _match_int(patterns: Iterable[re.Pattern[str]], line: str) -> int | None:
+    for pattern in patterns:
+        match = pattern.match(line)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+# --- the simulated machine ----------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Job:
+    filename: str
+    estimate: JobEstimate
+    phase: Status = Status.PREPARING
+    resume_phase: Status = Status.PRINTING
+    prepared_s: float = 0.0
+    elapsed_s: float = 0.0
+    error: str | None = None
+
+
+def _parse_trays(raw: Any, has_ams: bool) -> tuple[Tray, ...]:
+    if raw is None:
+        if not has_ams:
+            return (Tray(EXTERNAL_SPOOL, "PLA", "FFFFFFFF", 100.0),)
+        return (
+            Tray(0, "PLA", "FFFFFFFF", 100.0),
+            Tray(1, "PLA", "000000FF", 100.0),
+            Tray(2, "PETG", "FF0000FF", 100.0),
+            Tray(3, "PLA", "0000FFFF", 100.0),
+            Tray(EXTERNAL_SPOOL, None, None, None),
+        )
+    trays: list[Tray] = []
+    for item in raw:
+        if isinstance(item, Tray):
+            trays.append(item)
+        elif isinstance(item, Mapping):
+            trays.append(
+                Tray(
+                    tray_id=int(item["tray_id"]),
+                    filament_type=item.get("filament_type"),
+                    color_hex=item.get("color_hex"),
+                    remaining_percent=item.get("remaining_percent"),
+                )
+            )
+        else:
+            raise ValueError(f"invalid tray: {item!r}")
+    return tuple(trays)
+
+
+def _approach(value: float, goal: float, heat_rate: float, cool_rate: float, dt: float) -> float:
+    if value < goal:
+        return min(goal, value + heat_rate * dt)
+    return max(goal, value - cool_rate * dt)
+
+
+class SimulatedPrinter(PrinterDriver):
+    """A printer that exists only in memory; see the module docstring for options."""
+
+    protocol = "simulated"
+
+    def __init__(self, config: ConnectionConfig) -> None:
+        super().__init__(config)
+        options = config.options
+        self.speed = float(options.get("speed", 60.0))
+        self.tick = float(options.get("tick", 0.5))
+        if self.speed <= 0 or self.tick <= 0:
+            raise ValueError("speed and tick must be positive")
+        self.model = str(options.get("model", "Simulated Printer"))
+        self.has_light = bool(options.get("has_light", True))
+        self.has_ams = bool(options.get("has_ams", False))
+        self.has_chamber = bool(options.get("has_chamber", False))
+        override = options.get("print_seconds")
+        self.print_seconds: float | None = float(override) if override is not None else None
+        capabilities = {
+            Capability.PAUSE_RESUME,
+            Capability.HEATERS,
+            Capability.HOME,
+            Capability.GCODE,
+            Capability.FILAMENT_LOAD,
+        }
+        if self.has_light:
+            capabilities.add(Capability.LIGHT)
+        if self.has_ams:
+            capabilities.add(Capability.AMS)
+        if self.has_chamber:
+            capabilities.add(Capability.CHAMBER_TEMP)
+        self.capabilities = frozenset(capabilities)
+
+        # physical state
+        self._temps = {"nozzle": AMBIENT_C, "bed": AMBIENT_C, "chamber": AMBIENT_C}
+        self._targets = {"nozzle": 0.0, "bed": 0.0, "chamber": 0.0}
+        self._light = False
+        self._trays = _parse_trays(options.get("trays"), self.has_ams)
+        self._active_tray: int | None = None
+        self._job: _Job | None = None
+        self._fault: str | None = None  # a machine error outside a job
+        self._error_code: int | None = None
+
+        # link and test hooks
+        self._connected = False
+        self._powered = True
+        self._unhung = asyncio.Event()
+        self._unhung.set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # --- lifecycle -------------------------------------------------------------
+    async def connect(self) -> None:
+        if self._task is not None:
+            return
+        self._connected = True
+        self._task = asyncio.create_task(self._run(), name=f"simulated-printer-{id(self):x}")
+        self._publish()
+
+    async def close(self) -> None:
+        self._connected = False
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._set_state(PrinterState())
+
+    # --- fault hooks -------------------------------------------------------------
+    def power_off(self, lose_job: bool = False) -> None:
+        """Make the printer unreachable.
+
+        By default the machine keeps running behind the broken link (the job
+        goes on, like a network outage); ``lose_job=True`` models a real power
+        cut: the job, heaters and light are gone when it comes back.
+        """
+        self._powered = False
+        if lose_job:
+            self._job = None
+            self._fault = None
+            self._light = False
+            self._active_tray = None
+            for heater in self._targets:
+                self._targets[heater] = 0.0
+                self._temps[heater] = AMBIENT_C
+        self._publish()
+
+    def power_on(self) -> None:
+        self._powered = True
+        self._publish()
+        self._wake.set()
+
+    def fail(self, reason: str, code: int | None = None) -> None:
+        """The running job (or the idle machine) stops with an error."""
+        job = self._job
+        if job is not None and job.phase in _ACTIVE:
+            job.phase = Status.ERROR
+            job.error = reason
+            self._heaters_off()
+        else:
+            self._fault = reason
+        self._error_code = code
+        self._publish()
+        self._wake.set()
+
+    def clear_error(self) -> None:
+        """Acknowledge a fault: the printer becomes idle again."""
+        self._fault = None
+        if self._job is not None and self._job.phase is Status.ERROR:
+            self._job = None
+        self._publish()
+
+    def hang_commands(self, hang: bool) -> None:
+        """While hung, commands never acknowledge (callers' timeouts fire)."""
+        if hang:
+            self._unhung.clear()
+        else:
+            self._unhung.set()
+
+    # --- job control -------------------------------------------------------------
+    async def start_print(self, path: Path, filename: str) -> None:
+        await self._acknowledge()
+        if self._job is not None and self._job.phase in _ACTIVE:
+            raise DriverError("printer is busy with another print")
+        try:
+            estimate = await asyncio.to_thread(estimate_job, Path(path))
+        except OSError as err:
+            raise DriverError(f"cannot read the print file: {err.strerror or err}") from err
+        except zipfile.BadZipFile as err:
+            raise DriverError("the print file is a damaged archive") from err
+        await self._acknowledge()  # the printer may have gone away while reading
+        if self.print_seconds is not None:
+            estimate = JobEstimate(
+                self.print_seconds,
+                estimate.total_layers,
+                estimate.nozzle_target,
+                estimate.bed_target,
+            )
+        self._fault = None
+        self._error_code = None
+        self._job = _Job(filename=filename, estimate=estimate)
+        self._targets["nozzle"] = estimate.nozzle_target
+        self._targets["bed"] = estimate.bed_target
+        self._publish()
+        self._wake.set()
+
+    async def pause(self) -> None:
+        self.require(Capability.PAUSE_RESUME)
+        await self._acknowledge()
+        job = self._job
+        if job is None or job.phase not in _ACTIVE:
+            raise DriverError("printer is not printing")
+        if job.phase is not Status.PAUSED:
+            job.resume_phase = job.phase
+            job.phase = Status.PAUSED
+        self._publish()
+
+    async def resume(self) -> None:
+        self.require(Capability.PAUSE_RESUME)
+        await self._acknowledge()
+        job = self._job
+        if job is None or job.phase not in _ACTIVE:
+            raise DriverError("printer is not paused")
+        if job.phase is Status.PAUSED:
+            job.phase = job.resume_phase
+        self._publish()
+        self._wake.set()
+
+    async def stop(self) -> None:
+        await self._acknowledge()
+        job = self._job
+        if job is None or job.phase not in _ACTIVE:
+            raise DriverError("printer is not printing")
+        job.phase = Status.CANCELLED
+        self._heaters_off()
+        self._publish()
+        self._wake.set()
+
+    # --- hardware ----------------------------------------------------------------
+    async def set_temperature(self, heater: str, target: float) -> None:
+        self.require(Capability.HEATERS)
+        if heater == "chamber":
+            self.require(Capability.CHAMBER_TEMP)
+        if heater not in _MAX_TARGET:
+            raise DriverError(f"unknown heater: {heater}")
+        if not 0 <= target <= _MAX_TARGET[heater]:
+            raise DriverError(f"{heater} target must be between 0 and {_MAX_TARGET[heater]:g}")
+        await self._acknowledge()
+        self._targets[heater] = float(target)
+        self._publish()
+        self._wake.set()
+
+    async def set_light(self, on: bool) -> None:
+        self.require(Capability.LIGHT)
+        await self._acknowledge()
+        self._light = on
+        self._publish()
+
+    async def load_filament(self, tray_id: int, temperature: float) -> None:
+        self.require(Capability.FILAMENT_LOAD)
+        if tray_id != EXTERNAL_SPOOL:
+            self.require(Capability.AMS)
+        low, high = _LOAD_TEMP_RANGE
+        if not low <= temperature <= high:
+            raise DriverError(f"load temperature must be between {low:g} and {high:g}")
+        await self._acknowledge()
+        self._ensure_not_busy()
+        tray = next((t for t in self._trays if t.tray_id == tray_id), None)
+        if tray is None:
+            raise DriverError(f"unknown tray: {tray_id}")
+        if tray.filament_type is None:
+            raise DriverError(f"tray {tray_id} is empty")
+        self._targets["nozzle"] = float(temperature)
+        self._active_tray = tray_id
+        self._publish()
+        self._wake.set()
+
+    async def unload_filament(self) -> None:
+        self.require(Capability.FILAMENT_LOAD)
+        await self._acknowledge()
+        self._ensure_not_busy()
+        self._active_tray = None
+        self._publish()
+
+    async def home(self) -> None:
+        self.require(Capability.HOME)
+        await self._acknowledge()
+        self._ensure_not_busy()
+
+    async def send_gcode(self, script: str) -> None:
+        self.require(Capability.GCODE)
+        lines = [line.split(";", 1)[0].strip() for line in script.splitlines()]
+        lines = [line for line in lines if line]
+        if not lines:
+            raise DriverError("no G-code to send")
+        await self._acknowledge()
+        for line in lines:
+            self._apply_gcode(line)
+        self._publish()
+        self._wake.set()
+
+    def _apply_gcode(self, line: str) -> None:
+        words = line.upper().split()
+        command = words[0]
+        params = {word[0]: word[1:] for word in words[1:] if len(word) > 1}
+        heater = {
+            "M104": "nozzle", "M109": "nozzle", "M140": "bed", "M190": "bed",
+            "M141": "chamber", "M191": "chamber",
+        }.get(command)  # fmt: skip
+        if heater is not None and "S" in params:
+            if heater == "chamber" and not self.has_chamber:
+                return
+            value = _to_float(params["S"])
+            if value is not None:
+                self._targets[heater] = min(max(value, 0.0), _MAX_TARGET[heater])
+        elif command == "M355" and self.has_light:
+            self._light = _to_float(params.get("S", "1")) != 0
+        elif command == "M112":
+            self.fail("Emergency stop")
+
+    # --- internals ---------------------------------------------------------------
+    async def _acknowledge(self) -> None:
+        """Wait for the printer to answer, or raise when it cannot be reached."""
+        self._ensure_reachable()
+        await self._unhung.wait()
+        self._ensure_reachable()
+
+    def _ensure_reachable(self) -> None:
+        if not self._connected:
+            raise PrinterUnreachable("simulated printer is not connected")
+        if not self._powered:
+            raise PrinterUnreachable("simulated printer is powered off")
+
+    def _ensure_not_busy(self) -> None:
+        if self._job is not None and self._job.phase in _ACTIVE:
+            raise DriverError("printer is busy printing")
+
+    def _heaters_off(self) -> None:
+        for heater in self._targets:
+            self._targets[heater] = 0.0
+
+    def _settled(self) -> bool:
+        if self._job is not None and self._job.phase in (Status.PREPARING, Status.PRINTING):
+            return False
+        return all(self._temps[h] == self._goal(h) for h in self._temps)
+
+    def _goal(self, heater: str) -> float:
+        target = self._targets[heater]
+        return target if target > 0 else AMBIENT_C
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            if self._settled():
+                self._wake.clear()
+                await self._wake.wait()
+                last = loop.time()  # nothing moved while settled
+            await asyncio.sleep(self.tick)
+            now = loop.time()
+            self.advance((now - last) * self.speed)
+            last = now
+
+    def advance(self, seconds: float) -> None:
+        """Move the simulation forward by ``seconds`` of printer time and publish."""
+        for heater in self._temps:
+            self._temps[heater] = _approach(
+                self._temps[heater],
+                self._goal(heater),
+                _HEAT_RATE[heater],
+                _COOL_RATE[heater],
+                seconds,
+            )
+        job = self._job
+        if job is not None:
+            self._advance_job(job, seconds)
+        self._publish()
+
+    def _advance_job(self, job: _Job, seconds: float) -> None:
+        if job.phase is Status.PREPARING:
+            if not self._heaters_ready():
+                return
+            job.prepared_s += seconds
+            if job.prepared_s < _PREPARE_SECONDS:
+                return
+            seconds = job.prepared_s - _PREPARE_SECONDS
+            job.phase = Status.PRINTING
+        if job.phase is Status.PRINTING:
+            job.elapsed_s += seconds
+            if job.elapsed_s >= job.estimate.duration_s:
+                job.elapsed_s = job.estimate.duration_s
+                job.phase = Status.FINISHED
+                self._heaters_off()
+
+    def _heaters_ready(self) -> bool:
+        return (
+            self._temps["nozzle"] >= self._targets["nozzle"] - 2.0
+            and self._temps["bed"] >= self._targets["bed"] - 1.0
+        )
+
+    def _publish(self) -> None:
+        if not (self._connected and self._powered):
+            self._set_state(PrinterState(status=Status.OFFLINE))
+            return
+        state = PrinterState(
+            status=Status.IDLE,
+            nozzle_temp=round(self._temps["nozzle"], 1),
+            nozzle_target=self._targets["nozzle"],
+            bed_temp=round(self._temps["bed"], 1),
+            bed_target=self._targets["bed"],
+            chamber_temp=round(self._temps["chamber"], 1) if self.has_chamber else None,
+            light_on=self._light if self.has_light else None,
+            trays=self._trays,
+            active_tray=self._active_tray,
+        )
+        job = self._job
+        if job is not None:
+            state = state.evolve(**self._job_fields(job))
+        if self._fault is not None:
+            state = state.evolve(
+                status=Status.ERROR, error=self._fault, error_code=self._error_code
+            )
+        self._set_state(state)
+
+    def _job_fields(self, job: _Job) -> dict[str, Any]:
+        duration = job.estimate.duration_s
+        fraction = min(job.elapsed_s / duration, 1.0)
+        remaining = duration - job.elapsed_s
+        total_layers = job.estimate.total_layers
+        layer: int | None = None
+        if total_layers is not None and job.elapsed_s > 0:
+            layer = max(1, min(total_layers, math.ceil(fraction * total_layers)))
+        fields: dict[str, Any] = {
+            "status": job.phase,
+            "current_file": job.filename,
+            "progress": round(fraction * 100, 1),
+            "layer_num": layer,
+            "total_layers": total_layers,
+            "remaining_time_minutes": math.ceil(remaining / 60) if job.phase in _ACTIVE else 0,
+        }
+        if job.phase is Status.ERROR:
+            fields["error"] = job.error
+            fields["error_code"] = self._error_code
+        return fields
+
+
+def _to_float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+DRIVER = SimulatedPrinter
