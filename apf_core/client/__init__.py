@@ -1,0 +1,56 @@
+"""Async, typed client for AutoPrintFarm-compatible servers (public API v1)."""
+
+from .client import API_PREFIX, STOCK_REASONS, ApfClient, error_from_response
+from .exceptions import (
+    APFAuthenticationError,
+    APFConnectionError,
+    APFError,
+    APFEventStreamUnavailable,
+    APFInsufficientScopeError,
+    APFNotFoundError,
+    APFRateLimitError,
+    APFResponseError,
+)
+from .models import (
+    CommandResult,
+    FarmEvent,
+    Filament,
+    Hub,
+    InventoryItem,
+    Job,
+    JobStats,
+    Order,
+    Printer,
+    PrinterStatus,
+    ServerInfo,
+    StockAdjustment,
+    parse_time,
+)
+
+__all__ = [
+    "API_PREFIX",
+    "STOCK_REASONS",
+    "APFAuthenticationError",
+    "APFConnectionError",
+    "APFError",
+    "APFEventStreamUnavailable",
+    "APFInsufficientScopeError",
+    "APFNotFoundError",
+    "APFRateLimitError",
+    "APFResponseError",
+    "ApfClient",
+    "CommandResult",
+    "FarmEvent",
+    "Filament",
+    "Hub",
+    "InventoryItem",
+    "Job",
+    "JobStats",
+    "Order",
+    "Printer",
+    "PrinterStatus",
+    "ServerInfo",
+    "StockAdjustment",
+    "error_from_response",
+    "parse_time",
+]

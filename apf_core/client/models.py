@@ -1,0 +1,455 @@
+"""Dataclasses for the resources of the public API (v1).
+
+Parsing is tolerant: unknown fields are ignored, missing or mistyped optional
+fields become ``None``. Only the identifiers a resource cannot exist without
+are required; a response without them raises :class:`APFResponseError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Self
+
+from .exceptions import APFResponseError
+
+type JSONObject = Mapping[str, Any]
+
+
+def _req_str(data: JSONObject, key: str, kind: str) -> str:
+    value = data.get(key)
+    if value is None or isinstance(value, (dict, list)):
+        raise APFResponseError(f"{kind} without {key!r}")
+    return str(value)
+
+
+def _str(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return str(value)
+
+
+def _float(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _int(value: Any) -> int | None:
+    number = _float(value)
+    return None if number is None else int(number)
+
+
+def _bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Parse an ISO-8601 timestamp (``Z`` allowed); ``None`` if absent or invalid."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    """``GET /server``: the identity of the farm server."""
+
+    server_id: str
+    name: str
+    version: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: JSONObject) -> Self:
+        server_id = _req_str(data, "server_id", "server")
+        return cls(server_id=server_id, name=_str(data.get("name")) or "AutoPrintFarm",
+                   version=_str(data.get("version")))
+
+
+@dataclass(frozen=True, slots=True)
+class Printer:
+    """A printer (list or detail projection)."""
+
+    id: str
+    name: str
+    model: str | None = None
+    manufacturer: str | None = None
+    status: str | None = None
+    location: str | None = None
+    nozzle_size: float | None = None
+    current_color: str | None = None
+    current_color_hex: str | None = None
+    current_filament_type: str | None = None
+    is_active: bool = True
+    firmware_version: str | None = None
+    in_maintenance: bool | None = None
+    maintenance_type: str | None = None
+    capabilities: frozenset[str] | None = None
+
+    @classmethod
+    def from_dict(cls, data: JSONObject) -> Self:
+        caps = data.get("capabilities")
+        return cls(
+            id=_req_str(data, "id", "printer"),
+            name=_str(data.get("name")) or _req_str(data, "id", "printer"),
+            model=_str(data.get("model")),
+            manufacturer=_str(data.get("manufacturer")),
+            status=_str(data.get("status")),
+            location=_str(data.get("location")),
+            nozzle_size=_float(data.get("nozzle_size")),
+            current_color=_str(data.get("current_color")),
+            current_color_hex=_str(data.get("current_color_hex")),
+            current_filament_type=_str(data.get("current_filament_type")),
+            is_active=_bool(data.get("is_active")) is not False,
+            firmware_version=_str(data.get("firmware_version")),
+            in_maintenance=_bool(data.get("in_maintenance")),
+            maintenance_type=_str(data.get("maintenance_type")),
+            capabilities=frozenset(str(c) for c in caps) if isinstance(caps, list) else None,
+        )
+
+    def has_capability(self, capability: str) -> bool | None:
+        """``True``/``False`` when the server reports capabilities, else ``None``."""
+        return None if self.capabilities is None else capability in self.capabilities
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterStatus:
+    """``GET /printers/{id}/status``: live telemetry. ``None`` means not reported."""
+
+    printer_id: str
+    status: str | None = None
+    hub_online: bool | None = None
+    progress: float | None = None
+    nozzle_temp: float | None = None
+    bed_temp: float | None = None
+    chamber_temp: float | None = None
+    target_nozzle_temp: float | None = None
+    target_bed_temp: float | None = None
+    target_chamber_temp: float | None = None
+    layer_num: int | None = None
+    total_layers: int | None = None
+    remaining_time_minutes: int | None = None
+    current_job_id: str | None = None
+    current_color: str | None = None
+    current_color_hex: str | None = None
+    current_filament_type: str | None = None
+    last_telemetry_at: datetime | None = None
+    light_on: bool | None = None
+    error: str | None = None
+    bed_clear_required: bool | None = None
+
+    @classmethod
+    def from_dict(cls, data: JSONObject) -> Self:
+        bed_clear = _bool(data.get("bed_clear_required"))
+        if bed_clear is None:
+            bed_clear = _bool(data.get("awaiting_bed_clear"))
+        return cls(
+            printer_id=_req_str(data, "printer_id", "printer status"),
+            status=_str(data.get("status")),
+            hub_online=_bool(data.get("hub_online")),
+            progress=_float(data.get("progress")),
+            nozzle_temp=_float(data.get("nozzle_temp")),
+            bed_temp=_float(data.get("bed_temp")),
+            chamber_temp=_float(data.get("chamber_temp")),
+            target_nozzle_temp=_float(data.get("target_nozzle_temp")),
+            target_bed_temp=_float(data.get("target_bed_temp")),
+            target_chamber_temp=_float(data.get("target_chamber_temp")),
+            layer_num=_int(data.get("layer_num")),
+            total_layers=_int(data.get("total_layers")),
+            remaining_time_minutes=_int(data.get("remaining_time_minutes")),
+            current_job_id=_str(data.get("current_job_id")),
+            current_color=_str(data.get("current_color")),
+            current_color_hex=_str(data.get("current_color_hex")),
+            current_filament_type=_str(data.get("current_filament_type")),
+            last_telemetry_at=parse_time(data.get("last_telemetry_at")),
+            light_on=_bool(data.get("light_on")),
+            error=_str(data.get("error")),
+            bed_clear_required=bed_clear,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A print job."""
+
+    id: str
+    status: str
+    printer_id: str | None = None
+    product_name: str | None = None
+    product_sku_id: str | None = None
+    print_file_id: str | None = None
+    file_name: str | None = None
+    number_of_units: int | None = None
+    progress_percentage: float | None = None
+    estimated_print_time_minutes: int | None = None
+    failure_reason: str | None = None
+    time_submitted: datetime | None = None
+    time_started: datetime | None = None
+    time_completed: datetime | None = None
+
+    @classmethod
+    def from_dict(cls, data: JSONObject) -> Self:
+        return cls(
+            id=_req_str(data, "id", "job"),
+            status=_str(data.get("status")) or "unknown",
+            printer_id=_str(data.get("printer_id")),
+            product_name=_str(data.get("product_name")),
+            product_sku_id=_str(data.get("product_sku_id")),
+            print_file_id=_str(data.get("print_file_id") or data.get("file_id")),
+            file_name=_str(data.get("file_name")),
+            number_of_units=_int(data.get("number_of_units")),
+            progress_percentage=_float(data.get("progress_percentage")),
+            estimated_print_time_minutes=_int(data.get("estimated_print_time_minutes")),
+            failure_reason=_str(data.get("failure_reason")),
+            time_submitted=parse_time(data.get("time_submitted")),
+            time_started=parse_time(data.get("time_started")),
+            time_completed=parse_time(data.get("time_completed")),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (timestamps as ISO strings), for action responses."""
+        return {
+            "id": self.id, "status": self.status, "printer_id": self.printer_id,
+            "product_name": self.product_name, "product_sku_id": self.product_sku_id,
+            "print_file_id": self.print_file_id, "file_name": self.file_name,
+            "number_of_units": self.number_of_units, "progress_percentage": self.progress_percentage,
+            "failure_reason": self.failure_reason,
+            "time_submitted": _iso(self.time_submitted), "time_started": _iso(self.time_started),
+            "time_completed": _iso(self.time_completed),
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class JobStats:
+    """``GET /jobs/stats``. ``failed_today`` is ``None`` when the server omits it."""
+
+    queued: int = 0
+    printing: int = 0
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    completed_today: int = 0
+    failed_today: int | None = None
+    by_status: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: JSONObject) -> Self:
+        summary = data.get("summary") if isinstance(data.get("summary"), Mapping) else data
+        raw_by_status = data.get("by_status")
+        by_status = {
+            str(k): _int(v) or 0 for k, v in raw_by_status.items()
+        } if isinstance(raw_by_status, Mapping) else {}
+        assert isinstance(summary, Mapping)
+
+        def pick(key: str, *fallbacks: str) -> int:
+            for name in (key, *fallbacks):
+                if (value := _int(summary.get(name))) is not None:
+                    return value
+                if name in by_status:
+                    return by_status[name]
+            return 0
+
+        return cls(
+            queued=pick("queued"),
+            printing=by_status.get("printing", pick("active")),
+            completed=pick("completed"),
+            failed=pick("failed"),
+            cancelled=pick("cancelled"),
+            completed_today=pick("completed_today"),
+            failed_today=_int(summary.get("failed_today")),
+            by_status=by_status,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryItem:
+    """A finished-goods stock row."""
+
+    id: str
+    sku: str
+    product_sku_id: str | None = None
+    color: str | None = None
+    material: str | None = None
+    ready_stock: int = 0
+    low_stock_threshold: int | None = None
+    status: str | None = None
+    is_active: bool = True
+    product_name: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: JSONObject) -> Self:
+        return cls(
+            id=_req_str(data, "id", "inventory item"),
+            sku=_str(data.get("sku")) or _req_str(data, "id", "inventory item"),
+            product_sku_id=_str(data.get("product_sku_id")),
+            color=_str(data.get("color")),
+            material=_str(data.get("material")),
+            ready_stock=_int(data.get("ready_stock")) or 0,
+            low_stock_threshold=_int(data.get("low_stock_threshold")),
+            status=_str(data.get("status")),
+            is_active=_bool(data.get("is_active")) is not False,
+            product_name=_str(data.get("product_name")),
+        )
+
+    @property
+    def is_low(self) -> bool:
+        return self.status in ("low_stock", "out_of_stock") or (
+            self.low_stock_threshold is not None and self.ready_stock <= self.low_stock_threshold
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StockAdjustment:
+    """Result of ``POST /inventory/{id}/adjust``."""
+
+    id: str
+    previous_stock: int
+    adjustment: int
+    new_stock: int
+    new_status: str | None = None
+    is_low_stock: bool | None = None
+
+    @classmethod
+    def from_dict(cls, data: JSONObject) -> Self:
+        return cls(
+            id=_req_str(data, "id", "stock adjustment"),
+            previous_stock=_int(data.get("previous_stock")) or 0,
+            adjustment=_int(data.get("adjustment")) or 0,
+            new_stock=_int(data.get("new_stock")) or 0,
+            new_status=_str(data.get("new_status")),
+            is_low_stock=_bool(data.get("is_low_stock")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Filament:
+    """A filament spool."""
+
+    id: str
+    type: str
+    color: str | None = None
+    hex_code: str | None = None
+    brand: str | None = None
+    remaining_grams: float | None = None
+    low_threshold: float | None = None
+    status: str | None = None
+    location: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: JSONObject) -> Self:
+        return cls(
+            id=_req_str(data, "id", "filament"),
+            type=_str(data.get("type")) or "unknown",
+            color=_str(data.get("color")),
+            hex_code=_str(data.get("hex_code")),
+            brand=_str(data.get("brand")),
+            remaining_grams=_float(data.get("remaining_grams")),
+            low_threshold=_float(data.get("low_threshold")),
+            status=_str(data.get("status")),
+            location=_str(data.get("location")),
+        )
+
+    @property
+    def label(self) -> str:
+        """Human name such as ``"Prusament PLA Galaxy Black"``."""
+        return " ".join(p for p in (self.brand, self.type, self.color) if p)
+
+
+@dataclass(frozen=True, slots=True)
+class Hub:
+    """A printer hub (for APF: usually the server's own driver host)."""
+
+    id: str
+    name: str
+    firmware_version: str | None = None
+    is_online: bool | None = None
+    printer_count: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: JSONObject) -> Self:
+        return cls(
+            id=_req_str(data, "id", "hub"),
+            name=_str(data.get("name")) or _req_str(data, "id", "hub"),
+            firmware_version=_str(data.get("firmware_version")),
+            is_online=_bool(data.get("is_online")),
+            printer_count=_int(data.get("printer_count")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """A dispatched physical command (control, light, temperature)."""
+
+    printer_id: str
+    command_id: str | None = None
+    action: str | None = None
+    status: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: JSONObject) -> Self:
+        return cls(
+            printer_id=_req_str(data, "printer_id", "command result"),
+            command_id=_str(data.get("command_id")),
+            action=_str(data.get("action")),
+            status=_str(data.get("status")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An order (only the fields the client needs) and any fulfilment errors."""
+
+    id: str
+    status: str | None = None
+    order_number: str | None = None
+    fulfillment_errors: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: JSONObject) -> Self:
+        errors = data.get("fulfillment_errors")
+        return cls(
+            id=_req_str(data, "id", "order"),
+            status=_str(data.get("status")),
+            order_number=_str(data.get("order_number")),
+            fulfillment_errors=tuple(str(e) for e in errors) if isinstance(errors, list) else (),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FarmEvent:
+    """One event from the stream (``kind: event``)."""
+
+    id: int
+    type: str
+    time: datetime | None
+    data: JSONObject
+
+    @classmethod
+    def from_dict(cls, frame: JSONObject) -> Self:
+        event_id = _int(frame.get("id"))
+        event_type = _str(frame.get("type"))
+        if event_id is None or not event_type:
+            raise APFResponseError("event frame without id or type")
+        data = frame.get("data")
+        return cls(id=event_id, type=event_type, time=parse_time(frame.get("time")),
+                   data=data if isinstance(data, Mapping) else {})
+
+    @property
+    def printer_id(self) -> str | None:
+        """The printer the event is about, if any."""
+        return _str(self.data.get("printer_id"))

@@ -1,0 +1,406 @@
+"""Coordinators: farm status (push + polling fallback) and stock (slow polling)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from apf_core.client import (
+    APFAuthenticationError,
+    APFConnectionError,
+    APFError,
+    APFEventStreamUnavailable,
+    APFInsufficientScopeError,
+    APFNotFoundError,
+    APFRateLimitError,
+    ApfClient,
+    FarmEvent,
+    Filament,
+    InventoryItem,
+    Job,
+    JobStats,
+    Printer,
+    PrinterStatus,
+    ServerInfo,
+)
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.util import dt as dt_util
+
+from .compat import update_failed
+from .const import (
+    ACTIVE_STATES,
+    CONF_SCAN_INTERVAL,
+    DEFAULT_SCAN_INTERVAL,
+    DOMAIN,
+    EVENT_APF,
+    EVENT_TYPE_MAP,
+    LOGGER,
+    PUSH_MAX_BACKOFF,
+    PUSH_SAFETY_INTERVAL,
+    SIGNAL_EVENT,
+    STOCK_INTERVAL,
+    STREAM_TYPES,
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrinterData:
+    """Everything known about one printer."""
+
+    printer: Printer
+    status: PrinterStatus | None = None
+    job: Job | None = None
+    awaiting_bed_clear: bool = False
+    end_time: datetime | None = None
+
+    @property
+    def state(self) -> str:
+        """Normalised state; a printer that is switched off is ``offline``."""
+        if self.status is not None and self.status.hub_online is False:
+            return "offline"
+        raw = (self.status.status if self.status else None) or self.printer.status or "offline"
+        if self.printer.in_maintenance and raw == "idle":
+            return "maintenance"
+        return raw.lower()
+
+    @property
+    def online(self) -> bool:
+        return self.state != "offline"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FarmData:
+    """Farm coordinator data."""
+
+    printers: dict[str, PrinterData]
+    job_stats: JobStats
+    failed_today: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StockData:
+    """Stock coordinator data (empty when the server has no stock endpoints)."""
+
+    inventory: dict[str, InventoryItem] = field(default_factory=dict)
+    filaments: dict[str, Filament] = field(default_factory=dict)
+
+    @property
+    def low_stock_count(self) -> int:
+        return sum(1 for item in self.inventory.values() if item.is_active and item.is_low)
+
+
+@dataclass(kw_only=True)
+class ApfRuntimeData:
+    """What a loaded config entry owns."""
+
+    client: ApfClient
+    server: ServerInfo
+    farm: ApfFarmCoordinator
+    stock: ApfStockCoordinator
+    hub_device_id: str
+    options_at_setup: dict[str, Any] = field(default_factory=dict)
+
+
+type ApfConfigEntry = ConfigEntry[ApfRuntimeData]
+
+
+def _map_error(err: APFError) -> Exception:
+    """Coordinator failure for a library error."""
+    if isinstance(err, APFAuthenticationError):
+        return ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="auth_failed")
+    if isinstance(err, APFRateLimitError):
+        return update_failed(key="rate_limited", retry_after=err.retry_after)
+    if isinstance(err, APFConnectionError):
+        return update_failed(key="cannot_connect", placeholders={"error": str(err)})
+    return update_failed(key="update_failed", placeholders={"error": str(err)})
+
+
+def build_printer_data(
+    printer: Printer, status: PrinterStatus | None, job: Job | None, bed_clear_flag: bool
+) -> PrinterData:
+    """Combine the REST resources into one PrinterData with derived fields."""
+    data = PrinterData(printer=printer, status=status, job=job)
+    awaiting = bed_clear_flag and data.state not in ACTIVE_STATES
+    if status is not None and status.bed_clear_required is not None:
+        awaiting = status.bed_clear_required
+    end_time = None
+    if status is not None and status.remaining_time_minutes is not None and data.state in ACTIVE_STATES:
+        base = status.last_telemetry_at or dt_util.utcnow()
+        end_time = (base + timedelta(minutes=status.remaining_time_minutes)).replace(
+            second=0, microsecond=0
+        )
+    return replace(data, awaiting_bed_clear=awaiting, end_time=end_time)
+
+
+class ApfStockCoordinator(DataUpdateCoordinator[StockData]):
+    """Finished goods and filament spools; changes slowly."""
+
+    config_entry: ApfConfigEntry
+
+    def __init__(self, hass: HomeAssistant, entry: ApfConfigEntry, client: ApfClient) -> None:
+        super().__init__(
+            hass, LOGGER, config_entry=entry, name=f"{DOMAIN} stock", update_interval=STOCK_INTERVAL
+        )
+        self.client = client
+
+    async def _async_update_data(self) -> StockData:
+        try:
+            inventory = await _optional(self.client.inventory())
+            filaments = await _optional(self.client.filaments())
+        except APFError as err:
+            raise _map_error(err) from err
+        return StockData(
+            inventory={i.id: i for i in inventory or []},
+            filaments={f.id: f for f in filaments or []},
+        )
+
+
+async def _optional[T](call: Awaitable[list[T]]) -> list[T] | None:
+    """A list endpoint the server may lack (404) or forbid (403)."""
+    try:
+        return await call
+    except (APFNotFoundError, APFInsufficientScopeError):
+        return None
+
+
+class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
+    """Printers, their live status and job counts; fed by the event stream."""
+
+    config_entry: ApfConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ApfConfigEntry,
+        client: ApfClient,
+        stock: ApfStockCoordinator,
+    ) -> None:
+        self.poll_interval = timedelta(
+            seconds=entry.options.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL)
+        )
+        super().__init__(
+            hass, LOGGER, config_entry=entry, name=f"{DOMAIN} farm", update_interval=self.poll_interval
+        )
+        self.client = client
+        self.stock = stock
+        self.push_connected = False
+        self.push_supported: bool | None = None
+        self.last_event_id: int | None = None
+        self._bed_clear: set[str] = set()
+        self.hub_device_id: str | None = None
+        self.on_printers_fetched: Callable[[set[str]], None] | None = None
+
+    # --- polling -------------------------------------------------------
+    async def _async_update_data(self) -> FarmData:
+        try:
+            data = await self._fetch()
+        except APFError as err:
+            raise _map_error(err) from err
+        if self.on_printers_fetched is not None:
+            self.on_printers_fetched(set(data.printers))
+        return data
+
+    async def _fetch(self) -> FarmData:
+        printers = [p for p in await self.client.printers() if p.is_active]
+        statuses = await asyncio.gather(*(self._status(p.id) for p in printers))
+        job_ids = sorted({s.current_job_id for s in statuses if s and s.current_job_id})
+        jobs = dict(zip(job_ids, await asyncio.gather(*(self._job(j) for j in job_ids)), strict=True))
+        stats = await self.client.job_stats()
+        failed_today = stats.failed_today
+        if failed_today is None:
+            failed_today = await self._count_failed_today()
+        result: dict[str, PrinterData] = {}
+        for printer, status in zip(printers, statuses, strict=True):
+            job = jobs.get(status.current_job_id) if status and status.current_job_id else None
+            data = build_printer_data(printer, status, job, printer.id in self._bed_clear)
+            self._track_bed_clear(data)
+            result[printer.id] = data
+        return FarmData(printers=result, job_stats=stats, failed_today=failed_today)
+
+    async def _status(self, printer_id: str) -> PrinterStatus | None:
+        try:
+            return await self.client.printer_status(printer_id)
+        except APFNotFoundError:  # deleted between the list and this call
+            return None
+
+    async def _job(self, job_id: str) -> Job | None:
+        try:
+            return await self.client.job(job_id)
+        except APFNotFoundError:
+            return None
+
+    async def _count_failed_today(self) -> int:
+        midnight = dt_util.start_of_local_day()
+        try:
+            history = await self.client.jobs_history(since=midnight)
+        except APFNotFoundError:
+            return 0
+        return sum(
+            1 for job in history
+            if job.status == "failed" and job.time_completed is not None and job.time_completed >= midnight
+        )
+
+    def _track_bed_clear(self, data: PrinterData) -> None:
+        if data.awaiting_bed_clear:
+            self._bed_clear.add(data.printer.id)
+        else:
+            self._bed_clear.discard(data.printer.id)
+
+    @callback
+    def async_mark_bed_cleared(self, printer_id: str) -> None:
+        """Forget the bed-clear flag after the user cleared the bed."""
+        self._bed_clear.discard(printer_id)
+        if self.data and (current := self.data.printers.get(printer_id)):
+            self._replace_printer(replace(current, awaiting_bed_clear=False))
+
+    @callback
+    def async_update_printer(self, printer: Printer) -> None:
+        """Take a printer resource returned by a command."""
+        if self.data and (current := self.data.printers.get(printer.id)):
+            self._replace_printer(replace(current, printer=printer))
+
+    # --- push ----------------------------------------------------------
+    @callback
+    def async_start_push(self) -> None:
+        """Start the event-stream consumer; it dies with the config entry."""
+        self.config_entry.async_create_background_task(
+            self.hass, self._push_loop(), f"{DOMAIN}_push_{self.config_entry.entry_id}"
+        )
+
+    def _on_stream_connected(self, _last_event_id: int | None) -> None:
+        if not self.push_connected:
+            LOGGER.debug("Event stream connected")
+        self.push_connected = True
+        self.push_supported = True
+        self.update_interval = PUSH_SAFETY_INTERVAL
+
+    async def _push_loop(self) -> None:
+        backoff = 1.0
+        while True:
+            try:
+                async for event in self.client.events(
+                    STREAM_TYPES, self.last_event_id, on_connect=self._on_stream_connected
+                ):
+                    backoff = 1.0
+                    self.last_event_id = event.id
+                    await self._handle_event(event)
+            except APFEventStreamUnavailable:
+                LOGGER.info("The server has no event stream; polling every %s", self.poll_interval)
+                self.push_supported = False
+                self._stream_down()
+                return
+            except APFAuthenticationError:
+                self._stream_down()
+                self.config_entry.async_start_reauth(self.hass)
+                return
+            except APFError as err:
+                LOGGER.debug("Event stream lost: %s", err)
+            if self.push_connected:
+                self._stream_down()
+                await self.async_request_refresh()  # catch up on anything missed
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, PUSH_MAX_BACKOFF)
+
+    def _stream_down(self) -> None:
+        self.push_connected = False
+        self.update_interval = self.poll_interval
+
+    async def _handle_event(self, event: FarmEvent) -> None:
+        refresh = self._apply_event(event)
+        self._fire_event(event)
+        if event.type.startswith(("inventory.", "material.", "order.")):
+            await self.stock.async_request_refresh()
+        if refresh:
+            await self.async_request_refresh()
+
+    def _apply_event(self, event: FarmEvent) -> bool:
+        """Update the data from one event; True when a full refresh is needed."""
+        if self.data is None:
+            return True
+        try:
+            if event.type == "printer.status":
+                return self._apply_status(PrinterStatus.from_dict(event.data))
+            if event.type.startswith("job."):
+                return self._apply_job(Job.from_dict(event.data))
+        except APFError:
+            LOGGER.debug("Ignoring malformed %s event %s", event.type, event.id)
+            return False
+        if event.type.startswith("printer.") and event.printer_id:
+            return self._apply_printer_event(event)
+        return False
+
+    def _apply_status(self, status: PrinterStatus) -> bool:
+        current = self.data.printers.get(status.printer_id)
+        if current is None:
+            return True  # a printer we do not know yet
+        job = current.job if current.job and current.job.id == status.current_job_id else None
+        data = build_printer_data(current.printer, status, job, status.printer_id in self._bed_clear)
+        self._track_bed_clear(data)
+        self._replace_printer(data)
+        return status.current_job_id is not None and job is None
+
+    def _apply_job(self, job: Job) -> bool:
+        current = self.data.printers.get(job.printer_id or "")
+        if current is not None and (current.job is None or current.job.id == job.id):
+            self._replace_printer(replace(current, job=job))
+        return True  # job counts changed
+
+    def _apply_printer_event(self, event: FarmEvent) -> bool:
+        assert event.printer_id is not None
+        current = self.data.printers.get(event.printer_id)
+        if current is None:
+            return True
+        new_state = event.data.get("status")
+        status = current.status or PrinterStatus(printer_id=event.printer_id)
+        if isinstance(new_state, str):
+            status = replace(status, status=new_state, hub_online=new_state != "offline")
+        if event.type == "printer.error" and isinstance(event.data.get("error"), str):
+            status = replace(status, error=event.data["error"])
+        if event.type == "printer.bed_clear_required":
+            self._bed_clear.add(event.printer_id)
+        data = build_printer_data(current.printer, status, current.job, event.printer_id in self._bed_clear)
+        self._replace_printer(data)
+        return event.type == "printer.online"
+
+    def _replace_printer(self, data: PrinterData) -> None:
+        printers = {**self.data.printers, data.printer.id: data}
+        self.async_set_updated_data(replace(self.data, printers=printers))
+
+    # --- bus events ------------------------------------------------------
+    def printer_device_id(self, printer_id: str) -> str | None:
+        """Registry id of a printer's device."""
+        registry = dr.async_get(self.hass)
+        for device in dr.async_entries_for_config_entry(registry, self.config_entry.entry_id):
+            if (DOMAIN, printer_id) in device.identifiers:
+                return device.id
+        return None
+
+    def _fire_event(self, event: FarmEvent) -> None:
+        trigger = EVENT_TYPE_MAP.get(event.type)
+        if trigger is None:
+            return
+        printer_id = event.printer_id
+        device_id = self.printer_device_id(printer_id) if printer_id else None
+        payload: dict[str, Any] = {
+            "device_id": device_id or self.hub_device_id,
+            "type": trigger,
+            "event": event.type,
+            "event_id": event.id,
+            "config_entry_id": self.config_entry.entry_id,
+            "printer_id": printer_id,
+            "data": dict(event.data),
+        }
+        if event.type.startswith("job."):
+            payload["job_id"] = event.data.get("id")
+        self.hass.bus.async_fire(EVENT_APF, payload)
+        async_dispatcher_send(
+            self.hass, SIGNAL_EVENT.format(entry_id=self.config_entry.entry_id), payload
+        )

@@ -1,0 +1,84 @@
+"""Base entities: farm-level (hub device) and per-printer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apf_core.client import ServerInfo
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
+
+from .compat import via_hub
+from .const import DOMAIN
+from .coordinator import ApfConfigEntry, ApfFarmCoordinator, PrinterData
+
+
+def build_hub_device_info(unique_id: str, server: ServerInfo, base_url: str) -> DeviceInfo:
+    """DeviceInfo of the farm (server) device."""
+    return DeviceInfo(
+        identifiers={(DOMAIN, unique_id)},
+        name=server.name,
+        manufacturer="APF",
+        model="Print farm server",
+        sw_version=server.version,
+        entry_type=DeviceEntryType.SERVICE,
+        configuration_url=base_url,
+    )
+
+
+def hub_device_info(entry: ApfConfigEntry) -> DeviceInfo:
+    """DeviceInfo of a loaded entry's farm device."""
+    assert entry.unique_id is not None
+    runtime = entry.runtime_data
+    return build_hub_device_info(entry.unique_id, runtime.server, runtime.client.base_url)
+
+
+class ApfHubEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntity[CoordinatorT]):
+    """An entity of the farm device."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self, coordinator: CoordinatorT, description: EntityDescription, key_suffix: str = ""
+    ) -> None:
+        super().__init__(coordinator)
+        entry: ApfConfigEntry = coordinator.config_entry
+        self.entity_description = description
+        self._attr_unique_id = f"{entry.unique_id}_{description.key}{key_suffix}"
+        self._attr_device_info = hub_device_info(entry)
+
+
+class ApfPrinterEntity(CoordinatorEntity[ApfFarmCoordinator]):
+    """An entity of one printer's device."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self, coordinator: ApfFarmCoordinator, printer_id: str, description: EntityDescription
+    ) -> None:
+        super().__init__(coordinator)
+        entry = coordinator.config_entry
+        printer = coordinator.data.printers[printer_id].printer
+        self.entity_description = description
+        self.printer_id = printer_id
+        self._attr_unique_id = f"{entry.unique_id}_{printer_id}_{description.key}"
+        assert entry.unique_id is not None
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, printer_id)},
+            name=printer.name,
+            manufacturer=printer.manufacturer or "AutoPrintFarm",
+            model=printer.model,
+            sw_version=printer.firmware_version,
+            suggested_area=printer.location,
+            **via_hub((DOMAIN, entry.unique_id), entry.runtime_data.hub_device_id),
+        )
+
+    @property
+    def printer_data(self) -> PrinterData:
+        return self.coordinator.data.printers[self.printer_id]
+
+    @property
+    def available(self) -> bool:
+        """Unavailable only when the server is unreachable or the printer is gone."""
+        return super().available and self.printer_id in self.coordinator.data.printers

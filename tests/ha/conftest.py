@@ -1,0 +1,164 @@
+"""Fixtures for the Home Assistant integration tests (mocked apf_core client by default)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Generator
+from pathlib import Path
+from typing import Any
+from unittest.mock import AsyncMock, MagicMock, PropertyMock, patch
+
+import pytest
+from apf_core.client import (
+    FarmEvent,
+    Filament,
+    InventoryItem,
+    Job,
+    JobStats,
+    Printer,
+    PrinterStatus,
+    ServerInfo,
+)
+from homeassistant.const import CONF_API_KEY, CONF_URL, Platform
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.autoprintfarm.const import DOMAIN
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SERVER_ID = "5d0f3c1e-8a4b-4c2d-9e7f-0a1b2c3d4e5f"
+URL = "http://farm.local:8080"
+API_KEY = "apf_live_" + "ab" * 32
+
+
+def load_json(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def make_status(printer_id: str, **changes: Any) -> PrinterStatus:
+    return PrinterStatus.from_dict({**load_json(f"status_{printer_id}.json"), **changes})
+
+
+def make_event(event_id: int, event_type: str, data: dict[str, Any]) -> FarmEvent:
+    return FarmEvent.from_dict(
+        {"kind": "event", "id": event_id, "type": event_type, "time": "2026-11-21T12:00:00Z", "data": data}
+    )
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Load custom_components/ in every test."""
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """HA's snapshot extension (masks ids/timestamps, writes to snapshots/)."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Generator[None]:
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        return_value=True,
+        new_callable=PropertyMock,
+    ):
+        yield
+
+
+@pytest.fixture
+def mock_config_entry() -> MockConfigEntry:
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Garage Farm",
+        unique_id=SERVER_ID,
+        data={CONF_URL: URL, CONF_API_KEY: API_KEY},
+        entry_id="01JAPFTESTENTRY000000000000",
+    )
+
+
+@pytest.fixture
+def event_queue() -> asyncio.Queue[FarmEvent | Exception]:
+    return asyncio.Queue()
+
+
+class FakeFarm:
+    """Mutable server state the mocked client answers from."""
+
+    def __init__(self) -> None:
+        self.printers = [Printer.from_dict(p) for p in load_json("printers.json")]
+        self.statuses = {p.id: make_status(p.id) for p in self.printers}
+        self.jobs = {"j1": Job.from_dict(load_json("job_j1.json"))}
+        self.stats = JobStats.from_dict(load_json("job_stats.json"))
+        self.inventory = [InventoryItem.from_dict(i) for i in load_json("inventory.json")]
+        self.filaments = [Filament.from_dict(f) for f in load_json("filaments.json")]
+
+
+@pytest.fixture
+def fake_farm() -> FakeFarm:
+    return FakeFarm()
+
+
+@pytest.fixture
+def mock_client(
+    event_queue: asyncio.Queue[FarmEvent | Exception], fake_farm: FakeFarm
+) -> Generator[MagicMock]:
+    """An autospecced ApfClient answering from FakeFarm; events come from event_queue."""
+
+    async def _events(
+        types: Any = None, last_event_id: int | None = None, *,
+        heartbeat: float = 30.0, on_connect: Callable[[int | None], None] | None = None,
+    ) -> AsyncIterator[FarmEvent]:
+        if on_connect is not None:
+            on_connect(None)
+        while True:
+            item = await event_queue.get()
+            if isinstance(item, Exception):
+                raise item
+            yield item
+
+    with (
+        patch("custom_components.autoprintfarm.ApfClient", autospec=True) as client_class,
+        patch("custom_components.autoprintfarm.config_flow.ApfClient", new=client_class),
+    ):
+        client = client_class.return_value
+        client.base_url = URL
+        client.server_info.return_value = ServerInfo.from_dict(load_json("server.json"))
+        client.printers.side_effect = lambda: list(fake_farm.printers)
+        client.printer_status.side_effect = lambda pid: fake_farm.statuses[pid]
+        client.job.side_effect = lambda jid: fake_farm.jobs[jid]
+        client.job_stats.side_effect = lambda: fake_farm.stats
+        client.inventory.side_effect = lambda **_: list(fake_farm.inventory)
+        client.filaments.side_effect = lambda **_: list(fake_farm.filaments)
+        client.file_thumbnail.return_value = b"\x89PNG\r\n\x1a\nthumb"
+        client.events = MagicMock(side_effect=_events)
+        yield client
+
+
+@pytest.fixture
+def platforms() -> list[Platform] | None:
+    """Override to set up only these platforms."""
+    return None
+
+
+@pytest.fixture
+async def init_integration(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    mock_client: MagicMock,
+    platforms: list[Platform] | None,
+) -> MockConfigEntry:
+    mock_config_entry.add_to_hass(hass)
+    if platforms is None:
+        assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    else:
+        with patch("custom_components.autoprintfarm.PLATFORMS", platforms):
+            assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    return mock_config_entry
+
+
+__all__ = ["AsyncMock"]
