@@ -1,0 +1,1 @@
+"""The embedded REST server (aiohttp), compatible with AutoPrintFarm public API v1."""

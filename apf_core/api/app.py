@@ -1,0 +1,198 @@
+"""Builds the aiohttp application: routes, auth, scopes, rate limits, envelope."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+import voluptuous as vol
+from aiohttp import web
+
+from ..errors import ApiError, Forbidden, ValidationFailed
+from ..farm import Farm
+from ..services.keys import LEGACY_READ_SCOPES, KeyService
+from . import routes as routes_package
+from .framework import BASE_PATH, Ctx, Route, RouteTable, error_body, json_response
+from .ratelimit import RateLimiter
+
+_LOGGER = logging.getLogger(__name__)
+
+FARM: web.AppKey[Farm] = web.AppKey("farm", Farm)
+KEYS: web.AppKey[KeyService] = web.AppKey("keys", KeyService)
+LIMITER: web.AppKey[RateLimiter] = web.AppKey("limiter", RateLimiter)
+ROUTES: web.AppKey[list[Route]] = web.AppKey("routes", list)
+
+_HEADERS_KEY = "apf_rate_headers"
+
+
+def load_route_tables() -> list[RouteTable]:
+    """Every ``routes`` table in :mod:`apf_core.api.routes` (one module per family)."""
+    tables: list[RouteTable] = []
+    for info in sorted(pkgutil.iter_modules(routes_package.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{routes_package.__name__}.{info.name}")
+        table = getattr(module, "routes", None)
+        if isinstance(table, RouteTable):
+            tables.append(table)
+    return tables
+
+
+def all_routes() -> list[Route]:
+    found = [route for table in load_route_tables() for route in table.routes]
+    # literal paths before templated ones, so /printers/stats wins over /printers/{id}
+    return sorted(found, key=lambda r: r.path.count("{"))
+
+
+def create_app(farm: Farm) -> web.Application:
+    app = web.Application(
+        middlewares=[_envelope_middleware],
+        client_max_size=farm.settings.max_json_bytes,
+        handler_args={"max_field_size": 16384},
+    )
+    app[FARM] = farm
+    app[KEYS] = KeyService(farm.db)
+    app[LIMITER] = RateLimiter(farm.settings.rate_limit, farm.settings.rate_window_seconds)
+    routes = all_routes()
+    app[ROUTES] = routes
+    app[_SPEC] = {}
+    for route in routes:
+        app.router.add_route(route.method, BASE_PATH + route.path, _wrap(route))
+    return app
+
+
+def _wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        app = request.app
+        key = None
+        if route.auth:
+            key = await app[KEYS].verify(request.headers.get("Authorization"))
+            decision = app[LIMITER].hit(key.id, key.rate_limit)
+            request[_HEADERS_KEY] = decision.headers()
+            if not decision.allowed:
+                raise ApiError(
+                    f"Too many requests. Please try again in {decision.retry_after} seconds",
+                    code="RATE_LIMITED",
+                    status=429,
+                    extra={"retry_after": decision.retry_after},
+                )
+            if route.scope and not _has_scope(key.scopes, route.scope, route.path):
+                raise Forbidden(
+                    f"API key missing required scope: {route.scope}", code="INSUFFICIENT_SCOPE"
+                )
+        query = _validate(route.query, dict(request.query), "query") if route.query else {}
+        body: Any = None
+        if route.body is not None and route.body_kind == "json":
+            body = _validate(route.body, await _read_json(request), "body")
+        ctx = Ctx(
+            request=request,
+            farm=app[FARM],
+            key=key,
+            params=dict(request.match_info),
+            query=query,
+            body=body,
+        )
+        return await route.handler(ctx)
+
+    handler.__name__ = route.handler.__name__
+    return handler
+
+
+def _has_scope(scopes: frozenset[str], required: str, path: str) -> bool:
+    if required in scopes:
+        return True
+    if required != "read":
+        return False
+    legacy = {"printers:read": "/printers", "jobs:read": "/jobs", "inventory:read": "/inventory"}
+    return any(
+        name in scopes and path.startswith(prefix)
+        for name, prefix in legacy.items()
+        if name in LEGACY_READ_SCOPES
+    )
+
+
+async def _read_json(request: web.Request) -> Any:
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        raise ValidationFailed(f"Request body is not valid JSON: {err.msg}") from None
+    if not isinstance(value, dict):
+        raise ValidationFailed("Request body must be a JSON object")
+    return value
+
+
+def _validate(schema: vol.Schema, data: Any, where: str) -> Any:
+    try:
+        return schema(data)
+    except vol.MultipleInvalid as err:
+        details = [
+            {"field": ".".join(str(p) for p in e.path) or where, "message": _vol_message(e)}
+            for e in err.errors
+        ]
+        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+        raise ValidationFailed(f"Invalid {where}: {summary}", extra={"details": details}) from None
+
+
+def _vol_message(error: vol.Invalid) -> str:
+    message = error.msg
+    if message.startswith("extra keys not allowed"):
+        return "unknown field"
+    if message == "required key not provided":
+        return "is required"
+    return message
+
+
+@web.middleware
+async def _envelope_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Turn every failure into the documented envelope; never leak a traceback."""
+    try:
+        response = await handler(request)
+    except ApiError as err:
+        response = json_response(error_body(err.code, err.message, **err.extra), err.status)
+        if err.status == 429 and "retry_after" in err.extra:
+            response.headers["Retry-After"] = str(err.extra["retry_after"])
+    except web.HTTPException as err:
+        if err.status < 400:
+            raise
+        response = json_response(error_body(*_http_error(err)), err.status)
+        if err.status == 405 and "Allow" in err.headers:
+            response.headers["Allow"] = err.headers["Allow"]
+    except Exception:
+        _LOGGER.exception("unhandled error on %s %s", request.method, request.path)
+        response = json_response(error_body("INTERNAL_ERROR", "Internal server error"), 500)
+    headers = request.get(_HEADERS_KEY)
+    if headers and not response.prepared:
+        response.headers.update(headers)
+    return response
+
+
+def _http_error(err: web.HTTPException) -> tuple[str, str]:
+    if err.status == 404:
+        return "NOT_FOUND", "Resource not found"
+    if err.status == 405:
+        return "METHOD_NOT_ALLOWED", "Method not allowed for this resource"
+    if err.status == 413:
+        return "PAYLOAD_TOO_LARGE", "Request body is too large"
+    if err.status == 400:
+        return "BAD_REQUEST", err.text or "Bad request"
+    return "HTTP_ERROR", err.reason
+
+
+_SPEC: web.AppKey[dict[str, Any]] = web.AppKey("openapi", dict)
+
+
+def spec_for(app: web.Application) -> dict[str, Any]:
+    """The OpenAPI document of this app's routes (built once, then cached)."""
+    from .openapi import build_spec
+
+    cache = app[_SPEC]
+    if not cache:
+        cache.update(build_spec(app[ROUTES]))
+    return cache

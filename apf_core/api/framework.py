@@ -1,0 +1,189 @@
+"""Declarative routes: one definition drives routing, auth, validation and OpenAPI.
+
+A route module builds a :class:`RouteTable` and decorates handlers::
+
+    routes = RouteTable("Printers")
+
+    @routes.get("/printers/{id}", scope="read", summary="Get a printer")
+    async def get_printer(ctx: Ctx) -> web.StreamResponse:
+        return ok(await PrinterService(ctx.farm).get(ctx.params["id"]))
+
+Handlers receive a :class:`Ctx` whose ``body`` and ``query`` are already
+validated by the route's voluptuous schemas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import voluptuous as vol
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from ..farm import Farm
+    from ..services.keys import ApiKey
+
+BASE_PATH = "/public/v1"
+
+Handler = Callable[["Ctx"], Awaitable[web.StreamResponse]]
+
+
+@dataclass(slots=True)
+class Ctx:
+    """Everything a handler needs: the farm, the caller's key and validated input."""
+
+    request: web.Request
+    farm: Farm
+    key: ApiKey | None
+    params: dict[str, str]
+    query: dict[str, Any]
+    body: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    scope: str | None
+    summary: str
+    tag: str
+    body: vol.Schema | None = None
+    query: vol.Schema | None = None
+    status: int = 200
+    auth: bool = True
+    #: "json" (parsed + validated), "raw" (handler streams request.content),
+    #: "multipart" (handler reads request.multipart())
+    body_kind: str = "json"
+    errors: tuple[str, ...] = ()
+    description: str = ""
+    response: vol.Schema | None = None
+    response_kind: str = "json"  # or "binary"
+    paginated: bool = False
+    websocket: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class RouteTable:
+    """The routes of one resource family (one OpenAPI tag)."""
+
+    def __init__(self, tag: str, description: str = "") -> None:
+        self.tag = tag
+        self.description = description
+        self.routes: list[Route] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        scope: str | None,
+        summary: str,
+        body: dict[Any, Any] | vol.Schema | None = None,
+        query: dict[Any, Any] | vol.Schema | None = None,
+        **options: Any,
+    ) -> Callable[[Handler], Handler]:
+        def decorate(handler: Handler) -> Handler:
+            self.routes.append(
+                Route(
+                    method=method,
+                    path=path,
+                    handler=handler,
+                    scope=scope,
+                    summary=summary,
+                    tag=self.tag,
+                    body=_schema(body),
+                    query=_schema(query, extra=vol.REMOVE_EXTRA),
+                    description=options.pop("description", None) or (handler.__doc__ or "").strip(),
+                    **options,
+                )
+            )
+            return handler
+
+        return decorate
+
+    def get(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("POST", path, **kw)
+
+    def put(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("PUT", path, **kw)
+
+    def patch(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("PATCH", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("DELETE", path, **kw)
+
+
+def _schema(
+    value: dict[Any, Any] | vol.Schema | None, extra: int = vol.PREVENT_EXTRA
+) -> vol.Schema | None:
+    if value is None or isinstance(value, vol.Schema):
+        return value
+    return vol.Schema(value, extra=extra)
+
+
+# --- responses ---------------------------------------------------------------
+
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+
+
+def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=_dumps(payload), status=status, content_type="application/json", headers=headers
+    )
+
+
+def ok(data: Any, *, meta: dict[str, Any] | None = None, status: int = 200) -> web.Response:
+    """The success envelope: ``{"success": true, "data": ..., "meta"?: ...}``."""
+    payload: dict[str, Any] = {"success": True, "data": data}
+    if meta is not None:
+        payload["meta"] = meta
+    return json_response(payload, status)
+
+
+def created(data: Any) -> web.Response:
+    return ok(data, status=201)
+
+
+def paged(
+    rows: Sequence[Any], limit: int, offset: int, *, total: int | None = None
+) -> web.Response:
+    """A page with ``meta{limit, offset, count}`` (count = rows in this page)."""
+    meta: dict[str, Any] = {"limit": limit, "offset": offset, "count": len(rows)}
+    if total is not None:
+        meta["total"] = total
+    return ok(list(rows), meta=meta)
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    """The failure envelope. ``message`` repeats ``error`` for nested-shape clients."""
+    return {"success": False, "code": code, "error": message, "message": message, **extra}
+
+
+# --- reusable schema pieces -----------------------------------------------------
+
+def page_query(max_limit: int = 100) -> dict[Any, Any]:
+    return {
+        vol.Optional("limit", default=50): vol.All(vol.Coerce(int), vol.Range(min=1, max=max_limit)),
+        vol.Optional("offset", default=0): vol.All(vol.Coerce(int), vol.Range(min=0)),
+    }
+
+
+BOOL_STRING = vol.All(vol.Lower, vol.In(["true", "false"]), lambda v: v == "true")
+"""Boolean query filters are the strings "true"/"false" (reference 2.1)."""
+
+
+def text(max_len: int, min_len: int = 0) -> vol.All:
+    return vol.All(str, vol.Length(min=min_len, max=max_len))
+
+
+def nullable(validator: Any) -> vol.Any:
+    return vol.Any(None, validator)

@@ -1,0 +1,211 @@
+"""OpenAPI 3.1 generated from the route table and its voluptuous schemas."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import voluptuous as vol
+import voluptuous_openapi
+
+from .. import __version__
+from .framework import BASE_PATH, Route
+
+_PARAM = re.compile(r"{(\w+)}")
+_ENVELOPE_ERROR = {
+    "type": "object",
+    "required": ["success", "code", "error"],
+    "properties": {
+        "success": {"const": False},
+        "code": {"type": "string"},
+        "error": {"type": "string"},
+        "message": {"type": "string", "description": "Repeats `error`."},
+        "details": {"type": "array", "items": {"type": "object"}},
+    },
+}
+_STATUS_TEXT = {200: "OK", 201: "Created"}
+
+
+def _convert(schema: vol.Schema) -> dict[str, Any]:
+    def fallback(value: Any) -> Any:
+        if callable(value):
+            return {}
+        return voluptuous_openapi.UNSUPPORTED
+
+    try:
+        return _nullable_to_31(voluptuous_openapi.convert(schema, custom_serializer=fallback))
+    except Exception:  # a validator the converter cannot describe
+        return {"type": "object"}
+
+
+def _nullable_to_31(node: Any) -> Any:
+    """OpenAPI 3.0 ``nullable`` becomes a 3.1 ``type`` list."""
+    if isinstance(node, dict):
+        node = {k: _nullable_to_31(v) for k, v in node.items()}
+        if node.pop("nullable", False):
+            kind = node.get("type")
+            if isinstance(kind, str):
+                node["type"] = [kind, "null"]
+            else:
+                node = {"anyOf": [node, {"type": "null"}]}
+        return node
+    if isinstance(node, list):
+        return [_nullable_to_31(v) for v in node]
+    return node
+
+
+def build_spec(routes: Sequence[Route], server_url: str = "") -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    tags: dict[str, None] = {}
+    for route in routes:
+        tags.setdefault(route.tag)
+        paths.setdefault(BASE_PATH + route.path, {})[route.method.lower()] = _operation(route)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "APF API (AutoPrintFarm public API v1 compatible)",
+            "version": __version__,
+            "description": (
+                "Authenticate with `Authorization: Bearer apf_live_<64 hex>`. Scopes: read, write, "
+                "control. Every response uses the envelope `{success, data, meta?}` or "
+                "`{success: false, code, error}`. Authenticated responses carry "
+                "`X-RateLimit-Limit/Remaining/Reset`."
+            ),
+        },
+        "servers": [{"url": server_url or "/"}],
+        "tags": [{"name": t} for t in tags],
+        "components": {
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "API keys are minted with `apf keys create` and shown once.",
+                }
+            },
+            "schemas": {"Error": _ENVELOPE_ERROR},
+        },
+        "paths": paths,
+    }
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "tags": [route.tag],
+        "summary": route.summary,
+        "operationId": route.handler.__name__,
+    }
+    desc = route.description
+    if route.scope:
+        desc = f"Scope: `{route.scope}`. {desc}".strip()
+    if route.errors:
+        desc += "\n\nError codes: " + ", ".join(f"`{e}`" for e in route.errors)
+    op["description"] = desc
+    if route.auth:
+        op["security"] = [{"bearer": []}]
+    params: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in _PARAM.findall(route.path)
+    ]
+    if route.query is not None:
+        converted = _convert(route.query)
+        required = set(converted.get("required", []))
+        for name, schema in converted.get("properties", {}).items():
+            params.append({"name": name, "in": "query", "required": name in required, "schema": schema})
+    if params:
+        op["parameters"] = params
+    if route.body is not None and route.body_kind == "json":
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _convert(route.body)}},
+        }
+    elif route.body_kind == "raw":
+        op["requestBody"] = {
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+        }
+    elif route.body_kind == "multipart":
+        op["requestBody"] = {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                }
+            }
+        }
+    ok_schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            "success": {"const": True},
+            "data": _convert(route.response) if route.response is not None else {},
+        },
+    }
+    if route.paginated:
+        ok_schema["properties"]["meta"] = {
+            "type": "object",
+            "properties": {k: {"type": "integer"} for k in ("limit", "offset", "count", "total")},
+        }
+    content = (
+        {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+        if route.response_kind == "binary"
+        else {"application/json": {"schema": ok_schema}}
+    )
+    error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    responses: dict[str, Any] = {
+        str(route.status): {"description": _STATUS_TEXT.get(route.status, "OK"), "content": content}
+    }
+    if route.websocket:
+        responses = {"101": {"description": "Switching protocols to a WebSocket"}}
+    if route.body is not None or route.query is not None:
+        responses["400"] = {"description": "VALIDATION_ERROR", "content": error_ref}
+    if route.auth:
+        responses["401"] = {
+            "description": "UNAUTHORIZED, TOKEN_INVALID, TOKEN_REVOKED or TOKEN_EXPIRED",
+            "content": error_ref,
+        }
+        responses["403"] = {"description": "INSUFFICIENT_SCOPE", "content": error_ref}
+        responses["429"] = {"description": "RATE_LIMITED", "content": error_ref}
+    if "{" in route.path:
+        responses["404"] = {"description": "Not found", "content": error_ref}
+    op["responses"] = responses
+    return op
+
+
+def render_docs(spec: dict[str, Any]) -> str:
+    """A plain, dependency-free HTML page for humans."""
+    esc = html.escape
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>APF API</title><style>",
+        "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;}",
+        "h2{border-bottom:1px solid #ccc}code,pre{background:#f4f4f4;padding:2px 4px}",
+        ".op{margin:1em 0;padding:.5em 1em;border-left:4px solid #3a7}",
+        ".m{font-weight:bold;display:inline-block;width:5em}</style></head><body>",
+        f"<h1>{esc(spec['info']['title'])}</h1><p>{esc(spec['info']['description'])}</p>",
+        "<p>Machine-readable: <a href='openapi.json'>openapi.json</a></p>",
+    ]
+    by_tag: dict[str, list[str]] = {}
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            block = [
+                f"<div class='op'><span class='m'>{method.upper()}</span><code>{esc(path)}</code>",
+                f"<p><b>{esc(op['summary'])}</b></p><p>{esc(op.get('description', ''))}</p>",
+            ]
+            for param in op.get("parameters", []):
+                block.append(
+                    f"<div>{esc(param['in'])} <code>{esc(param['name'])}</code>"
+                    f"{' (required)' if param['required'] else ''}</div>"
+                )
+            body = op.get("requestBody", {}).get("content", {}).get("application/json")
+            if body:
+                import json
+
+                block.append(f"<pre>{esc(json.dumps(body['schema'], indent=2))}</pre>")
+            block.append("</div>")
+            by_tag.setdefault(op["tags"][0], []).append("".join(block))
+    for tag, blocks in by_tag.items():
+        parts.append(f"<h2>{esc(tag)}</h2>")
+        parts.extend(blocks)
+    parts.append("</body></html>")
+    return "".join(parts)

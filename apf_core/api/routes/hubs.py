@@ -1,0 +1,36 @@
+"""Hubs (reference 3.7)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ...services.hubs import HubService
+from ..framework import Ctx, RouteTable, ok
+
+routes = RouteTable("Hubs", "Hubs run the printer drivers; the embedded hub is this server.")
+
+
+@routes.get("/hubs", scope="read", summary="List hubs")
+async def list_hubs(ctx: Ctx) -> web.StreamResponse:
+    return ok(await HubService(ctx.farm).list())
+
+
+@routes.get("/hubs/{id}", scope="read", summary="Get a hub with its printers", errors=("HUB_NOT_FOUND",))
+async def get_hub(ctx: Ctx) -> web.StreamResponse:
+    return ok(await HubService(ctx.farm).get(ctx.params["id"]))
+
+
+@routes.get("/hubs/{id}/connection", scope="read", summary="Hub connection snapshot")
+async def hub_connection(ctx: Ctx) -> web.StreamResponse:
+    return ok(await HubService(ctx.farm).connection(ctx.params["id"]))
+
+
+@routes.get("/hubs/{id}/status", scope="read", summary="Alias of /hubs/{id}/connection")
+async def hub_status(ctx: Ctx) -> web.StreamResponse:
+    return ok(await HubService(ctx.farm).connection(ctx.params["id"]))
+
+
+@routes.get("/hubs/{id}/discovered-printers", scope="read", summary="Printers the hub found on its LAN")
+async def hub_discovered(ctx: Ctx) -> web.StreamResponse:
+    """`discovered_at` is epoch milliseconds, or null if the hub never scanned."""
+    return ok(await HubService(ctx.farm).discovered(ctx.params["id"]))

@@ -1,0 +1,162 @@
+"""Print jobs (reference 3.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import voluptuous as vol
+from aiohttp import web
+
+from ...services.jobs import JOB_STATUSES, JobService
+from ...timeutil import parse_iso
+from ..framework import Ctx, RouteTable, created, nullable, ok, page_query, paged, text
+
+routes = RouteTable("Jobs", "The print queue and job lifecycle.")
+
+
+def _iso(value: Any) -> Any:
+    try:
+        return parse_iso(str(value))
+    except ValueError:
+        raise vol.Invalid("must be an ISO-8601 date or date-time") from None
+
+
+_JOB_FIELDS: dict[Any, Any] = {
+    vol.Optional("color"): nullable(text(50)),
+    vol.Optional("filament_type"): nullable(text(50)),
+    vol.Optional("material_type"): nullable(text(50)),
+    vol.Optional("number_of_units"): vol.All(int, vol.Range(min=1, max=10000)),
+    vol.Optional("quantity_per_print"): vol.All(int, vol.Range(min=1, max=10000)),
+    vol.Optional("requires_assembly"): bool,
+    vol.Optional("priority"): vol.All(int, vol.Range(min=-100, max=100)),
+    vol.Optional("required_tags"): [text(50, 1)],
+    vol.Optional("required_printer_model"): nullable(text(120)),
+}
+
+
+@routes.get(
+    "/jobs",
+    scope="read",
+    summary="List jobs (most recent first)",
+    query={vol.Optional("status"): vol.In(JOB_STATUSES), **page_query()},
+    paginated=True,
+)
+async def list_jobs(ctx: Ctx) -> web.StreamResponse:
+    q = ctx.query
+    rows = await JobService(ctx.farm).list(status=q.get("status"), limit=q["limit"], offset=q["offset"])
+    return paged(rows, q["limit"], q["offset"])
+
+
+@routes.post(
+    "/jobs",
+    scope="write",
+    summary="Enqueue a job",
+    status=201,
+    body={
+        vol.Required("print_file_id"): text(64, 1),
+        vol.Optional("printer_id"): nullable(text(64, 1)),
+        vol.Optional("product_sku_id"): nullable(text(64, 1)),
+        **_JOB_FIELDS,
+    },
+    errors=("FILE_NOT_FOUND", "PRINTER_NOT_FOUND", "SKU_NOT_FOUND", "PRINTER_MODEL_MISMATCH"),
+)
+async def create_job(ctx: Ctx) -> web.StreamResponse:
+    return created(await JobService(ctx.farm).create(ctx.body))
+
+
+@routes.get("/jobs/stats", scope="read", summary="Job counts by state")
+async def job_stats(ctx: Ctx) -> web.StreamResponse:
+    return ok(await JobService(ctx.farm).stats())
+
+
+@routes.get(
+    "/jobs/history",
+    scope="read",
+    summary="Finished jobs by completion time",
+    query={vol.Optional("from"): _iso, vol.Optional("to"): _iso, **page_query()},
+    paginated=True,
+)
+async def job_history(ctx: Ctx) -> web.StreamResponse:
+    q = ctx.query
+    rows = await JobService(ctx.farm).history(
+        start=q.get("from"), end=q.get("to"), limit=q["limit"], offset=q["offset"]
+    )
+    return paged(rows, q["limit"], q["offset"])
+
+
+@routes.get("/jobs/{id}", scope="read", summary="Get a job", errors=("JOB_NOT_FOUND",))
+async def get_job(ctx: Ctx) -> web.StreamResponse:
+    return ok(await JobService(ctx.farm).get(ctx.params["id"]))
+
+
+@routes.patch(
+    "/jobs/{id}",
+    scope="write",
+    summary="Update a job that has not finished",
+    body={vol.Optional("printer_id"): nullable(text(64, 1)), **_JOB_FIELDS},
+    errors=("JOB_TERMINAL", "PRINTER_NOT_FOUND"),
+)
+async def update_job(ctx: Ctx) -> web.StreamResponse:
+    return ok(await JobService(ctx.farm).update(ctx.params["id"], ctx.body))
+
+
+_START_ERRORS = (
+    "NO_PRINTER_ASSIGNED", "NO_HUB_ASSIGNED", "PRINTER_UNAVAILABLE", "PRINTER_MODEL_MISMATCH",
+    "PRINTER_NOT_FOUND", "FILE_NOT_FOUND", "JOB_STATE_CHANGED", "HUB_OFFLINE", "HUB_COMMAND_FAILED",
+)
+
+
+@routes.post("/jobs/{id}/start", scope="control", summary="Start a queued job", errors=_START_ERRORS)
+async def start_job(ctx: Ctx) -> web.StreamResponse:
+    """Streams the file to the printer; `queued → processing → printing`, reverted on failure."""
+    return ok(await JobService(ctx.farm).start(ctx.params["id"]))
+
+
+@routes.post("/jobs/{id}/pause", scope="control", summary="Pause a printing job",
+             errors=("INVALID_STATE", "HUB_OFFLINE", "HUB_COMMAND_FAILED"))
+async def pause_job(ctx: Ctx) -> web.StreamResponse:
+    return ok(await JobService(ctx.farm).pause(ctx.params["id"]))
+
+
+@routes.post("/jobs/{id}/resume", scope="control", summary="Resume a paused job",
+             errors=("INVALID_STATE", "HUB_OFFLINE", "HUB_COMMAND_FAILED"))
+async def resume_job(ctx: Ctx) -> web.StreamResponse:
+    return ok(await JobService(ctx.farm).resume(ctx.params["id"]))
+
+
+@routes.post("/jobs/{id}/stop", scope="control", summary="Stop a running job (waits for ACK)",
+             errors=("INVALID_STATE", "HUB_OFFLINE", "HUB_COMMAND_FAILED"))
+async def stop_job(ctx: Ctx) -> web.StreamResponse:
+    return ok(await JobService(ctx.farm).stop(ctx.params["id"]))
+
+
+@routes.post("/jobs/{id}/cancel", scope="control", summary="Cancel a job", errors=("JOB_TERMINAL",))
+async def cancel_job(ctx: Ctx) -> web.StreamResponse:
+    """Marks it cancelled; a running print also gets a fire-and-forget stop."""
+    return ok(await JobService(ctx.farm).cancel(ctx.params["id"]))
+
+
+@routes.post(
+    "/jobs/{id}/complete",
+    scope="write",
+    summary="Mark a job completed",
+    body={
+        vol.Optional("actual_print_time_minutes"): nullable(vol.All(int, vol.Range(min=0))),
+        vol.Optional("failure_reason"): nullable(text(2000)),
+    },
+    errors=("JOB_TERMINAL",),
+)
+async def complete_job(ctx: Ctx) -> web.StreamResponse:
+    body = ctx.body
+    return ok(
+        await JobService(ctx.farm).complete(
+            ctx.params["id"],
+            actual_minutes=body.get("actual_print_time_minutes"),
+            failure_reason=body.get("failure_reason"),
+        )
+    )
+
+
+@routes.post("/jobs/{id}/retry", scope="write", summary="Re-queue a failed job", errors=("INVALID_STATE",))
+async def retry_job(ctx: Ctx) -> web.StreamResponse:
+    return ok(await JobService(ctx.farm).retry(ctx.params["id"]))

@@ -1,0 +1,46 @@
+"""Server identity, health, the OpenAPI document and its human-readable page."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ... import __version__
+from ..framework import Ctx, RouteTable, json_response, ok
+
+routes = RouteTable("Server", "Identity, health and API documentation.")
+
+
+@routes.get("/server", scope="read", summary="Server identity")
+async def server_info(ctx: Ctx) -> web.StreamResponse:
+    """A stable `server_id` (used by Home Assistant as the unique id), name and version."""
+    farm = ctx.farm
+    return ok(
+        {
+            "server_id": farm.server_id,
+            "name": farm.settings.server_name,
+            "version": __version__,
+            "api": "autoprintfarm-public-v1",
+            "database": farm.db.dialect,
+            "embedded_hub_id": farm.embedded_hub_id,
+        }
+    )
+
+
+@routes.get("/health", scope=None, auth=False, summary="Liveness check")
+async def health(ctx: Ctx) -> web.StreamResponse:
+    return ok({"status": "ok", "version": __version__})
+
+
+@routes.get("/openapi.json", scope=None, auth=False, summary="OpenAPI 3.1 document")
+async def openapi_json(ctx: Ctx) -> web.StreamResponse:
+    from ..app import spec_for
+
+    return json_response(spec_for(ctx.request.app))
+
+
+@routes.get("/docs", scope=None, auth=False, summary="API documentation (HTML)")
+async def docs(ctx: Ctx) -> web.StreamResponse:
+    from ..app import spec_for
+    from ..openapi import render_docs
+
+    return web.Response(text=render_docs(spec_for(ctx.request.app)), content_type="text/html")

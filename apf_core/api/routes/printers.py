@@ -1,0 +1,199 @@
+"""Printers (reference 3.1) plus self-hosted registration (POST/DELETE)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import voluptuous as vol
+from aiohttp import web
+
+from ...errors import BadRequest
+from ...services.printers import PROTOCOLS, STATUSES, PrinterService
+from ..framework import BOOL_STRING, Ctx, RouteTable, created, nullable, ok, text
+
+routes = RouteTable("Printers", "Printers, their live status and physical control.")
+
+_EDITABLE: dict[Any, Any] = {
+    vol.Optional("model"): nullable(text(120)),
+    vol.Optional("manufacturer"): nullable(text(120)),
+    vol.Optional("location"): nullable(text(200)),
+    vol.Optional("notes"): nullable(text(2000)),
+    vol.Optional("nozzle_size"): nullable(vol.All(vol.Coerce(float), vol.Range(min=0.1, max=2.0))),
+    vol.Optional("current_color"): nullable(text(50)),
+    vol.Optional("current_color_hex"): nullable(vol.Match(r"^#[0-9A-Fa-f]{6}$")),
+    vol.Optional("current_filament_type"): nullable(text(50)),
+    vol.Optional("current_build_plate"): nullable(text(100)),
+    vol.Optional("has_ams"): bool,
+    vol.Optional("is_active"): bool,
+    vol.Optional("auto_dispatch"): bool,
+    vol.Optional("tags"): [text(50, 1)],
+    vol.Optional("connection"): dict,
+}
+CREATE = {
+    vol.Required("name"): text(120, 1),
+    vol.Required("protocol"): vol.In(PROTOCOLS),
+    **_EDITABLE,
+}
+PATCH = {vol.Optional("name"): text(120, 1), vol.Optional("protocol"): vol.In(PROTOCOLS), **_EDITABLE}
+
+
+@routes.get(
+    "/printers",
+    scope="read",
+    summary="List printers",
+    query={
+        vol.Optional("is_active"): BOOL_STRING,
+        vol.Optional("status"): vol.In(STATUSES),
+        vol.Optional("location"): text(200, 1),
+        vol.Optional("search"): text(120, 1),
+    },
+)
+async def list_printers(ctx: Ctx) -> web.StreamResponse:
+    """All printers, sorted by name. Not paginated."""
+    return ok(await PrinterService(ctx.farm).list(**ctx.query))
+
+
+@routes.post(
+    "/printers", scope="write", summary="Register a printer", body=CREATE, status=201,
+    description="Self-hosted extension. `connection` is stored but never returned or logged.",
+)
+async def create_printer(ctx: Ctx) -> web.StreamResponse:
+    return created(await PrinterService(ctx.farm).create(ctx.body))
+
+
+@routes.get("/printers/stats", scope="read", summary="Printer counts by status")
+async def printer_stats(ctx: Ctx) -> web.StreamResponse:
+    return ok(await PrinterService(ctx.farm).stats())
+
+
+@routes.get("/printers/{id}", scope="read", summary="Get a printer", errors=("PRINTER_NOT_FOUND",))
+async def get_printer(ctx: Ctx) -> web.StreamResponse:
+    return ok(await PrinterService(ctx.farm).get(ctx.params["id"]))
+
+
+@routes.patch("/printers/{id}", scope="write", summary="Update a printer", body=PATCH)
+async def update_printer(ctx: Ctx) -> web.StreamResponse:
+    return ok(await PrinterService(ctx.farm).update(ctx.params["id"], ctx.body))
+
+
+@routes.delete("/printers/{id}", scope="write", summary="Remove a printer", errors=("PRINTER_PRINTING",))
+async def delete_printer(ctx: Ctx) -> web.StreamResponse:
+    return ok(await PrinterService(ctx.farm).delete(ctx.params["id"]))
+
+
+@routes.get("/printers/{id}/status", scope="read", summary="Live printer status")
+async def printer_status(ctx: Ctx) -> web.StreamResponse:
+    """Served from memory. Live fields are null when the printer is unreachable."""
+    return ok(await PrinterService(ctx.farm).status(ctx.params["id"]))
+
+
+@routes.post(
+    "/printers/{id}/control",
+    scope="control",
+    summary="Pause, resume, stop or clear the bed",
+    body={
+        vol.Required("action"): vol.In(("pause", "resume", "stop", "clear_bed")),
+        vol.Optional("result"): vol.In(("success", "failed")),
+    },
+    errors=("INVALID_STATE", "HUB_OFFLINE", "HUB_COMMAND_FAILED"),
+    description="Waits for the printer's acknowledgement. `clear_bed` takes an optional "
+    "`result` (`success` default; `failed` re-queues the last job).",
+)
+async def control_printer(ctx: Ctx) -> web.StreamResponse:
+    body = ctx.body
+    return ok(await PrinterService(ctx.farm).control(ctx.params["id"], body["action"], body.get("result")))
+
+
+def _light_state(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("on", "off"):
+        return value.lower() == "on"
+    raise BadRequest("state must be true, false, \"on\" or \"off\"", code="INVALID_STATE")
+
+
+@routes.post(
+    "/printers/{id}/light",
+    scope="control",
+    summary="Switch the chamber light",
+    body={vol.Required("state"): vol.Any(bool, vol.In(("on", "off", "ON", "OFF", "On", "Off")), str)},
+    errors=("INVALID_STATE", "HUB_OFFLINE", "CAPABILITY_NOT_SUPPORTED"),
+)
+async def printer_light(ctx: Ctx) -> web.StreamResponse:
+    on = _light_state(ctx.body["state"])
+    return ok(await PrinterService(ctx.farm).light(ctx.params["id"], on))
+
+
+@routes.put(
+    "/printers/{id}/maintenance",
+    scope="write",
+    summary="Enter or leave maintenance",
+    body={
+        vol.Required("in_maintenance"): bool,
+        vol.Optional("maintenance_type"): nullable(text(120)),
+    },
+    errors=("PRINTER_PRINTING",),
+)
+async def printer_maintenance(ctx: Ctx) -> web.StreamResponse:
+    body = ctx.body
+    return ok(
+        await PrinterService(ctx.farm).set_maintenance(
+            ctx.params["id"], body["in_maintenance"], body.get("maintenance_type")
+        )
+    )
+
+
+_LIMITS = {"nozzle": 300, "bed": 120, "chamber": 60}
+
+
+def _temperature_body(value: dict[str, Any]) -> dict[str, Any]:
+    limit = _LIMITS[value["heater"]]
+    if not 0 <= value["target"] <= limit:
+        raise vol.Invalid(f"must be between 0 and {limit} °C for {value['heater']}", path=["target"])
+    return value
+
+
+@routes.post(
+    "/printers/{id}/temperature",
+    scope="control",
+    summary="Set a heater target",
+    body=vol.Schema(
+        vol.All(
+            {
+                vol.Required("heater"): vol.In(tuple(_LIMITS)),
+                vol.Required("target"): vol.All(vol.Coerce(float)),
+            },
+            _temperature_body,
+        )
+    ),
+    description="Nozzle 0-300 °C, bed 0-120 °C, chamber 0-60 °C.",
+)
+async def printer_temperature(ctx: Ctx) -> web.StreamResponse:
+    body = ctx.body
+    return ok(await PrinterService(ctx.farm).temperature(ctx.params["id"], body["heater"], body["target"]))
+
+
+@routes.post(
+    "/printers/{id}/filament/load",
+    scope="control",
+    summary="Load filament",
+    body={
+        vol.Optional("tray_id", default=254): vol.All(
+            int, vol.Any(vol.Range(min=0, max=15), 254, msg="must be 0-15 (AMS) or 254 (external)")
+        ),
+        vol.Optional("temperature", default=220): vol.All(vol.Coerce(float), vol.Range(min=150, max=300)),
+    },
+    errors=("INVALID_TRAY", "PRINTER_PRINTING", "HUB_OFFLINE"),
+)
+async def filament_load(ctx: Ctx) -> web.StreamResponse:
+    body = ctx.body
+    return ok(
+        await PrinterService(ctx.farm).filament(
+            ctx.params["id"], "filament_load", body["tray_id"], body["temperature"]
+        )
+    )
+
+
+@routes.post("/printers/{id}/filament/unload", scope="control", summary="Unload filament", body={})
+async def filament_unload(ctx: Ctx) -> web.StreamResponse:
+    return ok(await PrinterService(ctx.farm).filament(ctx.params["id"], "filament_unload"))

@@ -1,0 +1,60 @@
+"""Server settings, from arguments and ``APF_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .storage.db import sqlite_url
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("APF_DATA_DIR", "./apf-data"))
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+@dataclass(slots=True)
+class Settings:
+    """Everything the server needs to run. Defaults suit one small farm."""
+
+    data_dir: Path
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8580
+    #: requests per key per window; a key's own ``rate_limit`` overrides it
+    rate_limit: int = 600
+    rate_window_seconds: int = 60
+    max_json_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 100 * 1024 * 1024
+    upload_token_ttl_seconds: int = 3600
+    command_timeout_seconds: float = 30.0
+    zeroconf: bool = False
+    server_name: str = "APF"
+
+    @classmethod
+    def from_env(cls, data_dir: Path | None = None, **overrides: object) -> Settings:
+        settings = cls(
+            data_dir=(data_dir or default_data_dir()).resolve(),
+            database_url=os.environ.get("APF_DATABASE_URL") or None,
+            host=os.environ.get("APF_HOST", "127.0.0.1"),
+            port=_env_int("APF_PORT", 8580),
+            rate_limit=_env_int("APF_RATE_LIMIT", 600),
+            rate_window_seconds=_env_int("APF_RATE_WINDOW", 60),
+        )
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(settings, key, value)
+        return settings
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or sqlite_url(self.data_dir / "apf.db")
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"

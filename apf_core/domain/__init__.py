@@ -1,0 +1,1 @@
+"""Domain plumbing shared by the services: events, live state, printer control."""

@@ -1,0 +1,103 @@
+"""The farm: one object that holds storage, events, live state and printer control.
+
+Routes reach services through it; runtime modules (drivers, dispatcher, event
+delivery) attach to it at start-up from :mod:`apf_core.runtime`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from . import runtime
+from .config import Settings
+from .domain.control import OfflineControl, PrinterControl
+from .domain.events import EventBus
+from .domain.live import LiveStore
+from .storage.db import Database
+from .storage.tables.spine import hubs, server_settings
+from .timeutil import new_id, utcnow
+
+_LOGGER = logging.getLogger(__name__)
+
+Stopper = Callable[[], Awaitable[None]]
+
+
+class Farm:
+    """Composition root of the server process."""
+
+    def __init__(self, settings: Settings, *, db: Database | None = None) -> None:
+        self.settings = settings
+        self.db = db or Database(settings.db_url)
+        self.events = EventBus(self.db)
+        self.live = LiveStore()
+        self.control: PrinterControl = OfflineControl()
+        self.server_id = ""
+        self.embedded_hub_id = ""
+        #: shared objects runtime modules publish for each other (e.g. "drivers")
+        self.extensions: dict[str, Any] = {}
+        self._stoppers: list[Stopper] = []
+
+    async def start(self, *, runtime_modules: bool = True) -> None:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.settings.files_dir.mkdir(parents=True, exist_ok=True)
+        await self.db.migrate()
+        self.server_id = await self._setting("server_id", new_id)
+        self.embedded_hub_id = await self._ensure_embedded_hub()
+        if runtime_modules:
+            for module in _runtime_modules():
+                stop = await module.start(self)
+                if stop is not None:
+                    self._stoppers.append(stop)
+
+    async def stop(self) -> None:
+        while self._stoppers:
+            stop = self._stoppers.pop()
+            try:
+                await stop()
+            except Exception:
+                _LOGGER.exception("error while stopping a runtime module")
+        await self.db.dispose()
+
+    async def _setting(self, key: str, default: Callable[[], Any]) -> Any:
+        async with self.db.begin() as conn:
+            row = (
+                await conn.execute(select(server_settings.c.value).where(server_settings.c.key == key))
+            ).first()
+            if row is not None:
+                return row.value
+            value = default()
+            await conn.execute(insert(server_settings).values(key=key, value=value))
+            return value
+
+    async def _ensure_embedded_hub(self) -> str:
+        async with self.db.begin() as conn:
+            row = (await conn.execute(select(hubs.c.id).where(hubs.c.kind == "embedded"))).first()
+            if row is not None:
+                return str(row.id)
+            hub_id = new_id()
+            now = utcnow()
+            await conn.execute(
+                insert(hubs).values(
+                    id=hub_id,
+                    name="Embedded hub",
+                    kind="embedded",
+                    firmware_version="apf",
+                    is_online=True,
+                    last_seen_at=now,
+                    claimed_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            return hub_id
+
+
+def _runtime_modules() -> list[Any]:
+    names = sorted(info.name for info in pkgutil.iter_modules(runtime.__path__))
+    return [importlib.import_module(f"{runtime.__name__}.{name}") for name in names]

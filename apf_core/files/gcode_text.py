@@ -1,0 +1,140 @@
+"""Reading G-code text windows: binary checks, decoding, comment key/values.
+
+The parser never loads a whole G-code file: it reads a head and a tail window
+(1 MiB each, as Moonraker does) and, when needed, counts markers in a
+chunked pass that holds one chunk at a time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import BinaryIO
+
+from .model import MetadataError
+
+HEAD_BYTES = 1 << 20
+TAIL_BYTES = 1 << 20
+CHUNK_BYTES = 1 << 20
+#: sample of the head checked for binary content
+SNIFF_BYTES = 64 << 10
+#: at most this share of control bytes is tolerated in text G-code
+MAX_CONTROL_RATIO = 0.01
+BGCODE_MAGIC = b"GCDE"
+
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13))
+_GCODE_LINE = re.compile(r"^\s*(?:;|[GMTNgmtn]\d)")
+_KEY_VALUE_EQ = re.compile(r"^([^=:]+?)\s*=\s?(.*)$")
+_THUMB_BEGIN = re.compile(r"^;\s*thumbnail(?:_[A-Za-z0-9]+)?\s+begin\b")
+_THUMB_END = re.compile(r"^;\s*thumbnail(?:_[A-Za-z0-9]+)?\s+end\b")
+_MAX_KEY_LENGTH = 80
+
+
+def check_text(sample: bytes, label: str, what: str = "text G-code") -> None:
+    """Raise MetadataError when ``sample`` (a file's first bytes) is not text."""
+    if not sample:
+        raise MetadataError(f"{label} is empty")
+    if sample.startswith(BGCODE_MAGIC):
+        raise MetadataError(f"{label} is binary G-code (.bgcode), which is not supported")
+    sample = sample[:SNIFF_BYTES]
+    control = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+    if b"\x00" in sample or control > len(sample) * MAX_CONTROL_RATIO:
+        raise MetadataError(f"{label} is not {what} (binary content)")
+
+
+def decode_lines(data: bytes, *, complete: bool) -> list[str]:
+    """Lines of a window; an incomplete trailing line is dropped unless ``complete``."""
+    if not complete:
+        cut = data.rfind(b"\n")
+        data = data[: cut + 1] if cut >= 0 else b""
+    return data.decode("utf-8", errors="replace").splitlines()
+
+
+def tail_lines(data: bytes, *, complete: bool) -> list[str]:
+    """Lines of a tail window; an incomplete leading line is dropped unless ``complete``."""
+    if not complete:
+        cut = data.find(b"\n")
+        data = data[cut + 1 :] if cut >= 0 else b""
+    return data.decode("utf-8", errors="replace").splitlines()
+
+
+def require_gcode_lines(lines: list[str], label: str) -> None:
+    if not any(_GCODE_LINE.match(line) for line in lines):
+        raise MetadataError(f"{label} holds no G-code commands or comments")
+
+
+def read_tail(stream: BinaryIO, size: int, head_length: int) -> bytes:
+    """The last TAIL_BYTES of a seekable file, never overlapping the head."""
+    start = max(head_length, size - TAIL_BYTES)
+    if start >= size:
+        return b""
+    stream.seek(start)
+    return stream.read(size - start)
+
+
+def count_markers(stream: BinaryIO, marker: bytes) -> int:
+    """Occurrences of ``marker`` at the start of a line, over the whole stream."""
+    return count_line_starts(stream, marker)[0]
+
+
+def count_line_starts(stream: BinaryIO, *markers: bytes) -> tuple[int, ...]:
+    """Per marker, how many lines start with it; reads one chunk at a time."""
+    needles = [b"\n" + marker for marker in markers]
+    keep = max(len(needle) for needle in needles) - 1
+    totals = [0] * len(needles)
+    carry = b"\n"  # the stream start counts as a line start
+    while chunk := stream.read(CHUNK_BYTES):
+        window = carry + chunk
+        for position, needle in enumerate(needles):
+            # skip matches that lie wholly in the carry: they were counted before
+            totals[position] += window.count(needle) - carry.count(needle)
+        carry = window[-keep:]
+    return tuple(totals)
+
+
+def comment_values(lines: Iterable[str]) -> dict[str, str]:
+    """``; key = value`` / ``;KEY:value`` comments -> {normalised key: value}.
+
+    The first occurrence wins. Colon lines may hold several pairs separated by
+    ``; `` (Bambu: ``; model printing time: 1m 39s; total estimated time: 9m``).
+    Thumbnail blocks are skipped.
+    """
+    values: dict[str, str] = {}
+    in_thumbnail = False
+    for raw in lines:
+        line = raw.strip()
+        if not line.startswith(";"):
+            continue
+        if in_thumbnail:
+            in_thumbnail = not _THUMB_END.match(line)
+            continue
+        if _THUMB_BEGIN.match(line):
+            in_thumbnail = True
+            continue
+        for key, value in _pairs(line[1:].strip()):
+            values.setdefault(key, value)
+    return values
+
+
+def _pairs(body: str) -> list[tuple[str, str]]:
+    equals, colon = body.find("="), body.find(":")
+    if equals > 0 and (colon < 0 or equals < colon):
+        match = _KEY_VALUE_EQ.match(body)
+        return _normalised([(match.group(1), match.group(2))] if match else [])
+    if colon <= 0:
+        return []
+    pairs = []
+    for segment in body.split("; "):
+        key, sep, value = segment.partition(":")
+        if sep:
+            pairs.append((key, value))
+    return _normalised(pairs)
+
+
+def _normalised(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    result = []
+    for key, value in pairs:
+        norm = " ".join(key.lower().split())
+        if norm and len(norm) <= _MAX_KEY_LENGTH:
+            result.append((norm, value.strip()))
+    return result

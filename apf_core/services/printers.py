@@ -1,0 +1,360 @@
+"""Printers: registration, projections, live status, maintenance and control."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain.control import (
+    CapabilityMissing,
+    ControlError,
+    HubCommandFailed,
+    HubOffline,
+    PrinterCommand,
+)
+from ..errors import ApiError, BadRequest, Conflict, ServiceUnavailable
+from ..storage.tables.spine import jobs, printers
+from ..timeutil import iso, new_id, utcnow
+from .common import fetch_one, project
+
+if TYPE_CHECKING:
+    from ..farm import Farm
+
+PROTOCOLS = ("octoprint", "moonraker", "bambu", "prusalink", "simulated")
+STATUSES = ("idle", "printing", "paused", "maintenance", "offline", "error")
+#: connection fields each protocol needs; they are stored but never returned
+REQUIRED_CONNECTION = {
+    "octoprint": ("url", "api_key"),
+    "moonraker": ("url",),
+    "bambu": ("host", "serial", "access_code"),
+    "prusalink": ("url",),
+    "simulated": (),
+}
+
+LIST_FIELDS = (
+    "id", "name", "model", "manufacturer", "status", "location", "nozzle_size", "current_color",
+    "current_color_hex", "current_filament_type", "current_build_plate", "has_ams", "is_active",
+    "created_at", "updated_at",
+)
+DETAIL_FIELDS = (
+    *LIST_FIELDS, "firmware_version", "total_print_time", "filament_level",
+    "last_maintenance_date", "in_maintenance", "maintenance_type", "notes", "protocol", "hub_id",
+    "auto_dispatch", "tags", "awaiting_bed_clear",
+)
+STATUS_LIVE_FIELDS = (
+    "status", "progress", "nozzle_temp", "bed_temp", "chamber_temp", "target_nozzle_temp",
+    "target_bed_temp", "layer_num", "total_layers", "remaining_time_minutes",
+)
+ACTIVE_JOB_STATES = ("processing", "uploaded", "printing", "paused")
+MAINTENANCE_ALLOWED_FROM = ("idle", "offline", "error", "maintenance")
+
+
+def printer_view(row: dict[str, Any], *, detail: bool = False) -> dict[str, Any]:
+    return project(row, DETAIL_FIELDS if detail else LIST_FIELDS)
+
+
+def check_connection(protocol: str, connection: dict[str, Any]) -> None:
+    missing = [f for f in REQUIRED_CONNECTION[protocol] if not connection.get(f)]
+    if missing:
+        raise ApiError(
+            f"Invalid body: connection.{missing[0]}: is required for protocol {protocol}",
+            code="VALIDATION_ERROR",
+            extra={"details": [{"field": f"connection.{f}", "message": "is required"} for f in missing]},
+        )
+
+
+class PrinterService:
+    def __init__(self, farm: Farm) -> None:
+        self.farm = farm
+        self.db = farm.db
+
+    # --- reads ------------------------------------------------------------
+    async def list(
+        self, *, is_active: bool | None = None, status: str | None = None,
+        location: str | None = None, search: str | None = None,
+    ) -> list[dict[str, Any]]:
+        query = select(printers).order_by(printers.c.name, printers.c.id)
+        if is_active is not None:
+            query = query.where(printers.c.is_active == is_active)
+        if status is not None:
+            query = query.where(printers.c.status == status)
+        if location is not None:
+            query = query.where(printers.c.location == location)
+        if search:
+            query = query.where(func.lower(printers.c.name).contains(search.lower(), autoescape=True))
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [printer_view(dict(r)) for r in rows]
+
+    async def get(self, printer_id: str) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            return printer_view(await self._row(conn, printer_id), detail=True)
+
+    async def stats(self) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(printers.c.status, func.count()).where(printers.c.is_active.is_(True))
+                    .group_by(printers.c.status)
+                )
+            ).all()
+        by_status = dict.fromkeys(STATUSES, 0)
+        for status, n in rows:
+            by_status[status] = by_status.get(status, 0) + int(n)
+        return {"total": sum(by_status.values()), "by_status": by_status}
+
+    async def status(self, printer_id: str) -> dict[str, Any]:
+        """Live status from memory; the row is read only for identity and filament."""
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(
+                        printers.c.id, printers.c.status, printers.c.current_color,
+                        printers.c.current_color_hex, printers.c.current_filament_type,
+                        printers.c.last_telemetry_at,
+                    ).where(printers.c.id == printer_id)
+                )
+            ).first()
+            if row is None:
+                raise ApiError("Printer not found", code="PRINTER_NOT_FOUND", status=404)
+            job_id = await conn.scalar(
+                select(jobs.c.id).where(
+                    jobs.c.printer_id == printer_id, jobs.c.status.in_(ACTIVE_JOB_STATES)
+                ).limit(1)
+            )
+        live = self.farm.live.get(printer_id)
+        online = live is not None and live.online and self.farm.control.is_online(printer_id)
+        data: dict[str, Any] = {"printer_id": printer_id, "hub_online": online}
+        if online and live is not None:
+            data.update({name: getattr(live, name) for name in STATUS_LIVE_FIELDS})
+            data["status"] = row.status if row.status in ("maintenance",) else live.status
+        else:
+            data.update(dict.fromkeys(STATUS_LIVE_FIELDS))
+            data["status"] = "offline" if row.status != "maintenance" else "maintenance"
+        data["current_job_id"] = job_id
+        data["current_color"] = row.current_color
+        data["current_color_hex"] = row.current_color_hex
+        data["current_filament_type"] = row.current_filament_type
+        last = live.last_telemetry_at if live is not None else None
+        data["last_telemetry_at"] = iso(last or row.last_telemetry_at)
+        return data
+
+    # --- writes -----------------------------------------------------------
+    async def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        connection = body.pop("connection", None) or {}
+        check_connection(body["protocol"], connection)
+        now = utcnow()
+        row = {
+            **body,
+            "id": new_id(),
+            "connection": connection,
+            "status": "offline",
+            "hub_id": body.get("hub_id") or self.farm.embedded_hub_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        async with self.db.begin() as conn:
+            await conn.execute(insert(printers).values(**row))
+            view = printer_view(await self._row(conn, row["id"]), detail=True)
+            await self.farm.events.emit(conn, "printer.created", view)
+        return view
+
+    async def update(self, printer_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        async with self.db.begin() as conn:
+            current = await self._row(conn, printer_id, for_update=True)
+            if "connection" in changes:
+                merged = {**(current["connection"] or {}), **(changes["connection"] or {})}
+                check_connection(changes.get("protocol", current["protocol"]), merged)
+                changes["connection"] = merged
+            elif "protocol" in changes:
+                check_connection(changes["protocol"], current["connection"] or {})
+            if changes:
+                await conn.execute(
+                    update(printers).where(printers.c.id == printer_id)
+                    .values(**changes, updated_at=utcnow())
+                )
+            view = printer_view(await self._row(conn, printer_id), detail=True)
+            event = {**view, "connection_changed": "connection" in changes or "protocol" in changes}
+            await self.farm.events.emit(conn, "printer.updated", event)
+        return view
+
+    async def delete(self, printer_id: str) -> dict[str, Any]:
+        async with self.db.begin() as conn:
+            row = await self._row(conn, printer_id, for_update=True)
+            busy = await conn.scalar(
+                select(func.count()).where(
+                    jobs.c.printer_id == printer_id, jobs.c.status.in_(ACTIVE_JOB_STATES)
+                )
+            )
+            if busy:
+                raise Conflict("Printer has an active job; stop it first", code="PRINTER_PRINTING")
+            await conn.execute(delete(printers).where(printers.c.id == printer_id))
+            await self.farm.events.emit(conn, "printer.deleted", {"id": printer_id})
+        self.farm.live.drop(printer_id)
+        return {"id": printer_id, "deleted": True, "name": row["name"]}
+
+    async def set_maintenance(
+        self, printer_id: str, in_maintenance: bool, maintenance_type: str | None
+    ) -> dict[str, Any]:
+        async with self.db.begin() as conn:
+            row = await self._row(conn, printer_id, for_update=True)
+            await self.apply_maintenance(conn, row, in_maintenance, maintenance_type)
+            return printer_view(await self._row(conn, printer_id), detail=True)
+
+    async def apply_maintenance(
+        self, conn: AsyncConnection, row: dict[str, Any], in_maintenance: bool,
+        maintenance_type: str | None,
+    ) -> None:
+        """Enter or leave maintenance inside the caller's transaction."""
+        active = await conn.scalar(
+            select(func.count()).where(
+                jobs.c.printer_id == row["id"], jobs.c.status.in_(ACTIVE_JOB_STATES)
+            )
+        )
+        if in_maintenance and (row["status"] in ("printing", "paused") or active):
+            raise Conflict("Printer is printing", code="PRINTER_PRINTING")
+        now = utcnow()
+        values: dict[str, Any] = {"in_maintenance": in_maintenance, "updated_at": now}
+        if in_maintenance:
+            values["status"] = "maintenance"
+            values["maintenance_type"] = maintenance_type
+        elif row["in_maintenance"]:
+            live = self.farm.live.get(row["id"])
+            values["status"] = live.status if live and live.online else "idle"
+            if values["status"] not in STATUSES:
+                values["status"] = "idle"
+            values["last_maintenance_date"] = now
+            values["maintenance_type"] = None
+        await conn.execute(update(printers).where(printers.c.id == row["id"]).values(**values))
+
+    # --- physical commands --------------------------------------------------
+    async def control(self, printer_id: str, action: str, result: str | None) -> dict[str, Any]:
+        from .jobs import JobService  # jobs depends on printers
+
+        async with self.db.read() as conn:
+            row = await self._row(conn, printer_id)
+            job_id = await conn.scalar(
+                select(jobs.c.id).where(
+                    jobs.c.printer_id == printer_id,
+                    jobs.c.status.in_(("printing", "paused", "processing")),
+                ).limit(1)
+            )
+        if action == "clear_bed":
+            return await self.clear_bed(printer_id, result or "success")
+        status = self._effective_status(row)
+        allowed = {"pause": ("printing",), "resume": ("paused",), "stop": ("printing", "paused")}
+        if status not in allowed[action]:
+            raise Conflict(
+                f"Cannot {action} a printer that is {status}", code="INVALID_STATE"
+            )
+        self.require_online(printer_id)
+        job_service = JobService(self.farm)
+        if job_id is not None:
+            ack_id = await getattr(job_service, action)(job_id, command_only=True)
+        else:
+            ack_id = await self.send(printer_id, PrinterCommand(action))
+        new_status = {"pause": "paused", "resume": "printing", "stop": "idle"}[action]
+        return {"printer_id": printer_id, "action": action, "status": new_status, "command_id": ack_id}
+
+    async def clear_bed(self, printer_id: str, result: str) -> dict[str, Any]:
+        """Record the bed-clear check; a failed check re-queues the last job."""
+        from .jobs import JobService
+
+        async with self.db.begin() as conn:
+            row = await self._row(conn, printer_id, for_update=True)
+            if not row["awaiting_bed_clear"]:
+                raise Conflict("Printer is not waiting for a bed clear", code="INVALID_STATE")
+            requeued = None
+            if result == "failed":
+                requeued = await JobService(self.farm).requeue_last(conn, printer_id)
+            status = "idle" if row["status"] in ("idle", "printing", "paused") else row["status"]
+            await conn.execute(
+                update(printers).where(printers.c.id == printer_id)
+                .values(awaiting_bed_clear=False, status=status, updated_at=utcnow())
+            )
+            await self.farm.events.emit(
+                conn, "printer.bed_cleared",
+                {"printer_id": printer_id, "result": result, "requeued_job_id": requeued},
+            )
+        return {
+            "printer_id": printer_id, "action": "clear_bed", "status": status,
+            "command_id": new_id(), "result": result, "requeued_job_id": requeued,
+        }
+
+    async def light(self, printer_id: str, on: bool) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            await self._row(conn, printer_id)
+        ack = await self.send(printer_id, PrinterCommand("light", {"on": on}))
+        return {"printer_id": printer_id, "state": on, "command_id": ack}
+
+    async def temperature(self, printer_id: str, heater: str, target: float) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            await self._row(conn, printer_id)
+        ack = await self.send(
+            printer_id, PrinterCommand("temperature", {"heater": heater, "target": target})
+        )
+        return {"printer_id": printer_id, "heater": heater, "target": target, "command_id": ack}
+
+    async def filament(
+        self, printer_id: str, action: str, tray_id: int | None = None,
+        temperature: float | None = None,
+    ) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            row = await self._row(conn, printer_id)
+        if self._effective_status(row) in ("printing", "paused"):
+            raise Conflict("Printer is printing", code="PRINTER_PRINTING")
+        params: dict[str, Any] = {}
+        if action == "filament_load":
+            if tray_id is not None and tray_id != 254 and not row["has_ams"]:
+                raise BadRequest(
+                    "Printer has no AMS: only tray 254 (external spool) can be used",
+                    code="INVALID_TRAY",
+                )
+            params = {"tray_id": tray_id, "temperature": temperature}
+        ack = await self.send(printer_id, PrinterCommand(action, params))
+        data: dict[str, Any] = {"printer_id": printer_id, "command_id": ack}
+        if action == "filament_load":
+            data.update(tray_id=tray_id, temperature=temperature)
+        return data
+
+    def require_online(self, printer_id: str) -> None:
+        if not self.farm.control.is_online(printer_id):
+            raise ServiceUnavailable("Printer hub is offline", code="HUB_OFFLINE")
+
+    async def send(self, printer_id: str, command: PrinterCommand) -> str:
+        """Send one command and map control failures to API errors."""
+        self.require_online(printer_id)
+        try:
+            ack = await self.farm.control.execute(
+                printer_id, command, timeout=self.farm.settings.command_timeout_seconds
+            )
+        except CapabilityMissing as err:
+            raise BadRequest(str(err), code="CAPABILITY_NOT_SUPPORTED") from None
+        except HubOffline as err:
+            raise ServiceUnavailable(str(err) or "Printer hub is offline", code="HUB_OFFLINE") from None
+        except (HubCommandFailed, ControlError, TimeoutError, asyncio.TimeoutError) as err:
+            raise ServiceUnavailable(
+                str(err) or "Printer did not acknowledge the command", code="HUB_COMMAND_FAILED"
+            ) from None
+        return ack.command_id
+
+    def _effective_status(self, row: dict[str, Any]) -> str:
+        if row["in_maintenance"]:
+            return "maintenance"
+        live = self.farm.live.get(row["id"])
+        if live is not None and live.online and live.status in ("printing", "paused"):
+            return live.status
+        return str(row["status"])
+
+    async def _row(
+        self, conn: AsyncConnection, printer_id: str, *, for_update: bool = False
+    ) -> dict[str, Any]:
+        return await fetch_one(
+            conn, printers, printer_id, code="PRINTER_NOT_FOUND", label="Printer",
+            for_update=for_update,
+        )
+
+

@@ -1,0 +1,126 @@
+"""The database handle: one async SQLAlchemy engine, migrations, transactions.
+
+SQLite is the embedded default (WAL, foreign keys on); PostgreSQL uses the same
+code. Write transactions go through :meth:`Database.begin`; on SQLite they are
+serialised in-process so concurrent writers queue instead of failing with
+"database is locked".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+_LOGGER = logging.getLogger(__name__)
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain ``postgresql://`` and ``sqlite:///`` URLs and pick the async drivers."""
+    if url.startswith(("postgres://", "postgresql://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite://") and "+aiosqlite" not in url:
+        return "sqlite+aiosqlite://" + url.split("://", 1)[1]
+    return url
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+class Database:
+    """Engine plus transaction helpers shared by all services."""
+
+    def __init__(self, url: str, *, schema: str | None = None, echo: bool = False) -> None:
+        self.url = normalise_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"timeout": 30}
+            if ":memory:" in self.url:
+                raise ValueError("use a file for SQLite: migrations and the app share it")
+        else:
+            kwargs["pool_size"] = 10
+            kwargs["max_overflow"] = 20
+            kwargs["pool_pre_ping"] = True
+            if schema:
+                kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._after_commit: dict[int, list[Callable[[], None]]] = {}
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    async def migrate(self) -> None:
+        """Create or upgrade the schema to every head (runs at start-up)."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_upgrade_to_heads)
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """One write transaction: commits on success, rolls back on any error."""
+        lock = self._write_lock or contextlib.nullcontext()
+        async with lock:
+            async with self.engine.begin() as conn:
+                key = id(conn)
+                self._after_commit[key] = []
+                try:
+                    yield conn
+                except BaseException:
+                    self._after_commit.pop(key, None)
+                    raise
+            callbacks = self._after_commit.pop(key, [])
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                _LOGGER.exception("after-commit callback failed")
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads (no transaction guarantees beyond the statement)."""
+        async with self.engine.connect() as conn:
+            yield conn
+
+    def after_commit(self, conn: AsyncConnection, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the transaction of ``conn`` has committed."""
+        pending = self._after_commit.get(id(conn))
+        if pending is None:
+            callback()  # not inside begin(): nothing to wait for
+        else:
+            pending.append(callback)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _upgrade_to_heads(connection: Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "heads")
+
+

@@ -1,0 +1,288 @@
+"""The Moonraker driver against a real Moonraker 0.11.0 over a real Klippy (batch mode)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_socket
+
+from apf_core.drivers import create_driver
+from apf_core.drivers.base import (
+    AuthenticationFailed,
+    Capability,
+    CapabilityNotSupported,
+    ConnectionConfig,
+    DriverError,
+    PrinterState,
+    PrinterUnreachable,
+    Status,
+)
+from apf_core.drivers.moonraker import MoonrakerDriver, RpcError
+from tests.drivers._moonraker_peer import (
+    LIGHT_PIN,
+    MoonrakerPeer,
+    big_gcode,
+    free_port,
+    missing_reason,
+)
+
+SMALL_GCODE = "G28\nG90\nSET_PRINT_STATS_INFO TOTAL_LAYER=2 CURRENT_LAYER=1\nG1 X20 Y20 F6000\n" \
+    "SET_PRINT_STATS_INFO CURRENT_LAYER=2\nG1 X40 Y40 F6000\n"
+
+pytestmark = [
+    pytest.mark.skipif(missing_reason() is not None, reason=missing_reason() or ""),
+    # the HA test plugin blocks sockets; these tests talk to local peers over loopback
+    pytest.mark.usefixtures("socket_enabled"),
+]
+
+
+@pytest.fixture(scope="session")
+def peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MoonrakerPeer]:
+    # session fixtures are set up before the per-test socket_enabled fixture
+    pytest_socket.enable_socket()
+    server = MoonrakerPeer(tmp_path_factory.mktemp("moonraker"))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def big_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("gcode") / "big.gcode"
+    path.write_text(big_gcode())
+    return path
+
+
+@pytest.fixture
+def small_file(tmp_path: Path) -> Path:
+    path = tmp_path / "small.gcode"
+    path.write_text(SMALL_GCODE)
+    return path
+
+
+def _idle_peer(peer: MoonrakerPeer) -> None:
+    """Leave the printer idle between tests, whatever the previous test did."""
+    if peer.moonraker is None or peer.moonraker.poll() is not None:
+        peer.start_moonraker()
+    peer.wait_ready()
+    state = peer.query("print_stats")["print_stats"]["state"]
+    if state in ("printing", "paused"):
+        peer.post("/printer/print/cancel")
+
+
+@pytest.fixture
+async def make_driver(peer: MoonrakerPeer) -> AsyncIterator[Callable[..., MoonrakerDriver]]:
+    _idle_peer(peer)
+    made: list[MoonrakerDriver] = []
+
+    def build(**options: Any) -> MoonrakerDriver:
+        options = {"url": peer.url, "api_key": peer.api_key, "light_pin": LIGHT_PIN,
+                   "backoff_initial": 0.2, "backoff_max": 1.0, "command_timeout": 20} | options
+        driver = create_driver(ConnectionConfig("moonraker", options))
+        assert isinstance(driver, MoonrakerDriver)
+        made.append(driver)
+        return driver
+
+    yield build
+    for driver in made:
+        await driver.close()
+
+
+@pytest.fixture
+async def driver(make_driver: Callable[..., MoonrakerDriver]) -> MoonrakerDriver:
+    moonraker = make_driver()
+    await moonraker.connect()
+    await wait_for(moonraker, lambda s: s.status is not Status.OFFLINE)
+    return moonraker
+
+
+async def wait_for(
+    driver: MoonrakerDriver, predicate: Callable[[PrinterState], bool], timeout: float = 15.0
+) -> PrinterState:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate(driver.state):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"state never matched within {timeout}s; last: {driver.state}")
+        await asyncio.sleep(0.05)
+    return driver.state
+
+
+async def test_connect_reports_idle_state_and_capabilities(driver: MoonrakerDriver) -> None:
+    state = await wait_for(driver, lambda s: s.status in (Status.IDLE, Status.CANCELLED,
+                                                          Status.FINISHED))
+    assert state.nozzle_temp == 0.0  # batch-mode Klippy has no ADC
+    assert state.bed_temp == 0.0
+    assert state.light_on is False
+    assert state.error is None
+    assert {Capability.LIGHT, Capability.FILAMENT_LOAD, Capability.GCODE,
+            Capability.HEATERS, Capability.HOME} <= driver.capabilities
+    assert Capability.CHAMBER_TEMP not in driver.capabilities
+    assert "print_stats" in driver.available_objects
+
+
+async def test_wrong_api_key_is_rejected(make_driver: Callable[..., MoonrakerDriver]) -> None:
+    driver = make_driver(api_key="not-the-key")
+    with pytest.raises(AuthenticationFailed):
+        await driver.connect()
+    assert driver.state.status is Status.OFFLINE
+
+
+async def test_missing_api_key_is_rejected(make_driver: Callable[..., MoonrakerDriver]) -> None:
+    driver = make_driver(api_key=None)
+    with pytest.raises(AuthenticationFailed):
+        await driver.connect()
+
+
+async def test_unreachable_printer_stays_offline(
+    make_driver: Callable[..., MoonrakerDriver], small_file: Path
+) -> None:
+    driver = make_driver(url=f"http://127.0.0.1:{free_port()}")
+    await driver.connect()  # does not raise: keeps retrying in the background
+    assert driver.state.status is Status.OFFLINE
+    with pytest.raises(PrinterUnreachable):
+        await driver.pause()
+    with pytest.raises(PrinterUnreachable):
+        await driver.start_print(small_file, "small.gcode")
+
+
+def test_url_is_required() -> None:
+    with pytest.raises(ValueError):
+        MoonrakerDriver(ConnectionConfig("moonraker", {}))
+
+
+async def test_temperatures_home_gcode_light_and_filament(
+    driver: MoonrakerDriver, peer: MoonrakerPeer
+) -> None:
+    await driver.set_temperature("nozzle", 200)
+    await driver.set_temperature("bed", 60)
+    state = await wait_for(driver, lambda s: s.nozzle_target == 200.0 and s.bed_target == 60.0)
+    assert state.nozzle_temp == 0.0
+    await driver.set_temperature("nozzle", 0)
+    await driver.set_temperature("bed", 0)
+    await wait_for(driver, lambda s: s.nozzle_target == 0.0 and s.bed_target == 0.0)
+    with pytest.raises(CapabilityNotSupported):
+        await driver.set_temperature("chamber", 40)
+    with pytest.raises(DriverError):
+        await driver.set_temperature("hotend9", 40)
+
+    await driver.home()
+    homed = peer.query("toolhead")["toolhead"]["homed_axes"]
+    assert homed == "xyz"
+
+    await driver.send_gcode("M117 hello from apf")
+    assert peer.query("display_status")["display_status"]["message"] == "hello from apf"
+
+    await driver.set_light(True)
+    await wait_for(driver, lambda s: s.light_on is True)
+    await driver.set_light(False)
+    await wait_for(driver, lambda s: s.light_on is False)
+
+    await driver.load_filament(0, 215)
+    assert peer.query("display_status")["display_status"]["message"] == "loaded 215"
+    await driver.unload_filament()
+    assert peer.query("display_status")["display_status"]["message"] == "unloaded"
+
+
+async def test_light_and_filament_need_configuration(
+    make_driver: Callable[..., MoonrakerDriver],
+) -> None:
+    driver = make_driver(light_pin=None, load_macro="NO_SUCH_MACRO")
+    await driver.connect()
+    await wait_for(driver, lambda s: s.status is not Status.OFFLINE)
+    assert Capability.LIGHT not in driver.capabilities
+    assert Capability.FILAMENT_LOAD not in driver.capabilities
+    assert driver.state.light_on is None
+    with pytest.raises(CapabilityNotSupported):
+        await driver.set_light(True)
+    with pytest.raises(CapabilityNotSupported):
+        await driver.load_filament(0, 200)
+
+
+async def test_missing_file_is_a_driver_error(driver: MoonrakerDriver) -> None:
+    with pytest.raises(RpcError) as info:
+        await driver.start_file("does-not-exist.gcode")
+    assert info.value.code == 400
+
+
+async def test_small_print_finishes(driver: MoonrakerDriver, small_file: Path,
+                                    peer: MoonrakerPeer) -> None:
+    await driver.start_print(small_file, "small.gcode")
+    state = await wait_for(driver, lambda s: s.status is Status.FINISHED)
+    assert state.current_file == "small.gcode"
+    assert state.progress == 100.0
+    assert state.remaining_time_minutes == 0
+    assert state.layer_num == 2
+    assert state.total_layers == 2
+    assert (peer.gcodes / "small.gcode").read_text() == SMALL_GCODE
+
+
+async def test_upload_start_pause_resume_cancel(
+    driver: MoonrakerDriver, big_file: Path, peer: MoonrakerPeer
+) -> None:
+    await driver.start_print(big_file, "big.gcode")
+    state = await wait_for(driver, lambda s: s.status is Status.PRINTING and bool(s.progress))
+    assert state.current_file == "big.gcode"
+    assert state.total_layers == 10
+
+    await driver.pause()
+    paused = await wait_for(driver, lambda s: s.status is Status.PAUSED)
+    assert peer.query("pause_resume")["pause_resume"]["is_paused"] is True
+    await asyncio.sleep(1.0)
+    assert driver.state.progress == paused.progress  # nothing moves while paused
+
+    await driver.resume()
+    await wait_for(driver, lambda s: s.status is Status.PRINTING)
+    await wait_for(driver, lambda s: (s.progress or 0) > (paused.progress or 0))
+    assert driver.state.remaining_time_minutes is not None
+
+    await driver.stop()
+    state = await wait_for(driver, lambda s: s.status is Status.CANCELLED)
+    assert state.current_file == "big.gcode"
+    assert peer.query("print_stats")["print_stats"]["state"] == "cancelled"
+
+
+async def test_moonraker_going_away_mid_print(
+    driver: MoonrakerDriver, big_file: Path, peer: MoonrakerPeer
+) -> None:
+    await driver.start_print(big_file, "big.gcode")
+    await wait_for(driver, lambda s: s.status is Status.PRINTING and bool(s.progress))
+    connections = driver.connections
+
+    peer.stop_moonraker()
+    await wait_for(driver, lambda s: s.status is Status.OFFLINE)
+    with pytest.raises(PrinterUnreachable):
+        await driver.pause()
+    await asyncio.sleep(1.5)  # several failed reconnect attempts (backoff)
+    assert driver.state.status is Status.OFFLINE
+
+    before = peer.query  # keep a reference; the peer restarts on the same port
+    peer.start_moonraker()
+    peer.wait_ready()
+    progress_now = before("virtual_sdcard")["virtual_sdcard"]["progress"] * 100
+    state = await wait_for(driver, lambda s: s.status is Status.PRINTING, timeout=20)
+    assert driver.connections == connections + 1
+    assert state.current_file == "big.gcode"
+    await wait_for(driver, lambda s: (s.progress or 0) >= progress_now)
+
+    await driver.stop()  # commands work again on the new connection
+    await wait_for(driver, lambda s: s.status is Status.CANCELLED)
+
+
+async def test_klippy_restart_is_tracked(driver: MoonrakerDriver, peer: MoonrakerPeer) -> None:
+    await wait_for(driver, lambda s: s.status is not Status.OFFLINE)
+    peer.post("/printer/emergency_stop")
+    state = await wait_for(driver, lambda s: s.status is Status.ERROR)
+    assert state.error
+    with pytest.raises(PrinterUnreachable):
+        await driver.home()
+    peer.post("/printer/firmware_restart")
+    state = await wait_for(driver, lambda s: s.status is Status.IDLE, timeout=30)
+    assert state.error is None
+    await driver.send_gcode("M117 back")  # resubscribed and accepting commands
+
