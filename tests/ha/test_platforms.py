@@ -1,0 +1,40 @@
+"""Snapshot tests: every platform's registry entries and states."""
+
+from __future__ import annotations
+
+import pytest
+from homeassistant.const import Platform
+from homeassistant.const import __version__ as HA_VERSION
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
+from syrupy.assertion import SnapshotAssertion
+
+pytestmark = [
+    pytest.mark.skipif(HA_VERSION != "2025.4.4", reason="registry snapshots are pinned to HA 2025.4.4"),
+    pytest.mark.freeze_time("2026-11-21 12:00:00+00:00"),
+]
+
+
+@pytest.mark.parametrize(
+    "platforms",
+    [
+        [Platform.BINARY_SENSOR],
+        [Platform.BUTTON],
+        [Platform.EVENT],
+        [Platform.IMAGE],
+        [Platform.LIGHT],
+        [Platform.NUMBER],
+        [Platform.SENSOR],
+        [Platform.SWITCH],
+    ],
+    ids=lambda p: p[0].value,
+)
+@pytest.mark.usefixtures("entity_registry_enabled_by_default", "init_integration")
+async def test_platform_snapshot(
+    hass: HomeAssistant,
+    snapshot: SnapshotAssertion,
+    entity_registry: er.EntityRegistry,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    await snapshot_platform(hass, entity_registry, snapshot, mock_config_entry.entry_id)
