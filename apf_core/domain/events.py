@@ -8,6 +8,7 @@ told only after the commit.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ from ..storage.tables.spine import events
 from ..timeutil import iso, utcnow
 
 _LOGGER = logging.getLogger(__name__)
+COALESCE_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,7 @@ class EventBus:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._subscribers: list[Subscriber] = []
+        self._last_coalesced: dict[tuple[str, str], float] = {}
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         self._subscribers.append(subscriber)
@@ -56,6 +59,17 @@ class EventBus:
         )
         event = Event(id=int(result.scalar_one()), type=type_, time=now, data=data)
         self._db.after_commit(conn, lambda: self.publish(event))
+
+    async def emit_coalesced(self, type_: str, key: str, data: dict[str, Any]) -> None:
+        """High-rate telemetry (``printer.status``, ``job.progress``): at most one
+        event per second per ``(type, key)``; later frames inside the window are dropped."""
+        now = time.monotonic()
+        slot = (type_, key)
+        if now - self._last_coalesced.get(slot, -1e9) < COALESCE_SECONDS:
+            return
+        self._last_coalesced[slot] = now
+        async with self._db.begin() as conn:
+            await self.emit(conn, type_, data)
 
     def publish(self, event: Event) -> None:
         """Tell live subscribers; a failing subscriber never blocks the others."""

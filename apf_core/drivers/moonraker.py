@@ -333,7 +333,7 @@ class MoonrakerDriver(PrinterDriver):
         if self._light_pin:
             wanted[f"output_pin {self._light_pin}"] = None
         result = await self._call(
-            "printer.objects.subscribe", {"objects": wanted}, timeout=self._connect_timeout
+            "printer.objects.subscribe", {"objects": wanted}, reply_within=self._connect_timeout
         )
         self._objects.clear()
         status = result.get("status", {}) if isinstance(result, Mapping) else {}
@@ -440,7 +440,11 @@ class MoonrakerDriver(PrinterDriver):
 
     # --- JSON-RPC -----------------------------------------------------------------
     async def _call(
-        self, method: str, params: Mapping[str, Any] | None = None, *, reply_within: float | None = None
+        self,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        reply_within: float | None = None,
     ) -> Any:
         ws = self._ws
         if ws is None or ws.closed:

@@ -124,7 +124,7 @@ def analyse(
     meta = FileMetadata(
         print_time_seconds=_first_duration(values, _TIME_KEYS),
         filament_weight_grams=rounded(weight),
-        filament_length_meters=rounded(length_m, 4),
+        filament_length_meters=rounded(length_m, 5),
         filament_type=join_types(types),
         printer_model_id=printer_model,
         nozzle_diameter=first_number(

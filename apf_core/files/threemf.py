@@ -93,7 +93,7 @@ class _Project:
                 )
             ),
             filament_length_meters=rounded(
-                _first(_total(f.used_m for f in filaments), gcode.filament_length_meters), 4
+                _first(_total(f.used_m for f in filaments), gcode.filament_length_meters), 5
             ),
             filament_type=join_types(types),
             printer_model_id=_string(plate_meta.get("printer_model_id"))

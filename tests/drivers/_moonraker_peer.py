@@ -158,11 +158,11 @@ def missing_reason() -> str | None:
 
 def big_gcode(lines: int = 200_000) -> str:
     """A file that takes minutes to print in batch mode (about 1 % per second)."""
-    out = ["G28", "G90", "M117 big job", "SET_PRINT_STATS_INFO TOTAL_LAYER=10 CURRENT_LAYER=1"]
+    out = ["G28", "G90", "M83", "M117 big job", "SET_PRINT_STATS_INFO TOTAL_LAYER=10 CURRENT_LAYER=1"]
     for i in range(lines):
         x = 10 + (i % 100)
         y = 10 + ((i // 100) % 100)
-        out.append(f"G1 X{x} Y{y} F6000")
+        out.append(f"G1 X{x} Y{y} E0.01 F6000")  # extrusion starts print_duration
     return "\n".join(out) + "\n"
 
 

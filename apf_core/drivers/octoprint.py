@@ -1,0 +1,525 @@
+"""OctoPrint driver: REST with an API key, live state over the SockJS push socket.
+
+Connection options:
+
+``url``            base URL, e.g. ``http://octopi.local`` (or ``host`` and ``port``, default 80)
+``api_key``        a user API key (sent as ``X-Api-Key``)
+``use_push``       follow the push socket (default true); polling is the fallback
+``poll_interval``  seconds between polls without the push socket (default 5)
+``timeout``        seconds to wait for a command's answer (default 10)
+``upload_timeout`` seconds to wait for an upload (default 600)
+``reconnect_max``  longest pause between reconnect attempts in seconds (default 60)
+
+OctoPrint has no light, filament or layer API. The current layer is estimated
+from the file position against the layer markers of the file we uploaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import json
+import logging
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from .base import (
+    AuthenticationFailed,
+    Backoff,
+    Capability,
+    CommandTimeout,
+    ConnectionConfig,
+    DriverError,
+    PrinterDriver,
+    PrinterState,
+    PrinterUnreachable,
+    Status,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+_AUTH_MESSAGE = "OctoPrint rejected the API key; check the key in the printer settings"
+_LAYER_MARKERS = (b";LAYER_CHANGE", b";LAYER:", b"; CHANGE_LAYER")
+_PUSH_SILENCE_S = 30.0  # OctoPrint pushes "current" every ~0.5 s; silence means a dead link
+_PUSH_RETRY_S = 60.0  # while polling, try the push socket again this often
+_MAX_REMEMBERED_FILES = 32
+_ACTIVE = (Status.PREPARING, Status.PRINTING, Status.PAUSING, Status.PAUSED, Status.CANCELLING)
+
+
+class _PushUnavailable(Exception):
+    """The push socket could not be opened or died; fall back to polling."""
+
+
+class _HttpError(DriverError):
+    """OctoPrint answered with an error status (other than 403)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def layer_offsets(path: Path) -> list[int]:
+    """Byte offsets of the layer-change markers in a G-code file."""
+    offsets: list[int] = []
+    position = 0
+    with path.open("rb") as handle:
+        for line in handle:
+            if line.lstrip().startswith(_LAYER_MARKERS):
+                offsets.append(position)
+            position += len(line)
+    return offsets
+
+
+def map_state(text: str, flags: Mapping[str, Any]) -> Status:
+    """OctoPrint's state text and flags -> normalised status (printer-protocols.md §0)."""
+    if text.startswith("Offline") or text in ("Opening serial connection", "Connecting"):
+        return Status.OFFLINE
+    if text.startswith("Detecting"):
+        return Status.OFFLINE
+    if flags.get("error") or text.startswith("Error"):
+        return Status.ERROR
+    if flags.get("cancelling"):
+        return Status.CANCELLING
+    if flags.get("pausing"):
+        return Status.PAUSING
+    if flags.get("paused"):
+        return Status.PAUSED
+    if text.startswith("Starting"):
+        return Status.PREPARING
+    if flags.get("printing") or flags.get("resuming") or flags.get("finishing"):
+        return Status.PRINTING
+    if flags.get("closedOrError") or not flags.get("operational", True):
+        return Status.OFFLINE
+    return Status.IDLE
+
+
+def _base_url(options: Mapping[str, Any]) -> str:
+    url = options.get("url")
+    if url:
+        return str(url).rstrip("/")
+    host = options.get("host")
+    if not host:
+        raise ValueError("octoprint: set 'url' or 'host'")
+    return f"http://{host}:{int(options.get('port', 80))}"
+
+
+class OctoPrintDriver(PrinterDriver):
+    protocol = "octoprint"
+    capabilities = frozenset(
+        {Capability.PAUSE_RESUME, Capability.HEATERS, Capability.HOME, Capability.GCODE}
+    )
+
+    def __init__(self, config: ConnectionConfig) -> None:
+        super().__init__(config)
+        options = config.options
+        self.base_url = _base_url(options)
+        self._api_key = str(options.get("api_key", ""))
+        self._use_push = bool(options.get("use_push", True))
+        self._poll_interval = float(options.get("poll_interval", 5.0))
+        self._timeout = float(options.get("timeout", 10.0))
+        self._upload_timeout = float(options.get("upload_timeout", 600.0))
+        self._reconnect_max = float(options.get("reconnect_max", 60.0))
+        self._session: aiohttp.ClientSession | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._online = False
+        # what the last snapshot said, to tell "finished" from "cancelled"
+        self._result: Status | None = None  # FINISHED / CANCELLED / ERROR after a job
+        self._result_error: str | None = None
+        self._layers: dict[str, list[int]] = {}  # file name -> layer marker offsets
+        self._temps: dict[str, Any] = {}
+
+    # --- lifecycle -------------------------------------------------------------
+    async def connect(self) -> None:
+        if self._task is not None:
+            return
+        self._session = aiohttp.ClientSession(
+            headers={"X-Api-Key": self._api_key},
+            cookie_jar=aiohttp.DummyCookieJar(),  # API-key requests need no CSRF cookie
+        )
+        try:
+            await self._check_key()
+            await self._detect_profile()
+            await self._refresh()
+        except AuthenticationFailed:
+            await self.close()
+            raise
+        except DriverError as err:
+            self._go_offline(str(err))
+        self._task = asyncio.create_task(self._run(), name=f"octoprint {self.base_url}")
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+        self._go_offline(None)
+
+    # --- background loop -------------------------------------------------------------
+    async def _run(self) -> None:
+        backoff = Backoff(initial=1.0, maximum=self._reconnect_max)
+        while True:
+            try:
+                if not self._online:
+                    await self._check_key()
+                    await self._detect_profile()
+                    await self._refresh()
+                backoff.reset()
+                if self._use_push:
+                    try:
+                        await self._follow_push()
+                        continue
+                    except _PushUnavailable as err:
+                        _LOGGER.debug(
+                            "%s: push socket unavailable (%s), polling", self.base_url, err
+                        )
+                await self._poll(_PUSH_RETRY_S if self._use_push else math.inf)
+            except DriverError as err:  # unreachable, rejected key, timeout, garbage
+                self._go_offline(str(err))
+                await asyncio.sleep(backoff.next_delay())
+
+    async def _poll(self, duration: float) -> None:
+        loop = asyncio.get_running_loop()
+        until = loop.time() + duration
+        while loop.time() < until:
+            await asyncio.sleep(self._poll_interval)
+            await self._refresh()
+
+    async def _follow_push(self) -> None:
+        session = self._require_session()
+        try:
+            login = await self._request("POST", "/api/login", json={"passive": True})
+        except _HttpError as err:
+            raise _PushUnavailable(str(err)) from err
+        if not isinstance(login, dict) or not login.get("session"):
+            raise _PushUnavailable("passive login returned no session")
+        try:
+            async with asyncio.timeout(self._timeout):
+                socket = await session.ws_connect(
+                    self.base_url + "/sockjs/websocket", heartbeat=20.0
+                )
+            async with socket:
+                await socket.send_str(json.dumps({"auth": f"{login['name']}:{login['session']}"}))
+                await socket.send_str(json.dumps({"throttle": 2}))  # one update a second
+                snapshots = await self._read_push(socket)
+        except (aiohttp.ClientError, TimeoutError) as err:
+            raise _PushUnavailable(str(err) or type(err).__name__) from err
+        if snapshots == 0:
+            raise _PushUnavailable("the push socket closed without sending a status")
+        # the socket closed: make sure the server is still there before re-opening it
+        await self._refresh()
+
+    async def _read_push(self, socket: aiohttp.ClientWebSocketResponse) -> int:
+        """Apply pushed messages until the socket closes; returns the snapshot count."""
+        snapshots = 0
+        while True:
+            message = await socket.receive(timeout=_PUSH_SILENCE_S)
+            if message.type in (
+                aiohttp.WSMsgType.CLOSE,
+                aiohttp.WSMsgType.CLOSING,
+                aiohttp.WSMsgType.CLOSED,
+            ):
+                return snapshots
+            if message.type is aiohttp.WSMsgType.ERROR:
+                raise _PushUnavailable(str(socket.exception()))
+            if message.type is not aiohttp.WSMsgType.TEXT:
+                continue
+            try:
+                payload = json.loads(message.data)
+            except ValueError:
+                continue
+            if isinstance(payload, dict) and self._on_push(payload):
+                snapshots += 1
+
+    def _on_push(self, payload: Mapping[str, Any]) -> bool:
+        """Apply one pushed message; True when it carried a status snapshot."""
+        event = payload.get("event")
+        if isinstance(event, Mapping):
+            details = event.get("payload")
+            self._on_event(str(event.get("type")), details if isinstance(details, Mapping) else {})
+        applied = False
+        for key in ("history", "current"):
+            data = payload.get(key)
+            if isinstance(data, Mapping) and isinstance(data.get("state"), Mapping):
+                temps = data.get("temps")
+                latest = temps[-1] if isinstance(temps, list) and temps else None
+                self._apply(data["state"], data.get("job"), data.get("progress"), latest)
+                applied = True
+        return applied
+
+    def _on_event(self, kind: str, payload: Mapping[str, Any]) -> None:
+        if kind in ("PrintStarted", "PrintResumed"):
+            self._result, self._result_error = None, None
+        elif kind == "PrintDone":
+            self._result, self._result_error = Status.FINISHED, None
+        elif kind == "PrintCancelled":
+            self._result, self._result_error = Status.CANCELLED, None
+        elif kind == "PrintFailed" and payload.get("reason") == "error":
+            self._result = Status.ERROR
+            self._result_error = str(payload.get("error") or "print failed")
+
+    # --- reading state -------------------------------------------------------------
+    async def _check_key(self) -> None:
+        user = await self._request("GET", "/api/currentuser")
+        if not isinstance(user, dict) or not user.get("name"):
+            raise AuthenticationFailed(_AUTH_MESSAGE)
+
+    async def _detect_profile(self) -> None:
+        """A heated chamber in the current printer profile enables chamber control."""
+        try:
+            answer = await self._request("GET", "/api/printerprofiles")
+        except _HttpError:
+            return
+        profiles = answer.get("profiles") if isinstance(answer, dict) else None
+        if not isinstance(profiles, Mapping):
+            return
+        for profile in profiles.values():
+            if isinstance(profile, Mapping) and profile.get("current"):
+                capabilities = set(type(self).capabilities)
+                if profile.get("heatedChamber"):
+                    capabilities.add(Capability.CHAMBER_TEMP)
+                self.capabilities = frozenset(capabilities)
+
+    async def _refresh(self) -> None:
+        job = await self._request("GET", "/api/job")
+        if not isinstance(job, dict):
+            raise PrinterUnreachable("OctoPrint sent a malformed job status")
+        text = str(job.get("state") or "Unknown")
+        try:
+            printer = await self._request("GET", "/api/printer", expect_json=True)
+        except _HttpError as err:  # 409: the printer is not connected to OctoPrint
+            if err.status != 409:
+                raise
+            printer = None
+        if isinstance(printer, dict) and isinstance(printer.get("state"), Mapping):
+            state = printer["state"]
+            temperature = printer.get("temperature")
+        else:
+            state = {"text": text, "flags": {"operational": False}, "error": ""}
+            temperature = None
+        self._apply(state, job.get("job"), job.get("progress"), temperature)
+
+    def _apply(
+        self,
+        state: Mapping[str, Any],
+        job: Any,
+        progress: Any,
+        temperature: Any,
+    ) -> None:
+        """Merge one snapshot (from REST or the push socket) into the state."""
+        self._online = True
+        text = str(state.get("text") or "")
+        raw_flags = state.get("flags")
+        flags: Mapping[str, Any] = raw_flags if isinstance(raw_flags, Mapping) else {}
+        status = map_state(text, flags)
+        job = job if isinstance(job, Mapping) else {}
+        progress = progress if isinstance(progress, Mapping) else {}
+        file_info = job.get("file") if isinstance(job.get("file"), Mapping) else {}
+        file_name = file_info.get("name")
+        completion = _number(progress.get("completion"))
+        previous = self._state.status
+
+        if status in _ACTIVE:
+            self._result, self._result_error = None, None
+        elif status is Status.IDLE:
+            if previous in _ACTIVE and self._result is None:
+                finished = completion is not None and completion >= 99.99
+                self._result = Status.FINISHED if finished else Status.CANCELLED
+            if self._result is None and completion is not None and completion >= 99.99:
+                self._result = Status.FINISHED  # the last job, e.g. after a restart
+            if self._result is not None:
+                status = self._result
+
+        error = str(state.get("error") or "") or None
+        if status is Status.ERROR and error is None:
+            error = self._result_error or text
+        changes: dict[str, Any] = {
+            "status": status,
+            "error": error if status in (Status.ERROR, Status.OFFLINE) else None,
+            "current_file": file_name if status in _ACTIVE or self._result else None,
+        }
+        if status in _ACTIVE or status is Status.FINISHED:
+            changes["progress"] = round(completion, 1) if completion is not None else None
+            left = _number(progress.get("printTimeLeft"))
+            changes["remaining_time_minutes"] = math.ceil(left / 60) if left is not None else None
+            if status is Status.FINISHED:
+                changes["progress"], changes["remaining_time_minutes"] = 100.0, 0
+            offsets = self._layers.get(str(file_name))
+            filepos = _number(progress.get("filepos"))
+            if offsets:
+                changes["total_layers"] = len(offsets)
+                if status is Status.FINISHED:
+                    changes["layer_num"] = len(offsets)
+                elif filepos is not None:
+                    changes["layer_num"] = max(1, bisect.bisect_right(offsets, filepos))
+                else:
+                    changes["layer_num"] = None
+            else:
+                changes["total_layers"] = changes["layer_num"] = None
+        elif status is not Status.CANCELLED:
+            changes.update(progress=None, remaining_time_minutes=None, layer_num=None)
+            changes["total_layers"] = None
+        changes.update(self._temperatures(temperature))
+        self._update(**changes)
+
+    def _temperatures(self, temperature: Any) -> dict[str, Any]:
+        if not isinstance(temperature, Mapping):
+            return {}
+        changes: dict[str, Any] = {}
+        for key, actual_field, target_field in (
+            ("tool0", "nozzle_temp", "nozzle_target"),
+            ("bed", "bed_temp", "bed_target"),
+        ):
+            reading = temperature.get(key)
+            if isinstance(reading, Mapping):
+                changes[actual_field] = _number(reading.get("actual"))
+                changes[target_field] = _number(reading.get("target"))
+        chamber = temperature.get("chamber")
+        if isinstance(chamber, Mapping) and chamber.get("actual") is not None:
+            changes["chamber_temp"] = _number(chamber.get("actual"))
+        return changes
+
+    def _go_offline(self, reason: str | None) -> None:
+        self._online = False
+        self._set_state(PrinterState(status=Status.OFFLINE, error=reason))
+
+    # --- job control -------------------------------------------------------------
+    async def start_print(self, path: Path, filename: str) -> None:
+        path = Path(path)
+        try:
+            offsets = await asyncio.to_thread(layer_offsets, path)
+            handle = await asyncio.to_thread(path.open, "rb")
+        except OSError as err:
+            raise DriverError(f"cannot read the print file: {err.strerror or err}") from err
+        with handle:
+            form = aiohttp.FormData()
+            form.add_field(
+                "file", handle, filename=filename, content_type="application/octet-stream"
+            )
+            form.add_field("select", "true")
+            form.add_field("print", "true")
+            answer = await self._request(
+                "POST", "/api/files/local", data=form, wait_s=self._upload_timeout
+            )
+        stored = filename
+        if isinstance(answer, dict):
+            local = (answer.get("files") or {}).get("local") or {}
+            stored = str(local.get("name") or filename)
+            self._layers.pop(stored, None)
+            self._layers[stored] = offsets
+            while len(self._layers) > _MAX_REMEMBERED_FILES:
+                self._layers.pop(next(iter(self._layers)))
+            if not answer.get("effectivePrint", False):
+                raise DriverError("OctoPrint stored the file but did not start the print")
+        self._result, self._result_error = None, None
+
+    async def pause(self) -> None:
+        await self._request("POST", "/api/job", json={"command": "pause", "action": "pause"})
+
+    async def resume(self) -> None:
+        await self._request("POST", "/api/job", json={"command": "pause", "action": "resume"})
+
+    async def stop(self) -> None:
+        await self._request("POST", "/api/job", json={"command": "cancel"})
+        self._result = Status.CANCELLED
+
+    # --- hardware ----------------------------------------------------------------
+    async def set_temperature(self, heater: str, target: float) -> None:
+        if target < 0:
+            raise DriverError("target temperature must not be negative")
+        if heater == "nozzle":
+            body: dict[str, Any] = {"command": "target", "targets": {"tool0": target}}
+            await self._request("POST", "/api/printer/tool", json=body)
+        elif heater == "bed":
+            await self._request(
+                "POST", "/api/printer/bed", json={"command": "target", "target": target}
+            )
+        elif heater == "chamber":
+            self.require(Capability.CHAMBER_TEMP)
+            await self._request(
+                "POST", "/api/printer/chamber", json={"command": "target", "target": target}
+            )
+        else:
+            raise DriverError(f"unknown heater: {heater}")
+
+    async def home(self) -> None:
+        body = {"command": "home", "axes": ["x", "y", "z"]}
+        await self._request("POST", "/api/printer/printhead", json=body)
+
+    async def send_gcode(self, script: str) -> None:
+        commands = [line.strip() for line in script.splitlines() if line.strip()]
+        if not commands:
+            raise DriverError("no G-code to send")
+        await self._request("POST", "/api/printer/command", json={"commands": commands})
+
+    # --- HTTP ----------------------------------------------------------------------
+    def _require_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise PrinterUnreachable("OctoPrint driver is not connected")
+        return self._session
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        data: Any = None,
+        wait_s: float | None = None,
+        expect_json: bool = False,
+    ) -> Any:
+        session = self._require_session()
+        limit = aiohttp.ClientTimeout(total=wait_s or self._timeout)
+        try:
+            async with session.request(
+                method, self.base_url + path, json=json, data=data, timeout=limit
+            ) as response:
+                body = await response.read()
+                if response.status == 403:
+                    raise AuthenticationFailed(_AUTH_MESSAGE)
+                if response.status >= 400:
+                    raise _HttpError(response.status, _error_text(response.status, body))
+                if not body:
+                    return None
+                try:
+                    return _loads(body)
+                except ValueError as err:
+                    if expect_json:
+                        raise DriverError("OctoPrint sent a malformed answer") from err
+                    return None
+        except TimeoutError as err:
+            raise CommandTimeout(f"OctoPrint did not answer {method} {path} in time") from err
+        except aiohttp.ClientError as err:
+            raise PrinterUnreachable(f"cannot reach OctoPrint at {self.base_url}: {err}") from err
+
+
+def _loads(body: bytes) -> Any:
+    return json.loads(body)
+
+
+def _error_text(status: int, body: bytes) -> str:
+    message = ""
+    with contextlib.suppress(ValueError, UnicodeDecodeError):
+        parsed = json.loads(body)
+        if isinstance(parsed, dict):
+            message = str(parsed.get("error") or "")
+    if not message:
+        message = body.decode("utf-8", errors="replace").strip()[:200]
+    return f"OctoPrint refused the command (HTTP {status}): {message or 'no details'}"
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+DRIVER = OctoPrintDriver
