@@ -1,0 +1,176 @@
+"""Materials (reference 3.9): filament, components, packaging and parts.
+
+Lists are small reference sets: not paginated, no ``meta``. ``status`` is computed
+by the server; ``cost_per_unit`` and ``reorder_link`` are neither accepted nor returned.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import voluptuous as vol
+from aiohttp import web
+
+from ...services.materials import (
+    COMPONENTS,
+    CONSUME_REASONS,
+    FILAMENT,
+    PACKAGING,
+    PARTS,
+    MaterialKind,
+    MaterialService,
+)
+from ..framework import BOOL_STRING, Ctx, Handler, RouteTable, created, nullable, ok, text
+
+routes = RouteTable("Materials", "Filament spools, components, packaging and printer parts.")
+
+
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise vol.Invalid("expected a number")
+    return value
+
+
+def number(minimum: float = 0) -> vol.All:
+    return vol.All(_not_bool, vol.Any(int, float, msg="expected a number"), vol.Range(min=minimum))
+
+
+def integer(minimum: int = 0) -> vol.All:
+    return vol.All(_not_bool, vol.Any(int, msg="expected an integer"), vol.Range(min=minimum))
+
+
+_FILAMENT_OPTIONAL: dict[Any, Any] = {
+    vol.Optional("hex_code"): nullable(text(7)),
+    vol.Optional("brand"): nullable(text(100)),
+    vol.Optional("diameter"): nullable(text(20)),
+    vol.Optional("remaining_grams"): number(),
+    vol.Optional("spool_weight_grams"): nullable(number()),
+    vol.Optional("low_threshold"): nullable(number()),
+    vol.Optional("location"): nullable(text(200)),
+}
+FILAMENT_CREATE = {
+    vol.Required("type"): text(100, 1), vol.Required("color"): text(50, 1), **_FILAMENT_OPTIONAL
+}
+FILAMENT_PATCH = {
+    vol.Optional("type"): text(100, 1), vol.Optional("color"): text(50, 1), **_FILAMENT_OPTIONAL
+}
+
+_UNIT_OPTIONAL: dict[Any, Any] = {
+    vol.Optional("name"): nullable(text(200)),
+    vol.Optional("color"): nullable(text(50)),
+    vol.Optional("brand"): nullable(text(100)),
+    vol.Optional("remaining_units"): integer(),
+    vol.Optional("low_threshold"): nullable(integer()),
+    vol.Optional("location"): nullable(text(200)),
+}
+_COMPONENT_EXTRA: dict[Any, Any] = {
+    vol.Optional("diameter"): nullable(text(20)),
+    vol.Optional("size"): nullable(text(50)),
+}
+
+
+def _bodies(kind: MaterialKind) -> tuple[dict[Any, Any], dict[Any, Any]]:
+    if kind is FILAMENT:
+        return FILAMENT_CREATE, FILAMENT_PATCH
+    optional = {**_UNIT_OPTIONAL, **(_COMPONENT_EXTRA if kind is COMPONENTS else {})}
+    return (
+        {vol.Required("type"): text(100, 1), **optional},
+        {vol.Optional("type"): text(100, 1), **optional},
+    )
+
+
+def _named(handler: Handler, name: str) -> Handler:
+    handler.__name__ = name
+    handler.__qualname__ = name
+    return handler
+
+
+def _register(kind: MaterialKind, segment: str, plural: str) -> None:
+    """GET list, GET one, POST, PATCH and DELETE for one material family."""
+    base = f"/materials/{segment}"
+    create_body, patch_body = _bodies(kind)
+    list_query: dict[Any, Any] = {vol.Optional("low_stock"): BOOL_STRING}
+    if kind is FILAMENT:
+        list_query |= {
+            vol.Optional("material_type"): text(100, 1), vol.Optional("color"): text(50, 1)
+        }
+    not_found = (kind.not_found,)
+    ident = segment.replace("-", "_")
+
+    async def list_items(ctx: Ctx) -> web.StreamResponse:
+        q = ctx.query
+        return ok(await MaterialService(ctx.farm, kind).list(
+            low_stock=q.get("low_stock"), type_=q.get("material_type"), color=q.get("color"),
+        ))
+
+    async def get_item(ctx: Ctx) -> web.StreamResponse:
+        return ok(await MaterialService(ctx.farm, kind).get(ctx.params["id"]))
+
+    async def create_item(ctx: Ctx) -> web.StreamResponse:
+        return created(await MaterialService(ctx.farm, kind).create(ctx.body))
+
+    async def update_item(ctx: Ctx) -> web.StreamResponse:
+        return ok(await MaterialService(ctx.farm, kind).update(ctx.params["id"], ctx.body))
+
+    async def delete_item(ctx: Ctx) -> web.StreamResponse:
+        return ok(await MaterialService(ctx.farm, kind).delete(ctx.params["id"]))
+
+    low_note = "`low_stock=true`: at or below `low_threshold`, or empty."
+    routes.get(base, scope="read", summary=f"List {plural} (not paginated)", query=list_query,
+               description=low_note)(_named(list_items, f"list_{ident}"))
+    routes.get(f"{base}/{{id}}", scope="read", summary=f"Get one {kind.label.lower()}",
+               errors=not_found)(_named(get_item, f"get_{ident}"))
+    routes.post(base, scope="write", summary=f"Add {kind.label.lower()}", body=create_body,
+                status=201)(_named(create_item, f"create_{ident}"))
+    routes.patch(f"{base}/{{id}}", scope="write", summary=f"Update {kind.label.lower()}",
+                 body=patch_body, errors=not_found,
+                 description="Partial update; `status` is recomputed.")(
+        _named(update_item, f"update_{ident}"))
+    routes.delete(f"{base}/{{id}}", scope="write", summary=f"Delete {kind.label.lower()}",
+                  errors=not_found)(_named(delete_item, f"delete_{ident}"))
+
+
+_register(FILAMENT, "filament", "filament spools")
+_register(COMPONENTS, "components", "components")
+_register(PACKAGING, "packaging", "packaging")
+_register(PARTS, "parts", "printer parts")
+
+
+@routes.post(
+    "/materials/components/{id}/consume",
+    scope="write",
+    summary="Consume component units",
+    body={
+        vol.Required("quantity"): integer(1),
+        vol.Optional("reason", default="manual_adjustment"): vol.In(
+            CONSUME_REASONS, msg=f"must be one of: {', '.join(CONSUME_REASONS)}"
+        ),
+        vol.Optional("notes"): nullable(text(500)),
+    },
+    errors=("INSUFFICIENT_QUANTITY", "COMPONENT_NOT_FOUND"),
+)
+async def consume_component(ctx: Ctx) -> web.StreamResponse:
+    """Atomic: refused with INSUFFICIENT_QUANTITY (nothing changes) if stock would go below zero.
+    `assembly_completion` is reserved for assembly and rejected here."""
+    body = ctx.body
+    return ok(await MaterialService(ctx.farm, COMPONENTS).consume(
+        ctx.params["id"], body["quantity"], body["reason"], body.get("notes"),
+    ))
+
+
+@routes.post(
+    "/materials/components/check-availability",
+    scope="read",
+    summary="Check component availability (read only)",
+    body={
+        vol.Required("components"): vol.All(
+            [{vol.Required("component_type"): text(100, 1),
+              vol.Required("quantity_needed"): integer(1)}],
+            vol.Length(min=1),
+        ),
+    },
+)
+async def check_component_availability(ctx: Ctx) -> web.StreamResponse:
+    """Stock is summed over every component of the requested type. A pure read: scope `read`."""
+    service = MaterialService(ctx.farm, COMPONENTS)
+    return ok(await service.check_availability(ctx.body["components"]))
