@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiohttp import web
+
 from .config import Settings
 from .farm import Farm
 from .server import serve
@@ -19,6 +21,7 @@ class RunningFarm:
     url: str
     api_key: str
     farm: Farm
+    app: web.Application
 
     @property
     def api(self) -> str:
@@ -46,4 +49,4 @@ async def running_farm(
             if reload is not None:
                 await reload()
         key, _ = await KeyService(farm.db).create("test", list(scopes))
-        yield RunningFarm(url=server.url, api_key=key, farm=farm)
+        yield RunningFarm(url=server.url, api_key=key, farm=farm, app=server.runner.app)

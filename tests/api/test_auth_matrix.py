@@ -1,0 +1,103 @@
+"""Auth and scope rules, checked on every authenticated route the server has."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from apf_core.api.app import all_routes
+
+ROUTES = [r for r in all_routes() if r.auth]
+# a key that lacks exactly the route's scope
+WITHOUT = {"read": "write", "write": "read", "control": "read_write"}
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"{\w+}", str(uuid.uuid4()), path)
+
+
+def route_id(route) -> str:  # noqa: ANN001
+    return f"{route.method} {route.path}"
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=route_id)
+async def test_every_route_rejects_bad_keys(empty_api, route) -> None:  # noqa: ANN001
+    path = concrete(route.path)
+    for key, code in (
+        (None, "UNAUTHORIZED"),
+        ("malformed", "TOKEN_INVALID"),
+        ("invalid", "TOKEN_INVALID"),
+        ("revoked", "TOKEN_REVOKED"),
+        ("expired", "TOKEN_EXPIRED"),
+    ):
+        reply = await empty_api.request(route.method, path, key=key, json={})
+        assert reply.status == 401, (key, reply.body)
+        assert reply.body == {
+            "success": False, "code": code, "error": reply.body["error"], "message": reply.body["error"]
+        }
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.scope], ids=route_id)
+async def test_every_route_enforces_its_scope(empty_api, route) -> None:  # noqa: ANN001
+    path = concrete(route.path)
+    reply = await empty_api.request(route.method, path, key=WITHOUT[route.scope], json={})
+    assert reply.status == 403, reply.body
+    assert reply.code == "INSUFFICIENT_SCOPE"
+    assert reply.body["error"] == f"API key missing required scope: {route.scope}"
+    assert "X-RateLimit-Limit" in reply.headers
+    granted = await empty_api.request(route.method, path, key="all", json={})
+    assert granted.status != 403 and granted.status != 401
+    assert granted.status < 500, granted.body
+
+
+def test_scopes_follow_the_reference_rule() -> None:
+    for route in ROUTES:
+        if route.method == "GET" and route.scope:
+            assert route.scope == "read", route_id(route)
+    cancel = next(r for r in ROUTES if r.path == "/jobs/{id}/cancel")
+    assert cancel.scope == "control"
+
+
+async def test_legacy_read_scope_aliases(empty_api) -> None:
+    """Legacy per-resource scopes act as `read` for their own family only."""
+    from sqlalchemy import update
+
+    from apf_core.api.app import KEYS
+    from apf_core.storage.tables.spine import api_keys
+
+    keys = empty_api.server.app[KEYS]
+    key, record = await keys.create("legacy", ["read"])
+    async with empty_api.farm.db.begin() as conn:
+        await conn.execute(
+            update(api_keys).where(api_keys.c.id == record["id"]).values(scopes=["printers:read"])
+        )
+    assert (await empty_api.get("/printers", key=key)).status == 200
+    assert (await empty_api.get("/jobs", key=key)).code == "INSUFFICIENT_SCOPE"
+
+
+async def test_revocation_is_immediate(empty_api) -> None:
+    from apf_core.api.app import KEYS
+
+    keys = empty_api.server.app[KEYS]
+    key, record = await keys.create("soon revoked", ["read"])
+    assert (await empty_api.get("/printers", key=key)).status == 200
+    await keys.revoke(record["id"])
+    reply = await empty_api.get("/printers", key=key)
+    assert reply.status == 401 and reply.code == "TOKEN_REVOKED"
+
+
+async def test_only_the_hash_is_stored(empty_api) -> None:
+    import hashlib
+
+    from sqlalchemy import select
+
+    from apf_core.storage.tables.spine import api_keys
+
+    secret = empty_api.keys["all"]
+    async with empty_api.farm.db.read() as conn:
+        rows = (await conn.execute(select(api_keys))).mappings().all()
+    dumped = repr([dict(r) for r in rows])
+    assert secret not in dumped and secret[9:] not in dumped
+    assert hashlib.sha256(secret.encode()).hexdigest() in dumped
