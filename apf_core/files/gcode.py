@@ -8,6 +8,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, replace
+from itertools import islice
 from pathlib import Path
 from typing import BinaryIO
 
@@ -70,11 +71,14 @@ def parse_gcode(path: Path) -> FileMetadata:
         size = os.fstat(stream.fileno()).st_size
         head = stream.read(text.HEAD_BYTES)
         text.check_text(head, label)
+        text.require_gcode(head, label)
         lines, scan = _head_with_thumbnails(stream, head, size)
-        text.require_gcode_lines(lines, label)
         tail = text.read_tail(stream, size, head_length=len(head))
+        del head
         tail_lines = text.tail_lines(tail, complete=False) if tail else []
+        del tail
         meta, marker = analyse(lines, tail_lines, scan)
+        del lines, tail_lines
         if meta.layer_count is None and marker is not None:
             stream.seek(0)
             layers = text.count_markers(stream, marker)
@@ -88,13 +92,13 @@ def _head_with_thumbnails(
 ) -> tuple[list[str], ThumbnailScan]:
     """Head lines and thumbnails, re-reading a longer head when a block is cut."""
     complete = len(head) >= size
-    lines = text.decode_lines(head, complete=complete)
+    lines = text.head_lines(head, complete=complete)
     scan = scan_thumbnails(lines)
     if scan.unterminated_length is not None and not complete:
         wanted = min(size, len(head) + 2 * scan.unterminated_length + (64 << 10), MAX_HEAD_BYTES)
         stream.seek(0)
         longer = stream.read(wanted)
-        lines = text.decode_lines(longer, complete=len(longer) >= size)
+        lines = text.head_lines(longer, complete=len(longer) >= size)
         scan = scan_thumbnails(lines)
     scan.require_complete()
     return lines, scan
@@ -152,7 +156,7 @@ def analyse(
 
 def identify(lines: list[str]) -> Slicer:
     """Bambu Studio first, then Cura, then PrusaSlicer and its forks."""
-    head = lines[:IDENTIFY_LINES]
+    head = list(islice(text.without_thumbnails(lines), IDENTIFY_LINES))
     for line in head:
         if match := _BAMBU.match(line):
             return Slicer("BambuStudio", match.group(2), "bambu")

@@ -8,7 +8,7 @@ chunked pass that holds one chunk at a time.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from .model import MetadataError
@@ -23,7 +23,8 @@ MAX_CONTROL_RATIO = 0.01
 BGCODE_MAGIC = b"GCDE"
 
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13))
-_GCODE_LINE = re.compile(r"^\s*(?:;|[GMTNgmtn]\d)")
+_GCODE_LINE = re.compile(rb"^[ \t]*(?:;|[GMTNgmtn]\d)", re.MULTILINE)
+_METADATA_LINE = re.compile(rb"^[ \t]*(?:;|EXCLUDE_OBJECT_DEFINE)[^\r\n]*", re.MULTILINE)
 _KEY_VALUE_EQ = re.compile(r"^([^=:]+?)\s*=\s?(.*)$")
 _THUMB_BEGIN = re.compile(r"^;\s*thumbnail(?:_[A-Za-z0-9]+)?\s+begin\b")
 _THUMB_END = re.compile(r"^;\s*thumbnail(?:_[A-Za-z0-9]+)?\s+end\b")
@@ -42,24 +43,37 @@ def check_text(sample: bytes, label: str, what: str = "text G-code") -> None:
         raise MetadataError(f"{label} is not {what} (binary content)")
 
 
-def decode_lines(data: bytes, *, complete: bool) -> list[str]:
-    """Lines of a window; an incomplete trailing line is dropped unless ``complete``."""
+def head_lines(data: bytes, *, complete: bool) -> list[str]:
+    """The metadata lines of a head window (an incomplete last line is dropped
+    unless ``complete``)."""
     if not complete:
         cut = data.rfind(b"\n")
         data = data[: cut + 1] if cut >= 0 else b""
-    return data.decode("utf-8", errors="replace").splitlines()
+    return metadata_lines(data)
 
 
 def tail_lines(data: bytes, *, complete: bool) -> list[str]:
-    """Lines of a tail window; an incomplete leading line is dropped unless ``complete``."""
+    """The metadata lines of a tail window (an incomplete first line is dropped
+    unless ``complete``)."""
     if not complete:
         cut = data.find(b"\n")
         data = data[cut + 1 :] if cut >= 0 else b""
-    return data.decode("utf-8", errors="replace").splitlines()
+    return metadata_lines(data)
 
 
-def require_gcode_lines(lines: list[str], label: str) -> None:
-    if not any(_GCODE_LINE.match(line) for line in lines):
+def metadata_lines(data: bytes) -> list[str]:
+    """Only the lines metadata can come from: comments and EXCLUDE_OBJECT_DEFINE.
+
+    Moves (the bulk of a window) are never decoded, which keeps memory small.
+    """
+    return [
+        match.group().decode("utf-8", errors="replace").strip()
+        for match in _METADATA_LINE.finditer(data)
+    ]
+
+
+def require_gcode(data: bytes, label: str) -> None:
+    if not _GCODE_LINE.search(data):
         raise MetadataError(f"{label} holds no G-code commands or comments")
 
 
@@ -92,6 +106,18 @@ def count_line_starts(stream: BinaryIO, *markers: bytes) -> tuple[int, ...]:
     return tuple(totals)
 
 
+def without_thumbnails(lines: Iterable[str]) -> Iterator[str]:
+    """``lines`` minus thumbnail blocks (their base64 can run to thousands of lines)."""
+    in_thumbnail = False
+    for line in lines:
+        if in_thumbnail:
+            in_thumbnail = not _THUMB_END.match(line)
+        elif _THUMB_BEGIN.match(line):
+            in_thumbnail = True
+        else:
+            yield line
+
+
 def comment_values(lines: Iterable[str]) -> dict[str, str]:
     """``; key = value`` / ``;KEY:value`` comments -> {normalised key: value}.
 
@@ -100,16 +126,9 @@ def comment_values(lines: Iterable[str]) -> dict[str, str]:
     Thumbnail blocks are skipped.
     """
     values: dict[str, str] = {}
-    in_thumbnail = False
-    for raw in lines:
+    for raw in without_thumbnails(lines):
         line = raw.strip()
         if not line.startswith(";"):
-            continue
-        if in_thumbnail:
-            in_thumbnail = not _THUMB_END.match(line)
-            continue
-        if _THUMB_BEGIN.match(line):
-            in_thumbnail = True
             continue
         for key, value in _pairs(line[1:].strip()):
             values.setdefault(key, value)

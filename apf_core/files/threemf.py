@@ -174,8 +174,8 @@ class _Project:
             text.check_text(head, label)
             digest.update(head)
             complete = len(head) < text.HEAD_BYTES
-            lines = text.decode_lines(head, complete=complete)
-            text.require_gcode_lines(lines, label)
+            text.require_gcode(head, label)
+            lines = text.head_lines(head, complete=complete)
             meta, marker = analyse(lines, [], _thumbnails(lines, complete=complete))
             counter = _MarkerCounter(marker if meta.layer_count is None else None, head)
             while chunk := stream.read(text.CHUNK_BYTES):

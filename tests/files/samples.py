@@ -225,7 +225,7 @@ def write_orcaslicer(path: Path, *, layers: int = 15) -> Path:
         "; CONFIG_BLOCK_START\n"
         "; curr_bed_type = Textured PEI Plate\n"
         "; default_print_profile = 0.20mm Standard @Voron\n"
-        "; filament_settings_id = \"Generic PETG @Voron\"\n"
+        '; filament_settings_id = "Generic PETG @Voron"\n'
         "; filament_type = PETG\n"
         "; layer_height = 0.2\n"
         "; nozzle_diameter = 0.4\n"
@@ -538,8 +538,13 @@ def write_bambu_3mf(
         entries[f"Metadata/top_{n}.png"] = make_png(32, 32, seed=n + 50)
         entries[f"Metadata/pick_{n}.png"] = make_png(32, 32, seed=n + 90)
         entries[f"Metadata/plate_{n}.json"] = json.dumps(
-            {"bed_type": "textured_plate", "filament_colors": ["#000000"], "nozzle_diameter": 0.4,
-             "version": 2, "is_seq_print": False}
+            {
+                "bed_type": "textured_plate",
+                "filament_colors": ["#000000"],
+                "nozzle_diameter": 0.4,
+                "version": 2,
+                "is_seq_print": False,
+            }
         )
     entries.update(extra or {})
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -619,17 +624,24 @@ def obj_text(objects: tuple[str, ...] = ("Cube", "Cylinder")) -> str:
     lines = ["# Blender 4.2 OBJ export", "mtllib scene.mtl"]
     for n, name in enumerate(objects):
         base = n * 3
-        lines += [f"o {name}", "v 0 0 0", "v 1 0 0", "v 0 1 0", "vn 0 0 1", "s 0",
-                  f"f {base + 1}//1 {base + 2}//1 {base + 3}//1"]
+        lines += [
+            f"o {name}",
+            "v 0 0 0",
+            "v 1 0 0",
+            "v 0 1 0",
+            "vn 0 0 1",
+            "s 0",
+            f"f {base + 1}//1 {base + 2}//1 {base + 3}//1",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def amf_text(objects: int = 2) -> str:
     body = "".join(
         f'  <object id="{n}">\n   <mesh>\n    <vertices>\n'
-        '     <vertex><coordinates><x>0</x><y>0</y><z>0</z></coordinates></vertex>\n'
-        '     <vertex><coordinates><x>1</x><y>0</y><z>0</z></coordinates></vertex>\n'
-        '     <vertex><coordinates><x>0</x><y>1</y><z>0</z></coordinates></vertex>\n'
+        "     <vertex><coordinates><x>0</x><y>0</y><z>0</z></coordinates></vertex>\n"
+        "     <vertex><coordinates><x>1</x><y>0</y><z>0</z></coordinates></vertex>\n"
+        "     <vertex><coordinates><x>0</x><y>1</y><z>0</z></coordinates></vertex>\n"
         "    </vertices>\n    <volume>\n"
         "     <triangle><v1>0</v1><v2>1</v2><v3>2</v3></triangle>\n"
         "    </volume>\n   </mesh>\n  </object>\n"
@@ -639,3 +651,32 @@ def amf_text(objects: int = 2) -> str:
         '<?xml version="1.0" encoding="UTF-8"?>\n<amf unit="millimeter" version="1.1">\n'
         '  <metadata type="cad">PrusaSlicer</metadata>\n' + body + "</amf>\n"
     )
+
+
+def large_bambu_gcode(target_bytes: int) -> tuple[Iterator[str], list[int]]:
+    """Chunks of a Bambu plate G-code of about ``target_bytes`` without a layer
+    total in its header (so the parser must count); the list receives the count."""
+    layer_text = next(bambu_layers(1, moves_per_layer=3000))
+    counted: list[int] = []
+
+    def chunks() -> Iterator[str]:
+        head = bambu_header(layers=None) + bambu_config()
+        yield head
+        written, layers = len(head), 0
+        while written < target_bytes:
+            yield layer_text
+            written += len(layer_text)
+            layers += 1
+        counted.append(layers)
+        yield "M140 S0\n; EXECUTABLE_BLOCK_END\n"
+
+    return chunks(), counted
+
+
+def write_large_obj(path: Path, vertices: int) -> None:
+    with path.open("w") as out:
+        out.write("o Big\n")
+        block = "v 1.000000 2.000000 3.000000\n" * 10_000
+        for _ in range(vertices // 10_000):
+            out.write(block)
+        out.write("f 1 2 3\n")

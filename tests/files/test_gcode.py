@@ -91,7 +91,9 @@ def test_bambu_studio_gcode_fields(tmp_path: Path) -> None:
 
 def test_bambu_multi_filament_totals_are_summed(tmp_path: Path) -> None:
     path = samples.write_bambu_gcode(
-        tmp_path / "mm.gcode", weights="10.00,7.32", lengths="3200.00,2250.00",
+        tmp_path / "mm.gcode",
+        weights="10.00,7.32",
+        lengths="3200.00,2250.00",
         filament_type="PLA;PETG",
     )
     meta = parse(path)

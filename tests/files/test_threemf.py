@@ -145,7 +145,7 @@ def test_zip_without_model_or_plate_gcode(tmp_path: Path) -> None:
         archive.writestr("[Content_Types].xml", samples.CONTENT_TYPES)
         archive.writestr("Metadata/slice_info.config", samples.slice_info([1]))
 
-    with pytest.raises(MetadataError, match="neither 3D/3dmodel.model nor"):
+    with pytest.raises(MetadataError, match=r"neither 3D/3dmodel\.model nor"):
         parse(path)
 
 
@@ -153,7 +153,7 @@ def test_corrupt_plate_gcode_data(tmp_path: Path) -> None:
     path = samples.write_bambu_3mf(tmp_path / "corrupt.gcode.3mf", md5=None)
     samples.corrupt_entry(path, "Metadata/plate_1.gcode")
 
-    with pytest.raises(MetadataError, match="plate_1.gcode"):
+    with pytest.raises(MetadataError, match=r"plate_1\.gcode"):
         parse(path)
 
 
@@ -169,7 +169,7 @@ def test_invalid_slice_info_xml(tmp_path: Path) -> None:
         tmp_path / "xml.gcode.3mf", extra={"Metadata/slice_info.config": "<config><plate>"}
     )
 
-    with pytest.raises(MetadataError, match="slice_info.config is not valid XML"):
+    with pytest.raises(MetadataError, match=r"slice_info\.config is not valid XML"):
         parse(path)
 
 
@@ -178,7 +178,7 @@ def test_invalid_project_settings_json(tmp_path: Path) -> None:
         tmp_path / "json.gcode.3mf", extra={"Metadata/project_settings.config": '{"printer_'}
     )
 
-    with pytest.raises(MetadataError, match="project_settings.config is not valid JSON"):
+    with pytest.raises(MetadataError, match=r"project_settings\.config is not valid JSON"):
         parse(path)
 
 
@@ -186,14 +186,14 @@ def test_plate_gcode_that_is_binary(tmp_path: Path) -> None:
     garbage = "".join(chr(i % 32) for i in range(20_000))
     path = samples.write_bambu_3mf(tmp_path / "bin.gcode.3mf", gcode_chunks=iter([garbage]))
 
-    with pytest.raises(MetadataError, match="plate_1.gcode is not text G-code"):
+    with pytest.raises(MetadataError, match=r"plate_1\.gcode is not text G-code"):
         parse(path)
 
 
 def test_empty_plate_gcode(tmp_path: Path) -> None:
     path = samples.write_bambu_3mf(tmp_path / "empty.gcode.3mf", gcode_chunks=iter([""]))
 
-    with pytest.raises(MetadataError, match="plate_1.gcode is empty"):
+    with pytest.raises(MetadataError, match=r"plate_1\.gcode is empty"):
         parse(path)
 
 
@@ -211,5 +211,5 @@ def test_invalid_model_xml_in_unsliced_project(tmp_path: Path) -> None:
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("3D/3dmodel.model", "<model><resources><object id='1'>")
 
-    with pytest.raises(MetadataError, match="3dmodel.model is not valid XML"):
+    with pytest.raises(MetadataError, match=r"3dmodel\.model is not valid XML"):
         parse(path)
