@@ -388,6 +388,43 @@ class JobService:
             await self.farm.events.emit(conn, "job.started", view)
         return view
 
+    async def mark_printing_if_starting(self, job_id: str) -> bool:
+        """Telemetry saw the print begin: like :meth:`mark_printing`, but only if the
+        job is still starting (no second ``job.started`` when the ACK path won)."""
+        async with self.db.begin() as conn:
+            now = utcnow()
+            result = await conn.execute(
+                update(jobs).where(jobs.c.id == job_id, jobs.c.status.in_(("processing", "uploaded")))
+                .values(status="printing", time_started=now, progress_percentage=0.0, updated_at=now)
+            )
+            if result.rowcount == 0:
+                return False
+            row = await self._row(conn, job_id)
+            await conn.execute(
+                update(printers).where(printers.c.id == row["printer_id"])
+                .values(status="printing", updated_at=now)
+            )
+            await self.farm.events.emit(conn, "job.started", job_view(row))
+        return True
+
+    async def sync_status(self, job_id: str, from_state: str, to_state: str, event: str) -> bool:
+        """Follow a change made at the printer (pause/resume on its panel)."""
+        async with self.db.begin() as conn:
+            now = utcnow()
+            result = await conn.execute(
+                update(jobs).where(jobs.c.id == job_id, jobs.c.status == from_state)
+                .values(status=to_state, updated_at=now)
+            )
+            if result.rowcount == 0:
+                return False
+            row = await self._row(conn, job_id)
+            await conn.execute(
+                update(printers).where(printers.c.id == row["printer_id"])
+                .values(status=to_state, updated_at=now)
+            )
+            await self.farm.events.emit(conn, event, job_view(row))
+        return True
+
     async def pause(self, job_id: str, *, command_only: bool = False) -> Any:
         return await self._transition(job_id, "pause", ("printing",), "paused", "job.paused", command_only)
 
