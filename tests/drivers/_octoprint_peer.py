@@ -7,6 +7,7 @@ Recipe: printer-protocols.md section 1.6.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -86,6 +87,17 @@ class OctoPrintPeer:
         (self.basedir / "config.yaml").write_text(CONFIG_YAML)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         base = [str(OCTOPRINT_BIN), "--basedir", str(self.basedir)]
+        if not (self.basedir / "users.yaml").exists():
+            self._add_user(base, env)
+        self.port = self.port or free_port()
+        serve = [*base, "serve", "--iknowwhatimdoing", "--host", "127.0.0.1"]
+        with (self.basedir / "serve.log").open("ab") as log:  # the child keeps its own handle
+            self.process = subprocess.Popen(
+                [*serve, "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT, env=env
+            )
+        self._wait_ready(timeout)
+
+    def _add_user(self, base: list[str], env: dict[str, str]) -> None:
         subprocess.run(
             [*base, "user", "add", USERNAME, "--password", PASSWORD, "--admin"],
             check=True,
@@ -100,15 +112,6 @@ class OctoPrintPeer:
             check=True,
             timeout=60,
         )
-        self.port = self.port or free_port()
-        log = (self.basedir / "serve.log").open("wb")
-        self.process = subprocess.Popen(
-            [*base, "serve", "--iknowwhatimdoing", "--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-        self._wait_ready(timeout)
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -119,7 +122,7 @@ class OctoPrintPeer:
                 current = self.get("/api/connection")["current"]
                 if current.get("state") == "Operational":
                     return
-            except (OSError, urllib.error.URLError, ValueError):
+            except (OSError, http.client.HTTPException, ValueError):  # not up yet
                 pass
             time.sleep(0.5)
         self.stop()

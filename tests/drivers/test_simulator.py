@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 import zipfile
 from collections.abc import Callable
@@ -379,10 +381,8 @@ async def test_default_ams_trays(make_sim: MakeSim) -> None:
 # --- cost -------------------------------------------------------------------------
 
 
-async def test_thousand_printers_are_cheap(tmp_path: Path) -> None:
-    """1000 printing simulators at the default tick must not burn a CPU."""
-    path = tmp_path / "part.gcode"
-    path.write_text(PRUSA_GCODE)
+async def measure_thousand_printers(path: Path) -> float:
+    """CPU share used by 1000 printing simulators at their default tick."""
     sims = [
         SimulatedPrinter(ConnectionConfig("simulated", {"speed": 60, "print_seconds": 100_000}))
         for _ in range(1000)
@@ -397,9 +397,35 @@ async def test_thousand_printers_are_cheap(tmp_path: Path) -> None:
         cpu = time.process_time() - cpu_before
         wall = time.monotonic() - wall_before
         assert all(sim.state.status in (Status.PREPARING, Status.PRINTING) for sim in sims)
-        assert cpu / wall < 0.35, f"1000 printers used {cpu / wall:.0%} of a CPU"
+        return cpu / wall
     finally:
         await asyncio.gather(*(sim.close() for sim in sims))
+
+
+def test_thousand_printers_are_cheap(tmp_path: Path) -> None:
+    """1000 printing simulators must not burn a CPU.
+
+    Measured in a fresh interpreter: the test plugins run the loop in debug
+    mode, which multiplies the cost of every callback.
+    """
+    path = tmp_path / "part.gcode"
+    path.write_text(PRUSA_GCODE)
+    script = (
+        "import asyncio, sys; from pathlib import Path; "
+        "from tests.drivers.test_simulator import measure_thousand_printers as m; "
+        "print(asyncio.run(m(Path(sys.argv[1]))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    share = float(result.stdout.strip().splitlines()[-1])
+    assert share < 0.25, f"1000 printers used {share:.0%} of a CPU"
 
 
 async def test_idle_printers_do_not_tick(make_sim: MakeSim) -> None:
