@@ -118,6 +118,13 @@ path: {gcodes}
 gcode:
   M117 loaded {{ params.TEMP|default(0)|int }}
 
+# batch-mode moves take no time; this burns a few ms of CPU per call so prints last long enough
+[gcode_macro SLOW_MOVE]
+gcode:
+  {{% set ns = namespace(total=0) %}}
+  {{% for i in range(params.WORK|default(3000)|int) %}}{{% set ns.total = ns.total + i %}}{{% endfor %}}
+  G1 X{{ params.X|default(10) }} Y{{ params.Y|default(10) }} E0.01 F6000
+
 [gcode_macro UNLOAD_FILAMENT]
 gcode:
   M117 unloaded
@@ -156,13 +163,15 @@ def missing_reason() -> str | None:
     return None
 
 
-def big_gcode(lines: int = 200_000) -> str:
-    """A file that takes minutes to print in batch mode (about 1 % per second)."""
+def big_gcode(lines: int = 100_000, work: int = 600) -> str:
+    """A file that takes about a minute to print in batch mode (about 1.7 % per second).
+
+    Batch-mode moves take no wall-clock time, so each line calls ``SLOW_MOVE``,
+    which spends a little CPU in its template before moving.
+    """
     out = ["G28", "G90", "M83", "M117 big job", "SET_PRINT_STATS_INFO TOTAL_LAYER=10 CURRENT_LAYER=1"]
     for i in range(lines):
-        x = 10 + (i % 100)
-        y = 10 + ((i // 100) % 100)
-        out.append(f"G1 X{x} Y{y} E0.01 F6000")  # extrusion starts print_duration
+        out.append(f"SLOW_MOVE X={10 + i % 100} Y={10 + (i // 100) % 100} WORK={work}")
     return "\n".join(out) + "\n"
 
 
