@@ -1,0 +1,54 @@
+"""Schema pieces shared by the business routes (catalogue, inventory, orders, assembly)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import voluptuous as vol
+
+from ...timeutil import parse_iso
+
+ID = vol.All(str, vol.Length(min=1, max=64))
+HEX = vol.All(str, vol.Match(r"^#[0-9A-Fa-f]{6}$", msg="must look like #RRGGBB"))
+
+
+def integer(min_value: int | None = None, max_value: int | None = None) -> vol.All:
+    """A JSON integer (booleans and floats are refused)."""
+
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise vol.Invalid("expected an integer")
+        return value
+
+    return vol.All(check, vol.Range(min=min_value, max=max_value))
+
+
+CENTS = integer(0, 10**12)
+
+
+def iso_datetime(value: Any) -> Any:
+    try:
+        return parse_iso(str(value))
+    except ValueError:
+        raise vol.Invalid("must be an ISO-8601 date or date-time") from None
+
+
+def url(value: Any) -> str:
+    if (
+        not isinstance(value, str)
+        or not value.startswith(("http://", "https://", "/"))
+        or len(value) > 1000
+    ):
+        raise vol.Invalid("must be an http(s) URL")
+    return value
+
+
+def email(value: Any) -> str:
+    if (
+        not isinstance(value, str)
+        or len(value) > 320
+        or "@" not in value.strip("@")
+        or " " in value
+    ):
+        raise vol.Invalid("must be an email address")
+    return value

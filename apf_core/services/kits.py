@@ -1,0 +1,395 @@
+"""Kits: a kit product, its printed parts (internal ``kit_part`` products), one
+composite SKU per variant and one child SKU per (part, colour), wired by BOMs.
+
+Create and replace are single transactions. Replace keeps every SKU whose code
+survives (so its finished-goods stock survives) and refuses to drop a SKU that an
+open order still needs or that another kit's BOM uses.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..errors import BadRequest, Conflict
+from ..storage.tables.catalogue import bom_children, kit_parts, products, skus
+from ..storage.tables.orders import order_items, orders
+from ..storage.tables.spine import print_files
+from ..timeutil import iso, new_id, utcnow
+from .bom import children_of, inventory_of
+from .catalogue import ProductService, check_name_free, check_print_file, product_row
+from .skus import check_sku_free, insert_sku, write_bom
+
+if TYPE_CHECKING:
+    from ..farm import Farm
+
+CLOSED_ORDER_STATES = ("shipped", "fulfilled", "cancelled", "refunded")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Z0-9]+", "-", text.upper()).strip("-") or "X"
+
+
+def child_code(kit_name: str, part_name: str, color: str | None) -> str:
+    return f"{_slug(kit_name)}-{_slug(part_name)}-{_slug(color or 'NONE')}"[:100]
+
+
+async def kit_view(conn: AsyncConnection, kit: dict[str, Any]) -> dict[str, Any]:
+    parts = [
+        dict(r)
+        for r in (
+            await conn.execute(
+                select(kit_parts)
+                .where(kit_parts.c.kit_product_id == kit["id"])
+                .order_by(kit_parts.c.sort_order, kit_parts.c.id)
+            )
+        ).mappings()
+    ]
+    kit_skus = [
+        dict(r)
+        for r in (
+            await conn.execute(
+                select(skus).where(skus.c.product_id == kit["id"]).order_by(skus.c.sku)
+            )
+        ).mappings()
+    ]
+    sku_ids = [s["id"] for s in kit_skus]
+    children = await children_of(conn, sku_ids)
+    extras = await inventory_of(conn, sku_ids)
+    file_ids = [p["print_file_id"] for p in parts]
+    names = {
+        r.id: r.name
+        for r in await conn.execute(
+            select(print_files.c.id, print_files.c.name).where(print_files.c.id.in_(file_ids))
+        )
+    }
+    part_views = []
+    for part in parts:
+        variants = []
+        for kit_sku in kit_skus:
+            for child in children[kit_sku["id"]]:
+                if child["child_product_id"] == part["part_product_id"]:
+                    variants.append(
+                        {
+                            "kit_sku_id": kit_sku["id"],
+                            "kit_color": kit_sku["color"],
+                            "child_sku_id": child["child_sku_id"],
+                            "child_sku": child["child_sku"],
+                            "child_color": child["child_color"],
+                            "child_on_hand": int(child["child_ready_stock"]),
+                        }
+                    )
+        part_views.append(
+            {
+                "part_id": part["id"],
+                "name": part["name"],
+                "print_file_id": part["print_file_id"],
+                "file_name": names.get(part["print_file_id"]),
+                "quantity_per_kit": part["quantity_per_kit"],
+                "fixed_color": part["fixed_color"],
+                "requires_assembly": bool(part["requires_assembly"]),
+                "components": part["components"] or [],
+                "variants": variants,
+            }
+        )
+    by_variant: dict[str, list[dict[str, Any]]] = {}
+    flat = []
+    for kit_sku in kit_skus:
+        for line in extras[kit_sku["id"]]:
+            view = {
+                "id": line["id"],
+                "sku_id": line["sku_id"],
+                "inventory_item_id": line["inventory_item_id"],
+                "quantity_required": line["quantity_required"],
+                "created_at": iso(line["created_at"]),
+                "item_name": line["item_name"],
+                "remaining": line["remaining"],
+            }
+            flat.append(view)
+            by_variant.setdefault(kit_sku["id"], []).append(view)
+    return {"parts": part_views, "bundle_extras": flat, "bundle_extras_by_variant": by_variant}
+
+
+def _check_body(body: dict[str, Any]) -> None:
+    codes = [v["sku"] for v in body["variants"]]
+    if len(set(codes)) != len(codes):
+        raise BadRequest("Variant SKU codes must be unique", code="VALIDATION_ERROR")
+    names = [p["name"].lower() for p in body["parts"]]
+    if len(set(names)) != len(names):
+        raise BadRequest("Part names must be unique", code="VALIDATION_ERROR")
+    for extra in body.get("bundle_extras", []):
+        if extra.get("sku") is not None and extra["sku"] not in codes:
+            raise BadRequest(
+                f"Bundle extra refers to unknown variant SKU {extra['sku']}",
+                code="VALIDATION_ERROR",
+            )
+
+
+class KitService:
+    def __init__(self, farm: Farm) -> None:
+        self.farm = farm
+        self.db = farm.db
+
+    async def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        _check_body(body)
+        async with self.db.begin() as conn:
+            await check_name_free(conn, body["name"])
+            now = utcnow()
+            kit = {
+                "id": new_id(),
+                "name": body["name"],
+                "description": body.get("description"),
+                "category": body.get("category"),
+                "requires_assembly": False,
+                "requires_post_processing": False,
+                "is_active": True,
+                "kind": "kit",
+                "created_at": now,
+                "updated_at": now,
+            }
+            await conn.execute(insert(products).values(**kit))
+            await self._apply(conn, kit, body)
+            await self.farm.events.emit(
+                conn, "product.created", {"id": kit["id"], "name": kit["name"]}
+            )
+        return await ProductService(self.farm).get(kit["id"])
+
+    async def replace(self, product_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        _check_body(body)
+        async with self.db.begin() as conn:
+            kit = await product_row(conn, product_id, for_update=True)
+            if kit["kind"] != "kit":
+                raise BadRequest("Product is not a kit", code="NOT_A_KIT")
+            await check_name_free(conn, body["name"], exclude_id=product_id)
+            values = {k: body[k] for k in ("name", "description", "category") if k in body}
+            await conn.execute(
+                update(products)
+                .where(products.c.id == product_id)
+                .values(**values, updated_at=utcnow())
+            )
+            await self._apply(conn, {**kit, **values}, body)
+        return await ProductService(self.farm).get(product_id)
+
+    async def _apply(
+        self, conn: AsyncConnection, kit: dict[str, Any], body: dict[str, Any]
+    ) -> None:
+        now = utcnow()
+        old_parts = {
+            r["name"].lower(): dict(r)
+            for r in (
+                await conn.execute(select(kit_parts).where(kit_parts.c.kit_product_id == kit["id"]))
+            ).mappings()
+        }
+        # 1. part products (reused by part name)
+        part_product_ids: list[str] = []
+        kept_part_ids: list[str] = []
+        for spec in body["parts"]:
+            await check_print_file(conn, spec["print_file_id"])
+            previous = old_parts.pop(spec["name"].lower(), None)
+            name = f"{kit['name']} / {spec['name']}"[:200]
+            values = {
+                "name": name,
+                "print_file_id": spec["print_file_id"],
+                "requires_assembly": spec.get("requires_assembly", False),
+                "updated_at": now,
+            }
+            if previous is not None:
+                await check_name_free(conn, name, exclude_id=previous["part_product_id"])
+                await conn.execute(
+                    update(products)
+                    .where(products.c.id == previous["part_product_id"])
+                    .values(**values)
+                )
+                part_product_ids.append(previous["part_product_id"])
+                kept_part_ids.append(previous["id"])
+            else:
+                await check_name_free(conn, name)
+                part_id = new_id()
+                await conn.execute(
+                    insert(products).values(
+                        id=part_id,
+                        kind="kit_part",
+                        is_active=True,
+                        requires_post_processing=False,
+                        created_at=now,
+                        **values,
+                    )
+                )
+                part_product_ids.append(part_id)
+                kept_part_ids.append("")
+        dropped_part_products = [p["part_product_id"] for p in old_parts.values()]
+
+        # 2. variant (composite) SKUs, reused by code
+        old_kit_skus = await _skus_of(conn, [kit["id"]])
+        kit_sku_ids: dict[str, str] = {}
+        for variant in body["variants"]:
+            code = variant["sku"]
+            values = {
+                "color": variant["color"],
+                "hex_code": (variant.get("hex_code") or None),
+                "filament_type": variant.get("filament_type"),
+            }
+            if values["hex_code"]:
+                values["hex_code"] = values["hex_code"].upper()
+            if code in old_kit_skus:
+                row = old_kit_skus.pop(code)
+                await conn.execute(
+                    update(skus)
+                    .where(skus.c.id == row["id"])
+                    .values(**values, is_active=True, updated_at=now)
+                )
+                kit_sku_ids[code] = row["id"]
+            else:
+                row = await insert_sku(
+                    conn,
+                    kit["id"],
+                    {
+                        "sku": code,
+                        **values,
+                        "low_stock_threshold": variant.get("low_stock_threshold", 5),
+                    },
+                )
+                kit_sku_ids[code] = row["id"]
+
+        # 3. child SKUs: one per (part, colour), reused by code
+        old_children = await _skus_of(conn, part_product_ids + dropped_part_products)
+        wanted: dict[str, str] = {}  # child code -> sku id
+        wiring: dict[str, list[dict[str, Any]]] = {code: [] for code in kit_sku_ids}
+        for index, spec in enumerate(body["parts"]):
+            for variant in body["variants"]:
+                color = spec.get("fixed_color") or variant["color"]
+                code = child_code(kit["name"], spec["name"], color)
+                if code not in wanted:
+                    if code in old_children:
+                        row = old_children.pop(code)
+                        await conn.execute(
+                            update(skus)
+                            .where(skus.c.id == row["id"])
+                            .values(
+                                product_id=part_product_ids[index],
+                                quantity=spec.get("quantity_per_kit", 1),
+                                is_active=True,
+                                updated_at=now,
+                            )
+                        )
+                    else:
+                        await check_sku_free(conn, code)
+                        row = await insert_sku(
+                            conn,
+                            part_product_ids[index],
+                            {
+                                "sku": code,
+                                "color": color,
+                                "filament_type": spec.get("filament_type")
+                                or variant.get("filament_type"),
+                                "quantity": spec.get("quantity_per_kit", 1),
+                                "low_stock_threshold": None,
+                            },
+                        )
+                    wanted[code] = row["id"]
+                wiring[variant["sku"]].append(
+                    {
+                        "child_sku_id": wanted[code],
+                        "quantity_required": spec.get("quantity_per_kit", 1),
+                    }
+                )
+
+        # 4. what disappears must be free to go
+        dropped = list(old_kit_skus.values()) + list(old_children.values())
+        dropped_ids = [r["id"] for r in dropped]
+        await _check_droppable(
+            conn,
+            dropped_ids,
+            [r["id"] for r in old_children.values()],
+            list(kit_sku_ids.values()) + [r["id"] for r in old_kit_skus.values()],
+        )
+
+        # 5. rewire BOMs (variants first drop their old wiring)
+        await conn.execute(
+            delete(bom_children).where(
+                bom_children.c.parent_sku_id.in_(
+                    list(kit_sku_ids.values()) + [r["id"] for r in old_kit_skus.values()]
+                )
+            )
+        )
+        for code, sku_id in kit_sku_ids.items():
+            extras = [e for e in body.get("bundle_extras", []) if e.get("sku") in (None, code)]
+            sku = (await conn.execute(select(skus).where(skus.c.id == sku_id))).mappings().one()
+            await write_bom(conn, dict(sku), wiring[code], extras)
+        if dropped_ids:
+            await conn.execute(delete(skus).where(skus.c.id.in_(dropped_ids)))
+
+        # 6. the part list itself
+        await conn.execute(delete(kit_parts).where(kit_parts.c.kit_product_id == kit["id"]))
+        if dropped_part_products:
+            await conn.execute(delete(products).where(products.c.id.in_(dropped_part_products)))
+        for index, spec in enumerate(body["parts"]):
+            await conn.execute(
+                insert(kit_parts).values(
+                    id=kept_part_ids[index] or new_id(),
+                    kit_product_id=kit["id"],
+                    part_product_id=part_product_ids[index],
+                    name=spec["name"],
+                    print_file_id=spec["print_file_id"],
+                    quantity_per_kit=spec.get("quantity_per_kit", 1),
+                    fixed_color=spec.get("fixed_color"),
+                    requires_assembly=spec.get("requires_assembly", False),
+                    components=spec.get("components") or [],
+                    sort_order=index,
+                    created_at=now,
+                )
+            )
+
+
+async def _skus_of(conn: AsyncConnection, product_ids: list[str]) -> dict[str, dict[str, Any]]:
+    if not product_ids:
+        return {}
+    rows = await conn.execute(select(skus).where(skus.c.product_id.in_(product_ids)))
+    return {r["sku"]: dict(r) for r in rows.mappings()}
+
+
+async def _check_droppable(
+    conn: AsyncConnection,
+    dropped_ids: list[str],
+    dropped_child_ids: list[str],
+    own_parent_ids: list[str],
+) -> None:
+    if not dropped_ids:
+        return
+    busy = (
+        await conn.execute(
+            select(order_items.c.sku, orders.c.order_number)
+            .select_from(order_items.join(orders))
+            .where(
+                order_items.c.product_sku_id.in_(dropped_ids),
+                orders.c.status.not_in(CLOSED_ORDER_STATES),
+                order_items.c.quantity_fulfilled < order_items.c.quantity,
+            )
+            .limit(1)
+        )
+    ).first()
+    if busy is not None:
+        raise Conflict(
+            f"SKU {busy.sku} is still needed by open order {busy.order_number}",
+            code="SKU_IN_USE_BY_ORDER",
+        )
+    if dropped_child_ids:
+        external = (
+            await conn.execute(
+                select(skus.c.sku)
+                .select_from(bom_children.join(skus, skus.c.id == bom_children.c.child_sku_id))
+                .where(
+                    bom_children.c.child_sku_id.in_(dropped_child_ids),
+                    bom_children.c.parent_sku_id.not_in(own_parent_ids),
+                )
+                .limit(1)
+            )
+        ).first()
+        if external is not None:
+            raise Conflict(
+                f"Part SKU {external.sku} is used by another kit's BOM",
+                code="PART_IN_EXTERNAL_BOM",
+            )

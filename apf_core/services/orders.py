@@ -1,0 +1,596 @@
+"""Orders (reference 3.4): creation, production (jobs + kit-assembly tasks), fulfilment.
+
+``external_data`` is never returned or settable; money is integer cents.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..errors import BadRequest, Conflict, NotFound
+from ..storage.tables.catalogue import products, skus
+from ..storage.tables.orders import assembly_tasks, order_items, orders
+from ..storage.tables.spine import jobs, print_files
+from ..timeutil import new_id, utcnow
+from .assembly import insert_task
+from .bom import available_to_build, children_of, inventory_of
+from .common import count, fetch_page, project
+from .jobs import JobService
+from .stock import fg_for_sku, move_stock
+
+if TYPE_CHECKING:
+    from ..farm import Farm
+
+ORDER_STATUSES = (
+    "pending",
+    "processing",
+    "printed",
+    "assembled",
+    "shipped",
+    "fulfilled",
+    "cancelled",
+    "refunded",
+)
+PLATFORMS = ("shopify", "etsy", "manual", "other")
+CLOSED = ("shipped", "fulfilled", "cancelled", "refunded")
+NOT_REVENUE = ("cancelled", "refunded")
+ORDER_FIELDS = (
+    "id",
+    "order_number",
+    "platform",
+    "customer_name",
+    "customer_email",
+    "customer_phone",
+    "order_date",
+    "status",
+    "total_revenue",
+    "shipping_cost",
+    "tax_amount",
+    "discount_amount",
+    "shipping_street",
+    "shipping_city",
+    "shipping_state",
+    "shipping_zip",
+    "shipping_country",
+    "tracking_number",
+    "tracking_url",
+    "shipped_at",
+    "external_id",
+    "notes",
+    "created_at",
+    "updated_at",
+)
+ITEM_FIELDS = (
+    "id",
+    "product_sku_id",
+    "sku",
+    "product_name",
+    "quantity",
+    "unit_price",
+    "total_price",
+    "quantity_fulfilled",
+    "fulfillment_status",
+    "notes",
+    "created_at",
+)
+ORDER_PATCHABLE = (
+    "customer_name",
+    "customer_email",
+    "customer_phone",
+    "status",
+    "shipping_cost",
+    "tax_amount",
+    "discount_amount",
+    "shipping_street",
+    "shipping_city",
+    "shipping_state",
+    "shipping_zip",
+    "shipping_country",
+    "tracking_number",
+    "tracking_url",
+    "notes",
+)
+LIVE_JOB_STATES = ("queued", "processing", "uploaded", "printing", "paused", "completed")
+
+
+def order_view(row: dict[str, Any]) -> dict[str, Any]:
+    return project(row, ORDER_FIELDS)
+
+
+def item_view(row: dict[str, Any]) -> dict[str, Any]:
+    return project(row, ITEM_FIELDS)
+
+
+def _order_number() -> str:
+    return f"APF-{utcnow():%Y%m%d}-{secrets.token_hex(3).upper()}"
+
+
+class OrderService:
+    def __init__(self, farm: Farm) -> None:
+        self.farm = farm
+        self.db = farm.db
+
+    # --- reads ---------------------------------------------------------------
+    async def list(
+        self,
+        *,
+        status: str | None,
+        platform: str | None,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[dict[str, Any]], int]:
+        query = select(orders)
+        if status:
+            query = query.where(orders.c.status == status)
+        if platform:
+            query = query.where(orders.c.platform == platform)
+        if start is not None:
+            query = query.where(orders.c.order_date >= start)
+        if end is not None:
+            query = query.where(orders.c.order_date <= end)
+        query = query.order_by(orders.c.order_date.desc(), orders.c.created_at.desc(), orders.c.id)
+        async with self.db.read() as conn:
+            rows = await fetch_page(conn, query, limit, offset)
+            total = await count(conn, query)
+        return [order_view(r) for r in rows], total
+
+    async def get(self, order_id: str) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            return await self._full(conn, await self._row(conn, order_id))
+
+    async def stats(self) -> dict[str, Any]:
+        since = utcnow() - timedelta(days=30)
+        async with self.db.read() as conn:
+            by_status = dict.fromkeys(ORDER_STATUSES, 0)
+            for status, n in await conn.execute(
+                select(orders.c.status, func.count()).group_by(orders.c.status)
+            ):
+                by_status[status] = int(n)
+            by_platform = dict.fromkeys(PLATFORMS, 0)
+            for platform, n in await conn.execute(
+                select(orders.c.platform, func.count()).group_by(orders.c.platform)
+            ):
+                by_platform[platform] = int(n)
+            recent = (
+                await conn.execute(
+                    select(
+                        func.count(),
+                        func.coalesce(func.sum(orders.c.total_revenue), 0),
+                        func.coalesce(func.sum(orders.c.shipping_cost), 0),
+                        func.coalesce(func.sum(orders.c.tax_amount), 0),
+                        func.coalesce(func.sum(orders.c.discount_amount), 0),
+                    ).where(orders.c.order_date >= since, orders.c.status.not_in(NOT_REVENUE))
+                )
+            ).one()
+        n, revenue = int(recent[0]), int(recent[1])
+        return {
+            "total_orders": sum(by_status.values()),
+            "by_status": by_status,
+            "by_platform": by_platform,
+            "pending_fulfillment": sum(
+                by_status[s] for s in ("pending", "processing", "printed", "assembled")
+            ),
+            "last_30_days": {
+                "total_orders": n,
+                "total_revenue": revenue,
+                "total_shipping": int(recent[2]),
+                "total_tax": int(recent[3]),
+                "total_discount": int(recent[4]),
+                "avg_order_value": round(revenue / n) if n else 0,
+            },
+        }
+
+    # --- writes --------------------------------------------------------------
+    async def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            async with self.db.begin() as conn:
+                order = await self._create(conn, body)
+        except IntegrityError:
+            raise Conflict("Order number already exists", code="DUPLICATE_ORDER_NUMBER") from None
+        return order
+
+    async def _create(self, conn: AsyncConnection, body: dict[str, Any]) -> dict[str, Any]:
+        number = body.get("order_number") or _order_number()
+        taken = await conn.scalar(select(orders.c.id).where(orders.c.order_number == number))
+        if taken is not None:
+            raise Conflict(f"Order number {number} already exists", code="DUPLICATE_ORDER_NUMBER")
+        now = utcnow()
+        order_id = new_id()
+        items = []
+        for index, spec in enumerate(body["items"]):
+            sku = await self._match_sku(conn, spec)
+            fg = await fg_for_sku(conn, sku["id"]) if sku else None
+            items.append(
+                {
+                    "id": new_id(),
+                    "order_id": order_id,
+                    "product_sku_id": sku["id"] if sku else None,
+                    "finished_good_id": fg["id"] if fg else None,
+                    "sku": spec["sku"],
+                    "product_name": spec["product_name"],
+                    "quantity": spec["quantity"],
+                    "unit_price": spec["unit_price"],
+                    "total_price": spec["unit_price"] * spec["quantity"],
+                    "quantity_fulfilled": 0,
+                    "fulfillment_status": "pending",
+                    "notes": spec.get("notes"),
+                    "created_at": now + timedelta(microseconds=index),  # keeps the given line order
+                }
+            )
+        total = body.get("total_revenue")
+        if total is None:
+            total = sum(i["total_price"] for i in items)
+        row = {
+            **{k: v for k, v in body.items() if k in ORDER_FIELDS},
+            "id": order_id,
+            "order_number": number,
+            "platform": body.get("platform", "manual"),
+            "order_date": body.get("order_date") or now,
+            "status": "pending",
+            "total_revenue": total,
+            "shipping_cost": body.get("shipping_cost", 0),
+            "tax_amount": body.get("tax_amount", 0),
+            "discount_amount": body.get("discount_amount", 0),
+            "shipping_country": body.get("shipping_country", "USA"),
+            "created_at": now,
+            "updated_at": now,
+        }
+        await conn.execute(insert(orders).values(**row))
+        for item in items:
+            await conn.execute(insert(order_items).values(**item))
+        view = await self._full(conn, row)
+        await self.farm.events.emit(conn, "order.created", view)
+        return view
+
+    async def update(self, order_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        async with self.db.begin() as conn:
+            await self._row(conn, order_id, for_update=True)
+            values = {k: v for k, v in changes.items() if k in ORDER_PATCHABLE}
+            now = utcnow()
+            if values.get("status") == "shipped":
+                values.setdefault("shipped_at", now)
+            if values:
+                await conn.execute(
+                    update(orders).where(orders.c.id == order_id).values(**values, updated_at=now)
+                )
+            view = order_view(await self._row(conn, order_id))
+            await self.farm.events.emit(conn, "order.updated", view)
+        return view
+
+    async def fulfill(
+        self, order_id: str, *, tracking_number: str | None, tracking_url: str | None
+    ) -> dict[str, Any]:
+        """Deduct ready stock line by line; lines without stock stay open and are reported."""
+        async with self.db.begin() as conn:
+            order = await self._row(conn, order_id, for_update=True)
+            if order["status"] in ("cancelled", "refunded"):
+                raise BadRequest(f"Order is {order['status']}", code="INVALID_STATE")
+            errors: list[str] = []
+            for item in await self._items(conn, order_id):
+                remaining = int(item["quantity"]) - int(item["quantity_fulfilled"])
+                if remaining <= 0:
+                    continue
+                error = await self._deduct(conn, order, item, remaining)
+                if error:
+                    errors.append(error)
+            now = utcnow()
+            values: dict[str, Any] = {"updated_at": now}
+            if tracking_number is not None:
+                values["tracking_number"] = tracking_number
+            if tracking_url is not None:
+                values["tracking_url"] = tracking_url
+            done = not errors and order["status"] not in ("shipped", "fulfilled")
+            if done:
+                tracked = tracking_number or order["tracking_number"]
+                values.update(status="shipped" if tracked else "fulfilled", shipped_at=now)
+            await conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
+            view = await self._full(conn, await self._row(conn, order_id))
+            view["fulfillment_errors"] = errors
+            if done:
+                await self.farm.events.emit(
+                    conn,
+                    "order.fulfilled",
+                    {k: v for k, v in view.items() if k != "fulfillment_errors"},
+                )
+        return view
+
+    async def fulfill_item(self, order_id: str, item_id: str, quantity: int) -> dict[str, Any]:
+        async with self.db.begin() as conn:
+            order = await self._row(conn, order_id, for_update=True)
+            if order["status"] in ("cancelled", "refunded"):
+                raise BadRequest(f"Order is {order['status']}", code="INVALID_STATE")
+            item = next((i for i in await self._items(conn, order_id) if i["id"] == item_id), None)
+            if item is None:
+                raise NotFound("Order item not found", code="ORDER_ITEM_NOT_FOUND")
+            remaining = int(item["quantity"]) - int(item["quantity_fulfilled"])
+            if quantity > remaining:
+                raise BadRequest(
+                    f"Only {remaining} unit(s) of this line are still open",
+                    code="QUANTITY_EXCEEDS_REMAINING",
+                )
+            error = await self._deduct(conn, order, item, quantity)
+            if error:
+                raise BadRequest(error, code=error.split(":", 1)[0])
+            open_lines = [
+                i
+                for i in await self._items(conn, order_id)
+                if i["quantity_fulfilled"] < i["quantity"]
+            ]
+            now = utcnow()
+            values: dict[str, Any] = {"updated_at": now}
+            if not open_lines and order["status"] not in ("shipped", "fulfilled"):
+                values.update(
+                    status="shipped" if order["tracking_number"] else "fulfilled", shipped_at=now
+                )
+            await conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
+            view = await self._full(conn, await self._row(conn, order_id))
+            if "status" in values:
+                await self.farm.events.emit(conn, "order.fulfilled", view)
+        return view
+
+    async def _deduct(
+        self, conn: AsyncConnection, order: dict[str, Any], item: dict[str, Any], quantity: int
+    ) -> str | None:
+        """Take ``quantity`` of a line from ready stock; an error string when impossible."""
+        fulfilled = int(item["quantity_fulfilled"]) + quantity
+        status = "fulfilled" if fulfilled >= int(item["quantity"]) else "partial"
+        if item["product_sku_id"] is not None:
+            fg = await fg_for_sku(conn, item["product_sku_id"])
+            moved = None
+            if fg is not None:
+                moved = await move_stock(
+                    self.farm,
+                    conn,
+                    fg["id"],
+                    -quantity,
+                    reason="order_fulfillment",
+                    reference_type="order",
+                    reference_id=order["id"],
+                )
+            if moved is None:
+                return await self._shortage_message(conn, item, fg, quantity)
+        await conn.execute(
+            update(order_items)
+            .where(order_items.c.id == item["id"])
+            .values(quantity_fulfilled=fulfilled, fulfillment_status=status)
+        )
+        return None
+
+    async def _shortage_message(
+        self, conn: AsyncConnection, item: dict[str, Any], fg: dict[str, Any] | None, quantity: int
+    ) -> str:
+        ready = int(fg["ready_stock"]) if fg else 0
+        if fg is not None and fg["is_composite"]:
+            sku_id = item["product_sku_id"]
+            buildable = available_to_build(
+                (await children_of(conn, [sku_id]))[sku_id],
+                (await inventory_of(conn, [sku_id]))[sku_id],
+            )
+            if ready + buildable >= quantity:
+                return (
+                    f"KIT_NOT_ASSEMBLED: {item['sku']} needs {quantity}, {ready} assembled; "
+                    f"assemble {quantity - ready} more kit(s) first"
+                )
+            return (
+                f"KIT_NOT_PRODUCED: {item['sku']} needs {quantity}, {ready} assembled and parts "
+                f"for only {buildable} more"
+            )
+        return f"INSUFFICIENT_STOCK: {item['sku']} needs {quantity}, {ready} ready"
+
+    # --- production ------------------------------------------------------------
+    async def produce(self, order_id: str) -> dict[str, Any]:
+        """Queue what the open lines still need; safe to call again (idempotent)."""
+        created_jobs: list[dict[str, Any]] = []
+        created_tasks: list[dict[str, Any]] = []
+        shortages: list[dict[str, Any]] = []
+        unmatched: list[dict[str, Any]] = []
+        async with self.db.begin() as conn:
+            order = await self._row(conn, order_id, for_update=True)
+            if order["status"] in CLOSED:
+                raise BadRequest(f"Order is {order['status']}", code="INVALID_STATE")
+            jobs_service = JobService(self.farm)
+            for item in await self._items(conn, order_id):
+                remaining = int(item["quantity"]) - int(item["quantity_fulfilled"])
+                if remaining <= 0:
+                    continue
+                if item["product_sku_id"] is None:
+                    unmatched.append(
+                        {
+                            "order_item_id": item["id"],
+                            "sku": item["sku"],
+                            "product_name": item["product_name"],
+                        }
+                    )
+                    continue
+                sku = (
+                    (
+                        await conn.execute(
+                            select(skus, products.c.print_file_id, products.c.requires_assembly)
+                            .select_from(skus.join(products))
+                            .where(skus.c.id == item["product_sku_id"])
+                        )
+                    )
+                    .mappings()
+                    .first()
+                )
+                if sku is None:
+                    unmatched.append(
+                        {
+                            "order_item_id": item["id"],
+                            "sku": item["sku"],
+                            "product_name": item["product_name"],
+                        }
+                    )
+                    continue
+                live_jobs = await self._live_job_skus(conn, item["id"])
+                if sku["is_composite"]:
+                    if not await self._has_live_task(conn, item["id"]):
+                        fg = await fg_for_sku(conn, sku["id"])
+                        if fg is not None:
+                            created_tasks.append(
+                                await insert_task(
+                                    conn,
+                                    self.farm,
+                                    task_type="kit_assembly",
+                                    fg=fg,
+                                    quantity=remaining,
+                                    order_id=order_id,
+                                    order_item_id=item["id"],
+                                )
+                            )
+                    for child in (await children_of(conn, [sku["id"]]))[sku["id"]]:
+                        if child["child_sku_id"] in live_jobs:
+                            continue
+                        part = await self._part_file(conn, child["child_product_id"])
+                        if part is None:
+                            shortages.append(
+                                {
+                                    "order_item_id": item["id"],
+                                    "sku": item["sku"],
+                                    "part_sku": child["child_sku"],
+                                    "reason": "NO_PRINT_FILE",
+                                }
+                            )
+                            continue
+                        created_jobs.append(
+                            await jobs_service.create_in(
+                                conn,
+                                {
+                                    "print_file_id": part[0],
+                                    "product_sku_id": child["child_sku_id"],
+                                    "number_of_units": remaining * int(child["quantity_required"]),
+                                    "requires_assembly": part[1],
+                                    "order_id": order_id,
+                                    "order_item_id": item["id"],
+                                },
+                            )
+                        )
+                elif sku["id"] not in live_jobs:
+                    part = await self._part_file(conn, sku["product_id"])
+                    if part is None:
+                        shortages.append(
+                            {
+                                "order_item_id": item["id"],
+                                "sku": item["sku"],
+                                "part_sku": None,
+                                "reason": "NO_PRINT_FILE",
+                            }
+                        )
+                        continue
+                    created_jobs.append(
+                        await jobs_service.create_in(
+                            conn,
+                            {
+                                "print_file_id": part[0],
+                                "product_sku_id": sku["id"],
+                                "number_of_units": remaining,
+                                "requires_assembly": part[1],
+                                "order_id": order_id,
+                                "order_item_id": item["id"],
+                            },
+                        )
+                    )
+            if (created_jobs or created_tasks) and order["status"] == "pending":
+                await conn.execute(
+                    update(orders)
+                    .where(orders.c.id == order_id)
+                    .values(status="processing", updated_at=utcnow())
+                )
+        return {
+            "order_id": order_id,
+            "jobs": created_jobs,
+            "assembly_tasks": created_tasks,
+            "shortages": shortages,
+            "unmatched_items": unmatched,
+        }
+
+    async def _live_job_skus(self, conn: AsyncConnection, item_id: str) -> set[str]:
+        rows = await conn.execute(
+            select(jobs.c.product_sku_id).where(
+                jobs.c.order_item_id == item_id, jobs.c.status.in_(LIVE_JOB_STATES)
+            )
+        )
+        return {r[0] for r in rows if r[0]}
+
+    async def _has_live_task(self, conn: AsyncConnection, item_id: str) -> bool:
+        found = await conn.scalar(
+            select(func.count())
+            .select_from(assembly_tasks)
+            .where(
+                assembly_tasks.c.order_item_id == item_id,
+                assembly_tasks.c.task_type == "kit_assembly",
+                assembly_tasks.c.status != "cancelled",
+            )
+        )
+        return bool(found)
+
+    async def _part_file(self, conn: AsyncConnection, product_id: str) -> tuple[str, bool] | None:
+        """(print file id, requires_assembly) of a product: its own file, else its newest file."""
+        product = (
+            await conn.execute(
+                select(products.c.print_file_id, products.c.requires_assembly).where(
+                    products.c.id == product_id
+                )
+            )
+        ).first()
+        if product is None:
+            return None
+        file_id = product.print_file_id
+        if file_id is None:
+            file_id = await conn.scalar(
+                select(print_files.c.id)
+                .where(print_files.c.product_id == product_id)
+                .order_by(print_files.c.created_at.desc())
+                .limit(1)
+            )
+        return (str(file_id), bool(product.requires_assembly)) if file_id else None
+
+    # --- helpers -------------------------------------------------------------------
+    async def _match_sku(
+        self, conn: AsyncConnection, spec: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        if spec.get("product_sku_id"):
+            row = (
+                (await conn.execute(select(skus).where(skus.c.id == spec["product_sku_id"])))
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise BadRequest(
+                    f"Unknown product_sku_id {spec['product_sku_id']}", code="INVALID_PRODUCT_SKU"
+                )
+            return dict(row)
+        row = (await conn.execute(select(skus).where(skus.c.sku == spec["sku"]))).mappings().first()
+        return dict(row) if row else None
+
+    async def _items(self, conn: AsyncConnection, order_id: str) -> list[dict[str, Any]]:
+        rows = await conn.execute(
+            select(order_items)
+            .where(order_items.c.order_id == order_id)
+            .order_by(order_items.c.created_at, order_items.c.id)
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    async def _full(self, conn: AsyncConnection, row: dict[str, Any]) -> dict[str, Any]:
+        view = order_view(row)
+        view["items"] = [item_view(i) for i in await self._items(conn, row["id"])]
+        return view
+
+    async def _row(
+        self, conn: AsyncConnection, order_id: str, *, for_update: bool = False
+    ) -> dict[str, Any]:
+        query = select(orders).where(orders.c.id == order_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await conn.execute(query)).mappings().first()
+        if row is None:
+            raise NotFound("Order not found", code="ORDER_NOT_FOUND")
+        return dict(row)

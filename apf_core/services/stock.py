@@ -1,0 +1,200 @@
+"""Finished-goods stock arithmetic shared by inventory, orders, assembly and job completion.
+
+Every change is one conditional UPDATE (``... WHERE bucket + delta >= 0``), so
+concurrent writers on SQLite or PostgreSQL can never drive stock negative; the
+status is then recomputed in SQL and the change is written to the ledger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Select, and_, case, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..storage.tables.catalogue import finished_goods, products, skus, stock_adjustments
+from ..timeutil import new_id, utcnow
+from .common import project
+
+if TYPE_CHECKING:
+    from ..farm import Farm
+
+FG = finished_goods
+FG_STATUSES = ("in_stock", "low_stock", "out_of_stock", "needs_assembly")
+FG_FIELDS = (
+    "id",
+    "product_sku_id",
+    "sku",
+    "color",
+    "material",
+    "ready_stock",
+    "low_stock_threshold",
+    "status",
+    "image_url",
+    "is_active",
+    "created_at",
+    "updated_at",
+)
+
+STATUS_SQL = case(
+    (and_(FG.c.ready_stock <= 0, FG.c.quantity_needs_assembly > 0), "needs_assembly"),
+    (FG.c.ready_stock <= 0, "out_of_stock"),
+    (
+        and_(FG.c.low_stock_threshold.is_not(None), FG.c.ready_stock <= FG.c.low_stock_threshold),
+        "low_stock",
+    ),
+    else_="in_stock",
+)
+
+
+def status_for(ready: int, needs_assembly: int, threshold: int | None) -> str:
+    """The same rule as :data:`STATUS_SQL`, for computed (effective) stock."""
+    if ready <= 0:
+        return "needs_assembly" if needs_assembly > 0 else "out_of_stock"
+    if threshold is not None and ready <= threshold:
+        return "low_stock"
+    return "in_stock"
+
+
+def fg_select() -> Select[Any]:
+    """Finished goods joined with their SKU and product (for projections)."""
+    return select(
+        FG,
+        skus.c.sku,
+        skus.c.color,
+        skus.c.filament_type.label("material"),
+        skus.c.is_composite,
+        skus.c.product_id,
+        products.c.name.label("product_name"),
+        products.c.kind.label("product_kind"),
+    ).select_from(
+        FG.join(skus, skus.c.id == FG.c.product_sku_id).join(
+            products, products.c.id == skus.c.product_id
+        )
+    )
+
+
+def fg_view(row: dict[str, Any]) -> dict[str, Any]:
+    """The public FG projection: never pricing, assembly internals or job refs."""
+    return project(row, FG_FIELDS)
+
+
+async def fg_row(conn: AsyncConnection, fg_id: str) -> dict[str, Any] | None:
+    row = (await conn.execute(fg_select().where(FG.c.id == fg_id))).mappings().first()
+    return dict(row) if row else None
+
+
+async def fg_for_sku(conn: AsyncConnection, sku_id: str) -> dict[str, Any] | None:
+    row = (await conn.execute(fg_select().where(FG.c.product_sku_id == sku_id))).mappings().first()
+    return dict(row) if row else None
+
+
+async def create_fg(
+    conn: AsyncConnection,
+    sku_id: str,
+    *,
+    ready_stock: int = 0,
+    threshold: int | None = 5,
+    image_url: str | None = None,
+) -> str:
+    now = utcnow()
+    fg_id = new_id()
+    await conn.execute(
+        insert(FG).values(
+            id=fg_id,
+            product_sku_id=sku_id,
+            ready_stock=ready_stock,
+            quantity_needs_assembly=0,
+            low_stock_threshold=threshold,
+            status=status_for(ready_stock, 0, threshold),
+            image_url=image_url,
+            is_active=True,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return fg_id
+
+
+async def refresh_status(conn: AsyncConnection, fg_id: str) -> str:
+    result = await conn.execute(
+        update(FG).where(FG.c.id == fg_id).values(status=STATUS_SQL).returning(FG.c.status)
+    )
+    return str(result.scalar_one())
+
+
+@dataclass(slots=True)
+class StockMove:
+    fg_id: str
+    bucket: str
+    adjustment: int
+    previous: int
+    new: int
+    previous_status: str
+    new_status: str
+    threshold: int | None
+    ready_stock: int
+
+    @property
+    def is_low_stock(self) -> bool:
+        return self.threshold is not None and self.ready_stock <= self.threshold
+
+
+async def move_stock(
+    farm: Farm,
+    conn: AsyncConnection,
+    fg_id: str,
+    delta: int,
+    *,
+    reason: str,
+    bucket: str = "ready_stock",
+    notes: str | None = None,
+    reference_type: str | None = None,
+    reference_id: str | None = None,
+) -> StockMove | None:
+    """Add ``delta`` to one stock bucket atomically; ``None`` when it would go below zero."""
+    column = FG.c[bucket]
+    now = utcnow()
+    result = await conn.execute(
+        update(FG)
+        .where(FG.c.id == fg_id, column + delta >= 0)
+        .values({bucket: column + delta, "updated_at": now})
+        .returning(column, FG.c.status, FG.c.low_stock_threshold, FG.c.ready_stock)
+    )
+    row = result.first()
+    if row is None:
+        return None
+    new_value, previous_status, threshold, ready = int(row[0]), str(row[1]), row[2], int(row[3])
+    new_status = await refresh_status(conn, fg_id)
+    move = StockMove(
+        fg_id=fg_id,
+        bucket=bucket,
+        adjustment=delta,
+        previous=new_value - delta,
+        new=new_value,
+        previous_status=previous_status,
+        new_status=new_status,
+        threshold=threshold,
+        ready_stock=ready,
+    )
+    await conn.execute(
+        insert(stock_adjustments).values(
+            id=new_id(),
+            finished_good_id=fg_id,
+            bucket=bucket,
+            adjustment=delta,
+            previous_stock=move.previous,
+            new_stock=move.new,
+            reason=reason,
+            notes=notes,
+            reference_type=reference_type,
+            reference_id=reference_id,
+            created_at=now,
+        )
+    )
+    if bucket == "ready_stock" and threshold is not None and move.previous > threshold >= move.new:
+        current = await fg_row(conn, fg_id)
+        if current is not None:
+            await farm.events.emit(conn, "inventory.low_stock", fg_view(current))
+    return move
