@@ -1,0 +1,205 @@
+"""Order to shipment, end to end: produce → print → assemble → fulfil."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from apf_core.storage.tables.catalogue import stock_adjustments
+from apf_core.storage.tables.spine import events
+
+from .conftest import fg_of, file_ids, make_kit, make_product, make_sku
+
+
+async def _event_types(api: Any) -> list[str]:
+    async with api.farm.db.read() as conn:
+        return [r.type for r in await conn.execute(select(events.c.type).order_by(events.c.id))]
+
+
+async def _setup(api: Any) -> dict[str, Any]:
+    files = await file_ids(api)
+    stand = await make_product(api, "Stand", requires_assembly=True, print_file_id=files[2])
+    stand_sku = await make_sku(api, stand["id"], "STAND-BLK", color="Black")
+    kit = await make_kit(api, "Desk Kit")
+    kit_sku = next(s for s in kit["skus"] if s["sku"] == "DESK-RED")
+    order = await api.post("/orders", json={
+        "customer_name": "Ada", "order_number": "A-1", "platform": "etsy",
+        "items": [
+            {"sku": "STAND-BLK", "product_name": "Stand", "quantity": 2, "unit_price": 1500,
+             "product_sku_id": stand_sku["id"]},
+            {"sku": "DESK-RED", "product_name": "Desk Kit", "quantity": 1, "unit_price": 4000},
+        ],
+    })
+    assert order.status == 201, order.body
+    return {"stand_sku": stand_sku, "kit": kit, "kit_sku": kit_sku, "order": order.data}
+
+
+async def test_order_to_shipment(api):
+    ctx = await _setup(api)
+    order = ctx["order"]
+    assert order["total_revenue"] == 2 * 1500 + 4000
+    assert order["status"] == "pending"
+    assert [i["sku"] for i in order["items"]] == ["STAND-BLK", "DESK-RED"]
+    assert order["items"][1]["product_sku_id"] == ctx["kit_sku"]["id"]  # matched by code
+
+    produced = await api.post(f"/orders/{order['id']}/produce")
+    assert produced.status == 200, produced.body
+    jobs = produced.data["jobs"]
+    assert len(jobs) == 3  # stand + two kit parts
+    assert all(j["status"] == "queued" and j["order_id"] == order["id"] for j in jobs)
+    units = sorted(j["number_of_units"] for j in jobs)
+    assert units == [1, 2, 2]  # lid x1, tray x2 per kit, stand x2
+    tasks = produced.data["assembly_tasks"]
+    assert [t["task_type"] for t in tasks] == ["kit_assembly"]
+    assert produced.data["shortages"] == [] and produced.data["unmatched_items"] == []
+
+    again = await api.post(f"/orders/{order['id']}/produce")
+    assert again.data["jobs"] == [] and again.data["assembly_tasks"] == []
+    listed = await api.get("/jobs", params={"status": "queued", "limit": 100})
+    assert sum(1 for j in listed.data if j["order_id"] == order["id"]) == 3
+    assert (await api.get(f"/orders/{order['id']}")).data["status"] == "processing"
+
+    # nothing printed yet: fulfilment deducts nothing and reports per line
+    early = await api.post(f"/orders/{order['id']}/fulfill", json={})
+    assert early.status == 200, early.body
+    errors = early.data["fulfillment_errors"]
+    assert any(e.startswith("INSUFFICIENT_STOCK") for e in errors)
+    assert any(e.startswith("KIT_NOT_PRODUCED") for e in errors)
+    assert early.data["status"] == "processing" and early.data["shipped_at"] is None
+
+    for job in jobs:
+        done = await api.post(f"/jobs/{job['id']}/complete", json={})
+        assert done.status == 200, done.body
+
+    stand_fg = await fg_of(api, ctx["stand_sku"]["id"])
+    assert stand_fg["ready_stock"] == 0
+    assert stand_fg["status"] == "needs_assembly"
+    print_tasks = (await api.get("/assembly", params={"task_type": "print_assembly"})).data
+    assert [t["quantity"] for t in print_tasks] == [2]
+
+    kit_fg = await fg_of(api, ctx["kit_sku"]["id"])
+    assert kit_fg["ready_stock"] == 0
+    assert kit_fg["available_to_build"] == 1
+    assert kit_fg["effective_status"] != "out_of_stock"
+    assert all(p["enough_for_one_kit"] for p in kit_fg["parts_on_hand"])
+
+    mid = await api.post(f"/orders/{order['id']}/fulfill", json={})
+    assert any(e.startswith("KIT_NOT_ASSEMBLED") for e in mid.data["fulfillment_errors"])
+
+    done = await api.post(f"/assembly/{print_tasks[0]['id']}/complete", json={"notes": "glued"})
+    assert done.status == 200, done.body
+    assert done.data["quantity_completed"] == 2
+    assert done.data["task"]["status"] == "completed" and done.data["task"]["completed_at"]
+    assert (await fg_of(api, ctx["stand_sku"]["id"]))["ready_stock"] == 2
+
+    partial = await api.post(f"/orders/{order['id']}/fulfill", json={})
+    assert len(partial.data["fulfillment_errors"]) == 1
+    assert partial.data["fulfillment_errors"][0].startswith("KIT_NOT_ASSEMBLED")
+    lines = {i["sku"]: i for i in partial.data["items"]}
+    assert lines["STAND-BLK"]["quantity_fulfilled"] == 2
+    assert lines["STAND-BLK"]["fulfillment_status"] == "fulfilled"
+    assert lines["DESK-RED"]["quantity_fulfilled"] == 0
+    assert (await fg_of(api, ctx["stand_sku"]["id"]))["ready_stock"] == 0
+    assert partial.data["shipped_at"] is None
+
+    kit_task = tasks[0]
+    assembled = await api.post(f"/assembly/{kit_task['id']}/complete", json={})
+    assert assembled.status == 200, assembled.body
+    kit_fg = await fg_of(api, ctx["kit_sku"]["id"])
+    assert kit_fg["ready_stock"] == 1
+    assert [p["on_hand"] for p in kit_fg["parts_on_hand"]] == [0, 0]  # parts consumed
+
+    shipped = await api.post(
+        f"/orders/{order['id']}/fulfill",
+        json={"tracking_number": "1Z999", "tracking_url": "https://track.example/1Z999"},
+    )
+    assert shipped.status == 200, shipped.body
+    assert shipped.data["fulfillment_errors"] == []
+    assert shipped.data["status"] == "shipped"
+    assert shipped.data["shipped_at"].endswith("Z")
+    assert shipped.data["tracking_number"] == "1Z999"
+    assert (await fg_of(api, ctx["kit_sku"]["id"]))["ready_stock"] == 0
+
+    types = await _event_types(api)
+    for expected in ("order.created", "order.fulfilled", "assembly.completed"):
+        assert expected in types
+    async with api.farm.db.read() as conn:
+        reasons = {r.reason for r in await conn.execute(select(stock_adjustments.c.reason))}
+    assert {"print_completion", "assembly_completed", "kit_assembly", "order_fulfillment"} <= reasons
+
+
+async def test_fulfil_without_tracking_is_fulfilled(api):
+    files = await file_ids(api)
+    product = await make_product(api, "Clip", print_file_id=files[0])
+    sku = await make_sku(api, product["id"], "CLIP-1")
+    fg = await fg_of(api, sku["id"])
+    await api.post(f"/inventory/{fg['id']}/adjust", json={"adjustment": 5})
+    order = (await api.post("/orders", json={
+        "customer_name": "Bob", "items": [
+            {"sku": "CLIP-1", "product_name": "Clip", "quantity": 3, "unit_price": 100},
+            {"sku": "GIFT-NOTE", "product_name": "Gift note", "quantity": 1, "unit_price": 0},
+        ],
+    })).data
+    assert order["order_number"].startswith("APF-")
+    assert order["shipping_country"] == "USA"
+    produced = (await api.post(f"/orders/{order['id']}/produce")).data
+    assert [u["sku"] for u in produced["unmatched_items"]] == ["GIFT-NOTE"]
+    reply = await api.post(f"/orders/{order['id']}/fulfill", json={})
+    assert reply.data["status"] == "fulfilled" and reply.data["fulfillment_errors"] == []
+    assert (await fg_of(api, sku["id"]))["ready_stock"] == 2
+
+
+async def test_item_fulfil_and_order_reads(api):
+    product = await make_product(api, "Hook")
+    sku = await make_sku(api, product["id"], "HOOK-1")
+    fg = await fg_of(api, sku["id"])
+    await api.post(f"/inventory/{fg['id']}/adjust", json={"adjustment": 1})
+    order = (await api.post("/orders", json={
+        "customer_name": "Cy", "order_date": "2026-01-02T03:04:05Z", "shipping_cost": 500,
+        "items": [{"sku": "HOOK-1", "product_name": "Hook", "quantity": 3, "unit_price": 250}],
+    })).data
+    item = order["items"][0]
+    assert order["order_date"] == "2026-01-02T03:04:05Z"
+    one = await api.post(f"/orders/{order['id']}/items/{item['id']}/fulfill", json={"quantity": 1})
+    assert one.status == 200, one.body
+    assert one.data["items"][0]["fulfillment_status"] == "partial"
+    short = await api.post(f"/orders/{order['id']}/items/{item['id']}/fulfill", json={"quantity": 1})
+    assert short.status == 400 and short.code == "INSUFFICIENT_STOCK"
+    too_many = await api.post(f"/orders/{order['id']}/items/{item['id']}/fulfill", json={"quantity": 5})
+    assert too_many.status == 400 and too_many.code == "QUANTITY_EXCEEDS_REMAINING"
+    missing = await api.post(f"/orders/{order['id']}/items/nope/fulfill", json={"quantity": 1})
+    assert missing.status == 404 and missing.code == "ORDER_ITEM_NOT_FOUND"
+    await api.post(f"/inventory/{fg['id']}/adjust", json={"adjustment": 2})
+    rest = await api.post(f"/orders/{order['id']}/items/{item['id']}/fulfill", json={"quantity": 2})
+    assert rest.data["status"] == "fulfilled" and rest.data["shipped_at"]
+
+    listed = await api.get("/orders", params={"from": "2026-01-01", "to": "2026-01-03"})
+    assert listed.body["meta"] == {"limit": 50, "offset": 0, "count": 1, "total": 1}
+    assert "external_data" not in listed.data[0]
+    patched = await api.patch(f"/orders/{order['id']}", json={"notes": "gift", "status": "refunded"})
+    assert patched.data["notes"] == "gift" and patched.data["status"] == "refunded"
+    stats = (await api.get("/orders/stats")).data
+    assert stats["by_status"]["refunded"] >= 1
+    assert set(stats["last_30_days"]) == {
+        "total_orders", "total_revenue", "total_shipping", "total_tax", "total_discount",
+        "avg_order_value",
+    }
+
+
+async def test_order_errors(api):
+    bad = await api.post("/orders", json={
+        "customer_name": "X",
+        "items": [{"sku": "A", "product_name": "A", "quantity": 1, "unit_price": 1,
+                   "product_sku_id": "missing"}],
+    })
+    assert bad.status == 400 and bad.code == "INVALID_PRODUCT_SKU"
+    body = {"customer_name": "X", "order_number": "DUP-1",
+            "items": [{"sku": "A", "product_name": "A", "quantity": 1, "unit_price": 1}]}
+    assert (await api.post("/orders", json=body)).status == 201
+    dup = await api.post("/orders", json=body)
+    assert dup.status == 409 and dup.code == "DUPLICATE_ORDER_NUMBER"
+    hidden = await api.post("/orders", json={**body, "order_number": "D2", "external_data": {"a": 1}})
+    assert hidden.status == 400 and hidden.code == "VALIDATION_ERROR"
+    money = await api.post("/orders", json={**body, "order_number": "D3", "total_revenue": 12.5})
+    assert money.status == 400 and money.code == "VALIDATION_ERROR"
