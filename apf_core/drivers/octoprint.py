@@ -9,6 +9,8 @@ Connection options:
 ``timeout``        seconds to wait for a command's answer (default 10)
 ``upload_timeout`` seconds to wait for an upload (default 600)
 ``reconnect_max``  longest pause between reconnect attempts in seconds (default 60)
+``connect_serial`` ask OctoPrint to reconnect its serial port when it reports the
+                   printer offline (default false; at most every 30 s)
 
 OctoPrint has no light, filament or layer API. The current layer is estimated
 from the file position against the layer markers of the file we uploaded.
@@ -48,6 +50,7 @@ _LAYER_MARKERS = (b";LAYER_CHANGE", b";LAYER:", b"; CHANGE_LAYER")
 _PUSH_SILENCE_S = 30.0  # OctoPrint pushes "current" every ~0.5 s; silence means a dead link
 _PUSH_RETRY_S = 60.0  # while polling, try the push socket again this often
 _MAX_REMEMBERED_FILES = 32
+_SERIAL_RETRY_S = 30.0
 _ACTIVE = (Status.PREPARING, Status.PRINTING, Status.PAUSING, Status.PAUSED, Status.CANCELLING)
 
 
@@ -124,6 +127,9 @@ class OctoPrintDriver(PrinterDriver):
         self._timeout = float(options.get("timeout", 10.0))
         self._upload_timeout = float(options.get("upload_timeout", 600.0))
         self._reconnect_max = float(options.get("reconnect_max", 60.0))
+        self._connect_serial = bool(options.get("connect_serial", False))
+        self._serial_attempt_at: float | None = None
+        self._serial_task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._online = False
@@ -153,11 +159,12 @@ class OctoPrintDriver(PrinterDriver):
         self._task = asyncio.create_task(self._run(), name=f"octoprint {self.base_url}")
 
     async def close(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in (self._task, self._serial_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._serial_task = None
         session, self._session = self._session, None
         if session is not None:
             await session.close()
@@ -341,6 +348,9 @@ class OctoPrintDriver(PrinterDriver):
         error = str(state.get("error") or "") or None
         if status is Status.ERROR and error is None:
             error = self._result_error or text
+        if status is Status.OFFLINE:
+            error = f"OctoPrint is not connected to the printer ({error or text or 'unknown'})"
+            self._maybe_connect_serial()
         changes: dict[str, Any] = {
             "status": status,
             "error": error if status in (Status.ERROR, Status.OFFLINE) else None,
@@ -369,6 +379,24 @@ class OctoPrintDriver(PrinterDriver):
             changes["total_layers"] = None
         changes.update(self._temperatures(temperature))
         self._update(**changes)
+
+    def _maybe_connect_serial(self) -> None:
+        if not self._connect_serial or self._session is None:
+            return
+        if self._serial_task is not None and not self._serial_task.done():
+            return
+        now = asyncio.get_running_loop().time()
+        if self._serial_attempt_at is not None and now - self._serial_attempt_at < _SERIAL_RETRY_S:
+            return
+        self._serial_attempt_at = now
+        self._serial_task = asyncio.create_task(self._reconnect_serial())
+
+    async def _reconnect_serial(self) -> None:
+        """Connect OctoPrint to the printer with its saved port settings."""
+        try:
+            await self._request("POST", "/api/connection", json={"command": "connect"})
+        except DriverError as err:
+            _LOGGER.info("%s: serial reconnect failed: %s", self.base_url, err)
 
     def _temperatures(self, temperature: Any) -> dict[str, Any]:
         if not isinstance(temperature, Mapping):
@@ -420,16 +448,25 @@ class OctoPrintDriver(PrinterDriver):
             if not answer.get("effectivePrint", False):
                 raise DriverError("OctoPrint stored the file but did not start the print")
         self._result, self._result_error = None, None
+        await self._refresh_quietly()
 
     async def pause(self) -> None:
         await self._request("POST", "/api/job", json={"command": "pause", "action": "pause"})
+        await self._refresh_quietly()
 
     async def resume(self) -> None:
         await self._request("POST", "/api/job", json={"command": "pause", "action": "resume"})
+        await self._refresh_quietly()
 
     async def stop(self) -> None:
         await self._request("POST", "/api/job", json={"command": "cancel"})
         self._result = Status.CANCELLED
+        await self._refresh_quietly()
+
+    async def _refresh_quietly(self) -> None:
+        """Show a command's effect at once; the next push or poll corrects any miss."""
+        with contextlib.suppress(DriverError):
+            await self._refresh()
 
     # --- hardware ----------------------------------------------------------------
     async def set_temperature(self, heater: str, target: float) -> None:

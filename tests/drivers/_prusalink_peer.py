@@ -9,6 +9,7 @@ section 4): ``/api/version``, ``/api/v1/info``, ``/api/v1/status``,
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
@@ -74,6 +75,7 @@ class FakePrusaLink:
     job: _Job | None = None
     fault: str | None = None  # printer.state ATTENTION with this message
     unavailable: bool = False  # answer 503 to everything
+    delay_s: float = 0.0  # answer every request this late
     nonces: set[str] = field(default_factory=set)
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path) served
     rejected_auth: int = 0
@@ -98,6 +100,8 @@ class FakePrusaLink:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         if self.unavailable:
             return web.Response(status=503, text="Service unavailable")
         if not self._authorised(request):

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from apf_core.drivers import create_driver
 from apf_core.drivers.base import (
     AuthenticationFailed,
     Capability,
     CapabilityNotSupported,
+    CommandTimeout,
     ConnectionConfig,
     DriverError,
     PrinterUnreachable,
@@ -106,6 +108,89 @@ async def test_light_is_not_supported() -> None:
         await driver.load_filament(254, 210)
 
 
+def _snapshot(text: str, completion: float | None, **flags: bool) -> dict[str, Any]:
+    return {
+        "current": {
+            "state": {"text": text, "flags": {"operational": True, **flags}, "error": ""},
+            "job": {"file": {"name": "cube.gcode"}},
+            "progress": {"completion": completion, "filepos": 10, "printTimeLeft": 125},
+            "temps": [
+                {"tool0": {"actual": 200.5, "target": 210}, "bed": {"actual": 60, "target": 60}}
+            ],
+        }
+    }
+
+
+async def test_push_messages_and_events() -> None:
+    driver = OctoPrintDriver(ConnectionConfig("octoprint", {"url": "http://x", "api_key": "k"}))
+    for junk in ({}, {"current": "nonsense"}, {"event": 5}, {"current": {"state": None}}):
+        assert driver._on_push(junk) is False  # ignored, no crash
+    assert driver._on_push(_snapshot("Printing", 42.0, printing=True)) is True
+    state = driver.state
+    assert (state.status, state.progress, state.remaining_time_minutes) == (Status.PRINTING, 42, 3)
+    assert (state.nozzle_temp, state.nozzle_target, state.current_file) == (
+        200.5,
+        210,
+        "cube.gcode",
+    )
+
+    driver._on_push({"event": {"type": "PrintFailed", "payload": {"reason": "error"}}})
+    driver._on_push(_snapshot("Operational", None, ready=True))
+    assert (driver.state.status, driver.state.error) == (Status.ERROR, "print failed")
+
+    driver._on_push({"event": {"type": "PrintStarted", "payload": {}}})
+    driver._on_push(_snapshot("Printing", 99.0, printing=True))
+    driver._on_push({"event": {"type": "PrintDone", "payload": None}})
+    driver._on_push(_snapshot("Operational", 100.0, ready=True))
+    assert (driver.state.status, driver.state.progress) == (Status.FINISHED, 100)
+
+
+async def test_polling_infers_cancelled_and_finished() -> None:
+    driver = OctoPrintDriver(ConnectionConfig("octoprint", {"url": "http://x", "api_key": "k"}))
+    driver._on_push(_snapshot("Printing", 30.0, printing=True))
+    driver._on_push(_snapshot("Operational", None, ready=True))  # no event seen
+    assert driver.state.status is Status.CANCELLED
+    assert driver.state.progress == 30  # where it stopped
+    driver._on_push(_snapshot("Printing", 50.0, printing=True))
+    driver._on_push(_snapshot("Operational", 100.0, ready=True))
+    assert driver.state.status is Status.FINISHED
+
+
+async def test_command_timeout() -> None:
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.json_response({})
+
+    async def user(request: web.Request) -> web.Response:
+        return web.json_response({"name": "farm"})
+
+    async def job(request: web.Request) -> web.Response:
+        return web.json_response({"state": "Operational", "job": {}, "progress": {}})
+
+    app = web.Application()
+    app.router.add_get("/api/currentuser", user)
+    app.router.add_get("/api/job", job)
+    app.router.add_route("*", "/{tail:.*}", slow)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    driver = OctoPrintDriver(
+        ConnectionConfig(
+            "octoprint", {"url": url, "api_key": "k", "timeout": 0.3, "use_push": False}
+        )
+    )
+    try:
+        await driver.connect()  # /api/printer times out: reported offline, not raised
+        assert driver.state.status is Status.OFFLINE
+        with pytest.raises(CommandTimeout):
+            await driver.home()
+    finally:
+        await driver.close()
+        await runner.cleanup()
+
+
 # --- against the real peer ------------------------------------------------------------
 
 
@@ -129,6 +214,8 @@ def idle_peer(octoprint_peer: OctoPrintPeer) -> OctoPrintPeer:
         state = str(peer.get("/api/job")["state"])
         if state == "Operational":
             break
+        if state.startswith("Offline"):
+            peer.request("POST", "/api/connection", {"command": "connect"})
         if state in ("Printing", "Paused", "Pausing", "Starting"):
             with contextlib.suppress(urllib.error.HTTPError):
                 peer.request("POST", "/api/job", {"command": "cancel"})
@@ -283,3 +370,21 @@ async def test_reconnects_after_server_restart(
         await driver.home()
     finally:
         await asyncio.to_thread(peer.stop)
+
+
+@needs_peer
+async def test_serial_port_offline(
+    idle_peer: OctoPrintPeer, make_driver: Callable[..., Any]
+) -> None:
+    watcher = make_driver(idle_peer)
+    await watcher.connect()
+    await wait_for(watcher, lambda s: s.nozzle_temp is not None)
+    idle_peer.request("POST", "/api/connection", {"command": "disconnect"})
+    offline = await wait_for_status(watcher, Status.OFFLINE, timeout=15)
+    assert offline.error is not None
+    assert "not connected to the printer" in offline.error
+
+    healer = make_driver(idle_peer, connect_serial=True)
+    await healer.connect()
+    await wait_for(healer, lambda s: s.status is not Status.OFFLINE, timeout=30)
+    await wait_for(watcher, lambda s: s.status is not Status.OFFLINE, timeout=30)

@@ -16,6 +16,7 @@ from apf_core.drivers import create_driver
 from apf_core.drivers.base import (
     AuthenticationFailed,
     CapabilityNotSupported,
+    CommandTimeout,
     ConnectionConfig,
     DriverError,
     PrinterUnreachable,
@@ -284,3 +285,18 @@ async def test_realm_and_user_in_challenge(fake: tuple[FakePrusaLink, str]) -> N
     assert challenge is not None
     assert challenge["realm"] == REALM
     assert challenge["qop"] == "auth"
+
+
+async def test_slow_printer_times_out(
+    fake: tuple[FakePrusaLink, str], make_driver: MakeDriver, gcode: Path
+) -> None:
+    printer, _ = fake
+    printer.print_seconds = 120.0
+    driver = make_driver(timeout=0.3)
+    await driver.connect()
+    await driver.start_print(gcode, "part.gcode")
+    printer.delay_s = 1.0
+    with pytest.raises(CommandTimeout):
+        await driver.pause()
+    printer.delay_s = 0.0
+    await wait_for_status(driver, Status.PRINTING)  # still tracked after the timeout
