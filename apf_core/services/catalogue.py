@@ -6,6 +6,7 @@ products (``kind = "kit_part"``) never show up in product lists.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
@@ -267,7 +268,7 @@ async def insert_components(
     conn: AsyncConnection, product_id: str, items: list[dict[str, Any]]
 ) -> None:
     now = utcnow()
-    for item in items:
+    for index, item in enumerate(items):
         await conn.execute(
             insert(product_components).values(
                 id=new_id(),
@@ -276,7 +277,7 @@ async def insert_components(
                 component_type=item.get("component_type"),
                 quantity_required=item.get("quantity_required", 1),
                 notes=item.get("notes"),
-                created_at=now,
+                created_at=now + timedelta(microseconds=index),  # keeps the given order
             )
         )
 
