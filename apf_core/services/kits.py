@@ -21,7 +21,7 @@ from ..storage.tables.spine import print_files
 from ..timeutil import iso, new_id, utcnow
 from .bom import children_of, inventory_of
 from .catalogue import ProductService, check_name_free, check_print_file, product_row
-from .skus import check_sku_free, insert_sku, write_bom
+from .skus import insert_sku, write_bom
 
 if TYPE_CHECKING:
     from ..farm import Farm
@@ -254,47 +254,42 @@ class KitService:
                 )
                 kit_sku_ids[code] = row["id"]
 
-        # 3. child SKUs: one per (part, colour), reused by code
-        old_children = await _skus_of(conn, part_product_ids + dropped_part_products)
-        wanted: dict[str, str] = {}  # child code -> sku id
+        # 3. child SKUs: one per (part, colour), reused by (part product, colour)
+        old_children = {
+            (row["product_id"], (row["color"] or "").lower()): row
+            for row in (await _skus_of(conn, part_product_ids + dropped_part_products)).values()
+        }
+        wanted: dict[tuple[str, str], str] = {}  # (part product, colour) -> sku id
         wiring: dict[str, list[dict[str, Any]]] = {code: [] for code in kit_sku_ids}
         for index, spec in enumerate(body["parts"]):
+            quantity = spec.get("quantity_per_kit", 1)
             for variant in body["variants"]:
                 color = spec.get("fixed_color") or variant["color"]
-                code = child_code(kit["name"], spec["name"], color)
-                if code not in wanted:
-                    if code in old_children:
-                        row = old_children.pop(code)
+                key = (part_product_ids[index], color.lower())
+                if key not in wanted:
+                    if key in old_children:
+                        row = old_children.pop(key)
                         await conn.execute(
                             update(skus)
                             .where(skus.c.id == row["id"])
-                            .values(
-                                product_id=part_product_ids[index],
-                                quantity=spec.get("quantity_per_kit", 1),
-                                is_active=True,
-                                updated_at=now,
-                            )
+                            .values(quantity=quantity, is_active=True, updated_at=now)
                         )
                     else:
-                        await check_sku_free(conn, code)
                         row = await insert_sku(
                             conn,
                             part_product_ids[index],
                             {
-                                "sku": code,
+                                "sku": child_code(kit["name"], spec["name"], color),
                                 "color": color,
                                 "filament_type": spec.get("filament_type")
                                 or variant.get("filament_type"),
-                                "quantity": spec.get("quantity_per_kit", 1),
+                                "quantity": quantity,
                                 "low_stock_threshold": None,
                             },
                         )
-                    wanted[code] = row["id"]
+                    wanted[key] = row["id"]
                 wiring[variant["sku"]].append(
-                    {
-                        "child_sku_id": wanted[code],
-                        "quantity_required": spec.get("quantity_per_kit", 1),
-                    }
+                    {"child_sku_id": wanted[key], "quantity_required": quantity}
                 )
 
         # 4. what disappears must be free to go
