@@ -60,7 +60,18 @@ def create_app(farm: Farm) -> web.Application:
     app[_SPEC] = {}
     for route in routes:
         app.router.add_route(route.method, BASE_PATH + route.path, _wrap(route))
+    app.on_shutdown.append(_run_shutdown_hooks)
     return app
+
+
+async def _run_shutdown_hooks(app: web.Application) -> None:
+    """Runtime modules close long-lived connections (WebSockets) here, so shutdown
+    does not wait for them: ``farm.extensions["http_shutdown_hooks"]``."""
+    for hook in list(app[FARM].extensions.get("http_shutdown_hooks", ())):
+        try:
+            await hook()
+        except Exception:
+            _LOGGER.exception("shutdown hook failed")
 
 
 def _wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:

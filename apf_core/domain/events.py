@@ -1,8 +1,20 @@
 """Domain events: written to the ``events`` outbox inside the causing transaction.
 
-Services call :meth:`EventBus.emit` with the transaction's connection. The row
-commits (or rolls back) with the change that caused it; live subscribers are
-told only after the commit.
+Services call :meth:`EventBus.emit` with the transaction's connection. The
+events are inserted just before that transaction commits (a before-commit hook
+of :class:`~apf_core.storage.db.Database`), so they commit or roll back with the
+change that caused them; live subscribers are told only after the commit.
+
+Ids grow in commit order, which is what ``after=<id>`` readers (the event log,
+WebSocket replay, webhook fan-out) rely on:
+
+* SQLite: write transactions are serialised in-process.
+* PostgreSQL: concurrent transactions could otherwise commit ids out of order
+  (id 7 visible before id 6). The insert takes ``pg_advisory_xact_lock`` first,
+  so event-writing transactions take ids and commit one after the other. The
+  lock is taken at the very end of the transaction (inserting events is the
+  last thing it does), so it is held only for the insert and the commit and
+  cannot take part in a deadlock with row locks.
 """
 
 from __future__ import annotations
@@ -10,11 +22,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..storage.db import Database
@@ -23,6 +35,11 @@ from ..timeutil import iso, utcnow
 
 _LOGGER = logging.getLogger(__name__)
 COALESCE_SECONDS = 1.0
+#: ``pg_advisory_xact_lock`` key that serialises event-writing transactions ("APFEVENT")
+EVENT_LOCK_KEY = 0x415046_4556454E
+#: telemetry types that are coalesced and expire (see apf_core.events.retention)
+TELEMETRY_TYPES = frozenset({"printer.status", "job.progress"})
+MAX_TYPE_LENGTH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +56,18 @@ class Event:
 Subscriber = Callable[[Event], None]
 
 
+@dataclass(slots=True)
+class _PendingEvents:
+    """The events one transaction has emitted so far; flushed before it commits."""
+
+    bus: EventBus
+    conn: AsyncConnection
+    items: list[tuple[str, datetime, dict[str, Any]]] = field(default_factory=list)
+
+    async def __call__(self) -> None:
+        await self.bus._insert(self.conn, self.items)
+
+
 class EventBus:
     """Outbox writer plus in-process fan-out to subscribers."""
 
@@ -46,19 +75,32 @@ class EventBus:
         self._db = db
         self._subscribers: list[Subscriber] = []
         self._last_coalesced: dict[tuple[str, str], float] = {}
+        #: types that went through :meth:`emit_coalesced` (they expire like telemetry)
+        self.coalesced_types: set[str] = set(TELEMETRY_TYPES)
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         self._subscribers.append(subscriber)
-        return lambda: self._subscribers.remove(subscriber)
+
+        def unsubscribe() -> None:
+            if subscriber in self._subscribers:
+                self._subscribers.remove(subscriber)
+
+        return unsubscribe
 
     async def emit(self, conn: AsyncConnection, type_: str, data: dict[str, Any]) -> None:
-        """Store an event in the current transaction; publish it after commit."""
-        now = utcnow()
-        result = await conn.execute(
-            insert(events).values(type=type_, created_at=now, payload=data).returning(events.c.id)
-        )
-        event = Event(id=int(result.scalar_one()), type=type_, time=now, data=data)
-        self._db.after_commit(conn, lambda: self.publish(event))
+        """Store an event with the current transaction; publish it after commit."""
+        if not type_ or len(type_) > MAX_TYPE_LENGTH:
+            raise ValueError(f"event type must be 1..{MAX_TYPE_LENGTH} characters: {type_!r}")
+        item = (type_, utcnow(), data)
+        hooks = self._db.before_commit(conn)
+        if hooks is None:  # not inside Database.begin(): nothing to wait for
+            await self._insert(conn, [item])
+            return
+        pending = next((h for h in hooks if isinstance(h, _PendingEvents)), None)
+        if pending is None:
+            pending = _PendingEvents(self, conn)
+            hooks.append(pending)
+        pending.items.append(item)
 
     async def emit_coalesced(self, type_: str, key: str, data: dict[str, Any]) -> None:
         """High-rate telemetry (``printer.status``, ``job.progress``): at most one
@@ -68,6 +110,11 @@ class EventBus:
         if now - self._last_coalesced.get(slot, -1e9) < COALESCE_SECONDS:
             return
         self._last_coalesced[slot] = now
+        self.coalesced_types.add(type_)
+        if len(self._last_coalesced) > 100_000:  # keys of deleted printers/jobs
+            self._last_coalesced = {
+                k: v for k, v in self._last_coalesced.items() if now - v < COALESCE_SECONDS
+            }
         async with self._db.begin() as conn:
             await self.emit(conn, type_, data)
 
@@ -78,3 +125,20 @@ class EventBus:
                 subscriber(event)
             except Exception:
                 _LOGGER.exception("event subscriber failed for %s", event.type)
+
+    async def _insert(
+        self, conn: AsyncConnection, items: list[tuple[str, datetime, dict[str, Any]]]
+    ) -> None:
+        if not items:
+            return
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOCK_KEY})
+        for type_, when, data in items:
+            result = await conn.execute(
+                insert(events)
+                .values(type=type_, created_at=when, payload=data)
+                .returning(events.c.id)
+            )
+            event = Event(id=int(result.scalar_one()), type=type_, time=when, data=data)
+            self._db.after_commit(conn, lambda e=event: self.publish(e))  # type: ignore[misc]
+        items.clear()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,7 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._after_commit: dict[int, list[Callable[[], None]]] = {}
+        self._before_commit: dict[int, list[Callable[[], Awaitable[None]]]] = {}
 
     @property
     def dialect(self) -> str:
@@ -78,11 +79,19 @@ class Database:
             async with self.engine.begin() as conn:
                 key = id(conn)
                 self._after_commit[key] = []
+                hooks: list[Callable[[], Awaitable[None]]] = []
+                self._before_commit[key] = hooks
                 try:
                     yield conn
+                    index = 0
+                    while index < len(hooks):  # a hook may add hooks
+                        await hooks[index]()
+                        index += 1
                 except BaseException:
                     self._after_commit.pop(key, None)
                     raise
+                finally:
+                    self._before_commit.pop(key, None)
             callbacks = self._after_commit.pop(key, [])
         for callback in callbacks:
             try:
@@ -103,6 +112,11 @@ class Database:
             callback()  # not inside begin(): nothing to wait for
         else:
             pending.append(callback)
+
+    def before_commit(self, conn: AsyncConnection) -> list[Callable[[], Awaitable[None]]] | None:
+        """Hooks awaited inside the transaction of ``conn`` just before it commits
+        (append to the list); ``None`` when ``conn`` is not inside :meth:`begin`."""
+        return self._before_commit.get(id(conn))
 
     async def dispose(self) -> None:
         await self.engine.dispose()

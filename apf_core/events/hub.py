@@ -1,0 +1,175 @@
+"""The live fan-out of outbox events to stream clients (WebSocket sessions).
+
+One pump task moves events to clients strictly in id order. It learns about new
+events from the in-process bus (fast path: the next id in sequence) and reads
+the outbox whenever the sequence has a hole or the poll interval passes, so
+events written by another process, or published out of order, are never
+skipped. Every event is serialised once and put on each matching client's
+bounded queue; a client whose queue is full is dropped (never awaited), so a
+slow consumer cannot slow the server or the other clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+
+from ..domain.events import Event, EventBus
+from ..storage.db import Database
+from ..timeutil import iso
+from .patterns import TypeFilter
+from .settings import EventSettings
+from .store import fetch_events, max_event_id
+
+_LOGGER = logging.getLogger(__name__)
+FETCH_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One event, serialised once for every client."""
+
+    id: int
+    type: str
+    text: str
+
+
+def event_frame(event: Event) -> Frame:
+    body = {
+        "kind": "event",
+        "id": event.id,
+        "type": event.type,
+        "time": iso(event.time),
+        "data": event.data,
+    }
+    return Frame(event.id, event.type, orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS).decode())
+
+
+class StreamClient:
+    """A subscriber with a type filter and a bounded queue of frames."""
+
+    def __init__(self, types: TypeFilter, queue_size: int, on_drop: Callable[[str], None]) -> None:
+        self.types = types
+        self.queue: asyncio.Queue[Frame] = asyncio.Queue(max(1, queue_size))
+        self.dropped: str | None = None
+        self._on_drop = on_drop
+
+    def offer(self, frame: Frame) -> bool:
+        """Queue ``frame`` if it matches; False when the client had to be dropped."""
+        if self.dropped is not None or not self.types(frame.type):
+            return True
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.drop("SLOW_CONSUMER")
+            return False
+        return True
+
+    def drop(self, reason: str) -> None:
+        if self.dropped is None:
+            self.dropped = reason
+            self._on_drop(reason)
+
+
+class EventHub:
+    """Owns the pump and the set of connected clients."""
+
+    def __init__(self, db: Database, bus: EventBus, settings: EventSettings) -> None:
+        self.db = db
+        self.bus = bus
+        self.settings = settings
+        #: id of the last event handed to clients (the seam for new clients)
+        self.last_id = 0
+        self.clients: set[StreamClient] = set()
+        self._pending: dict[int, Event] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self.dispatched = 0
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        async with self.db.read() as conn:
+            self.last_id = await max_event_id(conn)
+        self._unsubscribe = self.bus.subscribe(self._on_event)
+        self._task = asyncio.create_task(self._run(), name="apf-event-hub")
+
+    async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for client in tuple(self.clients):
+            client.drop("SERVER_SHUTDOWN")
+        self.clients.clear()
+
+    def register(self, client: StreamClient) -> int:
+        """Add a client; returns the seam id: the client gets every event with a
+        larger id live, and must replay ``(its last id, seam]`` from the outbox."""
+        self.clients.add(client)
+        return self.last_id
+
+    def unregister(self, client: StreamClient) -> None:
+        self.clients.discard(client)
+
+    def _on_event(self, event: Event) -> None:
+        if event.id > self.last_id:
+            self._pending[event.id] = event
+            self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            poll = False
+            try:
+                async with asyncio.timeout(self.settings.poll_interval_seconds):
+                    await self._wake.wait()
+            except TimeoutError:
+                poll = True
+            self._wake.clear()
+            try:
+                await self._drain(poll)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                _LOGGER.exception("event hub could not read the outbox; retrying")
+                await asyncio.sleep(1.0)
+
+    async def _drain(self, poll: bool) -> None:
+        while (event := self._pending.pop(self.last_id + 1, None)) is not None:
+            self._dispatch(event)
+        if not self._pending and not poll:
+            return
+        # a hole in the sequence, or a periodic check: the outbox is the truth
+        while True:
+            async with self.db.read() as conn:
+                batch = await fetch_events(conn, after=self.last_id, limit=FETCH_BATCH)
+            for event in batch:
+                self._dispatch(event)
+            if len(batch) < FETCH_BATCH:
+                break
+        # anything still pending is re-checked at the next poll
+        self._pending = {k: v for k, v in self._pending.items() if k > self.last_id}
+
+    def _dispatch(self, event: Event) -> None:
+        if event.id <= self.last_id:
+            return
+        self.last_id = event.id
+        self.dispatched += 1
+        if not self.clients:
+            return
+        frame = event_frame(event)
+        for client in tuple(self.clients):
+            if not client.offer(frame):
+                self.clients.discard(client)

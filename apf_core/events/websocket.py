@@ -1,0 +1,272 @@
+"""One WebSocket stream session: authentication, replay, live events, control messages.
+
+Protocol (JSON text frames):
+
+* server → client: ``{"kind": "welcome", "last_event_id": N}`` once, then
+  ``{"kind": "event", "id", "type", "time", "data"}``; ``{"kind": "pong"}``;
+  ``{"kind": "error", "code", "error"}`` followed by a close.
+* client → server: ``{"kind": "auth", "api_key", "types"?, "last_event_id"?}``
+  (first message, only without an ``Authorization`` header, within 10 s),
+  ``{"kind": "ping"}``, ``{"kind": "subscribe", "types": [...]}``. Unknown
+  kinds are ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import orjson
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from ..errors import ApiError
+from ..services.keys import ApiKey, KeyService
+from .hub import EventHub, Frame, StreamClient, event_frame
+from .patterns import TypeFilter, parse_patterns
+from .store import fetch_events
+
+_LOGGER = logging.getLogger(__name__)
+REPLAY_BATCH = 500
+MAX_MESSAGE_BYTES = 64 * 1024
+POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
+
+
+class StreamRejected(Exception):
+    def __init__(self, code: str, message: str, close_code: int = POLICY_VIOLATION) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.close_code = close_code
+
+
+def _dumps(value: dict[str, Any]) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _error(code: str, message: str) -> str:
+    return _dumps({"kind": "error", "code": code, "error": message})
+
+
+def _last_event_id(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise StreamRejected("VALIDATION_ERROR", "last_event_id must be a non-negative integer")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise StreamRejected(
+            "VALIDATION_ERROR", "last_event_id must be a non-negative integer"
+        ) from None
+    if number < 0:
+        raise StreamRejected("VALIDATION_ERROR", "last_event_id must be a non-negative integer")
+    return number
+
+
+def _types(value: Any) -> TypeFilter:
+    try:
+        return TypeFilter(parse_patterns(value))
+    except ValueError as err:
+        raise StreamRejected("VALIDATION_ERROR", str(err)) from None
+
+
+class StreamSession:
+    """Runs one connected client from handshake to close."""
+
+    def __init__(self, request: web.Request, hub: EventHub, keys: KeyService) -> None:
+        self.request = request
+        self.hub = hub
+        self.keys = keys
+        settings = hub.settings
+        self.ws = web.WebSocketResponse(
+            heartbeat=settings.ws_heartbeat_seconds or None, max_msg_size=MAX_MESSAGE_BYTES
+        )
+        self.client: StreamClient | None = None
+        self.sent_id = 0
+        self._sender: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
+
+    async def run(self) -> web.WebSocketResponse:
+        await self.ws.prepare(self.request)
+        try:
+            types, last_id = await self._authenticate()
+        except StreamRejected as err:
+            await self._close_with_error(err.code, err.message, err.close_code)
+            return self.ws
+        client = StreamClient(types, self.hub.settings.ws_queue_size, self._on_drop)
+        self.client = client
+        seam = self.hub.register(client)
+        try:
+            await self.ws.send_str(_dumps({"kind": "welcome", "last_event_id": seam}))
+            self._sender = asyncio.create_task(self._send_events(client, last_id, seam))
+            await self._receive(client)
+        except (ConnectionError, RuntimeError):
+            pass  # the peer went away
+        finally:
+            self.hub.unregister(client)
+            if self._sender is not None:
+                self._sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._sender
+            if self._closing is not None:
+                with contextlib.suppress(Exception):
+                    await self._closing
+            if not self.ws.closed:
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(2):
+                        await self.ws.close()
+        return self.ws
+
+    # --- authentication -------------------------------------------------------
+    async def _authenticate(self) -> tuple[TypeFilter, int | None]:
+        query = self.request.query
+        types = _types(query.get("types"))
+        last_id = _last_event_id(query.get("last_event_id"))
+        header = self.request.headers.get("Authorization")
+        if header:
+            key = await self._verify(header)
+        else:
+            message = await self._first_message()
+            api_key = message.get("api_key")
+            if not isinstance(api_key, str) or not api_key:
+                raise StreamRejected("UNAUTHORIZED", "The auth message needs an api_key")
+            key = await self._verify(f"Bearer {api_key}")
+            if "types" in message:
+                types = _types(message["types"])
+            if "last_event_id" in message:
+                last_id = _last_event_id(message["last_event_id"])
+        if not key.has_scope("read"):
+            raise StreamRejected("INSUFFICIENT_SCOPE", "API key missing required scope: read")
+        return types, last_id
+
+    async def _verify(self, header: str) -> ApiKey:
+        try:
+            return await self.keys.verify(header)
+        except ApiError as err:
+            raise StreamRejected(err.code, err.message) from None
+
+    async def _first_message(self) -> dict[str, Any]:
+        timeout = self.hub.settings.ws_auth_timeout_seconds
+        try:
+            msg = await self.ws.receive(timeout=timeout)
+        except TimeoutError:
+            raise StreamRejected(
+                "UNAUTHORIZED", f"No Authorization header and no auth message within {timeout:g} s"
+            ) from None
+        if msg.type != WSMsgType.TEXT:
+            raise StreamRejected("UNAUTHORIZED", "Expected an auth message")
+        message = self._parse(msg.data)
+        if message.get("kind") != "auth":
+            raise StreamRejected("UNAUTHORIZED", 'The first message must be {"kind": "auth", ...}')
+        return message
+
+    @staticmethod
+    def _parse(data: str) -> dict[str, Any]:
+        try:
+            message = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise StreamRejected("VALIDATION_ERROR", "Messages must be JSON objects") from None
+        if not isinstance(message, dict):
+            raise StreamRejected("VALIDATION_ERROR", "Messages must be JSON objects")
+        return message
+
+    # --- streaming ------------------------------------------------------------
+    async def _send_events(self, client: StreamClient, last_id: int | None, seam: int) -> None:
+        try:
+            await self._stream(client, last_id, seam)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # the peer went away, or the outbox cannot be read
+            _LOGGER.debug("event stream ended: %s", err)
+            await self._close(WSCloseCode.INTERNAL_ERROR)
+
+    async def _stream(self, client: StreamClient, last_id: int | None, seam: int) -> None:
+        """Replay ``(last_id, seam]`` from the outbox, then the live queue (ids > seam)."""
+        if last_id is not None:
+            self.sent_id = last_id
+            while self.sent_id < seam:
+                async with self.hub.db.read() as conn:
+                    batch = await fetch_events(
+                        conn, after=self.sent_id, upto=seam, limit=REPLAY_BATCH, types=client.types
+                    )
+                for event in batch:
+                    await self._send_frame(event_frame(event))
+                if len(batch) < REPLAY_BATCH:
+                    break
+            self.sent_id = max(self.sent_id, seam)
+        while True:
+            frame = await client.queue.get()
+            if frame.id > self.sent_id and client.types(frame.type):
+                await self._send_frame(frame)
+
+    async def _send_frame(self, frame: Frame) -> None:
+        await self.ws.send_str(frame.text)
+        self.sent_id = frame.id
+
+    async def _receive(self, client: StreamClient) -> None:
+        async for msg in self.ws:
+            if msg.type == WSMsgType.TEXT:
+                try:
+                    reply = self._handle(client, self._parse(msg.data))
+                except StreamRejected as err:
+                    await self._close_with_error(err.code, err.message, err.close_code)
+                    return
+                if reply is not None:
+                    await self.ws.send_str(reply)
+            elif msg.type == WSMsgType.BINARY:
+                await self._close_with_error("VALIDATION_ERROR", "Binary frames are not supported")
+                return
+            elif msg.type == WSMsgType.ERROR:
+                return
+
+    def _handle(self, client: StreamClient, message: dict[str, Any]) -> str | None:
+        kind = message.get("kind")
+        if kind == "ping":
+            return _dumps({"kind": "pong"})
+        if kind == "subscribe":
+            if "types" not in message:
+                raise StreamRejected("VALIDATION_ERROR", "subscribe needs types")
+            client.types = _types(message["types"])
+            return None
+        return None  # "auth" again, or a kind from a newer client: ignored
+
+    # --- closing --------------------------------------------------------------
+    def _on_drop(self, reason: str) -> None:
+        """Called by the hub (never awaited): stop sending and close in the background."""
+        if self._sender is not None:
+            self._sender.cancel()
+        if reason == "SERVER_SHUTDOWN":
+            coro = self._close(WSCloseCode.GOING_AWAY)
+        else:
+            coro = self._close_with_error(
+                reason, "The client did not keep up with the event stream", TRY_AGAIN_LATER
+            )
+        self._closing = asyncio.create_task(coro)
+
+    async def _close(self, code: int) -> None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2):
+                await self.ws.close(code=code)
+
+    async def _close_with_error(
+        self, code: str, message: str, close_code: int = POLICY_VIOLATION
+    ) -> None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1):
+                await self.ws.send_str(_error(code, message))
+        await self._close(close_code)
+
+
+async def handle_stream(
+    request: web.Request, hub: EventHub | None, keys: KeyService
+) -> web.StreamResponse:
+    if hub is None or not hub.running:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_str(_error("STREAM_UNAVAILABLE", "The event stream is not running"))
+        await ws.close(code=TRY_AGAIN_LATER)
+        return ws
+    return await StreamSession(request, hub, keys).run()
