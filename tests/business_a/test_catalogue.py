@@ -60,7 +60,8 @@ async def test_duplicates(api):
     assert bad.status == 400 and bad.code == "VALIDATION_ERROR" and "hex_code" in bad.body["error"]
 
 
-async def test_product_list_filters_and_categories(api):
+async def test_product_list_filters_and_categories(empty_api):
+    api = empty_api  # no demo data: exact lists
     await make_product(api, "Alpha", category="Desk", description="holds pens")
     await make_product(api, "Beta", category="Kitchen")
     await make_product(api, "Gamma", category="Desk", is_active=False)
@@ -95,7 +96,8 @@ async def test_product_patch_and_print_file(api):
     assert empty.status == 400 and empty.code == "VALIDATION_ERROR"
 
 
-async def test_skus_list_detail_patch_adjust(api):
+async def test_skus_list_detail_patch_adjust(empty_api):
+    api = empty_api  # no demo data: exact lists
     product = await make_product(api, "Cup")
     red = await make_sku(api, product["id"], "CUP-R", color="Red", filament_type="PLA",
                          low_stock_threshold=2)
@@ -131,7 +133,8 @@ async def test_skus_list_detail_patch_adjust(api):
     assert missing.status == 404 and missing.code == "PRODUCT_NOT_FOUND"
 
 
-async def test_colors_list_and_filament_types(api):
+async def test_colors_list_and_filament_types(empty_api):
+    api = empty_api  # no demo data: exact lists
     for name, ftype in (("Red", "PLA"), ("Blue", "PETG"), ("Green", "PLA")):
         await api.post("/colors", json={"color_name": name, "hex_code": "#112233", "filament_type": ftype})
     listed = await api.get("/colors")

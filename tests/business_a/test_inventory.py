@@ -87,7 +87,8 @@ async def test_low_stock_event_on_crossing(api):
     assert not HIDDEN & set(payloads[0])
 
 
-async def test_list_filters_paging_and_hidden_fields(api):
+async def test_list_filters_paging_and_hidden_fields(empty_api):
+    api = empty_api  # no demo data: exact lists
     sku_a, fg_a = await _item(api, "B-2", threshold=2)
     sku_b, fg_b = await _item(api, "A-1", threshold=2)
     async with api.farm.db.begin() as conn:  # internal values that must never leak

@@ -170,6 +170,7 @@ async def fulfill_item(ctx: Ctx) -> web.StreamResponse:
     "/orders/{id}/produce",
     scope="write",
     summary="Queue production for an order",
+    body={},
     errors=("ORDER_NOT_FOUND", "INVALID_STATE"),
 )
 async def produce_order(ctx: Ctx) -> web.StreamResponse:
