@@ -120,7 +120,7 @@ class OctoPrintPeer:
                 raise RuntimeError(f"OctoPrint exited early; see {self.basedir / 'serve.log'}")
             try:
                 current = self.get("/api/connection")["current"]
-                if current.get("state") == "Operational":
+                if isinstance(current, dict) and current.get("state") == "Operational":
                     return
             except (OSError, http.client.HTTPException, ValueError):  # not up yet
                 pass

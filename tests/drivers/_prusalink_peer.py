@@ -69,6 +69,7 @@ class FakePrusaLink:
     username: str = "maker"
     password: str = "secret-pass"
     use_qop: bool = True
+    api_key: str | None = None  # also accept this legacy X-Api-Key (the Pi build does)
     print_seconds: float = 3.0
     storage: str = "usb"
     files: dict[str, bytes] = field(default_factory=dict)
@@ -117,9 +118,13 @@ class FakePrusaLink:
                 headers={"WWW-Authenticate": challenge},
             )
         self.requests.append((request.method, request.path))
-        return await handler(request)
+        response: web.StreamResponse = await handler(request)
+        return response
 
     def _authorised(self, request: web.Request) -> bool:
+        if "X-Api-Key" in request.headers:
+            given = request.headers["X-Api-Key"]
+            return self.api_key is not None and secrets.compare_digest(given, self.api_key)
         header = request.headers.get("Authorization", "")
         if not header.startswith("Digest "):
             return False

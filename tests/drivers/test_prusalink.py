@@ -300,3 +300,14 @@ async def test_slow_printer_times_out(
         await driver.pause()
     printer.delay_s = 0.0
     await wait_for_status(driver, Status.PRINTING)  # still tracked after the timeout
+
+
+async def test_legacy_api_key(fake: tuple[FakePrusaLink, str], make_driver: MakeDriver) -> None:
+    printer, _ = fake
+    printer.api_key = "0123456789abcdef"
+    driver = make_driver(password=None, api_key="0123456789abcdef")
+    await driver.connect()
+    assert driver.state.status is Status.IDLE
+    assert printer.rejected_auth == 0
+    with pytest.raises(AuthenticationFailed):
+        await make_driver(password=None, api_key="wrong").connect()

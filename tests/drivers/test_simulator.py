@@ -101,7 +101,7 @@ async def test_connect_and_close(make_sim: MakeSim) -> None:
 
 
 async def test_full_print_lifecycle(make_sim: MakeSim, gcode_file: GcodeFile) -> None:
-    sim = make_sim(print_seconds=1200)
+    sim = make_sim(print_seconds=2400)
     seen: list[PrinterState] = []
     sim.add_listener(seen.append)
     await sim.connect()
@@ -109,7 +109,7 @@ async def test_full_print_lifecycle(make_sim: MakeSim, gcode_file: GcodeFile) ->
     assert sim.state.status is Status.PREPARING
     assert (sim.state.nozzle_target, sim.state.bed_target) == (215, 60)
     assert sim.state.current_file == "part.gcode"
-    assert sim.state.remaining_time_minutes == 20
+    assert sim.state.remaining_time_minutes == 40
 
     final = await wait_for_status(sim, Status.FINISHED)
     assert final.progress == 100
