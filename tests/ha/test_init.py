@@ -21,7 +21,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.autoprintfarm.const import DOMAIN
 
-from .conftest import FakeFarm, make_event, make_status
+from .conftest import FakeFarm, make_event
 
 
 async def test_setup_and_unload(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
@@ -72,8 +72,7 @@ async def test_setup_failures(
 
 @pytest.mark.usefixtures("no_stream")
 async def test_unavailable_and_recovery_logged_once(
-    hass: HomeAssistant, mock_client: MagicMock, init_integration: MockConfigEntry,
-    freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture,
+    freezer: FrozenDateTimeFactory, hass: HomeAssistant, mock_client: MagicMock, init_integration: MockConfigEntry, fake_farm: FakeFarm, caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Server down: entities unavailable, one log line; back up: one recovery line."""
     farm = init_integration.runtime_data.farm
@@ -83,20 +82,15 @@ async def test_unavailable_and_recovery_logged_once(
     for _ in range(3):
         freezer.tick(timedelta(seconds=31))
         async_fire_time_changed(hass)
-        await hass.async_block_till_done()
+        await hass.async_block_till_done(wait_background_tasks=True)
     assert hass.states.get("sensor.prusa_one_status").state == STATE_UNAVAILABLE
     assert hass.states.get("button.prusa_one_pause").state == STATE_UNAVAILABLE
     assert caplog.text.count("connection refused") == 1
-    mock_client.printers.side_effect = None
-    mock_client.printers.return_value = list(mock_client.printers.return_value or [])
-    from .conftest import FakeFarm as _Farm  # fresh data source
-
-    fresh = _Farm()
-    mock_client.printers.side_effect = lambda: list(fresh.printers)
+    mock_client.printers.side_effect = lambda: list(fake_farm.printers)
     for _ in range(2):
         freezer.tick(timedelta(seconds=31))
         async_fire_time_changed(hass)
-        await hass.async_block_till_done()
+        await hass.async_block_till_done(wait_background_tasks=True)
     assert hass.states.get("sensor.prusa_one_status").state == "printing"
     assert caplog.text.count("data recovered") == 1
 
@@ -112,13 +106,12 @@ async def test_offline_printer_is_not_unavailable(
 
 @pytest.mark.usefixtures("no_stream")
 async def test_auth_failure_while_polling_starts_reauth(
-    hass: HomeAssistant, mock_client: MagicMock, init_integration: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
+    freezer: FrozenDateTimeFactory, hass: HomeAssistant, mock_client: MagicMock, init_integration: MockConfigEntry,
 ) -> None:
     mock_client.job_stats.side_effect = APFAuthenticationError("revoked", code="TOKEN_REVOKED", status=401)
     freezer.tick(timedelta(seconds=31))
     async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert flows[0]["context"]["source"] == SOURCE_REAUTH
 
@@ -131,11 +124,10 @@ async def test_push_status_updates_entity(
     assert farm.push_connected is True
     assert farm.update_interval == timedelta(minutes=5)
     calls_before = mock_client.printers.await_count
-    status = make_status("p1", status="paused", progress=43.0)
-    await event_queue.put(make_event(7, "printer.status", {**status.__dict__ if False else {
+    await event_queue.put(make_event(7, "printer.status", {
         "printer_id": "p1", "status": "paused", "progress": 43.0, "hub_online": True,
         "current_job_id": "j1", "nozzle_temp": 200.0, "remaining_time_minutes": 80,
-        "last_telemetry_at": "2026-11-21T12:01:00Z"}}))
+        "last_telemetry_at": "2026-11-21T12:01:00Z"}))
     await hass.async_block_till_done()
     assert hass.states.get("sensor.prusa_one_status").state == "paused"
     assert hass.states.get("sensor.prusa_one_progress").state == "43.0"
@@ -180,8 +172,8 @@ async def test_push_ignores_malformed_and_unknown(
 
 
 async def test_stream_lost_falls_back_to_polling_and_reconnects(
-    hass: HomeAssistant, init_integration: MockConfigEntry, event_queue: asyncio.Queue[FarmEvent],
-    mock_client: MagicMock, freezer: FrozenDateTimeFactory,
+    freezer: FrozenDateTimeFactory, hass: HomeAssistant, init_integration: MockConfigEntry, event_queue: asyncio.Queue[FarmEvent],
+    mock_client: MagicMock,
 ) -> None:
     farm = init_integration.runtime_data.farm
     await event_queue.put(make_event(9, "printer.status", {"printer_id": "p1", "status": "printing"}))
@@ -207,8 +199,7 @@ async def test_stream_auth_error_starts_reauth(
 
 @pytest.mark.usefixtures("no_stream")
 async def test_dynamic_and_stale_devices(
-    hass: HomeAssistant, init_integration: MockConfigEntry, fake_farm: FakeFarm,
-    freezer: FrozenDateTimeFactory,
+    freezer: FrozenDateTimeFactory, hass: HomeAssistant, init_integration: MockConfigEntry, fake_farm: FakeFarm,
 ) -> None:
     from apf_core.client import Printer, PrinterStatus
     from homeassistant.helpers import device_registry as dr
@@ -220,7 +211,7 @@ async def test_dynamic_and_stale_devices(
     fake_farm.statuses["p3"] = PrinterStatus(printer_id="p3", status="idle", hub_online=True, light_on=False)
     freezer.tick(timedelta(seconds=31))
     async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert hass.states.get("sensor.voron_three_status").state == "idle"
     assert hass.states.get("light.voron_three_light").state == "off"
     assert registry.async_get_device(identifiers={(DOMAIN, "p2")}) is None
@@ -233,8 +224,7 @@ async def test_dynamic_and_stale_devices(
 
 @pytest.mark.usefixtures("no_stream")
 async def test_dynamic_stock_entities(
-    hass: HomeAssistant, init_integration: MockConfigEntry, fake_farm: FakeFarm,
-    freezer: FrozenDateTimeFactory,
+    freezer: FrozenDateTimeFactory, hass: HomeAssistant, init_integration: MockConfigEntry, fake_farm: FakeFarm,
 ) -> None:
     from apf_core.client import Filament
     from homeassistant.helpers import entity_registry as er
@@ -245,7 +235,7 @@ async def test_dynamic_stock_entities(
     fake_farm.filaments.append(Filament(id="s2", type="PETG", color="Orange", remaining_grams=80))
     freezer.tick(timedelta(minutes=5, seconds=1))
     async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert registry.async_get("sensor.garage_farm_stock_clip_wht") is None
     assert hass.states.get("sensor.garage_farm_filament_petg_orange").state == "80"
     assert hass.states.get("sensor.garage_farm_low_stock_items").state == "0"
