@@ -21,6 +21,8 @@ from .stock import fg_for_sku, fg_row, move_stock
 if TYPE_CHECKING:
     from ..farm import Farm
 
+Rows = list[dict[str, Any]]  # (class methods named `list` shadow the builtin)
+
 T = assembly_tasks
 TASK_STATUSES = ("pending", "in_progress", "completed", "cancelled")
 TASK_TYPES = ("print_assembly", "kit_assembly")
@@ -108,7 +110,7 @@ async def insert_task(
     return view
 
 
-async def kit_shortages(conn: AsyncConnection, sku_id: str, quantity: int) -> list[dict[str, Any]]:
+async def kit_shortages(conn: AsyncConnection, sku_id: str, quantity: int) -> Rows:
     """What is missing to assemble ``quantity`` kits of ``sku_id`` now."""
     shortages = []
     for child in (await children_of(conn, [sku_id]))[sku_id]:
@@ -146,7 +148,7 @@ class AssemblyService:
 
     async def list(
         self, *, status: str | None, task_type: str | None, limit: int, offset: int
-    ) -> list[dict[str, Any]]:
+    ) -> Rows:
         query = select(T).order_by(_ORDER, T.c.created_at.desc(), T.c.id)
         if status:
             query = query.where(T.c.status == status)

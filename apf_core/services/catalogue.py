@@ -21,6 +21,9 @@ from .common import fetch_one, fetch_page, project
 if TYPE_CHECKING:
     from ..farm import Farm
 
+Strings = list[str]
+Rows = list[dict[str, Any]]  # (class methods named `list` shadow the builtin)
+
 PRODUCT_FIELDS = (
     "id",
     "name",
@@ -66,8 +69,8 @@ def image_view(row: dict[str, Any]) -> dict[str, Any]:
 
 async def images_of(
     conn: AsyncConnection, product_ids: list[str]
-) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {pid: [] for pid in product_ids}
+) -> dict[str, Rows]:
+    out: dict[str, Rows] = {pid: [] for pid in product_ids}
     if not product_ids:
         return out
     rows = await conn.execute(
@@ -80,7 +83,7 @@ async def images_of(
     return out
 
 
-async def product_views(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def product_views(conn: AsyncConnection, rows: Rows) -> Rows:
     """PRODUCT projections; the first image (lowest sort_order) is the hero ``image_url``."""
     images = await images_of(conn, [r["id"] for r in rows])
     views = []
@@ -138,7 +141,7 @@ class ProductService:
         search: str | None,
         limit: int,
         offset: int,
-    ) -> list[dict[str, Any]]:
+    ) -> Rows:
         query = select(products).where(products.c.kind != "kit_part")
         if category is not None:
             query = query.where(products.c.category == category)
@@ -156,7 +159,7 @@ class ProductService:
         async with self.db.read() as conn:
             return await product_views(conn, await fetch_page(conn, query, limit, offset))
 
-    async def categories(self) -> list[str]:
+    async def categories(self) -> Strings:
         query = (
             select(products.c.category)
             .distinct()
@@ -220,12 +223,12 @@ class ProductService:
             return (await product_views(conn, [row]))[0]
 
     # --- components (assembly aids such as screws and labels, not the BOM) ----------
-    async def components(self, product_id: str) -> list[dict[str, Any]]:
+    async def components(self, product_id: str) -> Rows:
         async with self.db.read() as conn:
             await product_row(conn, product_id)
             return await self._components(conn, product_id)
 
-    async def all_components(self) -> list[dict[str, Any]]:
+    async def all_components(self) -> Rows:
         query = (
             select(product_components, products.c.name.label("product_name"))
             .select_from(product_components.join(products))
@@ -233,11 +236,11 @@ class ProductService:
         )
         async with self.db.read() as conn:
             rows = (await conn.execute(query)).mappings()
-            return [project(r, (*COMPONENT_FIELDS, "product_id", "product_name")) for r in rows]
+            return [project(dict(r), (*COMPONENT_FIELDS, "product_id", "product_name")) for r in rows]
 
     async def add_components(
-        self, product_id: str, items: list[dict[str, Any]], *, replace: bool
-    ) -> list[dict[str, Any]]:
+        self, product_id: str, items: Rows, *, replace: bool
+    ) -> Rows:
         async with self.db.begin() as conn:
             await product_row(conn, product_id, for_update=True)
             if replace:
@@ -255,17 +258,17 @@ class ProductService:
             )
         return {"deleted": int(result.rowcount or 0)}
 
-    async def _components(self, conn: AsyncConnection, product_id: str) -> list[dict[str, Any]]:
+    async def _components(self, conn: AsyncConnection, product_id: str) -> Rows:
         rows = await conn.execute(
             select(product_components)
             .where(product_components.c.product_id == product_id)
             .order_by(product_components.c.created_at, product_components.c.id)
         )
-        return [project(r, COMPONENT_FIELDS) for r in rows.mappings()]
+        return [project(dict(r), COMPONENT_FIELDS) for r in rows.mappings()]
 
 
 async def insert_components(
-    conn: AsyncConnection, product_id: str, items: list[dict[str, Any]]
+    conn: AsyncConnection, product_id: str, items: Rows
 ) -> None:
     now = utcnow()
     for index, item in enumerate(items):
@@ -282,7 +285,7 @@ async def insert_components(
         )
 
 
-async def _sku_rows(conn: AsyncConnection, product_id: str) -> list[dict[str, Any]]:
+async def _sku_rows(conn: AsyncConnection, product_id: str) -> Rows:
     rows = await conn.execute(
         select(skus).where(skus.c.product_id == product_id).order_by(skus.c.sku)
     )

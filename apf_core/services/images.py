@@ -20,6 +20,9 @@ from .catalogue import image_view, images_of, product_row
 if TYPE_CHECKING:
     from ..farm import Farm
 
+Strings = list[str]
+Rows = list[dict[str, Any]]  # (class methods named `list` shadow the builtin)
+
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_IMAGES = 20
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
@@ -60,7 +63,7 @@ class ImageService:
         self.db = farm.db
         self.root = farm.settings.data_dir / "images"
 
-    async def list(self, product_id: str) -> list[dict[str, Any]]:
+    async def list(self, product_id: str) -> Rows:
         async with self.db.read() as conn:
             await product_row(conn, product_id)
             return (await images_of(conn, [product_id]))[product_id]
@@ -124,7 +127,7 @@ class ImageService:
         (self.root / row["storage_key"]).unlink(missing_ok=True)
         return {"id": image_id, "deleted": True}
 
-    async def reorder(self, product_id: str, order: list[str]) -> list[dict[str, Any]]:
+    async def reorder(self, product_id: str, order: Strings) -> Rows:
         async with self.db.begin() as conn:
             await product_row(conn, product_id, for_update=True)
             current = {

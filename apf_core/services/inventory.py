@@ -33,6 +33,8 @@ from .stock import (
 if TYPE_CHECKING:
     from ..farm import Farm
 
+Rows = list[dict[str, Any]]  # (class methods named `list` shadow the builtin)
+
 #: reasons a client may give; internal ones (print_completion, order_fulfillment,
 #: assembly_completed) are written only by the server
 ADJUST_REASONS = ("manual", "inventory_count", "correction", "damaged", "returned")
@@ -70,7 +72,7 @@ class InventoryService:
         status: str | None = None,
         limit: int | None = None,
         offset: int | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> Rows:
         query = fg_select()
         if low_stock is not None:
             query = query.where(_low_stock_clause() if low_stock else ~_low_stock_clause())
@@ -182,7 +184,7 @@ class InventoryService:
             await self.farm.events.emit(conn, "inventory.adjusted", result)
         return result
 
-    async def alerts(self) -> list[dict[str, Any]]:
+    async def alerts(self) -> Rows:
         """Active items at or under their threshold, largest deficit first; kits that
         could be assembled to a healthy level are left out."""
         query = (

@@ -26,6 +26,8 @@ from .skus import insert_sku, write_bom
 if TYPE_CHECKING:
     from ..farm import Farm
 
+Rows = list[dict[str, Any]]  # (class methods named `list` shadow the builtin)
+
 CLOSED_ORDER_STATES = ("shipped", "fulfilled", "cancelled", "refunded")
 
 
@@ -95,7 +97,7 @@ async def kit_view(conn: AsyncConnection, kit: dict[str, Any]) -> dict[str, Any]
                 "variants": variants,
             }
         )
-    by_variant: dict[str, list[dict[str, Any]]] = {}
+    by_variant: dict[str, Rows] = {}
     flat = []
     for kit_sku in kit_skus:
         for line in extras[kit_sku["id"]]:
@@ -164,7 +166,9 @@ class KitService:
             if kit["kind"] != "kit":
                 raise BadRequest("Product is not a kit", code="NOT_A_KIT")
             await check_name_free(conn, body["name"], exclude_id=product_id)
-            values = {k: body[k] for k in ("name", "description", "category") if k in body}
+            values: dict[str, Any] = {
+                k: body[k] for k in ("name", "description", "category") if k in body
+            }
             await conn.execute(
                 update(products)
                 .where(products.c.id == product_id)
@@ -260,7 +264,7 @@ class KitService:
             for row in (await _skus_of(conn, part_product_ids + dropped_part_products)).values()
         }
         wanted: dict[tuple[str, str], str] = {}  # (part product, colour) -> sku id
-        wiring: dict[str, list[dict[str, Any]]] = {code: [] for code in kit_sku_ids}
+        wiring: dict[str, Rows] = {code: [] for code in kit_sku_ids}
         for index, spec in enumerate(body["parts"]):
             quantity = spec.get("quantity_per_kit", 1)
             for variant in body["variants"]:

@@ -27,6 +27,8 @@ from .stock import fg_for_sku, move_stock
 if TYPE_CHECKING:
     from ..farm import Farm
 
+Rows = list[dict[str, Any]]  # (class methods named `list` shadow the builtin)
+
 ORDER_STATUSES = (
     "pending",
     "processing",
@@ -126,7 +128,7 @@ class OrderService:
         end: datetime | None,
         limit: int,
         offset: int,
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[Rows, int]:
         query = select(orders)
         if status:
             query = query.where(orders.c.status == status)
@@ -388,10 +390,10 @@ class OrderService:
     # --- production ------------------------------------------------------------
     async def produce(self, order_id: str) -> dict[str, Any]:
         """Queue what the open lines still need; safe to call again (idempotent)."""
-        created_jobs: list[dict[str, Any]] = []
-        created_tasks: list[dict[str, Any]] = []
-        shortages: list[dict[str, Any]] = []
-        unmatched: list[dict[str, Any]] = []
+        created_jobs: Rows = []
+        created_tasks: Rows = []
+        shortages: Rows = []
+        unmatched: Rows = []
         async with self.db.begin() as conn:
             order = await self._row(conn, order_id, for_update=True)
             if order["status"] in CLOSED:
@@ -571,7 +573,7 @@ class OrderService:
         row = (await conn.execute(select(skus).where(skus.c.sku == spec["sku"]))).mappings().first()
         return dict(row) if row else None
 
-    async def _items(self, conn: AsyncConnection, order_id: str) -> list[dict[str, Any]]:
+    async def _items(self, conn: AsyncConnection, order_id: str) -> Rows:
         rows = await conn.execute(
             select(order_items)
             .where(order_items.c.order_id == order_id)

@@ -25,6 +25,9 @@ from .stock import create_fg, fg_for_sku, refresh_status
 if TYPE_CHECKING:
     from ..farm import Farm
 
+Strings = list[str]
+Rows = list[dict[str, Any]]  # (class methods named `list` shadow the builtin)
+
 SKU_FIELDS = (
     "id",
     "product_id",
@@ -54,7 +57,7 @@ COLOR_FIELDS = (
 DEFAULT_THRESHOLD = 5
 
 
-async def sku_views(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def sku_views(conn: AsyncConnection, rows: Rows) -> Rows:
     ids = [r["id"] for r in rows]
     stock: dict[str, int] = {}
     if ids:
@@ -126,7 +129,7 @@ class SkuService:
         self.farm = farm
         self.db = farm.db
 
-    async def list(self, **filters: Any) -> list[dict[str, Any]]:
+    async def list(self, **filters: Any) -> Rows:
         query = select(skus).select_from(skus.join(products)).where(_visible())
         for name in ("product_id", "color", "filament_type"):
             if filters.get(name) is not None:
@@ -143,7 +146,7 @@ class SkuService:
         async with self.db.read() as conn:
             return await sku_views(conn, [dict(r) for r in (await conn.execute(query)).mappings()])
 
-    async def low_stock(self) -> list[dict[str, Any]]:
+    async def low_stock(self) -> Rows:
         return await self.list(low_stock=True, is_active=True)
 
     async def get(self, sku_id: str) -> dict[str, Any]:
@@ -224,7 +227,7 @@ class SkuService:
             return await _bom(conn, row)
 
     async def replace_bom(
-        self, sku_id: str, children: list[dict[str, Any]], inventory: list[dict[str, Any]]
+        self, sku_id: str, children: Rows, inventory: Rows
     ) -> dict[str, Any]:
         async with self.db.begin() as conn:
             row = await sku_row(conn, sku_id, for_update=True)
@@ -267,8 +270,8 @@ async def _bom(conn: AsyncConnection, row: dict[str, Any]) -> dict[str, Any]:
 async def write_bom(
     conn: AsyncConnection,
     row: dict[str, Any],
-    children: list[dict[str, Any]],
-    inventory: list[dict[str, Any]],
+    children: Rows,
+    inventory: Rows,
 ) -> None:
     """Atomically replace a SKU's BOM; an empty ``children`` makes it non-composite."""
     sku_id = row["id"]
@@ -342,16 +345,16 @@ class ColorService:
 
     async def list(
         self, *, filament_type: str | None, is_active: bool | None
-    ) -> list[dict[str, Any]]:
+    ) -> Rows:
         query = select(colors).order_by(colors.c.filament_type, colors.c.color_name)
         if filament_type is not None:
             query = query.where(func.upper(colors.c.filament_type) == filament_type.upper())
         if is_active is not None:
             query = query.where(colors.c.is_active.is_(is_active))
         async with self.db.read() as conn:
-            return [project(r, COLOR_FIELDS) for r in (await conn.execute(query)).mappings()]
+            return [project(dict(r), COLOR_FIELDS) for r in (await conn.execute(query)).mappings()]
 
-    async def filament_types(self) -> list[str]:
+    async def filament_types(self) -> Strings:
         query = (
             select(colors.c.filament_type)
             .distinct()

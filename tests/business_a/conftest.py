@@ -13,42 +13,46 @@ from tests.api.conftest import Api, api, empty_api, farm_options  # noqa: F401  
 pytestmark = pytest.mark.asyncio
 
 
-async def file_ids(api: Api) -> list[str]:
+async def file_ids(client: Api) -> list[str]:
     """Ids of the demo farm's print files (seeded by s10_farm)."""
-    async with api.farm.db.read() as conn:
-        return [r.id for r in await conn.execute(select(print_files.c.id).order_by(print_files.c.name))]
+    async with client.farm.db.read() as conn:
+        return [
+            r.id for r in await conn.execute(select(print_files.c.id).order_by(print_files.c.name))
+        ]
 
 
-async def make_product(api: Api, name: str = "Widget", **fields: Any) -> dict[str, Any]:
-    reply = await api.post("/products", json={"name": name, **fields})
+async def make_product(client: Api, name: str = "Widget", **fields: Any) -> dict[str, Any]:
+    reply = await client.post("/products", json={"name": name, **fields})
     assert reply.status == 201, reply.body
     return dict(reply.data)
 
 
-async def make_sku(api: Api, product_id: str, sku: str, **fields: Any) -> dict[str, Any]:
-    reply = await api.post("/skus", json={"product_id": product_id, "sku": sku, **fields})
+async def make_sku(client: Api, product_id: str, sku: str, **fields: Any) -> dict[str, Any]:
+    reply = await client.post("/skus", json={"product_id": product_id, "sku": sku, **fields})
     assert reply.status == 201, reply.body
     return dict(reply.data)
 
 
-async def fg_of(api: Api, sku_id: str) -> dict[str, Any]:
-    reply = await api.get(f"/inventory/by-sku/{sku_id}")
+async def fg_of(client: Api, sku_id: str) -> dict[str, Any]:
+    reply = await client.get(f"/inventory/by-sku/{sku_id}")
     assert reply.status == 200, reply.body
     return dict(reply.data)
 
 
-async def make_kit(api: Api, name: str = "Desk Kit", **overrides: Any) -> dict[str, Any]:
-    files = await file_ids(api)
+async def make_kit(client: Api, name: str = "Desk Kit", **overrides: Any) -> dict[str, Any]:
+    files = await file_ids(client)
     body = {
         "name": name,
-        "variants": [{"sku": f"{name[:4].upper()}-RED", "color": "Red"},
-                     {"sku": f"{name[:4].upper()}-BLU", "color": "Blue"}],
+        "variants": [
+            {"sku": f"{name[:4].upper()}-RED", "color": "Red"},
+            {"sku": f"{name[:4].upper()}-BLU", "color": "Blue"},
+        ],
         "parts": [
             {"name": "Tray", "print_file_id": files[0], "quantity_per_kit": 2},
             {"name": "Lid", "print_file_id": files[1], "fixed_color": "Black"},
         ],
         **overrides,
     }
-    reply = await api.post("/products/kits", json=body)
+    reply = await client.post("/products/kits", json=body)
     assert reply.status == 201, reply.body
     return dict(reply.data)

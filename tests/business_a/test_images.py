@@ -23,14 +23,20 @@ async def test_upload_sniffs_and_downloads(api):
     pid = product["id"]
     kinds = {}
     # the filename and declared type lie; the bytes decide
-    for data, expected in ((PNG, "image/png"), (JPEG, "image/jpeg"), (GIF, "image/gif"),
-                           (WEBP, "image/webp")):
-        reply = await api.post(f"/products/{pid}/images",
-                               data=form(data, "photo.txt", "application/octet-stream"))
+    for data, expected in (
+        (PNG, "image/png"),
+        (JPEG, "image/jpeg"),
+        (GIF, "image/gif"),
+        (WEBP, "image/webp"),
+    ):
+        reply = await api.post(
+            f"/products/{pid}/images", data=form(data, "photo.txt", "application/octet-stream")
+        )
         assert reply.status == 201, reply.body
         kinds[reply.data["id"]] = (expected, data)
         assert reply.data["content_type"] == expected
-        assert "storage_key" not in reply.data and "path" not in reply.data
+        assert "storage_key" not in reply.data
+        assert "path" not in reply.data
     listed = (await api.get(f"/products/{pid}/images")).data
     assert [i["sort_order"] for i in listed] == [0, 1, 2, 3]
     detail = (await api.get(f"/products/{pid}")).data
@@ -51,33 +57,44 @@ async def test_upload_sniffs_and_downloads(api):
     assert (await api.get(f"/products/{pid}")).data["image_url"].endswith(order[0])
     for bad in (order[:-1], [*order, order[0]], [*order[:-1], "nope"], []):
         reply = await api.put(f"/products/{pid}/images/order", json={"order": bad})
-        assert reply.status == 400 and reply.code == "INVALID_ORDER", bad
+        assert reply.status == 400, bad
+        assert reply.code == "INVALID_ORDER", bad
 
     deleted = await api.delete(f"/products/{pid}/images/{order[0]}")
     assert deleted.status == 200
     gone = await api.get(f"/products/{pid}/images/{order[0]}")
-    assert gone.status == 404 and gone.code == "IMAGE_NOT_FOUND"
+    assert gone.status == 404
+    assert gone.code == "IMAGE_NOT_FOUND"
     assert (await api.get(f"/products/{pid}")).data["image_url"].endswith(order[1])
 
 
 async def test_upload_rejections(api):
     pid = (await make_product(api, "Strict"))["id"]
-    fake = await api.post(f"/products/{pid}/images", data=form(b"<svg></svg>", "x.png", "image/png"))
-    assert fake.status == 400 and fake.code == "INVALID_IMAGE_TYPE"
+    fake = await api.post(
+        f"/products/{pid}/images", data=form(b"<svg></svg>", "x.png", "image/png")
+    )
+    assert fake.status == 400
+    assert fake.code == "INVALID_IMAGE_TYPE"
     empty = await api.post(f"/products/{pid}/images", data=form(b"", "x.png"))
     assert empty.status == 400
     big = await api.post(f"/products/{pid}/images", data=form(PNG + b"\x00" * (5 * 1024 * 1024)))
-    assert big.status == 413 and big.code == "IMAGE_TOO_LARGE"
-    exact = await api.post(f"/products/{pid}/images", data=form(PNG + b"\x00" * (5 * 1024 * 1024 - len(PNG))))
+    assert big.status == 413
+    assert big.code == "IMAGE_TOO_LARGE"
+    exact = await api.post(
+        f"/products/{pid}/images", data=form(PNG + b"\x00" * (5 * 1024 * 1024 - len(PNG)))
+    )
     assert exact.status == 201
     as_json = await api.post(f"/products/{pid}/images", json={"file": "x"})
-    assert as_json.status == 400 and as_json.code == "VALIDATION_ERROR"
+    assert as_json.status == 400
+    assert as_json.code == "VALIDATION_ERROR"
     no_file = aiohttp.FormData()
     no_file.add_field("note", "hello")
     missing = await api.post(f"/products/{pid}/images", data=no_file)
-    assert missing.status == 400 and missing.code == "VALIDATION_ERROR"
+    assert missing.status == 400
+    assert missing.code == "VALIDATION_ERROR"
     unknown = await api.post("/products/nope/images", data=form(PNG))
-    assert unknown.status == 404 and unknown.code == "PRODUCT_NOT_FOUND"
+    assert unknown.status == 404
+    assert unknown.code == "PRODUCT_NOT_FOUND"
 
 
 async def test_twenty_image_cap(api):
@@ -85,5 +102,6 @@ async def test_twenty_image_cap(api):
     for _ in range(20):
         assert (await api.post(f"/products/{pid}/images", data=form(PNG))).status == 201
     over = await api.post(f"/products/{pid}/images", data=form(PNG))
-    assert over.status == 409 and over.code == "IMAGE_CAP_REACHED"
+    assert over.status == 409
+    assert over.code == "IMAGE_CAP_REACHED"
     assert len((await api.get(f"/products/{pid}/images")).data) == 20

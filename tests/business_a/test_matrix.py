@@ -9,8 +9,11 @@ import aiohttp
 from apf_core.api.app import all_routes
 
 ORDER_ITEM = {"sku": "X", "product_name": "X", "quantity": 1, "unit_price": 100}
-KIT = {"name": "K", "variants": [{"sku": "K-1", "color": "Red"}],
-       "parts": [{"name": "P", "print_file_id": "nope"}]}
+KIT = {
+    "name": "K",
+    "variants": [{"sku": "K-1", "color": "Red"}],
+    "parts": [{"name": "P", "print_file_id": "nope"}],
+}
 
 # method, path, scope, a valid body, the 404 code for an unknown id (None: no id)
 ENDPOINTS: list[tuple[str, str, str, Any, str | None]] = [
@@ -22,7 +25,13 @@ ENDPOINTS: list[tuple[str, str, str, Any, str | None]] = [
     ("GET", "/inventory/nope", "read", None, "INVENTORY_ITEM_NOT_FOUND"),
     ("PATCH", "/inventory/nope", "write", {"is_active": True}, "INVENTORY_ITEM_NOT_FOUND"),
     ("POST", "/inventory/nope/adjust", "write", {"adjustment": 1}, "INVENTORY_ITEM_NOT_FOUND"),
-    ("PUT", "/inventory/nope/threshold", "write", {"low_stock_threshold": 1}, "INVENTORY_ITEM_NOT_FOUND"),
+    (
+        "PUT",
+        "/inventory/nope/threshold",
+        "write",
+        {"low_stock_threshold": 1},
+        "INVENTORY_ITEM_NOT_FOUND",
+    ),
     ("GET", "/orders", "read", None, None),
     ("POST", "/orders", "write", {"customer_name": "A", "items": [ORDER_ITEM]}, None),
     ("GET", "/orders/stats", "read", None, None),
@@ -58,7 +67,13 @@ ENDPOINTS: list[tuple[str, str, str, Any, str | None]] = [
     ("PUT", "/skus/nope/bom", "write", {"children": []}, "SKU_NOT_FOUND"),
     ("POST", "/skus/nope/kit-assembly", "write", {"quantity": 1}, "SKU_NOT_FOUND"),
     ("GET", "/colors", "read", None, None),
-    ("POST", "/colors", "write", {"color_name": "C", "hex_code": "#000000", "filament_type": "PLA"}, None),
+    (
+        "POST",
+        "/colors",
+        "write",
+        {"color_name": "C", "hex_code": "#000000", "filament_type": "PLA"},
+        None,
+    ),
     ("GET", "/colors/filament-types", "read", None, None),
     ("PATCH", "/colors/nope", "write", {"is_active": False}, "COLOR_NOT_FOUND"),
     ("GET", "/assembly", "read", None, None),
@@ -77,7 +92,10 @@ def _route(method: str, path: str) -> Any:
     import re
 
     return next(
-        r for r in all_routes() if r.method == method and r.path.startswith(MY_PREFIXES)
+        r
+        for r in all_routes()
+        if r.method == method
+        and r.path.startswith(MY_PREFIXES)
         and re.fullmatch(re.sub(r"{\w+}", "[^/]+", r.path), path)
     )
 
@@ -107,9 +125,13 @@ def test_table_covers_every_route_declared_here():
     for method, path, scope, _, _ in ENDPOINTS:
         tabled.add(method)
         match = next(
-            (r for r in all_routes() if r.method == method
-             and re.fullmatch(re.sub(r"{\w+}", "[^/]+", r.path), path)
-             and r.path.startswith(MY_PREFIXES)),
+            (
+                r
+                for r in all_routes()
+                if r.method == method
+                and re.fullmatch(re.sub(r"{\w+}", "[^/]+", r.path), path)
+                and r.path.startswith(MY_PREFIXES)
+            ),
             None,
         )
         assert match is not None, (method, path)
@@ -133,11 +155,16 @@ async def test_scope_matrix(empty_api):
 
 async def test_bad_keys(empty_api):
     for method, path, _, body, _ in ENDPOINTS:
-        for key, code in ((None, "UNAUTHORIZED"), ("invalid", "TOKEN_INVALID"),
-                          ("malformed", "TOKEN_INVALID"), ("revoked", "TOKEN_REVOKED"),
-                          ("expired", "TOKEN_EXPIRED")):
+        for key, code in (
+            (None, "UNAUTHORIZED"),
+            ("invalid", "TOKEN_INVALID"),
+            ("malformed", "TOKEN_INVALID"),
+            ("revoked", "TOKEN_REVOKED"),
+            ("expired", "TOKEN_EXPIRED"),
+        ):
             reply = await empty_api.request(method, path, key=key, **_body(body))
-            assert reply.status == 401 and reply.code == code, (method, path, key, reply.body)
+            assert reply.status == 401, (method, path, key, reply.body)
+            assert reply.code == code, (method, path, key, reply.body)
 
 
 async def test_not_found_codes(empty_api):
@@ -160,13 +187,22 @@ async def test_validation_names_fields(empty_api):
         required = _required(method, path)
         if required:
             missing = await empty_api.request(method, path, json={})
-            assert missing.status == 400 and missing.code == "VALIDATION_ERROR", (path, missing.body)
+            assert missing.status == 400, (path, missing.body)
+            assert missing.code == "VALIDATION_ERROR"
             assert required[0] in missing.body["error"], (path, missing.body)
-    not_json = await empty_api.request("POST", "/orders", data=b"{nope",
-                                       headers={"Content-Type": "application/json"})
-    assert not_json.status == 400 and not_json.code == "VALIDATION_ERROR"
-    for path, params in (("/orders", {"status": "lost"}), ("/orders", {"from": "yesterday"}),
-                         ("/assembly", {"task_type": "gluing"}), ("/orders", {"limit": "101"}),
-                         ("/assembly", {"offset": "-1"}), ("/skus", {"is_active": "1"})):
+    not_json = await empty_api.request(
+        "POST", "/orders", data=b"{nope", headers={"Content-Type": "application/json"}
+    )
+    assert not_json.status == 400
+    assert not_json.code == "VALIDATION_ERROR"
+    for path, params in (
+        ("/orders", {"status": "lost"}),
+        ("/orders", {"from": "yesterday"}),
+        ("/assembly", {"task_type": "gluing"}),
+        ("/orders", {"limit": "101"}),
+        ("/assembly", {"offset": "-1"}),
+        ("/skus", {"is_active": "1"}),
+    ):
         reply = await empty_api.get(path, params=params)
-        assert reply.status == 400 and reply.code == "VALIDATION_ERROR", (path, params, reply.body)
+        assert reply.status == 400, (path, params, reply.body)
+        assert reply.code == "VALIDATION_ERROR", (path, params, reply.body)

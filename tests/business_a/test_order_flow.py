@@ -23,14 +23,24 @@ async def _setup(api: Any) -> dict[str, Any]:
     stand_sku = await make_sku(api, stand["id"], "STAND-BLK", color="Black")
     kit = await make_kit(api, "Desk Kit")
     kit_sku = next(s for s in kit["skus"] if s["sku"] == "DESK-RED")
-    order = await api.post("/orders", json={
-        "customer_name": "Ada", "order_number": "A-1", "platform": "etsy",
-        "items": [
-            {"sku": "STAND-BLK", "product_name": "Stand", "quantity": 2, "unit_price": 1500,
-             "product_sku_id": stand_sku["id"]},
-            {"sku": "DESK-RED", "product_name": "Desk Kit", "quantity": 1, "unit_price": 4000},
-        ],
-    })
+    order = await api.post(
+        "/orders",
+        json={
+            "customer_name": "Ada",
+            "order_number": "A-1",
+            "platform": "etsy",
+            "items": [
+                {
+                    "sku": "STAND-BLK",
+                    "product_name": "Stand",
+                    "quantity": 2,
+                    "unit_price": 1500,
+                    "product_sku_id": stand_sku["id"],
+                },
+                {"sku": "DESK-RED", "product_name": "Desk Kit", "quantity": 1, "unit_price": 4000},
+            ],
+        },
+    )
     assert order.status == 201, order.body
     return {"stand_sku": stand_sku, "kit": kit, "kit_sku": kit_sku, "order": order.data}
 
@@ -52,10 +62,12 @@ async def test_order_to_shipment(api):
     assert units == [1, 2, 2]  # lid x1, tray x2 per kit, stand x2
     tasks = produced.data["assembly_tasks"]
     assert [t["task_type"] for t in tasks] == ["kit_assembly"]
-    assert produced.data["shortages"] == [] and produced.data["unmatched_items"] == []
+    assert produced.data["shortages"] == []
+    assert produced.data["unmatched_items"] == []
 
     again = await api.post(f"/orders/{order['id']}/produce")
-    assert again.data["jobs"] == [] and again.data["assembly_tasks"] == []
+    assert again.data["jobs"] == []
+    assert again.data["assembly_tasks"] == []
     listed = await api.get("/jobs", params={"status": "queued", "limit": 100})
     assert sum(1 for j in listed.data if j["order_id"] == order["id"]) == 3
     assert (await api.get(f"/orders/{order['id']}")).data["status"] == "processing"
@@ -66,7 +78,8 @@ async def test_order_to_shipment(api):
     errors = early.data["fulfillment_errors"]
     assert any(e.startswith("INSUFFICIENT_STOCK") for e in errors)
     assert any(e.startswith("KIT_NOT_PRODUCED") for e in errors)
-    assert early.data["status"] == "processing" and early.data["shipped_at"] is None
+    assert early.data["status"] == "processing"
+    assert early.data["shipped_at"] is None
 
     for job in jobs:
         done = await api.post(f"/jobs/{job['id']}/complete", json={})
@@ -90,7 +103,8 @@ async def test_order_to_shipment(api):
     done = await api.post(f"/assembly/{print_tasks[0]['id']}/complete", json={"notes": "glued"})
     assert done.status == 200, done.body
     assert done.data["quantity_completed"] == 2
-    assert done.data["task"]["status"] == "completed" and done.data["task"]["completed_at"]
+    assert done.data["task"]["status"] == "completed"
+    assert done.data["task"]["completed_at"]
     assert (await fg_of(api, ctx["stand_sku"]["id"]))["ready_stock"] == 2
 
     partial = await api.post(f"/orders/{order['id']}/fulfill", json={})
@@ -126,7 +140,12 @@ async def test_order_to_shipment(api):
         assert expected in types
     async with api.farm.db.read() as conn:
         reasons = {r.reason for r in await conn.execute(select(stock_adjustments.c.reason))}
-    assert {"print_completion", "assembly_completed", "kit_assembly", "order_fulfillment"} <= reasons
+    assert {
+        "print_completion",
+        "assembly_completed",
+        "kit_assembly",
+        "order_fulfillment",
+    } <= reasons
 
 
 async def test_fulfil_without_tracking_is_fulfilled(api):
@@ -135,18 +154,30 @@ async def test_fulfil_without_tracking_is_fulfilled(api):
     sku = await make_sku(api, product["id"], "CLIP-1")
     fg = await fg_of(api, sku["id"])
     await api.post(f"/inventory/{fg['id']}/adjust", json={"adjustment": 5})
-    order = (await api.post("/orders", json={
-        "customer_name": "Bob", "items": [
-            {"sku": "CLIP-1", "product_name": "Clip", "quantity": 3, "unit_price": 100},
-            {"sku": "GIFT-NOTE", "product_name": "Gift note", "quantity": 1, "unit_price": 0},
-        ],
-    })).data
+    order = (
+        await api.post(
+            "/orders",
+            json={
+                "customer_name": "Bob",
+                "items": [
+                    {"sku": "CLIP-1", "product_name": "Clip", "quantity": 3, "unit_price": 100},
+                    {
+                        "sku": "GIFT-NOTE",
+                        "product_name": "Gift note",
+                        "quantity": 1,
+                        "unit_price": 0,
+                    },
+                ],
+            },
+        )
+    ).data
     assert order["order_number"].startswith("APF-")
     assert order["shipping_country"] == "USA"
     produced = (await api.post(f"/orders/{order['id']}/produce")).data
     assert [u["sku"] for u in produced["unmatched_items"]] == ["GIFT-NOTE"]
     reply = await api.post(f"/orders/{order['id']}/fulfill", json={})
-    assert reply.data["status"] == "fulfilled" and reply.data["fulfillment_errors"] == []
+    assert reply.data["status"] == "fulfilled"
+    assert reply.data["fulfillment_errors"] == []
     assert (await fg_of(api, sku["id"]))["ready_stock"] == 2
 
 
@@ -155,51 +186,94 @@ async def test_item_fulfil_and_order_reads(api):
     sku = await make_sku(api, product["id"], "HOOK-1")
     fg = await fg_of(api, sku["id"])
     await api.post(f"/inventory/{fg['id']}/adjust", json={"adjustment": 1})
-    order = (await api.post("/orders", json={
-        "customer_name": "Cy", "order_date": "2026-01-02T03:04:05Z", "shipping_cost": 500,
-        "items": [{"sku": "HOOK-1", "product_name": "Hook", "quantity": 3, "unit_price": 250}],
-    })).data
+    order = (
+        await api.post(
+            "/orders",
+            json={
+                "customer_name": "Cy",
+                "order_date": "2026-01-02T03:04:05Z",
+                "shipping_cost": 500,
+                "items": [
+                    {"sku": "HOOK-1", "product_name": "Hook", "quantity": 3, "unit_price": 250}
+                ],
+            },
+        )
+    ).data
     item = order["items"][0]
     assert order["order_date"] == "2026-01-02T03:04:05Z"
     one = await api.post(f"/orders/{order['id']}/items/{item['id']}/fulfill", json={"quantity": 1})
     assert one.status == 200, one.body
     assert one.data["items"][0]["fulfillment_status"] == "partial"
-    short = await api.post(f"/orders/{order['id']}/items/{item['id']}/fulfill", json={"quantity": 1})
-    assert short.status == 400 and short.code == "INSUFFICIENT_STOCK"
-    too_many = await api.post(f"/orders/{order['id']}/items/{item['id']}/fulfill", json={"quantity": 5})
-    assert too_many.status == 400 and too_many.code == "QUANTITY_EXCEEDS_REMAINING"
+    short = await api.post(
+        f"/orders/{order['id']}/items/{item['id']}/fulfill", json={"quantity": 1}
+    )
+    assert short.status == 400
+    assert short.code == "INSUFFICIENT_STOCK"
+    too_many = await api.post(
+        f"/orders/{order['id']}/items/{item['id']}/fulfill", json={"quantity": 5}
+    )
+    assert too_many.status == 400
+    assert too_many.code == "QUANTITY_EXCEEDS_REMAINING"
     missing = await api.post(f"/orders/{order['id']}/items/nope/fulfill", json={"quantity": 1})
-    assert missing.status == 404 and missing.code == "ORDER_ITEM_NOT_FOUND"
+    assert missing.status == 404
+    assert missing.code == "ORDER_ITEM_NOT_FOUND"
     await api.post(f"/inventory/{fg['id']}/adjust", json={"adjustment": 2})
     rest = await api.post(f"/orders/{order['id']}/items/{item['id']}/fulfill", json={"quantity": 2})
-    assert rest.data["status"] == "fulfilled" and rest.data["shipped_at"]
+    assert rest.data["status"] == "fulfilled"
+    assert rest.data["shipped_at"]
 
     listed = await api.get("/orders", params={"from": "2026-01-01", "to": "2026-01-03"})
     assert listed.body["meta"] == {"limit": 50, "offset": 0, "count": 1, "total": 1}
     assert "external_data" not in listed.data[0]
-    patched = await api.patch(f"/orders/{order['id']}", json={"notes": "gift", "status": "refunded"})
-    assert patched.data["notes"] == "gift" and patched.data["status"] == "refunded"
+    patched = await api.patch(
+        f"/orders/{order['id']}", json={"notes": "gift", "status": "refunded"}
+    )
+    assert patched.data["notes"] == "gift"
+    assert patched.data["status"] == "refunded"
     stats = (await api.get("/orders/stats")).data
     assert stats["by_status"]["refunded"] >= 1
     assert set(stats["last_30_days"]) == {
-        "total_orders", "total_revenue", "total_shipping", "total_tax", "total_discount",
+        "total_orders",
+        "total_revenue",
+        "total_shipping",
+        "total_tax",
+        "total_discount",
         "avg_order_value",
     }
 
 
 async def test_order_errors(api):
-    bad = await api.post("/orders", json={
+    bad = await api.post(
+        "/orders",
+        json={
+            "customer_name": "X",
+            "items": [
+                {
+                    "sku": "A",
+                    "product_name": "A",
+                    "quantity": 1,
+                    "unit_price": 1,
+                    "product_sku_id": "missing",
+                }
+            ],
+        },
+    )
+    assert bad.status == 400
+    assert bad.code == "INVALID_PRODUCT_SKU"
+    body = {
         "customer_name": "X",
-        "items": [{"sku": "A", "product_name": "A", "quantity": 1, "unit_price": 1,
-                   "product_sku_id": "missing"}],
-    })
-    assert bad.status == 400 and bad.code == "INVALID_PRODUCT_SKU"
-    body = {"customer_name": "X", "order_number": "DUP-1",
-            "items": [{"sku": "A", "product_name": "A", "quantity": 1, "unit_price": 1}]}
+        "order_number": "DUP-1",
+        "items": [{"sku": "A", "product_name": "A", "quantity": 1, "unit_price": 1}],
+    }
     assert (await api.post("/orders", json=body)).status == 201
     dup = await api.post("/orders", json=body)
-    assert dup.status == 409 and dup.code == "DUPLICATE_ORDER_NUMBER"
-    hidden = await api.post("/orders", json={**body, "order_number": "D2", "external_data": {"a": 1}})
-    assert hidden.status == 400 and hidden.code == "VALIDATION_ERROR"
+    assert dup.status == 409
+    assert dup.code == "DUPLICATE_ORDER_NUMBER"
+    hidden = await api.post(
+        "/orders", json={**body, "order_number": "D2", "external_data": {"a": 1}}
+    )
+    assert hidden.status == 400
+    assert hidden.code == "VALIDATION_ERROR"
     money = await api.post("/orders", json={**body, "order_number": "D3", "total_revenue": 12.5})
-    assert money.status == 400 and money.code == "VALIDATION_ERROR"
+    assert money.status == 400
+    assert money.code == "VALIDATION_ERROR"
