@@ -389,7 +389,8 @@ class MoonrakerDriver(PrinterDriver):
         in_job = raw in JOB_STATES
         filename = str(stats.get("filename") or "") or None
         progress = self._progress() if in_job else None
-        info = stats.get("info") if isinstance(stats.get("info"), Mapping) else {}
+        raw_info = stats.get("info")
+        info: Mapping[str, Any] = raw_info if isinstance(raw_info, Mapping) else {}
         self._update(
             status=status,
             error=error,

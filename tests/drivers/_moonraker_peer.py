@@ -122,7 +122,9 @@ gcode:
 [gcode_macro SLOW_MOVE]
 gcode:
   {{% set ns = namespace(total=0) %}}
-  {{% for i in range(params.WORK|default(3000)|int) %}}{{% set ns.total = ns.total + i %}}{{% endfor %}}
+  {{% for i in range(params.WORK|default(3000)|int) %}}
+    {{% set ns.total = ns.total + i %}}
+  {{% endfor %}}
   G1 X{{ params.X|default(10) }} Y{{ params.Y|default(10) }} E0.01 F6000
 
 [gcode_macro UNLOAD_FILAMENT]
@@ -148,6 +150,16 @@ enable_object_processing: False
 """
 
 
+def allow_sockets() -> None:
+    """The Home Assistant test plugin blocks socket creation before each test; the peers
+    are on loopback (its 127.0.0.1 connect limit still applies)."""
+    try:
+        import pytest_socket
+    except ImportError:
+        return
+    pytest_socket.enable_socket()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -169,7 +181,13 @@ def big_gcode(lines: int = 100_000, work: int = 600) -> str:
     Batch-mode moves take no wall-clock time, so each line calls ``SLOW_MOVE``,
     which spends a little CPU in its template before moving.
     """
-    out = ["G28", "G90", "M83", "M117 big job", "SET_PRINT_STATS_INFO TOTAL_LAYER=10 CURRENT_LAYER=1"]
+    out = [
+        "G28",
+        "G90",
+        "M83",
+        "M117 big job",
+        "SET_PRINT_STATS_INFO TOTAL_LAYER=10 CURRENT_LAYER=1",
+    ]
     for i in range(lines):
         out.append(f"SLOW_MOVE X={10 + i % 100} Y={10 + (i // 100) % 100} WORK={work}")
     return "\n".join(out) + "\n"
@@ -212,18 +230,40 @@ class MoonrakerPeer:
     def start_klippy(self) -> None:
         log = (self.base / "klippy.out").open("ab")
         self.klippy = subprocess.Popen(
-            [str(KLIPPY_BIN), str(self.base / "printer.cfg"), "-o", "/dev/null",
-             "-d", str(KLIPPER_DICT), "-a", str(self.run_dir / "klippy_uds"),
-             "-I", str(self.run_dir / "klippy_pty"), "-l", str(self.base / "klippy.log")],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                str(KLIPPY_BIN),
+                str(self.base / "printer.cfg"),
+                "-o",
+                "/dev/null",
+                "-d",
+                str(KLIPPER_DICT),
+                "-a",
+                str(self.run_dir / "klippy_uds"),
+                "-I",
+                str(self.run_dir / "klippy_pty"),
+                "-l",
+                str(self.base / "klippy.log"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def start_moonraker(self) -> None:
         log = (self.base / "moonraker.out").open("ab")
         self.moonraker = subprocess.Popen(
-            [str(MOONRAKER_BIN), "-d", str(self.data_dir), "-c", str(self.base / "moonraker.conf"),
-             "-l", str(self.base / "moonraker.log")],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                str(MOONRAKER_BIN),
+                "-d",
+                str(self.data_dir),
+                "-c",
+                str(self.base / "moonraker.conf"),
+                "-l",
+                str(self.base / "moonraker.log"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def start(self, timeout: float = 60.0) -> None:
@@ -291,8 +331,10 @@ class MoonrakerPeer:
 
     def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         request = urllib.request.Request(
-            f"{self.url}{path}", data=json.dumps(body or {}).encode(),
-            headers={"Content-Type": "application/json", **self._headers()}, method="POST",
+            f"{self.url}{path}",
+            data=json.dumps(body or {}).encode(),
+            headers={"Content-Type": "application/json", **self._headers()},
+            method="POST",
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.load(response)["result"]

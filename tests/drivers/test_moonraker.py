@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_socket
 
 from apf_core.drivers import create_driver
 from apf_core.drivers.base import (
@@ -25,25 +24,28 @@ from apf_core.drivers.moonraker import MoonrakerDriver, RpcError
 from tests.drivers._moonraker_peer import (
     LIGHT_PIN,
     MoonrakerPeer,
+    allow_sockets,
     big_gcode,
     free_port,
     missing_reason,
 )
 
-SMALL_GCODE = "G28\nG90\nSET_PRINT_STATS_INFO TOTAL_LAYER=2 CURRENT_LAYER=1\nG1 X20 Y20 F6000\n" \
+SMALL_GCODE = (
+    "G28\nG90\nSET_PRINT_STATS_INFO TOTAL_LAYER=2 CURRENT_LAYER=1\nG1 X20 Y20 F6000\n"
     "SET_PRINT_STATS_INFO CURRENT_LAYER=2\nG1 X40 Y40 F6000\n"
+)
 
-pytestmark = [
-    pytest.mark.skipif(missing_reason() is not None, reason=missing_reason() or ""),
-    # the HA test plugin blocks sockets; these tests talk to local peers over loopback
-    pytest.mark.usefixtures("socket_enabled"),
-]
+pytestmark = pytest.mark.skipif(missing_reason() is not None, reason=missing_reason() or "")
+
+
+@pytest.fixture(autouse=True)
+def _loopback_sockets() -> None:
+    allow_sockets()
 
 
 @pytest.fixture(scope="session")
 def peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MoonrakerPeer]:
-    # session fixtures are set up before the per-test socket_enabled fixture
-    pytest_socket.enable_socket()
+    allow_sockets()  # session fixtures run before the autouse one
     server = MoonrakerPeer(tmp_path_factory.mktemp("moonraker"))
     try:
         server.start()
@@ -82,8 +84,14 @@ async def make_driver(peer: MoonrakerPeer) -> AsyncIterator[Callable[..., Moonra
     made: list[MoonrakerDriver] = []
 
     def build(**options: Any) -> MoonrakerDriver:
-        options = {"url": peer.url, "api_key": peer.api_key, "light_pin": LIGHT_PIN,
-                   "backoff_initial": 0.2, "backoff_max": 1.0, "command_timeout": 20} | options
+        options = {
+            "url": peer.url,
+            "api_key": peer.api_key,
+            "light_pin": LIGHT_PIN,
+            "backoff_initial": 0.2,
+            "backoff_max": 1.0,
+            "command_timeout": 20,
+        } | options
         driver = create_driver(ConnectionConfig("moonraker", options))
         assert isinstance(driver, MoonrakerDriver)
         made.append(driver)
@@ -114,14 +122,20 @@ async def wait_for(
 
 
 async def test_connect_reports_idle_state_and_capabilities(driver: MoonrakerDriver) -> None:
-    state = await wait_for(driver, lambda s: s.status in (Status.IDLE, Status.CANCELLED,
-                                                          Status.FINISHED))
+    state = await wait_for(
+        driver, lambda s: s.status in (Status.IDLE, Status.CANCELLED, Status.FINISHED)
+    )
     assert state.nozzle_temp == 0.0  # batch-mode Klippy has no ADC
     assert state.bed_temp == 0.0
     assert state.light_on is False
     assert state.error is None
-    assert {Capability.LIGHT, Capability.FILAMENT_LOAD, Capability.GCODE,
-            Capability.HEATERS, Capability.HOME} <= driver.capabilities
+    assert {
+        Capability.LIGHT,
+        Capability.FILAMENT_LOAD,
+        Capability.GCODE,
+        Capability.HEATERS,
+        Capability.HOME,
+    } <= driver.capabilities
     assert Capability.CHAMBER_TEMP not in driver.capabilities
     assert "print_stats" in driver.available_objects
 
@@ -210,8 +224,9 @@ async def test_missing_file_is_a_driver_error(driver: MoonrakerDriver) -> None:
     assert info.value.code == 400
 
 
-async def test_small_print_finishes(driver: MoonrakerDriver, small_file: Path,
-                                    peer: MoonrakerPeer) -> None:
+async def test_small_print_finishes(
+    driver: MoonrakerDriver, small_file: Path, peer: MoonrakerPeer
+) -> None:
     await driver.start_print(small_file, "small.gcode")
     state = await wait_for(driver, lambda s: s.status is Status.FINISHED)
     assert state.current_file == "small.gcode"
@@ -284,4 +299,3 @@ async def test_klippy_restart_is_tracked(driver: MoonrakerDriver, peer: Moonrake
     state = await wait_for(driver, lambda s: s.status is Status.IDLE, timeout=30)
     assert state.error is None
     await driver.send_gcode("M117 back")  # resubscribed and accepting commands
-

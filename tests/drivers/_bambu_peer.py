@@ -1,0 +1,580 @@
+"""A fake Bambu Lab printer in LAN mode (printer-protocols.md section 3.8).
+
+* a real mosquitto broker with a TLS listener and a password file (user ``bblp``),
+  started as its own process on a free port;
+* :class:`FakePrinter`, a paho-mqtt client that plays the printer: it answers
+  requests on ``device/<serial>/request`` with replies echoing ``sequence_id``,
+  publishes full ``push_status`` reports on ``pushall`` and deltas afterwards,
+  and runs IDLE -> PREPARE -> RUNNING <-> PAUSE -> FINISH / FAILED;
+* an implicit-FTPS server (pyftpdlib) that stores uploads.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+SERIAL = "01P00A000000001"
+ACCESS_CODE = "12345678"
+CANCELLED_ERROR = 50348044
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def missing_reason() -> str | None:
+    """Why the fake printer cannot run here, or None."""
+    if not Path(MOSQUITTO).exists():
+        return "mosquitto is not installed (apt-get install mosquitto)"
+    if not Path(MOSQUITTO_PASSWD).exists():
+        return "mosquitto_passwd is not installed (apt-get install mosquitto)"
+    if shutil.which("openssl") is None:
+        return "openssl is not installed"
+    try:
+        import OpenSSL  # noqa: F401
+        import pyftpdlib  # noqa: F401
+    except ImportError:
+        return "pyftpdlib and pyopenssl are needed for the fake printer's FTPS server"
+    return None
+
+
+def make_certificate(directory: Path, common_name: str = SERIAL) -> tuple[Path, Path]:
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={common_name}",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@dataclass
+class Broker:
+    """mosquitto with a TLS listener; ``stop``/``start`` keep the same port."""
+
+    directory: Path
+    cert: Path
+    key: Path
+    access_code: str = ACCESS_CODE
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    def configure(self) -> None:
+        passwd = self.directory / "passwd"
+        subprocess.run(
+            [MOSQUITTO_PASSWD, "-b", "-c", str(passwd), "bblp", self.access_code],
+            check=True,
+            capture_output=True,
+        )
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            f"certfile {self.cert}",
+            f"keyfile {self.key}",
+            "allow_anonymous false",
+            f"password_file {passwd}",
+            "persistence false",
+            "log_dest stdout",
+        ]
+        if os.geteuid() == 0:
+            lines.append("user root")  # otherwise mosquitto drops to a user that cannot read tmp
+        (self.directory / "mosquitto.conf").write_text("\n".join(lines) + "\n")
+
+    def start(self, timeout: float = 10.0) -> None:
+        log = (self.directory / "mosquitto.log").open("ab")
+        self.process = subprocess.Popen(
+            [MOSQUITTO, "-c", str(self.directory / "mosquitto.conf")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mosquitto exited; see {self.directory / 'mosquitto.log'}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start listening")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(10)
+        self.process = None
+
+
+def _implicit_ftps_handler() -> type:
+    from pyftpdlib.handlers import TLS_FTPHandler
+
+    class ImplicitTLSHandler(TLS_FTPHandler):  # type: ignore[misc]
+        """TLS from the first byte, like the printer on port 990."""
+
+        def handle(self) -> None:
+            self.secure_connection(self.ssl_context)
+            super().handle()
+
+        def ftp_AUTH(self, line: str) -> None:  # pyftpdlib's command naming
+            self.respond("503 Already secured (implicit TLS).")
+
+    return ImplicitTLSHandler
+
+
+class FtpsServer:
+    """pyftpdlib implicit FTPS in a background thread."""
+
+    def __init__(self, root: Path, cert: Path, key: Path, access_code: str = ACCESS_CODE) -> None:
+        from pyftpdlib.authorizers import DummyAuthorizer
+        from pyftpdlib.servers import FTPServer
+
+        authorizer = DummyAuthorizer()
+        authorizer.add_user("bblp", access_code, str(root), perm="elradfmwMT")
+        handler = _implicit_ftps_handler()
+        handler.certfile = str(cert)
+        handler.keyfile = str(key)
+        handler.authorizer = authorizer
+        handler.passive_ports = None
+        logging.getLogger("pyftpdlib").setLevel(logging.WARNING)
+        self.root = root
+        self.server = FTPServer(("127.0.0.1", 0), handler)
+        self.port = int(self.server.socket.getsockname()[1])
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="fake-ftps", daemon=True)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            self.server.ioloop.loop(timeout=0.05, blocking=False)
+        self.server.close_all()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def initial_report() -> dict[str, Any]:
+    """A P1S-like full ``push_status`` (shapes as in the real reports)."""
+    empty_tray = {"id": "3"}
+    return {
+        "command": "push_status",
+        "msg": 0,
+        "gcode_state": "IDLE",
+        "print_error": 0,
+        "mc_percent": 0,
+        "mc_remaining_time": 0,
+        "mc_print_stage": "1",
+        "stg_cur": 255,
+        "layer_num": 0,
+        "total_layer_num": 0,
+        "subtask_name": "",
+        "gcode_file": "",
+        "print_type": "idle",
+        "nozzle_temper": 24.5,
+        "nozzle_target_temper": 0.0,
+        "bed_temper": 23.0,
+        "bed_target_temper": 0.0,
+        "chamber_temper": 25.0,
+        "hms": [],
+        "lights_report": [{"node": "chamber_light", "mode": "off"}],
+        "upload": {"status": "idle", "progress": 0, "message": ""},
+        "ams": {
+            "ams": [
+                {
+                    "id": "0",
+                    "humidity": "4",
+                    "temp": "22.7",
+                    "tray": [
+                        {
+                            "id": "0",
+                            "tray_type": "PLA",
+                            "tray_color": "FF0000FF",
+                            "remain": 80,
+                            "tray_info_idx": "GFA00",
+                            "nozzle_temp_min": "190",
+                            "nozzle_temp_max": "230",
+                        },
+                        {
+                            "id": "1",
+                            "tray_type": "PETG",
+                            "tray_color": "00FF00FF",
+                            "remain": 40,
+                            "tray_info_idx": "GFG00",
+                            "nozzle_temp_min": "220",
+                            "nozzle_temp_max": "260",
+                        },
+                        {
+                            "id": "2",
+                            "tray_type": "PLA",
+                            "tray_color": "000000FF",
+                            "remain": -1,
+                            "tray_info_idx": "GFA00",
+                            "nozzle_temp_min": "190",
+                            "nozzle_temp_max": "230",
+                        },
+                        empty_tray,
+                    ],
+                }
+            ],
+            "ams_exist_bits": "1",
+            "tray_exist_bits": "7",
+            "tray_now": "255",
+            "tray_tar": "255",
+        },
+        "vt_tray": {"id": "254", "tray_type": "TPU", "tray_color": "FFFFFFFF", "remain": 0},
+        "spd_lvl": 2,
+        "spd_mag": 100,
+        "wifi_signal": "-40dBm",
+    }
+
+
+class FakePrinter:
+    """The printer side of the MQTT conversation, with a small print state machine."""
+
+    def __init__(
+        self,
+        broker_port: int,
+        files: Path,
+        serial: str = SERIAL,
+        access_code: str = ACCESS_CODE,
+        tick: float = 0.1,
+        step: float = 2.0,
+    ) -> None:
+        self.serial = serial
+        self.files = files
+        self.tick = tick
+        self.step = step  # percent per tick while RUNNING
+        self.report = initial_report()
+        self.requests: list[dict[str, Any]] = []
+        self.mute = False  # ignore requests (for timeout tests)
+        self.refuse: set[str] = set()  # commands answered with result "failed"
+        self.pushall_count = 0
+        self._lock = threading.RLock()
+        self._sequence = 1000
+        self._prepare_ticks = 0
+        self._percent = 0.0  # mc_percent is an int on the wire
+        self._stop = threading.Event()
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"fake-{serial}")
+        self._client.username_pw_set("bblp", access_code)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        self._client.tls_set_context(context)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=2)
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
+        self._broker_port = broker_port
+        self._ready = threading.Event()
+        self._ticker = threading.Thread(target=self._run_ticks, name="fake-printer", daemon=True)
+
+    # --- lifecycle ---------------------------------------------------------
+    def start(self) -> None:
+        self._client.connect_async("127.0.0.1", self._broker_port, keepalive=10)
+        self._client.loop_start()
+        if not self._ready.wait(10):
+            raise RuntimeError("fake printer could not connect to the broker")
+        self._ticker.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._client.disconnect()
+        self._client.loop_stop()
+        if self._ticker.is_alive():
+            self._ticker.join(5)
+
+    def wait_connected(self, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not self._client.is_connected():
+            if time.monotonic() > deadline:
+                raise RuntimeError("fake printer did not reconnect")
+            time.sleep(0.05)
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if not reason.is_failure:
+            client.subscribe(f"device/{self.serial}/request", qos=1)
+            self._ready.set()
+
+    # --- publishing --------------------------------------------------------------
+    def _next_sequence(self) -> str:
+        self._sequence += 1
+        return str(self._sequence)
+
+    def _publish(self, payload: dict[str, Any]) -> None:
+        self._client.publish(f"device/{self.serial}/report", json.dumps(payload), qos=1)
+
+    def push_full(self) -> None:
+        with self._lock:
+            body = copy.deepcopy(self.report) | {"sequence_id": self._next_sequence(), "msg": 0}
+        self._publish({"print": body})
+
+    def publish_raw(self, payload: bytes) -> None:
+        self._client.publish(f"device/{self.serial}/report", payload, qos=1)
+
+    def push_delta(self, **changes: Any) -> None:
+        """Apply ``changes`` to the printer and publish only them (as P1/A1 printers do)."""
+        with self._lock:
+            _merge(self.report, changes)
+            body = {"command": "push_status", "msg": 1, "sequence_id": self._next_sequence()}
+        self._publish({"print": body | copy.deepcopy(changes)})
+
+    def _reply(
+        self, kind: str, request: dict[str, Any], result: str = "success", reason: str = ""
+    ) -> None:
+        self._publish({kind: request | {"result": result, "reason": reason}})
+
+    # --- requests --------------------------------------------------------------------
+    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            payload = json.loads(message.payload)
+        except ValueError:
+            return
+        with self._lock:
+            self.requests.append(payload)
+        if self.mute:
+            return
+        for kind, request in payload.items():
+            if isinstance(request, dict):
+                self._handle(kind, request)
+
+    def _handle(self, kind: str, request: dict[str, Any]) -> None:
+        command = request.get("command")
+        if kind == "pushing" and command == "pushall":
+            self.pushall_count += 1
+            self.push_full()
+            return
+        if kind == "info" and command == "get_version":
+            self._publish(
+                {
+                    "info": request
+                    | {
+                        "module": [
+                            {
+                                "name": "ota",
+                                "sw_ver": "01.08.02.00",
+                                "product_name": "Bambu Lab P1S",
+                                "sn": self.serial,
+                            }
+                        ]
+                    }
+                }
+            )
+            return
+        if command in self.refuse:
+            self._reply(kind, request, "failed", "refused by test")
+            return
+        handler: Callable[[dict[str, Any]], str | None] | None = getattr(
+            self, f"_cmd_{command}", None
+        )
+        if handler is None:
+            self._reply(kind, request, "failed", f"unsupported command {command}")
+            return
+        error = handler(request)
+        self._reply(kind, request, "failed" if error else "success", error or "")
+
+    def _state(self) -> str:
+        return str(self.report["gcode_state"])
+
+    def _cmd_project_file(self, request: dict[str, Any]) -> str | None:
+        url = str(request.get("url", ""))
+        name = url.rsplit("/", 1)[-1]
+        if not (self.files / name).is_file():
+            return f"file not found: {name}"
+        if not str(request.get("param", "")).startswith("Metadata/plate_"):
+            return "bad plate"
+        return self._start_job(request.get("subtask_name") or name, name)
+
+    def _cmd_gcode_file(self, request: dict[str, Any]) -> str | None:
+        name = str(request.get("param", "")).rsplit("/", 1)[-1]
+        if not (self.files / name).is_file():
+            return f"file not found: {name}"
+        return self._start_job(name, name)
+
+    def _start_job(self, subtask: str, gcode_file: str) -> str | None:
+        if self._state() in ("RUNNING", "PAUSE", "PREPARE"):
+            return "printer busy"
+        self._prepare_ticks = 3
+        self._percent = 0.0
+        self.push_delta(
+            gcode_state="PREPARE",
+            print_error=0,
+            mc_percent=0,
+            mc_remaining_time=10,
+            layer_num=0,
+            total_layer_num=50,
+            subtask_name=subtask,
+            gcode_file=gcode_file,
+            print_type="local",
+            nozzle_target_temper=220.0,
+            bed_target_temper=60.0,
+        )
+        return None
+
+    def _cmd_pause(self, _request: dict[str, Any]) -> str | None:
+        if self._state() != "RUNNING":
+            return "not printing"
+        self.push_delta(gcode_state="PAUSE", stg_cur=16)
+        return None
+
+    def _cmd_resume(self, _request: dict[str, Any]) -> str | None:
+        if self._state() != "PAUSE":
+            return "not paused"
+        self.push_delta(gcode_state="RUNNING", stg_cur=0)
+        return None
+
+    def _cmd_stop(self, _request: dict[str, Any]) -> str | None:
+        if self._state() not in ("RUNNING", "PAUSE", "PREPARE"):
+            return "nothing to stop"
+        self.push_delta(
+            gcode_state="FAILED",
+            print_error=CANCELLED_ERROR,
+            nozzle_target_temper=0.0,
+            bed_target_temper=0.0,
+        )
+        return None
+
+    def _cmd_gcode_line(self, request: dict[str, Any]) -> str | None:
+        changes: dict[str, Any] = {}
+        for line in str(request.get("param", "")).splitlines():
+            words = line.split()
+            if not words:
+                continue
+            value = next((float(w[1:]) for w in words[1:] if w.startswith("S")), None)
+            if words[0] == "M104" and value is not None:
+                changes["nozzle_target_temper"] = value
+            elif words[0] == "M140" and value is not None:
+                changes["bed_target_temper"] = value
+            elif words[0] == "G28":
+                changes["home_flag"] = 1
+        if changes:
+            self.push_delta(**changes)
+        return None
+
+    def _cmd_ledctrl(self, request: dict[str, Any]) -> str | None:
+        mode = request.get("led_mode")
+        if request.get("led_node") != "chamber_light" or mode not in ("on", "off", "flashing"):
+            return "bad light"
+        self.push_delta(lights_report=[{"node": "chamber_light", "mode": mode}])
+        return None
+
+    def _cmd_ams_change_filament(self, request: dict[str, Any]) -> str | None:
+        target = int(request.get("target", -1))
+        if target == 255:
+            self.push_delta(ams={"tray_now": "255", "tray_tar": "255"})
+        elif 0 <= target < 4 or target == 254:
+            self.push_delta(ams={"tray_now": str(target), "tray_tar": str(target)})
+        else:
+            return "no such tray"
+        return None
+
+    # --- progress ---------------------------------------------------------------------
+    def _run_ticks(self) -> None:
+        while not self._stop.wait(self.tick):
+            with self._lock:
+                state = self._state()
+                if state == "PREPARE":
+                    self._prepare_ticks -= 1
+                    if self._prepare_ticks <= 0:
+                        self.push_delta(gcode_state="RUNNING", stg_cur=0, layer_num=1)
+                elif state == "RUNNING":
+                    self._percent = percent = min(100.0, self._percent + self.step)
+                    if percent >= 100:
+                        self.push_delta(
+                            gcode_state="FINISH",
+                            mc_percent=100,
+                            mc_remaining_time=0,
+                            layer_num=50,
+                            nozzle_target_temper=0.0,
+                            bed_target_temper=0.0,
+                        )
+                    else:
+                        self.push_delta(
+                            mc_percent=int(percent),
+                            mc_remaining_time=int((100 - percent) / 10),
+                            layer_num=max(1, int(percent / 2)),
+                            nozzle_temper=round(min(220.0, 24.5 + percent * 4), 1),
+                        )
+
+
+def _merge(target: dict[str, Any], changes: dict[str, Any]) -> None:
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+@dataclass
+class BambuPeer:
+    """Broker, fake printer and FTPS server together."""
+
+    directory: Path
+    broker: Broker
+    printer: FakePrinter
+    ftps: FtpsServer
+
+    @classmethod
+    def start(cls, directory: Path, **printer_options: Any) -> BambuPeer:
+        directory.mkdir(parents=True, exist_ok=True)
+        cert, key = make_certificate(directory)
+        broker = Broker(directory, cert, key)
+        broker.configure()
+        broker.start()
+        files = directory / "sdcard"
+        files.mkdir()
+        ftps = FtpsServer(files, cert, key)
+        ftps.start()
+        printer = FakePrinter(broker.port, files, **printer_options)
+        printer.start()
+        return cls(directory, broker, printer, ftps)
+
+    def stop(self) -> None:
+        self.printer.stop()
+        self.ftps.stop()
+        self.broker.stop()
+
+    def options(self, **overrides: Any) -> dict[str, Any]:
+        return {
+            "host": "127.0.0.1",
+            "serial": self.printer.serial,
+            "access_code": ACCESS_CODE,
+            "port": self.broker.port,
+            "ftp_port": self.ftps.port,
+        } | overrides
