@@ -70,8 +70,10 @@ class ApfChamberLight(ApfPrinterEntity, LightEntity):
     async def async_turn_on(self, **kwargs: Any) -> None:
         await self.coordinator.client.set_light(self.printer_id, True)
         self._assumed_on = True
+        self.async_write_ha_state()
 
     @apf_exception_handler
     async def async_turn_off(self, **kwargs: Any) -> None:
         await self.coordinator.client.set_light(self.printer_id, False)
         self._assumed_on = False
+        self.async_write_ha_state()
