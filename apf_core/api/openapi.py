@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import types
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -30,7 +31,8 @@ _STATUS_TEXT = {200: "OK", 201: "Created"}
 
 def _convert(schema: vol.Schema) -> dict[str, Any]:
     def fallback(value: Any) -> Any:
-        if callable(value):
+        # plain functions (custom checks) cannot be described; everything else can
+        if isinstance(value, types.FunctionType):
             return {}
         return voluptuous_openapi.UNSUPPORTED
 
@@ -51,7 +53,7 @@ def _nullable_to_31(node: Any) -> Any:
             else:
                 node = {"anyOf": [node, {"type": "null"}]}
         return node
-    if isinstance(node, list):
+    if isinstance(node, list | tuple):
         return [_nullable_to_31(v) for v in node]
     return node
 

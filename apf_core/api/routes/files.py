@@ -1,0 +1,223 @@
+"""Files (reference 3.6): upload tokens, uploads, metadata, versions, thumbnails."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import voluptuous as vol
+from aiohttp import BodyPartReader, web
+
+from ...errors import ApiError, BadRequest, ValidationFailed
+from ...files.store import filename_problem
+from ...services.files import FileService
+from ..framework import BASE_PATH, Ctx, RouteTable, created, nullable, ok, page_query, paged, text
+
+routes = RouteTable("Files", "Print files: uploads, parsed metadata, versions and thumbnails.")
+
+READ_CHUNK = 64 * 1024
+
+
+def safe_filename(value: Any) -> str:
+    if not isinstance(value, str):
+        raise vol.Invalid("expected a string")
+    problem = filename_problem(value)
+    if problem is not None:
+        raise vol.Invalid(problem)
+    return value
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise vol.Invalid("expected an integer")
+    return value
+
+
+@routes.get(
+    "/files",
+    scope="read",
+    summary="List print files",
+    query={
+        **page_query(),
+        vol.Optional("product_id"): text(36, 1),
+        vol.Optional("filament_type"): text(50, 1),
+        vol.Optional("model_id"): text(120, 1),
+    },
+    paginated=True,
+    description="Newest first. `model_id` matches `printer_model_id`. No storage paths, URLs "
+    "or thumbnails in lists.",
+)
+async def list_files(ctx: Ctx) -> web.StreamResponse:
+    query = ctx.query
+    rows = await FileService(ctx.farm).search(**query)
+    return paged(rows, query["limit"], query["offset"])
+
+
+@routes.post(
+    "/files/upload-url",
+    scope="write",
+    summary="Get an upload token",
+    body={
+        vol.Required("filename"): safe_filename,
+        vol.Optional("content_type"): nullable(text(100, 1)),
+    },
+    status=201,
+    description="Token issued: PUT the bytes to `upload_url` within `expires_in` seconds (one "
+    "hour; replays overwrite), then POST /files with `storage_key` verbatim.",
+)
+async def upload_url(ctx: Ctx) -> web.StreamResponse:
+    base = f"{ctx.request.url.origin()}{BASE_PATH}"
+    data = await FileService(ctx.farm).issue_upload(
+        ctx.body["filename"], ctx.body.get("content_type"), ctx.key.id if ctx.key else None, base
+    )
+    return created(data)
+
+
+@routes.put(
+    "/files/upload/{token}",
+    scope=None,
+    summary="Upload the bytes for a token",
+    body_kind="raw",
+    errors=("UPLOAD_TOKEN_INVALID", "UPLOAD_TOKEN_EXPIRED", "PAYLOAD_TOO_LARGE"),
+    description="Raw `application/octet-stream` body, at most 100 MB. Any valid API key; the "
+    "token is the credential.",
+)
+async def upload_bytes(ctx: Ctx) -> web.StreamResponse:
+    request = ctx.request
+    service = FileService(ctx.farm)
+    async with _drained_on_refusal(request, ctx.farm.settings.max_upload_bytes):
+        data = await service.receive_upload(
+            ctx.params["token"], request.content.iter_chunked(READ_CHUNK), request.content_length
+        )
+    return ok(data)
+
+
+@routes.post(
+    "/files/parse-metadata",
+    scope="read",
+    summary="Parse a file's metadata without storing it",
+    body_kind="multipart",
+    errors=("UNSUPPORTED_FILE_TYPE", "INVALID_FILE", "PAYLOAD_TOO_LARGE"),
+    description="Multipart field `file` (.3mf or .gcode). Nothing is persisted.",
+)
+async def parse_file_metadata(ctx: Ctx) -> web.StreamResponse:
+    request = ctx.request
+    if not request.content_type.startswith("multipart/"):
+        raise _missing_file()
+    service = FileService(ctx.farm)
+    async with _drained_on_refusal(request, ctx.farm.settings.max_upload_bytes):
+        try:
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                if isinstance(part, BodyPartReader) and part.name == "file":
+                    return ok(await service.parse_only(part.filename or "", _chunks(part)))
+                await part.release()
+        except (ValueError, AssertionError) as err:  # aiohttp's multipart parser errors
+            raise BadRequest(f"Malformed multipart body: {err}") from None
+    raise _missing_file()
+
+
+@routes.post(
+    "/files",
+    scope="write",
+    summary="Create a file from an upload",
+    body={
+        vol.Required("name"): safe_filename,
+        vol.Required("storage_key"): text(500, 1),
+        vol.Optional("product_id"): nullable(text(36, 1)),
+        vol.Optional("number_of_units", default=1): vol.All(_count, vol.Range(min=1, max=100000)),
+    },
+    status=201,
+    errors=("INVALID_STORAGE_KEY", "UPLOAD_MISSING", "INVALID_FILE", "PRODUCT_NOT_FOUND"),
+    description="Parses 3MF/G-code metadata and the thumbnail synchronously and stores the file "
+    "with version 1. A malformed file is rejected (`INVALID_FILE`) and nothing is kept.",
+)
+async def create_file(ctx: Ctx) -> web.StreamResponse:
+    return created(await FileService(ctx.farm).create(ctx.body))
+
+
+@routes.get("/files/{id}", scope="read", summary="Get a file", errors=("FILE_NOT_FOUND",))
+async def get_file(ctx: Ctx) -> web.StreamResponse:
+    """The file with its `versions[]` (newest first)."""
+    return ok(await FileService(ctx.farm).get(ctx.params["id"]))
+
+
+@routes.get(
+    "/files/{id}/versions", scope="read", summary="List versions", errors=("FILE_NOT_FOUND",)
+)
+async def list_versions(ctx: Ctx) -> web.StreamResponse:
+    """Ordered by `version_number`, newest first."""
+    return ok(await FileService(ctx.farm).versions(ctx.params["id"]))
+
+
+@routes.post(
+    "/files/{id}/versions",
+    scope="write",
+    summary="Add a version",
+    body={
+        vol.Required("storage_key"): text(500, 1),
+        vol.Optional("notes"): nullable(text(500)),
+        vol.Optional("set_as_current", default=True): bool,
+    },
+    status=201,
+    errors=("FILE_NOT_FOUND", "INVALID_STORAGE_KEY", "UPLOAD_MISSING", "INVALID_FILE"),
+    description="The upload's extension must match the file's. With `set_as_current` (default) "
+    "the file's metadata and thumbnail follow the new version.",
+)
+async def add_version(ctx: Ctx) -> web.StreamResponse:
+    return created(await FileService(ctx.farm).add_version(ctx.params["id"], ctx.body))
+
+
+@routes.put(
+    "/files/{id}/versions/{version}/current",
+    scope="write",
+    summary="Make a version current",
+    errors=("FILE_NOT_FOUND", "VERSION_NOT_FOUND"),
+    description="`version` is a version number (or a version id).",
+)
+async def set_current_version(ctx: Ctx) -> web.StreamResponse:
+    return ok(await FileService(ctx.farm).set_current(ctx.params["id"], ctx.params["version"]))
+
+
+@routes.get(
+    "/files/{id}/thumbnail",
+    scope="read",
+    summary="Thumbnail image",
+    response_kind="binary",
+    errors=("NO_THUMBNAIL", "FILE_NOT_FOUND"),
+    description="Raw image bytes (PNG, or JPEG when the slicer wrote only JPEG).",
+)
+async def file_thumbnail(ctx: Ctx) -> web.StreamResponse:
+    data, content_type = await FileService(ctx.farm).thumbnail(ctx.params["id"])
+    return web.Response(
+        body=data,
+        content_type=content_type,
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
+@contextlib.asynccontextmanager
+async def _drained_on_refusal(request: web.Request, limit: int) -> AsyncIterator[None]:
+    """When an upload is refused part-way (too large, bad token), read and drop the
+    rest of the body (up to ``limit`` bytes) so the client gets the error reply on a
+    clean connection instead of a reset."""
+    try:
+        yield
+    except ApiError:
+        drained = 0
+        while drained < limit and (chunk := await request.content.readany()):
+            drained += len(chunk)
+        raise
+
+
+async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
+    while chunk := await part.read_chunk(READ_CHUNK):
+        yield chunk
+
+
+def _missing_file() -> ValidationFailed:
+    return ValidationFailed(
+        "Invalid body: file: is required (multipart/form-data)",
+        extra={"details": [{"field": "file", "message": "is required"}]},
+    )

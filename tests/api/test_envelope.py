@@ -1,0 +1,79 @@
+"""The envelope holds for every failure: unknown routes, methods, bodies, crashes."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+
+def assert_envelope(reply, status: int, code: str) -> None:  # noqa: ANN001
+    assert reply.status == status, reply.body
+    assert isinstance(reply.body, dict), reply.body
+    assert reply.body["success"] is False and reply.body["code"] == code
+    assert isinstance(reply.body["error"], str) and reply.body["error"]
+    assert "Traceback" not in reply.body["error"]
+
+
+async def test_unknown_route(api) -> None:  # noqa: ANN001
+    assert_envelope(await api.get("/nope", key="read"), 404, "NOT_FOUND")
+    async with api.session.get(api.server.url + "/elsewhere") as resp:
+        assert resp.status == 404 and (await resp.json())["code"] == "NOT_FOUND"
+
+
+async def test_wrong_method(api) -> None:  # noqa: ANN001
+    reply = await api.request("PUT", "/printers", key="all", json={})
+    assert_envelope(reply, 405, "METHOD_NOT_ALLOWED")
+    assert "GET" in reply.headers["Allow"]
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"[1,2]", b'"text"', b"\xff\xfe"])
+async def test_malformed_json(api, raw) -> None:  # noqa: ANN001
+    reply = await api.post("/printers", data=raw, key="write", headers={"Content-Type": "application/json"})
+    assert_envelope(reply, 400, "VALIDATION_ERROR")
+
+
+async def test_oversized_body(api) -> None:  # noqa: ANN001
+    reply = await api.post("/printers", data=b"{" + b" " * (2 * 1024 * 1024) + b"}", key="write",
+                           headers={"Content-Type": "application/json"})
+    assert_envelope(reply, 413, "PAYLOAD_TOO_LARGE")
+
+
+async def test_unexpected_exception_is_logged_not_leaked(api, monkeypatch, caplog) -> None:  # noqa: ANN001
+    from apf_core.services.printers import PrinterService
+
+    async def explode(self, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        raise RuntimeError("secret internals at /srv/apf")
+
+    monkeypatch.setattr(PrinterService, "list", explode)
+    reply = await api.get("/printers", key="read")
+    assert_envelope(reply, 500, "INTERNAL_ERROR")
+    assert "secret" not in repr(reply.body) and "/srv" not in repr(reply.body)
+    assert "secret internals" in caplog.text
+
+
+async def test_validation_names_every_field(api) -> None:  # noqa: ANN001
+    reply = await api.post("/printers", json={"protocol": "x", "nozzle_size": "y", "extra": 1}, key="write")
+    assert_envelope(reply, 400, "VALIDATION_ERROR")
+    fields = {d["field"] for d in reply.body["details"]}
+    assert {"name", "protocol", "nozzle_size", "extra"} <= fields
+
+
+async def test_success_envelope(api) -> None:  # noqa: ANN001
+    reply = await api.get("/printers", key="read")
+    assert set(reply.body) == {"success", "data"} and reply.body["success"] is True
+    assert reply.headers["Content-Type"].startswith("application/json")
+
+
+async def test_bearer_scheme_variants(api) -> None:  # noqa: ANN001
+    key = api.keys["read"]
+    for header, code in ((f"Token {key}", "UNAUTHORIZED"), ("Bearer", "UNAUTHORIZED"),
+                         (f"Bearer {key.upper()}", "TOKEN_INVALID"), (f"Bearer apf_test_{key[9:]}", "TOKEN_INVALID")):
+        reply = await api.get("/printers", key=None, headers={"Authorization": header})
+        assert_envelope(reply, 401, code)
+    ok = await api.get("/printers", key=None, headers={"Authorization": f"bearer {key}"})
+    assert ok.status == 200
+
+
+async def test_health_needs_no_key(api) -> None:  # noqa: ANN001
+    async with aiohttp.ClientSession() as session, session.get(api.server.api + "/health") as resp:
+        assert resp.status == 200 and (await resp.json())["data"]["status"] == "ok"

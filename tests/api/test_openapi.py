@@ -1,0 +1,43 @@
+"""The OpenAPI document is generated from the route table."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from apf_core.api.app import all_routes
+from apf_core.api.framework import BASE_PATH
+
+
+async def test_openapi_covers_every_route(api) -> None:  # noqa: ANN001
+    async with aiohttp.ClientSession() as session, session.get(api.server.api + "/openapi.json") as resp:
+        assert resp.status == 200
+        spec = await resp.json()
+    assert spec["openapi"] == "3.1.0"
+    for route in all_routes():
+        op = spec["paths"][BASE_PATH + route.path][route.method.lower()]
+        assert op["summary"] == route.summary
+        if route.scope:
+            assert f"`{route.scope}`" in op["description"]
+    create = spec["paths"][BASE_PATH + "/printers"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert "name" in create["required"] and create["properties"]["protocol"]["enum"]
+    params = {p["name"]: p for p in spec["paths"][BASE_PATH + "/jobs"]["get"]["parameters"]}
+    assert params["limit"]["schema"]["maximum"] == 100
+
+
+async def test_docs_page(api) -> None:  # noqa: ANN001
+    async with aiohttp.ClientSession() as session, session.get(api.server.api + "/docs") as resp:
+        assert resp.status == 200 and resp.content_type == "text/html"
+        page = await resp.text()
+    assert "/public/v1/printers/{id}/control" in page and "openapi.json" in page
+
+
+def test_openapi_validates_with_a_spec_validator() -> None:
+    try:
+        from openapi_spec_validator import validate
+    except ImportError:
+        import pytest
+
+        pytest.skip("openapi-spec-validator is not installed")
+    from apf_core.api.openapi import build_spec
+
+    validate(build_spec(all_routes()))

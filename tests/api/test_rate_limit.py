@@ -1,0 +1,45 @@
+"""Per-key fixed-window rate limits."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+
+@pytest.fixture
+def farm_options() -> dict:
+    return {"rate_limit": 5, "rate_window_seconds": 3600}
+
+
+async def test_headers_and_429(api) -> None:  # noqa: ANN001
+    seen = []
+    for _ in range(5):
+        reply = await api.get("/printers", key="read")
+        assert reply.status == 200
+        seen.append(int(reply.headers["X-RateLimit-Remaining"]))
+        assert reply.headers["X-RateLimit-Limit"] == "5"
+        reset = int(reply.headers["X-RateLimit-Reset"])
+        assert time.time() < reset <= time.time() + 3600
+    assert seen == [4, 3, 2, 1, 0]
+    limited = await api.get("/printers", key="read")
+    assert limited.status == 429 and limited.code == "RATE_LIMITED"
+    assert int(limited.headers["Retry-After"]) >= 1
+    assert limited.headers["X-RateLimit-Remaining"] == "0"
+    # another key has its own budget
+    assert (await api.get("/printers", key="all")).status == 200
+
+
+async def test_errors_count_and_carry_headers(api) -> None:  # noqa: ANN001
+    reply = await api.get("/printers/missing", key="read")
+    assert reply.status == 404 and reply.headers["X-RateLimit-Remaining"] == "4"
+    denied = await api.post("/printers", json={}, key="read")
+    assert denied.status == 403 and denied.headers["X-RateLimit-Remaining"] == "3"
+
+
+async def test_per_key_override(api) -> None:  # noqa: ANN001
+    from apf_core.api.app import KEYS
+
+    key, _ = await api.server.app[KEYS].create("tight", ["read"], rate_limit=1)
+    assert (await api.get("/printers", key=key)).headers["X-RateLimit-Limit"] == "1"
+    assert (await api.get("/printers", key=key)).status == 429
