@@ -52,10 +52,14 @@ class Receiver:
 
     url: str = ""
     received: list[Received] = field(default_factory=list)
+    #: X-APF-Event-Id of every request, whatever the answer
+    attempts: list[str] = field(default_factory=list)
     #: statuses to answer with, in order; then ``default_status``
     script: list[int] = field(default_factory=list)
     default_status: int = 200
     delay: float = 0.0
+    #: when set, answers wait until the gate opens
+    gate: asyncio.Event | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def ids(self) -> list[int]:
@@ -77,9 +81,8 @@ class Receiver:
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         status = self.script.pop(0) if self.script else self.default_status
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        if 200 <= status < 300:
+        self.attempts.append(request.headers.get("X-APF-Event-Id", ""))
+        if 200 <= status < 300:  # recorded on arrival, even if the sender gives up waiting
             self.received.append(
                 Received(
                     request.headers.get("X-APF-Event-Id", ""),
@@ -90,6 +93,10 @@ class Receiver:
                 )
             )
         self.changed.set()
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.gate is not None:
+            await self.gate.wait()
         return web.Response(status=status, text="ok" if status < 300 else "nope")
 
 
