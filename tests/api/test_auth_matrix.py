@@ -54,7 +54,8 @@ async def test_every_route_enforces_its_scope(empty_api, route) -> None:  # noqa
 
 def test_scopes_follow_the_reference_rule() -> None:
     for route in ROUTES:
-        if route.method == "GET" and route.scope:
+        # webhooks hold signing secrets and delivery logs: the events issue puts all of it under write
+        if route.method == "GET" and route.scope and not route.path.startswith("/webhooks"):
             assert route.scope == "read", route_id(route)
     cancel = next(r for r in ROUTES if r.path == "/jobs/{id}/cancel")
     assert cancel.scope == "control"
