@@ -146,7 +146,7 @@ async def get_file(ctx: Ctx) -> web.StreamResponse:
 @routes.get(
     "/files/{id}/versions", scope="read", summary="List versions", errors=("FILE_NOT_FOUND",)
 )
-async def list_versions(ctx: Ctx) -> web.StreamResponse:
+async def list_file_versions(ctx: Ctx) -> web.StreamResponse:
     """Ordered by `version_number`, newest first."""
     return ok(await FileService(ctx.farm).versions(ctx.params["id"]))
 
@@ -165,7 +165,7 @@ async def list_versions(ctx: Ctx) -> web.StreamResponse:
     description="The upload's extension must match the file's. With `set_as_current` (default) "
     "the file's metadata and thumbnail follow the new version.",
 )
-async def add_version(ctx: Ctx) -> web.StreamResponse:
+async def add_file_version(ctx: Ctx) -> web.StreamResponse:
     return created(await FileService(ctx.farm).add_version(ctx.params["id"], ctx.body))
 
 
@@ -176,7 +176,7 @@ async def add_version(ctx: Ctx) -> web.StreamResponse:
     errors=("FILE_NOT_FOUND", "VERSION_NOT_FOUND"),
     description="`version` is a version number (or a version id).",
 )
-async def set_current_version(ctx: Ctx) -> web.StreamResponse:
+async def set_current_file_version(ctx: Ctx) -> web.StreamResponse:
     return ok(await FileService(ctx.farm).set_current(ctx.params["id"], ctx.params["version"]))
 
 
