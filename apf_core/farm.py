@@ -18,7 +18,7 @@ from . import runtime
 from .config import Settings
 from .domain.control import OfflineControl, PrinterControl
 from .domain.events import EventBus
-from .domain.live import LiveStore
+from .domain.live import LiveStore, PrinterRowCache
 from .storage.db import Database
 from .storage.tables.spine import hubs, server_settings
 from .timeutil import new_id, utcnow
@@ -36,6 +36,8 @@ class Farm:
         self.db = db or Database(settings.db_url)
         self.events = EventBus(self.db)
         self.live = LiveStore()
+        self.printer_rows = PrinterRowCache()
+        self.events.subscribe(self.printer_rows.on_event)
         self.control: PrinterControl = OfflineControl()
         self.server_id = ""
         self.embedded_hub_id = ""

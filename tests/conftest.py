@@ -14,16 +14,28 @@ from apf_core.storage.db import Database, sqlite_url
 PG_URL = os.environ.get("APF_TEST_DATABASE_URL")
 
 
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    """A fresh, migrated database: a SQLite file, or a throw-away PostgreSQL schema."""
-    if not PG_URL:
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=pytest.mark.skipif(
+            not PG_URL, reason="PostgreSQL run: set APF_TEST_DATABASE_URL (scripts/test does when it answers)"
+        ),
+    ),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A fresh database per test: always SQLite, and also PostgreSQL (a throw-away schema) when configured."""
+    if request.param == "sqlite":
         db = Database(sqlite_url(tmp_path / "apf.db"))
         yield db
         await db.dispose()
         return
     import asyncpg
 
+    assert PG_URL is not None
     schema = f"t_{uuid.uuid4().hex[:12]}"
     plain = PG_URL.replace("postgresql+asyncpg://", "postgresql://")
     conn = await asyncpg.connect(plain)

@@ -43,3 +43,40 @@ class LiveStore:
 
     def drop(self, printer_id: str) -> None:
         self._by_printer.pop(printer_id, None)
+
+
+class PrinterRowCache:
+    """Short-lived copies of the stored part of a printer's status (identity, filament, job).
+
+    Entries expire after ``ttl`` seconds and are dropped at once when an event
+    names the printer, so status reads rarely touch the database.
+    """
+
+    def __init__(self, ttl: float = 2.0) -> None:
+        self.ttl = ttl
+        self._rows: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    def get(self, printer_id: str, now: float) -> dict[str, Any] | None:
+        entry = self._rows.get(printer_id)
+        if entry is None or now - entry[0] > self.ttl:
+            return None
+        return entry[1]
+
+    def put(self, printer_id: str, row: dict[str, Any], now: float) -> None:
+        if len(self._rows) > 50_000:
+            self._rows.clear()
+        self._rows[printer_id] = (now, row)
+
+    def invalidate(self, printer_id: str | None = None) -> None:
+        if printer_id is None:
+            self._rows.clear()
+        else:
+            self._rows.pop(printer_id, None)
+
+    def on_event(self, event: Any) -> None:
+        """EventBus subscriber: any job or printer event drops that printer's entry."""
+        data = event.data
+        if event.type.startswith("printer."):
+            self.invalidate(data.get("printer_id") or data.get("id"))
+        elif event.type.startswith("job.") and not event.type.endswith("progress"):
+            self.invalidate(data.get("printer_id"))

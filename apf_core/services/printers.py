@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -107,40 +108,46 @@ class PrinterService:
         return {"total": sum(by_status.values()), "by_status": by_status}
 
     async def status(self, printer_id: str) -> dict[str, Any]:
-        """Live status from memory; the row is read only for identity and filament."""
-        async with self.db.read() as conn:
-            row = (
-                await conn.execute(
-                    select(
-                        printers.c.id, printers.c.status, printers.c.current_color,
-                        printers.c.current_color_hex, printers.c.current_filament_type,
-                        printers.c.last_telemetry_at,
-                    ).where(printers.c.id == printer_id)
-                )
-            ).first()
-            if row is None:
-                raise ApiError("Printer not found", code="PRINTER_NOT_FOUND", status=404)
-            job_id = await conn.scalar(
-                select(jobs.c.id).where(
-                    jobs.c.printer_id == printer_id, jobs.c.status.in_(ACTIVE_JOB_STATES)
-                ).limit(1)
-            )
+        """Live status from memory; the stored part comes from a short-lived cache."""
+        now = time.monotonic()
+        stored = self.farm.printer_rows.get(printer_id, now)
+        if stored is None:
+            stored = await self._status_row(printer_id)
+            self.farm.printer_rows.put(printer_id, stored, now)
         live = self.farm.live.get(printer_id)
         online = live is not None and live.online and self.farm.control.is_online(printer_id)
         data: dict[str, Any] = {"printer_id": printer_id, "hub_online": online}
         if online and live is not None:
-            data.update({name: getattr(live, name) for name in STATUS_LIVE_FIELDS})
-            data["status"] = row.status if row.status in ("maintenance",) else live.status
+            for name in STATUS_LIVE_FIELDS:
+                data[name] = getattr(live, name)
+            if stored["status"] == "maintenance":
+                data["status"] = "maintenance"
         else:
             data.update(dict.fromkeys(STATUS_LIVE_FIELDS))
-            data["status"] = "offline" if row.status != "maintenance" else "maintenance"
-        data["current_job_id"] = job_id
-        data["current_color"] = row.current_color
-        data["current_color_hex"] = row.current_color_hex
-        data["current_filament_type"] = row.current_filament_type
+            data["status"] = "maintenance" if stored["status"] == "maintenance" else "offline"
+        data["current_job_id"] = stored["current_job_id"]
+        data["current_color"] = stored["current_color"]
+        data["current_color_hex"] = stored["current_color_hex"]
+        data["current_filament_type"] = stored["current_filament_type"]
         last = live.last_telemetry_at if live is not None else None
-        data["last_telemetry_at"] = iso(last or row.last_telemetry_at)
+        data["last_telemetry_at"] = iso(last or stored["last_telemetry_at"])
         return data
+
+    async def _status_row(self, printer_id: str) -> dict[str, Any]:
+        active_job = (
+            select(jobs.c.id).where(jobs.c.printer_id == printers.c.id, jobs.c.status.in_(ACTIVE_JOB_STATES))
+            .limit(1).scalar_subquery()
+        )
+        query = select(
+            printers.c.status, printers.c.current_color, printers.c.current_color_hex,
+            printers.c.current_filament_type, printers.c.last_telemetry_at,
+            active_job.label("current_job_id"),
+        ).where(printers.c.id == printer_id)
+        async with self.db.read() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        if row is None:
+            raise ApiError("Printer not found", code="PRINTER_NOT_FOUND", status=404)
+        return dict(row)
 
     # --- writes -----------------------------------------------------------
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -229,6 +236,8 @@ class PrinterService:
             values["last_maintenance_date"] = now
             values["maintenance_type"] = None
         await conn.execute(update(printers).where(printers.c.id == row["id"]).values(**values))
+        view = printer_view(await self._row(conn, row["id"]), detail=True)
+        await self.farm.events.emit(conn, "printer.updated", {**view, "connection_changed": False})
 
     # --- physical commands --------------------------------------------------
     async def control(self, printer_id: str, action: str, result: str | None) -> dict[str, Any]:
