@@ -324,6 +324,7 @@ class BambuDriver(PrinterDriver):
     def _connect_failed(self, reason: str) -> None:
         if reason in AUTH_REASONS:
             self._auth_error = AuthenticationFailed("printer rejected the access code")
+            self._update(status=Status.OFFLINE, error=str(self._auth_error))
         _LOGGER.debug("bambu %s: connection refused: %s", self._serial, reason)
         self._first_attempt.set()
 
@@ -350,13 +351,24 @@ class BambuDriver(PrinterDriver):
                 future.set_exception(error)
 
     async def _watch_staleness(self) -> None:
+        """A connected but silent printer counts as offline; probe it with ``pushall``.
+
+        Probes are spaced by ``stale_after`` (P1 printers dislike frequent pushall).
+        """
+        last_probe = 0.0
         while True:
             await asyncio.sleep(min(5.0, self._stale_after / 4))
-            silent = time.monotonic() - self._last_message
-            stale = self._connected and silent > self._stale_after
-            if stale and self.state.status is not Status.OFFLINE:
+            now = time.monotonic()
+            silent = now - self._last_message
+            if not self._connected or silent <= self._stale_after:
+                continue
+            if self.state.status is not Status.OFFLINE:
                 _LOGGER.debug("bambu %s: no report for %.0fs", self._serial, silent)
                 self._update(status=Status.OFFLINE)
+            if now - last_probe > self._stale_after:
+                last_probe = now
+                with contextlib.suppress(DriverError):
+                    self._publish("pushing", "pushall", version=1, push_target=1)
 
     def _handle_report(self, payload: Mapping[str, Any]) -> None:
         self._last_message = time.monotonic()

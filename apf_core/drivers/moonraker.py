@@ -123,7 +123,7 @@ class MoonrakerDriver(PrinterDriver):
         self._load_macro = str(options.get("load_macro") or "LOAD_FILAMENT")
         self._unload_macro = str(options.get("unload_macro") or "UNLOAD_FILAMENT")
         self._command_timeout = float(options.get("command_timeout", 30.0))
-        self._connect_timeout = float(options.get("connect_timeout", 10.0))
+        self._connect_timeout = float(options.get("connect_timeout", 30.0))
         self._backoff_initial = float(options.get("backoff_initial", 1.0))
         self._backoff_max = float(options.get("backoff_max", 30.0))
         if self._light_pin:
@@ -155,6 +155,8 @@ class MoonrakerDriver(PrinterDriver):
         if self._runner is not None:
             return
         self._closing = False
+        self._first_attempt.clear()
+        self._first_error = None
         self._session = aiohttp.ClientSession(headers=self._auth_headers())
         self._runner = asyncio.create_task(self._run(), name=f"moonraker {self._base_url}")
         await self._first_attempt.wait()

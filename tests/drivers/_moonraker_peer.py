@@ -179,8 +179,11 @@ def big_gcode(lines: int = 100_000, work: int = 600) -> str:
     """A file that takes about a minute to print in batch mode (about 1.7 % per second).
 
     Batch-mode moves take no wall-clock time, so each line calls ``SLOW_MOVE``,
-    which spends a little CPU in its template before moving.
+    which spends a little CPU in its template before moving. Klippy only serves
+    API requests between 8 KiB reads of the file, so lines are padded with a
+    comment to keep it responsive (about 80 lines per read).
     """
+    padding = "; " + "-" * 60
     out = [
         "G28",
         "G90",
@@ -189,7 +192,7 @@ def big_gcode(lines: int = 100_000, work: int = 600) -> str:
         "SET_PRINT_STATS_INFO TOTAL_LAYER=10 CURRENT_LAYER=1",
     ]
     for i in range(lines):
-        out.append(f"SLOW_MOVE X={10 + i % 100} Y={10 + (i // 100) % 100} WORK={work}")
+        out.append(f"SLOW_MOVE X={10 + i % 100} Y={10 + (i // 100) % 100} WORK={work} {padding}")
     return "\n".join(out) + "\n"
 
 
@@ -266,13 +269,13 @@ class MoonrakerPeer:
             start_new_session=True,
         )
 
-    def start(self, timeout: float = 60.0) -> None:
+    def start(self, timeout: float = 120.0) -> None:
         self.prepare()
         self.start_klippy()
         self.start_moonraker()
         self.wait_ready(timeout)
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def wait_ready(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         last: Any = None
         while time.monotonic() < deadline:
@@ -326,7 +329,7 @@ class MoonrakerPeer:
     # --- direct HTTP access (checks independent of the driver) -------------
     def get(self, path: str) -> Any:
         request = urllib.request.Request(f"{self.url}{path}", headers=self._headers())
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:
             return json.load(response)["result"]
 
     def post(self, path: str, body: dict[str, Any] | None = None) -> Any:

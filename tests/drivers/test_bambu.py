@@ -334,16 +334,19 @@ async def test_unreachable_printer(make_driver: Callable[..., BambuDriver], proj
         await driver.upload(project, "benchy.gcode.3mf")
 
 
-async def test_silent_printer_goes_stale(
+async def test_silent_printer_goes_stale_and_is_probed(
     make_driver: Callable[..., BambuDriver], peer: BambuPeer
 ) -> None:
-    driver = make_driver(stale_after=0.4)
+    driver = make_driver(stale_after=0.5)
     await driver.connect()
     await wait_for(driver, lambda s: s.status is Status.IDLE)
-    await wait_for(driver, lambda s: s.status is Status.OFFLINE, timeout=3)  # idle printer is quiet
-    peer.printer.push_delta(nozzle_temper=25.0)
-    state = await wait_for(driver, lambda s: s.status is Status.IDLE)
-    assert state.nozzle_temp == 25.0
+    peer.printer.mute = True  # an idle printer that stops answering
+    await wait_for(driver, lambda s: s.status is Status.OFFLINE, timeout=3)
+    probes = peer.printer.pushall_count
+    peer.printer.mute = False
+    state = await wait_for(driver, lambda s: s.status is Status.IDLE, timeout=5)
+    assert peer.printer.pushall_count > probes  # the watchdog asked for a full report
+    assert state.nozzle_temp == 24.5
 
 
 async def test_broker_restart_reconnects_and_keeps_state(
