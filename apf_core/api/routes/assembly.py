@@ -23,7 +23,7 @@ routes = RouteTable("Assembly", "Print-assembly and kit-assembly work.")
     },
     paginated=True,
 )
-async def list_tasks(ctx: Ctx) -> web.StreamResponse:
+async def list_assembly_tasks(ctx: Ctx) -> web.StreamResponse:
     """in_progress, then pending, then completed (then cancelled); newest first within."""
     q = ctx.query
     rows = await AssemblyService(ctx.farm).list(
@@ -33,7 +33,7 @@ async def list_tasks(ctx: Ctx) -> web.StreamResponse:
 
 
 @routes.get("/assembly/stats", scope="read", summary="Assembly counts and quantities by status")
-async def task_stats(ctx: Ctx) -> web.StreamResponse:
+async def assembly_stats(ctx: Ctx) -> web.StreamResponse:
     return ok(await AssemblyService(ctx.farm).stats())
 
 
@@ -51,7 +51,7 @@ async def task_stats(ctx: Ctx) -> web.StreamResponse:
     },
     errors=("INVENTORY_ITEM_NOT_FOUND", "NOT_A_KIT"),
 )
-async def create_task(ctx: Ctx) -> web.StreamResponse:
+async def create_assembly_task(ctx: Ctx) -> web.StreamResponse:
     """`task_type` defaults to kit_assembly for kits, print_assembly otherwise."""
     return created(await AssemblyService(ctx.farm).create(ctx.body))
 
@@ -62,7 +62,7 @@ async def create_task(ctx: Ctx) -> web.StreamResponse:
     summary="Get an assembly task",
     errors=("ASSEMBLY_TASK_NOT_FOUND",),
 )
-async def get_task(ctx: Ctx) -> web.StreamResponse:
+async def get_assembly_task(ctx: Ctx) -> web.StreamResponse:
     """Adds `wiki_article`: product.wiki_id, else an article for the SKU, else for the product."""
     return ok(await AssemblyService(ctx.farm).get(ctx.params["id"]))
 
@@ -79,7 +79,7 @@ async def get_task(ctx: Ctx) -> web.StreamResponse:
     },
     errors=("ASSEMBLY_TASK_NOT_FOUND",),
 )
-async def update_task(ctx: Ctx) -> web.StreamResponse:
+async def update_assembly_task(ctx: Ctx) -> web.StreamResponse:
     """No inventory side effects; `completed` stamps `completed_at` (kept if moved back)."""
     return ok(await AssemblyService(ctx.farm).update(ctx.params["id"], ctx.body))
 
@@ -99,7 +99,7 @@ async def update_task(ctx: Ctx) -> web.StreamResponse:
         "INSUFFICIENT_STOCK",
     ),
 )
-async def complete_task(ctx: Ctx) -> web.StreamResponse:
+async def complete_assembly_task(ctx: Ctx) -> web.StreamResponse:
     """kit_assembly takes the parts from stock and credits the kit's ready stock;
     print_assembly moves units from awaiting-assembly to ready stock. A smaller
     `quantity_completed` leaves the rest of the task open. Notes are appended after `---`."""

@@ -119,7 +119,7 @@ async def product_categories(ctx: Ctx) -> web.StreamResponse:
 
 
 @routes.get("/products/components", scope="read", summary="Every product's components")
-async def all_components(ctx: Ctx) -> web.StreamResponse:
+async def list_all_product_components(ctx: Ctx) -> web.StreamResponse:
     return ok(await ProductService(ctx.farm).all_components())
 
 
@@ -195,7 +195,7 @@ async def create_product_sku(ctx: Ctx) -> web.StreamResponse:
     summary="A product's components",
     errors=("PRODUCT_NOT_FOUND",),
 )
-async def list_components(ctx: Ctx) -> web.StreamResponse:
+async def list_product_components(ctx: Ctx) -> web.StreamResponse:
     return ok(await ProductService(ctx.farm).components(ctx.params["id"]))
 
 
@@ -209,7 +209,7 @@ async def list_components(ctx: Ctx) -> web.StreamResponse:
     },
     errors=("PRODUCT_NOT_FOUND",),
 )
-async def add_components(ctx: Ctx) -> web.StreamResponse:
+async def add_product_components(ctx: Ctx) -> web.StreamResponse:
     """Assembly aids (screws, labels), not the BOM. `replace: true` replaces the list."""
     return ok(
         await ProductService(ctx.farm).add_components(
@@ -224,7 +224,7 @@ async def add_components(ctx: Ctx) -> web.StreamResponse:
     summary="Remove all components",
     errors=("PRODUCT_NOT_FOUND",),
 )
-async def delete_components(ctx: Ctx) -> web.StreamResponse:
+async def delete_product_components(ctx: Ctx) -> web.StreamResponse:
     return ok(await ProductService(ctx.farm).delete_components(ctx.params["id"]))
 
 
