@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import secrets
@@ -47,6 +48,7 @@ class KeyService:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
+        self._inflight: dict[str, asyncio.Future[ApiKey | None]] = {}
 
     async def create(
         self, name: str, scopes: list[str], *, expires_in_days: int | None = None,
@@ -118,22 +120,29 @@ class KeyService:
         cached = self._cache.get(digest)
         if cached is not None and now - cached[0] < CACHE_SECONDS:
             return cached[1]
+        pending = self._inflight.get(digest)
+        if pending is None:  # one database read per key, however many requests wait for it
+            pending = asyncio.ensure_future(self._load(digest))
+            self._inflight[digest] = pending
+            pending.add_done_callback(lambda _: self._inflight.pop(digest, None))
+        return await asyncio.shield(pending)
+
+    async def _load(self, digest: str) -> ApiKey | None:
         async with self._db.read() as conn:
             row = (await conn.execute(select(api_keys).where(api_keys.c.key_hash == digest))).first()
         key = None
         if row is not None:
-            scopes = set(row.scopes)
             key = ApiKey(
                 id=row.id,
                 name=row.name,
-                scopes=frozenset(scopes),
+                scopes=frozenset(row.scopes),
                 rate_limit=row.rate_limit,
                 expires_at=row.expires_at,
                 revoked_at=row.revoked_at,
             )
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[digest] = (now, key)
+        self._cache[digest] = (time.monotonic(), key)
         return key
 
 

@@ -47,6 +47,9 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": 30}
+            # opening an aiosqlite connection costs a thread and the pragmas: keep enough warm ones
+            kwargs["pool_size"] = 24
+            kwargs["max_overflow"] = 48
             if ":memory:" in self.url:
                 raise ValueError("use a file for SQLite: migrations and the app share it")
         else:
