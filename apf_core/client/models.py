@@ -96,6 +96,7 @@ class Printer:
     in_maintenance: bool | None = None
     maintenance_type: str | None = None
     capabilities: frozenset[str] | None = None
+    awaiting_bed_clear: bool | None = None
 
     @classmethod
     def from_dict(cls, data: JSONObject) -> Self:
@@ -116,6 +117,7 @@ class Printer:
             in_maintenance=_bool(data.get("in_maintenance")),
             maintenance_type=_str(data.get("maintenance_type")),
             capabilities=frozenset(str(c) for c in caps) if isinstance(caps, list) else None,
+            awaiting_bed_clear=_bool(data.get("awaiting_bed_clear")),
         )
 
     def has_capability(self, capability: str) -> bool | None:

@@ -128,9 +128,10 @@ def build_printer_data(
 ) -> PrinterData:
     """Combine the REST resources into one PrinterData with derived fields."""
     data = PrinterData(printer=printer, status=status, job=job)
-    awaiting = bed_clear_flag and data.state not in ACTIVE_STATES
+    awaiting = bed_clear_flag if printer.awaiting_bed_clear is None else printer.awaiting_bed_clear
     if status is not None and status.bed_clear_required is not None:
         awaiting = status.bed_clear_required
+    awaiting = awaiting and data.state not in ACTIVE_STATES
     end_time = None
     if status is not None and status.remaining_time_minutes is not None and data.state in ACTIVE_STATES:
         base = status.last_telemetry_at or dt_util.utcnow()
@@ -209,7 +210,9 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
         return data
 
     async def _fetch(self) -> FarmData:
-        printers = [p for p in await self.client.printers() if p.is_active]
+        listed = [p for p in await self.client.printers() if p.is_active]
+        details = await asyncio.gather(*(self._detail(p) for p in listed))
+        printers = [p for p in details if p is not None]
         statuses = await asyncio.gather(*(self._status(p.id) for p in printers))
         job_ids = sorted({s.current_job_id for s in statuses if s and s.current_job_id})
         jobs = dict(zip(job_ids, await asyncio.gather(*(self._job(j) for j in job_ids)), strict=True))
@@ -224,6 +227,13 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
             self._track_bed_clear(data)
             result[printer.id] = data
         return FarmData(printers=result, job_stats=stats, failed_today=failed_today)
+
+    async def _detail(self, listed: Printer) -> Printer | None:
+        """The detail projection (maintenance, firmware, bed-clear flag)."""
+        try:
+            return await self.client.printer(listed.id)
+        except APFNotFoundError:  # deleted since the list call
+            return None
 
     async def _status(self, printer_id: str) -> PrinterStatus | None:
         try:
@@ -259,7 +269,8 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
         """Forget the bed-clear flag after the user cleared the bed."""
         self._bed_clear.discard(printer_id)
         if self.data and (current := self.data.printers.get(printer_id)):
-            self._replace_printer(replace(current, awaiting_bed_clear=False))
+            printer = replace(current.printer, awaiting_bed_clear=False)
+            self._replace_printer(replace(current, printer=printer, awaiting_bed_clear=False))
 
     @callback
     def async_update_printer(self, printer: Printer) -> None:
@@ -360,13 +371,18 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
             return True
         new_state = event.data.get("status")
         status = current.status or PrinterStatus(printer_id=event.printer_id)
-        if isinstance(new_state, str):
+        printer = current.printer
+        if isinstance(new_state, str) and event.type != "printer.bed_clear_required":
             status = replace(status, status=new_state, hub_online=new_state != "offline")
         if event.type == "printer.error" and isinstance(event.data.get("error"), str):
             status = replace(status, error=event.data["error"])
         if event.type == "printer.bed_clear_required":
+            # The print is over even if the matching status push has not arrived yet.
             self._bed_clear.add(event.printer_id)
-        data = build_printer_data(current.printer, status, current.job, event.printer_id in self._bed_clear)
+            printer = replace(printer, awaiting_bed_clear=True)
+            if status.status in ACTIVE_STATES:
+                status = replace(status, status="idle")
+        data = build_printer_data(printer, status, current.job, event.printer_id in self._bed_clear)
         self._replace_printer(data)
         return event.type == "printer.online"
 

@@ -18,11 +18,9 @@ CHAMBER_LIGHT = LightEntityDescription(key="chamber_light", translation_key="cha
 
 
 def has_light(data: PrinterData) -> bool:
-    """True if the server says so, or if it reports the light's state."""
+    """Per the server's capabilities; servers that do not report them get a light (assumed state)."""
     capable = data.printer.has_capability("light")
-    if capable is not None:
-        return capable
-    return data.status is not None and data.status.light_on is not None
+    return True if capable is None else capable
 
 
 async def async_setup_entry(

@@ -128,6 +128,7 @@ def mock_client(
         client.base_url = URL
         client.server_info.return_value = ServerInfo.from_dict(load_json("server.json"))
         client.printers.side_effect = lambda: list(fake_farm.printers)
+        client.printer.side_effect = lambda pid: next(p for p in fake_farm.printers if p.id == pid)
         client.printer_status.side_effect = lambda pid: fake_farm.statuses[pid]
         client.job.side_effect = lambda jid: fake_farm.jobs[jid]
         client.job_stats.side_effect = lambda: fake_farm.stats

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from unittest.mock import patch
+
 import pytest
 from homeassistant.const import Platform
 from homeassistant.const import __version__ as HA_VERSION
@@ -14,6 +17,13 @@ pytestmark = [
     pytest.mark.skipif(HA_VERSION != "2025.4.4", reason="registry snapshots are pinned to HA 2025.4.4"),
     pytest.mark.freeze_time("2026-11-21 12:00:00+00:00"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def fixed_image_token() -> Generator[None]:
+    """Image entities get a random access token; pin it for stable snapshots."""
+    with patch("random.SystemRandom.getrandbits", return_value=0x1234ABCD):
+        yield
 
 
 @pytest.mark.parametrize(
