@@ -217,5 +217,9 @@ async def fail_pending(conn: Any, webhook_id: str, reason: str) -> None:
         .where(
             webhook_deliveries.c.webhook_id == webhook_id, webhook_deliveries.c.status == "pending"
         )
-        .values(status="failed", last_error=reason, next_attempt_at=None)
+        .values(
+            status="failed",
+            last_error=func.coalesce(webhook_deliveries.c.last_error, reason),
+            next_attempt_at=None,
+        )
     )

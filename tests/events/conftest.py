@@ -153,12 +153,12 @@ class Stream:
 
 
 async def open_stream(
-    api: Api, *, key: str | None = "read", params: dict[str, str] | None = None,
+    client: Api, *, key: str | None = "read", params: dict[str, str] | None = None,
     auth_message: dict[str, Any] | None = None, expect_welcome: bool = True,
 ) -> Stream:
-    headers = {"Authorization": f"Bearer {api.keys.get(key, key)}"} if key else {}
-    ws = await api.session.ws_connect(
-        api.server.api + "/events/ws", headers=headers, params=params or {}
+    headers = {"Authorization": f"Bearer {client.keys.get(key, key)}"} if key else {}
+    ws = await client.session.ws_connect(
+        client.server.api + "/events/ws", headers=headers, params=params or {}
     )
     stream = Stream(ws)
     if auth_message is not None:
@@ -170,18 +170,18 @@ async def open_stream(
     return stream
 
 
-async def make_job(api: Api) -> dict[str, Any]:
+async def make_job(client: Api) -> dict[str, Any]:
     """A queued job on a demo file (emits job.created)."""
-    file_id = await demo_file_id(api)
-    reply = await api.post("/jobs", json={"print_file_id": file_id}, key="all")
+    file_id = await demo_file_id(client)
+    reply = await client.post("/jobs", json={"print_file_id": file_id}, key="all")
     assert reply.status == 201, reply.body
     return dict(reply.data)
 
 
-async def demo_file_id(api: Api) -> str:
+async def demo_file_id(client: Api) -> str:
     from sqlalchemy import select
 
     from apf_core.storage.tables.spine import print_files
 
-    async with api.farm.db.read() as conn:
+    async with client.farm.db.read() as conn:
         return str((await conn.execute(select(print_files.c.id).limit(1))).scalar_one())

@@ -104,7 +104,8 @@ async def test_emit_outside_a_transaction_context(database: Database) -> None:
         await bus.emit(conn, "test.direct", {"a": 1})
     async with database.read() as conn:
         (event,) = await fetch_events(conn, after=0, limit=10)
-    assert event.type == "test.direct" and event.data == {"a": 1}
+    assert event.type == "test.direct"
+    assert event.data == {"a": 1}
 
 
 async def test_coalesced_events_at_most_once_per_second_per_key(database: Database) -> None:
@@ -154,7 +155,7 @@ async def test_retention_deletes_old_telemetry_only_and_keeps_the_newest(
         assert await max_event_id(conn) == 7
 
 
-def test_settings_from_env(monkeypatch) -> None:  # noqa: ANN001
+def test_settings_from_env(monkeypatch) -> None:
     monkeypatch.setenv("APF_EVENT_RETENTION_HOURS", "6")
     monkeypatch.setenv("APF_WEBHOOK_MAX_FAILURES", "4")
     monkeypatch.setenv("APF_WEBHOOK_ALLOW_PRIVATE", "false")

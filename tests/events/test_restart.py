@@ -129,7 +129,8 @@ async def test_kill_and_restart_mid_stream(
     assert sorted(receiver.unique_ids()) == expected
     assert receiver.valid(hook["secret"])
     # the deliveries table records each event exactly once, delivered
-    assert [r.event_id for r in rows] == expected and total == len(expected)
+    assert [r.event_id for r in rows] == expected
+    assert total == len(expected)
     assert {r.status for r in rows} == {"delivered"}
     # the WebSocket consumer saw every id once, in order, across the restart
     assert consumer.ids == expected
@@ -172,5 +173,6 @@ async def test_in_flight_delivery_is_repeated_after_a_restart(
                     await asyncio.sleep(0.05)
     assert receiver.ids() == [first, first]
     assert receiver.unique_ids() == {first}
-    assert len(rows) == 1 and rows[0]["status"] == "delivered"
+    assert len(rows) == 1
+    assert rows[0]["status"] == "delivered"
     assert all(verify(hook["secret"], r.body, r.signature) for r in receiver.received)

@@ -25,7 +25,8 @@ async def test_header_auth_receives_job_events_in_order(api: Api) -> None:
     frames = await stream.events_until(lambda f: f["type"] == "job.completed")
     assert [f["type"] for f in frames] == ["job.created", "job.completed"]
     created, completed = frames
-    assert created["data"]["id"] == job["id"] and completed["data"]["status"] == "completed"
+    assert created["data"]["id"] == job["id"]
+    assert completed["data"]["status"] == "completed"
     assert created["id"] > stream.welcome["last_event_id"]
     assert completed["id"] > created["id"]
     assert created["time"].endswith("Z")
@@ -42,7 +43,8 @@ async def test_first_message_auth_with_types_and_last_event_id(api: Api) -> None
                       "last_event_id": created_id - 1},
     )
     replayed = await stream.event()
-    assert replayed["id"] == created_id and replayed["data"]["id"] == job["id"]
+    assert replayed["id"] == created_id
+    assert replayed["data"]["id"] == job["id"]
     await stream.close()
 
 
@@ -69,7 +71,8 @@ async def test_rejected_keys_get_an_error_frame_then_close(
             expect_welcome=False,
         )
     frame = await stream.frame()
-    assert frame["kind"] == "error" and frame["code"] == code, frame
+    assert frame["kind"] == "error", frame
+    assert frame["code"] == code, frame
     if code == "INSUFFICIENT_SCOPE":
         assert frame["error"] == "API key missing required scope: read"
     closing = await stream.ws.receive(timeout=5)
@@ -198,7 +201,8 @@ async def test_slow_client_is_dropped_and_others_keep_up(api: Api) -> None:
         await reader
     assert [f["data"]["i"] for f in received] == list(range(count))
     assert slow_client.dropped == "SLOW_CONSUMER"
-    assert slow_client not in hub.clients and fast_client in hub.clients
+    assert slow_client not in hub.clients
+    assert fast_client in hub.clients
     assert fast_client.dropped is None
     assert emit_seconds < 20
     # the slow client gets what fitted in its buffers, then the error (or the cut connection)

@@ -49,15 +49,19 @@ async def test_signed_delivery(api: Api, receiver: Receiver) -> None:
     assert not verify(hook["secret"], got.body + b" ", got.signature)
     body = got.json
     assert set(body) == {"id", "type", "time", "data"}
-    assert body["id"] == int(got.event_id) and body["type"] == "job.created"
+    assert body["id"] == int(got.event_id)
+    assert body["type"] == "job.created"
     assert body["data"]["id"] == job["id"]
     log = await api.get("/events", key="read", params={"type": "job.created"})
     assert log.data[-1]["id"] == body["id"]
 
     rows = await wait_until(lambda: deliveries(api, hook["id"], status="delivered"))
-    assert rows[0]["event_id"] == body["id"] and rows[0]["event_type"] == "job.created"
-    assert rows[0]["attempts"] == 1 and rows[0]["last_status_code"] == 200
-    assert rows[0]["last_error"] is None and rows[0]["delivered_at"] is not None
+    assert rows[0]["event_id"] == body["id"]
+    assert rows[0]["event_type"] == "job.created"
+    assert rows[0]["attempts"] == 1
+    assert rows[0]["last_status_code"] == 200
+    assert rows[0]["last_error"] is None
+    assert rows[0]["delivered_at"] is not None
 
 
 async def test_only_matching_events_and_no_history(api: Api, receiver: Receiver) -> None:
@@ -86,11 +90,13 @@ async def test_retry_after_500_keeps_order(api: Api, receiver: Receiver) -> None
         lambda: _all_delivered(api, hook["id"], 3)
     )
     first = next(r for r in rows if r["event_id"] == ids[0])
-    assert first["attempts"] == 3 and first["last_status_code"] == 200
+    assert first["attempts"] == 3
+    assert first["last_status_code"] == 200
     assert first["last_error"] is None
     assert all(r["attempts"] == 1 for r in rows if r["event_id"] != ids[0])
     state = (await api.get(f"/webhooks/{hook['id']}", key="write")).data
-    assert state["failure_count"] == 0 and state["enabled"] is True
+    assert state["failure_count"] == 0
+    assert state["enabled"] is True
 
 
 async def _all_delivered(api: Api, hook_id: str, count: int) -> list[dict[str, Any]] | None:
@@ -121,7 +127,8 @@ async def test_failures_are_logged_then_the_webhook_is_disabled(
     rows = await deliveries(api, hook["id"])
     assert {r["status"] for r in rows} == {"failed"}
     head = min(rows, key=lambda r: r["event_id"])
-    assert head["attempts"] == 3 and head["last_status_code"] == 500
+    assert head["attempts"] == 3
+    assert head["last_status_code"] == 500
     assert head["last_error"].startswith("HTTP 500")
     assert receiver.received == []
     # disabled: no more attempts
@@ -132,7 +139,8 @@ async def test_failures_are_logged_then_the_webhook_is_disabled(
     # re-enabled: failure state cleared, new events delivered
     receiver.default_status = 200
     enabled = await api.patch(f"/webhooks/{hook['id']}", json={"enabled": True}, key="write")
-    assert enabled.data["failure_count"] == 0 and enabled.data["disabled_reason"] is None
+    assert enabled.data["failure_count"] == 0
+    assert enabled.data["disabled_reason"] is None
     job = await make_job(api)
     await receiver.wait_for(lambda r: len(r.received) >= 1)
     assert receiver.received[0].json["data"]["id"] == job["id"]
@@ -159,22 +167,27 @@ async def test_test_endpoint(api: Api, receiver: Receiver) -> None:
     reply = await api.post(f"/webhooks/{hook['id']}/test", key="write")
     assert reply.status == 200, reply.body
     result = reply.data
-    assert result["delivered"] is True and result["status_code"] == 200
-    assert result["error"] is None and isinstance(result["duration_ms"], int)
+    assert result["delivered"] is True
+    assert result["status_code"] == 200
+    assert result["error"] is None
+    assert isinstance(result["duration_ms"], int)
     got = receiver.received[-1]
-    assert got.event_id == "0" and got.event_type == "webhook.test"
+    assert got.event_id == "0"
+    assert got.event_type == "webhook.test"
     assert verify(hook["secret"], got.body, got.signature)
     assert got.json["data"]["webhook_id"] == hook["id"]
     receiver.default_status = 500
     failed = (await api.post(f"/webhooks/{hook['id']}/test", key="write")).data
-    assert failed["delivered"] is False and failed["status_code"] == 500
+    assert failed["delivered"] is False
+    assert failed["status_code"] == 500
     assert failed["error"].startswith("HTTP 500")
     state = (await api.get(f"/webhooks/{hook['id']}", key="write")).data
     assert state["failure_count"] == 0  # tests do not count
     assert await deliveries(api, hook["id"]) == []
     down = (await api.post("/webhooks", json={"url": "http://127.0.0.1:1/x"}, key="write")).data
     unreachable = (await api.post(f"/webhooks/{down['id']}/test", key="write")).data
-    assert unreachable["delivered"] is False and unreachable["status_code"] is None
+    assert unreachable["delivered"] is False
+    assert unreachable["status_code"] is None
     assert unreachable["error"].startswith("Connection failed")
 
 
@@ -182,7 +195,8 @@ async def test_redirects_are_not_followed(api: Api, receiver: Receiver) -> None:
     hook = await create_hook(api, receiver)
     receiver.default_status = 302
     result = (await api.post(f"/webhooks/{hook['id']}/test", key="write")).data
-    assert result["delivered"] is False and result["status_code"] == 302
+    assert result["delivered"] is False
+    assert result["status_code"] == 302
 
 
 async def test_deleted_webhook_stops_and_loses_its_log(api: Api, receiver: Receiver) -> None:
@@ -224,4 +238,5 @@ async def test_any_2xx_is_success(api: Api, receiver: Receiver, status: int) -> 
     hook = await create_hook(api, receiver)
     receiver.default_status = status
     result = (await api.post(f"/webhooks/{hook['id']}/test", key="write")).data
-    assert result["delivered"] is True and result["status_code"] == status
+    assert result["delivered"] is True
+    assert result["status_code"] == status

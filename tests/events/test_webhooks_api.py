@@ -11,18 +11,23 @@ from tests.api.conftest import Api
 from .conftest import Receiver
 
 PUBLIC_FIELDS = {
-    "id", "url", "events", "enabled", "created_at", "updated_at", "disabled_reason", "failure_count",
+    "id", "url", "events", "enabled", "created_at", "updated_at", "disabled_reason",
+    "failure_count",
 }
 
 
 async def test_crud_and_secret_shown_once(api: Api, receiver: Receiver) -> None:
-    reply = await api.post("/webhooks", json={"url": receiver.url, "events": ["job.*"]}, key="write")
+    body = {"url": receiver.url, "events": ["job.*"]}
+    reply = await api.post("/webhooks", json=body, key="write")
     assert reply.status == 201, reply.body
     hook = reply.data
     assert set(hook) == PUBLIC_FIELDS | {"secret"}
-    assert hook["secret"].startswith("whsec_") and len(hook["secret"]) > 30
-    assert hook["events"] == ["job.*"] and hook["enabled"] is True
-    assert hook["failure_count"] == 0 and hook["disabled_reason"] is None
+    assert hook["secret"].startswith("whsec_")
+    assert len(hook["secret"]) > 30
+    assert hook["events"] == ["job.*"]
+    assert hook["enabled"] is True
+    assert hook["failure_count"] == 0
+    assert hook["disabled_reason"] is None
     got = await api.get(f"/webhooks/{hook['id']}", key="write")
     assert set(got.data) == PUBLIC_FIELDS
     listed = await api.get("/webhooks", key="write")
@@ -34,18 +39,21 @@ async def test_crud_and_secret_shown_once(api: Api, receiver: Receiver) -> None:
         f"/webhooks/{hook['id']}", json={"events": ["printer.*", "job.completed"],
                                          "secret": "s" * 20}, key="write",
     )
-    assert patched.status == 200 and "secret" not in patched.data
+    assert patched.status == 200
+    assert "secret" not in patched.data
     assert patched.data["events"] == ["printer.*", "job.completed"]
     disabled = await api.patch(f"/webhooks/{hook['id']}", json={"enabled": False}, key="write")
     assert disabled.data["enabled"] is False
     assert disabled.data["disabled_reason"] == "Disabled by a user"
     enabled = await api.patch(f"/webhooks/{hook['id']}", json={"enabled": True}, key="write")
-    assert enabled.data["enabled"] is True and enabled.data["disabled_reason"] is None
+    assert enabled.data["enabled"] is True
+    assert enabled.data["disabled_reason"] is None
 
     deleted = await api.delete(f"/webhooks/{hook['id']}", key="write")
     assert deleted.data == {"id": hook["id"], "deleted": True}
     gone = await api.get(f"/webhooks/{hook['id']}", key="write")
-    assert gone.status == 404 and gone.code == "WEBHOOK_NOT_FOUND"
+    assert gone.status == 404
+    assert gone.code == "WEBHOOK_NOT_FOUND"
 
 
 async def test_given_secret_and_default_events(api: Api, receiver: Receiver) -> None:
@@ -103,7 +111,8 @@ async def test_ssrf_targets_are_refused(api: Api, url: str) -> None:
     assert reply.code == "WEBHOOK_URL_BLOCKED"
     hook = (await api.post("/webhooks", json={"url": "http://127.0.0.1:1/x"}, key="write")).data
     patched = await api.patch(f"/webhooks/{hook['id']}", json={"url": url}, key="write")
-    assert patched.status == 400 and patched.code == "WEBHOOK_URL_BLOCKED"
+    assert patched.status == 400
+    assert patched.code == "WEBHOOK_URL_BLOCKED"
 
 
 @pytest.mark.parametrize(
@@ -170,7 +179,8 @@ async def test_deliveries_query_validation(api: Api, receiver: Receiver) -> None
     hook = (await api.post("/webhooks", json={"url": receiver.url}, key="write")).data
     bad = await api.get(f"/webhooks/{hook['id']}/deliveries", key="write",
                         params={"status": "lost"})
-    assert bad.status == 400 and bad.code == "VALIDATION_ERROR"
+    assert bad.status == 400
+    assert bad.code == "VALIDATION_ERROR"
     empty = await api.get(f"/webhooks/{hook['id']}/deliveries", key="write",
                           params={"status": "pending"})
     assert empty.data == []
