@@ -7,6 +7,7 @@ backoff until :meth:`MoonrakerDriver.close`.
 
 Connection options:
 ``url`` (``http://host:7125``), ``api_key`` (optional ``X-Api-Key``),
+``oneshot_token`` (True: open the socket with ``?token=`` from ``/access/oneshot_token``),
 ``light_pin`` (an ``[output_pin]`` name), ``load_macro`` / ``unload_macro``
 (default ``LOAD_FILAMENT`` / ``UNLOAD_FILAMENT``), ``command_timeout`` (s),
 ``connect_timeout`` (s), ``backoff_initial`` / ``backoff_max`` (s).
@@ -119,6 +120,7 @@ class MoonrakerDriver(PrinterDriver):
         ws_scheme = "wss" if parts.scheme == "https" else "ws"
         self._ws_url = urlunsplit((ws_scheme, parts.netloc, "/websocket", "", ""))
         self._api_key: str | None = options.get("api_key") or None
+        self._use_oneshot = bool(options.get("oneshot_token", False))
         self._light_pin: str | None = options.get("light_pin") or None
         self._load_macro = str(options.get("load_macro") or "LOAD_FILAMENT")
         self._unload_macro = str(options.get("unload_macro") or "UNLOAD_FILAMENT")
@@ -157,7 +159,7 @@ class MoonrakerDriver(PrinterDriver):
         self._closing = False
         self._first_attempt.clear()
         self._first_error = None
-        self._session = aiohttp.ClientSession(headers=self._auth_headers())
+        self._session = aiohttp.ClientSession()
         self._runner = asyncio.create_task(self._run(), name=f"moonraker {self._base_url}")
         await self._first_attempt.wait()
         if isinstance(self._first_error, AuthenticationFailed):
@@ -208,11 +210,34 @@ class MoonrakerDriver(PrinterDriver):
             failures += 1
             await asyncio.sleep(delay * random.uniform(0.8, 1.0))
 
+    async def _oneshot_token(self) -> str:
+        """A single-use WebSocket token (``GET /access/oneshot_token``), as browsers use."""
+        assert self._session is not None
+        async with self._session.get(
+            f"{self._base_url}/access/oneshot_token",
+            headers=self._auth_headers(),
+            timeout=aiohttp.ClientTimeout(total=self._connect_timeout),
+        ) as response:
+            if response.status in (401, 403):
+                raise AuthenticationFailed(
+                    f"moonraker rejected the credentials ({response.status})"
+                )
+            response.raise_for_status()
+            body = await response.json()
+        return str(body["result"])
+
     async def _session_once(self) -> None:
         assert self._session is not None
+        headers = self._auth_headers()
+        params: dict[str, str] = {}
+        if self._use_oneshot and self._api_key:
+            params["token"] = await self._oneshot_token()
+            headers = {}
         try:
             ws = await self._session.ws_connect(
                 self._ws_url,
+                headers=headers,
+                params=params,
                 heartbeat=20.0,
                 timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
                 max_msg_size=0,
@@ -231,7 +256,7 @@ class MoonrakerDriver(PrinterDriver):
                 "server.connection.identify",
                 {"client_name": CLIENT_NAME, "version": CLIENT_VERSION, "type": "agent",
                  "url": "https://github.com/autoprintfarm"}
-                | ({"api_key": self._api_key} if self._api_key else {}),
+                | ({"api_key": self._api_key} if headers else {}),
                 reply_within=self._connect_timeout,
             )
             info = await self._call("server.info", reply_within=self._connect_timeout)
@@ -502,6 +527,7 @@ class MoonrakerDriver(PrinterDriver):
                 async with self._session.post(
                     f"{self._base_url}/server/files/upload",
                     data=form,
+                    headers=self._auth_headers(),
                     timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout),
                 ) as response:
                     if response.status in (401, 403):

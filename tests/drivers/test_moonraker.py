@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from apf_core.drivers import create_driver
 from apf_core.drivers.base import (
     AuthenticationFailed,
     Capability,
     CapabilityNotSupported,
+    CommandTimeout,
     ConnectionConfig,
     DriverError,
     PrinterState,
@@ -35,7 +38,6 @@ SMALL_GCODE = (
     "SET_PRINT_STATS_INFO CURRENT_LAYER=2\nG1 X40 Y40 F6000\n"
 )
 
-pytestmark = pytest.mark.skipif(missing_reason() is not None, reason=missing_reason() or "")
 
 
 @pytest.fixture(autouse=True)
@@ -45,6 +47,9 @@ def _loopback_sockets() -> None:
 
 @pytest.fixture(scope="session")
 def peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MoonrakerPeer]:
+    reason = missing_reason()
+    if reason is not None:
+        pytest.skip(reason)
     allow_sockets()  # session fixtures run before the autouse one
     server = MoonrakerPeer(tmp_path_factory.mktemp("moonraker"))
     try:
@@ -146,6 +151,20 @@ async def test_wrong_api_key_is_rejected(make_driver: Callable[..., MoonrakerDri
     with pytest.raises(AuthenticationFailed):
         await driver.connect()
     assert driver.state.status is Status.OFFLINE
+
+
+async def test_oneshot_token_login(
+    make_driver: Callable[..., MoonrakerDriver], peer: MoonrakerPeer
+) -> None:
+    driver = make_driver(oneshot_token=True)
+    await driver.connect()
+    state = await wait_for(driver, lambda s: s.status is not Status.OFFLINE)
+    assert state.error is None
+    await driver.send_gcode("M117 token ok")
+    assert peer.query("display_status")["display_status"]["message"] == "token ok"
+    bad = make_driver(oneshot_token=True, api_key="wrong")
+    with pytest.raises(AuthenticationFailed):
+        await bad.connect()
 
 
 async def test_missing_api_key_is_rejected(make_driver: Callable[..., MoonrakerDriver]) -> None:
@@ -299,3 +318,80 @@ async def test_klippy_restart_is_tracked(driver: MoonrakerDriver, peer: Moonrake
     state = await wait_for(driver, lambda s: s.status is Status.IDLE, timeout=60)
     assert state.error is None
     await driver.send_gcode("M117 back")  # resubscribed and accepting commands
+
+
+# --- protocol edge cases against a scripted fake server (no peer needed) -----------------
+@pytest.fixture
+async def fake_moonraker() -> AsyncIterator[str]:
+    """A minimal Moonraker: malformed frames, Klippy starting up, a silent gcode call."""
+
+    async def websocket(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_str("this is not json")
+        await ws.send_str("[1, 2, 3]")
+        await ws.send_str(json.dumps({"jsonrpc": "2.0", "result": "stray", "id": 9999}))
+        async for message in ws:
+            call = json.loads(message.data)
+            method, call_id = call["method"], call["id"]
+            reply: dict[str, Any] = {"jsonrpc": "2.0", "id": call_id}
+            if method == "server.connection.identify":
+                reply["result"] = {"connection_id": 1}
+            elif method == "server.info":
+                reply["result"] = {"klippy_state": "startup"}
+                asyncio.get_running_loop().call_later(
+                    0.3, lambda: asyncio.ensure_future(
+                        ws.send_str(json.dumps({"jsonrpc": "2.0", "method": "notify_klippy_ready"}))
+                    )
+                )
+            elif method == "printer.objects.list":
+                reply["result"] = {"objects": ["webhooks", "print_stats", "extruder"]}
+            elif method == "printer.objects.subscribe":
+                reply["result"] = {"eventtime": 1.0, "status": {
+                    "webhooks": {"state": "ready"},
+                    "print_stats": {"state": "error", "message": "Move out of range",
+                                    "filename": "x.gcode"},
+                    "extruder": {"temperature": 21.5, "target": 0.0},
+                }}
+            elif method == "printer.print.pause":
+                reply["error"] = {"code": 503, "message": "Klippy Disconnected"}
+            elif method == "printer.print.resume":
+                reply["error"] = {"code": 400, "message": "Print is not paused"}
+            else:
+                continue  # never answer (printer.gcode.script)
+            await ws.send_str(json.dumps(reply))
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/websocket", websocket)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+async def test_fake_server_startup_errors_and_timeouts(fake_moonraker: str) -> None:
+    driver = MoonrakerDriver(ConnectionConfig("moonraker", {
+        "url": fake_moonraker, "command_timeout": 0.3, "backoff_initial": 0.1}))
+    try:
+        await driver.connect()
+        assert driver.state.status is Status.OFFLINE  # klippy still starting
+        state = await wait_for(driver, lambda s: s.status is Status.ERROR, timeout=5)
+        assert state.error == "Move out of range"
+        assert state.nozzle_temp == 21.5
+        assert state.current_file == "x.gcode"
+        assert Capability.FILAMENT_LOAD not in driver.capabilities
+        with pytest.raises(PrinterUnreachable):  # JSON-RPC 503
+            await driver.pause()
+        with pytest.raises(RpcError, match="not paused"):
+            await driver.resume()
+        with pytest.raises(CommandTimeout):
+            await driver.send_gcode("G28")
+        assert driver.connections == 1  # malformed frames did not break the socket
+    finally:
+        await driver.close()
