@@ -17,6 +17,7 @@ from ..storage.tables.catalogue import product_components, product_images, produ
 from ..storage.tables.spine import print_files
 from ..timeutil import new_id, utcnow
 from .common import fetch_one, fetch_page, project
+from .conflicts import unique_conflicts
 
 if TYPE_CHECKING:
     from ..farm import Farm
@@ -67,9 +68,7 @@ def image_view(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def images_of(
-    conn: AsyncConnection, product_ids: list[str]
-) -> dict[str, Rows]:
+async def images_of(conn: AsyncConnection, product_ids: list[str]) -> dict[str, Rows]:
     out: dict[str, Rows] = {pid: [] for pid in product_ids}
     if not product_ids:
         return out
@@ -186,6 +185,7 @@ class ProductService:
             view["kit"] = await kit_view(conn, row) if row["kind"] == "kit" else None
         return view
 
+    @unique_conflicts
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
         async with self.db.begin() as conn:
             await check_name_free(conn, body["name"])
@@ -206,6 +206,7 @@ class ProductService:
             await self.farm.events.emit(conn, "product.created", view)
         return view
 
+    @unique_conflicts
     async def update(self, product_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         async with self.db.begin() as conn:
             await product_row(conn, product_id, for_update=True)
@@ -236,11 +237,11 @@ class ProductService:
         )
         async with self.db.read() as conn:
             rows = (await conn.execute(query)).mappings()
-            return [project(dict(r), (*COMPONENT_FIELDS, "product_id", "product_name")) for r in rows]
+            return [
+                project(dict(r), (*COMPONENT_FIELDS, "product_id", "product_name")) for r in rows
+            ]
 
-    async def add_components(
-        self, product_id: str, items: Rows, *, replace: bool
-    ) -> Rows:
+    async def add_components(self, product_id: str, items: Rows, *, replace: bool) -> Rows:
         async with self.db.begin() as conn:
             await product_row(conn, product_id, for_update=True)
             if replace:
@@ -267,9 +268,7 @@ class ProductService:
         return [project(dict(r), COMPONENT_FIELDS) for r in rows.mappings()]
 
 
-async def insert_components(
-    conn: AsyncConnection, product_id: str, items: Rows
-) -> None:
+async def insert_components(conn: AsyncConnection, product_id: str, items: Rows) -> None:
     now = utcnow()
     for index, item in enumerate(items):
         await conn.execute(

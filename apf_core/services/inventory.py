@@ -18,6 +18,7 @@ from .bom import (
     kit_numbers,
     parts_on_hand,
 )
+from .conflicts import unique_conflicts
 from .stock import (
     FG,
     FG_STATUSES,
@@ -101,6 +102,7 @@ class InventoryService:
                 raise NotFound("No inventory item for this SKU", code="INVENTORY_ITEM_NOT_FOUND")
             return await detail_view(conn, row)
 
+    @unique_conflicts
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
         async with self.db.begin() as conn:
             sku = (
@@ -147,7 +149,13 @@ class InventoryService:
                 .values(low_stock_threshold=threshold)
             )
             await refresh_status(conn, fg_id)
-            return fg_view(await self._row(conn, fg_id))
+            view = fg_view(await self._row(conn, fg_id))
+            was_low = row["low_stock_threshold"] is not None and (
+                row["ready_stock"] <= row["low_stock_threshold"]
+            )
+            if not was_low and view["ready_stock"] <= threshold:
+                await self.farm.events.emit(conn, "inventory.low_stock", view)
+            return view
 
     async def adjust(
         self, fg_id: str, adjustment: int, reason: str, notes: str | None
@@ -238,5 +246,3 @@ class InventoryService:
         if row is None:
             raise NotFound("Inventory item not found", code="INVENTORY_ITEM_NOT_FOUND")
         return row
-
-

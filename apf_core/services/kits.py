@@ -21,6 +21,7 @@ from ..storage.tables.spine import print_files
 from ..timeutil import iso, new_id, utcnow
 from .bom import children_of, inventory_of
 from .catalogue import ProductService, check_name_free, check_print_file, product_row
+from .conflicts import unique_conflicts
 from .skus import insert_sku, write_bom
 
 if TYPE_CHECKING:
@@ -135,6 +136,7 @@ class KitService:
         self.farm = farm
         self.db = farm.db
 
+    @unique_conflicts
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
         _check_body(body)
         async with self.db.begin() as conn:
@@ -159,6 +161,7 @@ class KitService:
             )
         return await ProductService(self.farm).get(kit["id"])
 
+    @unique_conflicts
     async def replace(self, product_id: str, body: dict[str, Any]) -> dict[str, Any]:
         _check_body(body)
         async with self.db.begin() as conn:

@@ -20,6 +20,7 @@ from ..timeutil import new_id, utcnow
 from .bom import bom_view, inventory_items, kit_numbers
 from .catalogue import product_row
 from .common import fetch_one, project
+from .conflicts import unique_conflicts
 from .stock import create_fg, fg_for_sku, refresh_status
 
 if TYPE_CHECKING:
@@ -160,6 +161,7 @@ class SkuService:
         view["effective_status"] = numbers["effective_status"]
         return view
 
+    @unique_conflicts
     async def create(self, product_id: str, body: dict[str, Any]) -> dict[str, Any]:
         async with self.db.begin() as conn:
             await product_row(conn, product_id, for_update=True)
@@ -168,6 +170,7 @@ class SkuService:
             await self.farm.events.emit(conn, "sku.created", view)
         return view
 
+    @unique_conflicts
     async def update(self, sku_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         async with self.db.begin() as conn:
             await sku_row(conn, sku_id, for_update=True)
@@ -226,9 +229,7 @@ class SkuService:
             row = await sku_row(conn, sku_id)
             return await _bom(conn, row)
 
-    async def replace_bom(
-        self, sku_id: str, children: Rows, inventory: Rows
-    ) -> dict[str, Any]:
+    async def replace_bom(self, sku_id: str, children: Rows, inventory: Rows) -> dict[str, Any]:
         async with self.db.begin() as conn:
             row = await sku_row(conn, sku_id, for_update=True)
             await write_bom(conn, row, children, inventory)
@@ -343,9 +344,7 @@ class ColorService:
         self.farm = farm
         self.db = farm.db
 
-    async def list(
-        self, *, filament_type: str | None, is_active: bool | None
-    ) -> Rows:
+    async def list(self, *, filament_type: str | None, is_active: bool | None) -> Rows:
         query = select(colors).order_by(colors.c.filament_type, colors.c.color_name)
         if filament_type is not None:
             query = query.where(func.upper(colors.c.filament_type) == filament_type.upper())
@@ -364,6 +363,7 @@ class ColorService:
         async with self.db.read() as conn:
             return [str(r[0]) for r in await conn.execute(query)]
 
+    @unique_conflicts
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
         values = _normalise_color(body)
         async with self.db.begin() as conn:
@@ -379,6 +379,7 @@ class ColorService:
             await conn.execute(insert(colors).values(**row))
         return project(row, COLOR_FIELDS)
 
+    @unique_conflicts
     async def update(self, color_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         async with self.db.begin() as conn:
             row = await fetch_one(

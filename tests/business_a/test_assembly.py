@@ -6,8 +6,18 @@ import pytest
 
 from .conftest import fg_of, file_ids, make_product, make_sku
 
-TASK_KEYS = {"id", "task_type", "status", "product_name", "sku", "quantity", "notes",
-             "created_at", "updated_at", "completed_at"}
+TASK_KEYS = {
+    "id",
+    "task_type",
+    "status",
+    "product_name",
+    "sku",
+    "quantity",
+    "notes",
+    "created_at",
+    "updated_at",
+    "completed_at",
+}
 
 
 async def _item(api, name="Frame", code="FR-1", **product):
@@ -18,9 +28,15 @@ async def _item(api, name="Frame", code="FR-1", **product):
 
 async def test_create_list_stats_patch(api):
     _, _, fg = await _item(api)
-    created = await api.post("/assembly", json={
-        "finished_good_id": fg["id"], "quantity": 3, "assigned_to": "user-42", "notes": "n1",
-    })
+    created = await api.post(
+        "/assembly",
+        json={
+            "finished_good_id": fg["id"],
+            "quantity": 3,
+            "assigned_to": "user-42",
+            "notes": "n1",
+        },
+    )
     assert created.status == 201, created.body
     task = created.data
     assert TASK_KEYS <= set(task)
@@ -39,7 +55,9 @@ async def test_create_list_stats_patch(api):
     assert moved.data["status"] == "in_progress"
     done = await api.patch(f"/assembly/{third['id']}", json={"status": "completed"})
     assert done.data["completed_at"] is not None
-    back = await api.patch(f"/assembly/{third['id']}", json={"status": "pending", "assigned_to": None})
+    back = await api.patch(
+        f"/assembly/{third['id']}", json={"status": "pending", "assigned_to": None}
+    )
     assert back.data["completed_at"] == done.data["completed_at"]  # kept when moved back
     assert back.data["is_assigned"] is False
     await api.patch(f"/assembly/{third['id']}", json={"status": "completed"})
@@ -60,7 +78,9 @@ async def test_create_list_stats_patch(api):
     bad = await api.patch(f"/assembly/{task['id']}", json={"status": "cancelled", "quantity": 0})
     assert bad.status == 400
     assert bad.code == "VALIDATION_ERROR"
-    wrong = await api.post("/assembly", json={"finished_good_id": fg["id"], "task_type": "kit_assembly"})
+    wrong = await api.post(
+        "/assembly", json={"finished_good_id": fg["id"], "task_type": "kit_assembly"}
+    )
     assert wrong.status == 400
     assert wrong.code == "NOT_A_KIT"
 
@@ -68,8 +88,9 @@ async def test_create_list_stats_patch(api):
 async def test_print_assembly_completion_moves_stock(api):
     files = await file_ids(api)
     _, sku, fg = await _item(api, "Box", "BOX-1", requires_assembly=True, print_file_id=files[0])
-    job = await api.post("/jobs", json={"print_file_id": files[0], "product_sku_id": sku["id"],
-                                        "number_of_units": 4})
+    job = await api.post(
+        "/jobs", json={"print_file_id": files[0], "product_sku_id": sku["id"], "number_of_units": 4}
+    )
     assert job.status == 201, job.body
     assert job.data["product_name"] == "Box"
     unknown = await api.post("/jobs", json={"print_file_id": files[0], "product_sku_id": "nope"})
@@ -108,8 +129,9 @@ async def test_task_detail_links_wiki(api):
     task = (await api.post("/assembly", json={"finished_good_id": fg["id"]})).data
     detail = await api.get(f"/assembly/{task['id']}")
     assert detail.data["wiki_article"] is None
-    article = await api.post("/wiki", json={"title": "Assembling the planter", "sku_id": sku["id"],
-                                            "content": "Step 1"})
+    article = await api.post(
+        "/wiki", json={"title": "Assembling the planter", "sku_id": sku["id"], "content": "Step 1"}
+    )
     if article.status == 404 and article.body.get("code") == "NOT_FOUND":
         pytest.skip("wiki area not present")
     assert article.status == 201, article.body

@@ -294,3 +294,23 @@ async def test_components(api):
     )
     assert bad.status == 400
     assert bad.code == "VALIDATION_ERROR"
+
+
+async def test_concurrent_duplicates_give_409_not_500(api):
+    import asyncio
+
+    product = await make_product(api, "Racer")
+    sku_replies = await asyncio.gather(
+        *(api.post("/skus", json={"product_id": product["id"], "sku": "RACE-1"}) for _ in range(10))
+    )
+    assert sorted(r.status for r in sku_replies) == [201] + [409] * 9
+    assert {r.code for r in sku_replies if r.status == 409} == {"DUPLICATE_SKU"}
+    name_replies = await asyncio.gather(
+        *(api.post("/products", json={"name": "Twin"}) for _ in range(10))
+    )
+    assert sorted(r.status for r in name_replies) == [201] + [409] * 9
+    assert {r.code for r in name_replies if r.status == 409} == {"DUPLICATE_NAME"}
+    color = {"color_name": "Teal", "hex_code": "#008080", "filament_type": "PLA"}
+    color_replies = await asyncio.gather(*(api.post("/colors", json=color) for _ in range(10)))
+    assert sorted(r.status for r in color_replies) == [201] + [409] * 9
+    assert {r.code for r in color_replies if r.status == 409} == {"DUPLICATE_COLOR"}

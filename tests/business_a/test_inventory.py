@@ -235,3 +235,16 @@ async def test_alerts_stats_threshold_patch_and_create(api):
     assert made.data["ready_stock"] == 7
     assert made.data["low_stock_threshold"] == 5
     assert made.data["status"] == "in_stock"
+
+
+async def test_threshold_raise_emits_low_stock_once(api):
+    _, fg = await _item(api, "TH-1", threshold=1)
+    await api.post(f"/inventory/{fg['id']}/adjust", json={"adjustment": 4})
+    raised = await api.put(f"/inventory/{fg['id']}/threshold", json={"low_stock_threshold": 4})
+    assert raised.data["status"] == "low_stock"
+    await api.put(f"/inventory/{fg['id']}/threshold", json={"low_stock_threshold": 5})
+    async with api.farm.db.read() as conn:
+        n = await conn.scalar(
+            select(func.count()).select_from(events).where(events.c.type == "inventory.low_stock")
+        )
+    assert n == 1

@@ -222,7 +222,7 @@ async def test_item_fulfil_and_order_reads(api):
     assert rest.data["status"] == "fulfilled"
     assert rest.data["shipped_at"]
 
-    listed = await api.get("/orders", params={"from": "2026-01-01", "to": "2026-01-03"})
+    listed = await api.get("/orders", params={"from": "2026-01-01", "to": "2026-01-02"})
     assert listed.body["meta"] == {"limit": 50, "offset": 0, "count": 1, "total": 1}
     assert "external_data" not in listed.data[0]
     patched = await api.patch(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import voluptuous as vol
@@ -52,11 +53,14 @@ ITEM = {
 async def list_orders(ctx: Ctx) -> web.StreamResponse:
     """`meta` also carries `total` (all matching orders). `from`/`to` filter `order_date`."""
     q = ctx.query
+    end = q.get("to")
+    if end is not None and len(ctx.request.query.get("to", "")) == 10:  # a plain date: whole day
+        end = end + timedelta(days=1) - timedelta(microseconds=1)
     rows, total = await OrderService(ctx.farm).list(
         status=q.get("status"),
         platform=q.get("platform"),
         start=q.get("from"),
-        end=q.get("to"),
+        end=end,
         limit=q["limit"],
         offset=q["offset"],
     )
