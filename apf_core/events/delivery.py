@@ -90,10 +90,11 @@ class WebhookWorker:
         while True:
             delay = self.settings.poll_interval_seconds
             try:
-                await self.fan_out()
-                due_in = await self.deliver_due()
-                if due_in is not None:
-                    delay = min(delay, max(0.0, due_in))
+                if await self._enabled_hooks():
+                    await self.fan_out()
+                    due_in = await self.deliver_due()
+                    if due_in is not None:
+                        delay = min(delay, max(0.0, due_in))
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -104,10 +105,30 @@ class WebhookWorker:
                         await self._wake.wait()
             self._wake.clear()
 
+    async def _enabled_hooks(self) -> int:
+        """A cheap read first: most farms have no webhooks, and a write transaction
+        per event would compete with the services for the SQLite write lock."""
+        async with self.db.read() as conn:
+            return int(
+                await conn.scalar(
+                    select(func.count()).select_from(webhooks).where(webhooks.c.enabled)
+                )
+                or 0
+            )
+
     # --- fan-out --------------------------------------------------------------
     async def fan_out(self) -> int:
         """Turn new outbox events into pending deliveries; returns how many."""
         created = 0
+        async with self.db.read() as conn:
+            top = await max_event_id(conn)
+            behind = await conn.scalar(
+                select(func.count())
+                .select_from(webhooks)
+                .where(webhooks.c.enabled, webhooks.c.cursor < top)
+            )
+        if not behind:
+            return 0
         async with self.db.begin() as conn:
             query = select(webhooks.c.id, webhooks.c.events, webhooks.c.cursor).where(
                 webhooks.c.enabled
