@@ -240,7 +240,8 @@ class BambuDriver(PrinterDriver):
             protocol=mqtt.MQTTv311,
         )
         client.username_pw_set("bblp", self._access_code)
-        client.tls_set_context(self._ssl_context())
+        # loading CA files is blocking I/O: keep it off the event loop
+        client.tls_set_context(await asyncio.to_thread(self._ssl_context))
         client.tls_insecure_set(True)  # the certificate names the serial, never the host
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
@@ -561,6 +562,8 @@ class BambuDriver(PrinterDriver):
         """Store ``path`` as ``/<filename>`` over implicit FTPS."""
         if "/" in filename or "\\" in filename:
             raise DriverError("file name must not contain a path")
+        if not await asyncio.to_thread(path.is_file):
+            raise DriverError(f"cannot read {path.name}: not a file")
         await asyncio.to_thread(self._ftp_upload, path, filename)
 
     def _ftp_upload(self, path: Path, filename: str) -> None:

@@ -260,7 +260,6 @@ class MoonrakerDriver(PrinterDriver):
                 reply_within=self._connect_timeout,
             )
             info = await self._call("server.info", reply_within=self._connect_timeout)
-            self._first_attempt.set()
             klippy_state = info.get("klippy_state") if isinstance(info, Mapping) else None
             if klippy_state == "ready":
                 await self._subscribe()
@@ -268,6 +267,7 @@ class MoonrakerDriver(PrinterDriver):
                 self._update(status=Status.ERROR, error=f"klippy {klippy_state}")
             else:
                 self._update(status=Status.OFFLINE)
+            self._first_attempt.set()
             await reader
         finally:
             reader.cancel()
@@ -516,12 +516,16 @@ class MoonrakerDriver(PrinterDriver):
         """POST the file to ``/server/files/upload`` with its SHA-256 (Moonraker verifies it)."""
         if self._session is None:
             raise PrinterUnreachable("driver is not connected")
-        checksum = await asyncio.to_thread(_sha256, path)
+        try:
+            checksum = await asyncio.to_thread(_sha256, path)
+        except OSError as err:
+            raise DriverError(f"cannot read {path.name}: {err.strerror or err}") from err
         form = aiohttp.FormData()
         form.add_field("root", "gcodes")
         form.add_field("checksum", checksum)
+        handle = await asyncio.to_thread(path.open, "rb")  # no blocking open in the loop
         try:
-            with path.open("rb") as handle:
+            with handle:
                 form.add_field("file", handle, filename=filename,
                                content_type="application/octet-stream")
                 async with self._session.post(

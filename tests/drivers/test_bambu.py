@@ -309,8 +309,11 @@ async def test_refused_commands_and_missing_files(driver: BambuDriver, peer: Bam
     peer.printer.refuse.add("ledctrl")
     with pytest.raises(DriverError, match="refused by test"):
         await driver.set_light(True)
-    with pytest.raises(DriverError):
+    with pytest.raises(DriverError, match="must not contain a path"):
         await driver.upload(Path("/nonexistent"), "a/b.3mf")
+    with pytest.raises(DriverError, match="cannot read") as info:
+        await driver.upload(Path("/nonexistent.3mf"), "b.3mf")
+    assert not isinstance(info.value, PrinterUnreachable)
 
 
 async def test_malformed_reports_are_ignored(driver: BambuDriver, peer: BambuPeer) -> None:

@@ -242,6 +242,9 @@ async def test_missing_file_is_a_driver_error(driver: MoonrakerDriver) -> None:
     with pytest.raises(RpcError) as info:
         await driver.start_file("does-not-exist.gcode")
     assert info.value.code == 400
+    with pytest.raises(DriverError, match="cannot read") as local:
+        await driver.start_print(Path("/nonexistent.gcode"), "x.gcode")
+    assert not isinstance(local.value, PrinterUnreachable)
 
 
 async def test_small_print_finishes(
