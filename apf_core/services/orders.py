@@ -276,7 +276,11 @@ class OrderService:
             if order["status"] in ("cancelled", "refunded"):
                 raise BadRequest(f"Order is {order['status']}", code="INVALID_STATE")
             errors: list[str] = []
-            for item in await self._items(conn, order_id):
+            # a fixed row order (by SKU) so concurrent fulfilments lock stock rows alike
+            items = sorted(
+                await self._items(conn, order_id), key=lambda i: i["product_sku_id"] or ""
+            )
+            for item in items:
                 remaining = int(item["quantity"]) - int(item["quantity_fulfilled"])
                 if remaining <= 0:
                     continue
