@@ -25,7 +25,7 @@ MINE = {
 }
 
 
-def _diff(connection):  # noqa: ANN001, ANN202
+def _diff(connection):
     metadata = load_all()
     context = MigrationContext.configure(connection, opts={"compare_type": False})
     names = set(inspect(connection).get_table_names())
@@ -33,7 +33,7 @@ def _diff(connection):  # noqa: ANN001, ANN202
     return names, diffs
 
 
-def _table_of(diff) -> str | None:  # noqa: ANN001
+def _table_of(diff) -> str | None:
     item = diff[0] if isinstance(diff, list) else diff
     for part in item[1:]:
         table = getattr(part, "table", None)
