@@ -51,6 +51,12 @@ from .const import (
 )
 
 
+# What a printer is doing when its current job enters a state.
+JOB_TO_PRINTER_STATE = {
+    "printing": "printing", "paused": "paused", "completed": "idle", "failed": "idle", "cancelled": "idle",
+}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PrinterData:
     """Everything known about one printer."""
@@ -325,6 +331,7 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
         self.update_interval = self.poll_interval
 
     async def _handle_event(self, event: FarmEvent) -> None:
+        LOGGER.debug("Event %s: %s", event.id, event.type)
         refresh = self._apply_event(event)
         self._fire_event(event)
         if event.type.startswith(("inventory.", "material.", "order.")):
@@ -339,6 +346,9 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
         try:
             if event.type == "printer.status":
                 return self._apply_status(PrinterStatus.from_dict(event.data))
+            if event.type == "job.progress":
+                self._apply_job_progress(event)
+                return False
             if event.type.startswith("job."):
                 return self._apply_job(Job.from_dict(event.data))
         except APFError:
@@ -359,10 +369,26 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
         return status.current_job_id is not None and job is None
 
     def _apply_job(self, job: Job) -> bool:
+        """A job event also tells what its printer is doing (status pushes are coalesced)."""
         current = self.data.printers.get(job.printer_id or "")
         if current is not None and (current.job is None or current.job.id == job.id):
-            self._replace_printer(replace(current, job=job))
+            data = replace(current, job=job)
+            printer_state = JOB_TO_PRINTER_STATE.get(job.status)
+            if printer_state is not None and current.status is not None and current.online:
+                status = replace(current.status, status=printer_state)
+                data = build_printer_data(
+                    current.printer, status, job, current.printer.id in self._bed_clear
+                )
+            self._replace_printer(data)
         return True  # job counts changed
+
+    def _apply_job_progress(self, event: FarmEvent) -> None:
+        current = self.data.printers.get(event.printer_id or "")
+        progress = event.data.get("progress_percentage")
+        if current is None or current.job is None or current.job.id != event.data.get("job_id"):
+            return
+        if isinstance(progress, (int, float)) and not isinstance(progress, bool):
+            self._replace_printer(replace(current, job=replace(current.job, progress_percentage=progress)))
 
     def _apply_printer_event(self, event: FarmEvent) -> bool:
         assert event.printer_id is not None
