@@ -21,6 +21,7 @@ SNIFF_BYTES = 64 << 10
 #: at most this share of control bytes is tolerated in text G-code
 MAX_CONTROL_RATIO = 0.01
 BGCODE_MAGIC = b"GCDE"
+UTF8_BOM = b"\xef\xbb\xbf"
 
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13))
 _GCODE_LINE = re.compile(rb"^[ \t]*(?:;|[GMTNgmtn]\d)", re.MULTILINE)
@@ -45,7 +46,8 @@ def check_text(sample: bytes, label: str, what: str = "text G-code") -> None:
 
 def head_lines(data: bytes, *, complete: bool) -> list[str]:
     """The metadata lines of a head window (an incomplete last line is dropped
-    unless ``complete``)."""
+    unless ``complete``; a UTF-8 byte-order mark is ignored)."""
+    data = data.removeprefix(UTF8_BOM)
     if not complete:
         cut = data.rfind(b"\n")
         data = data[: cut + 1] if cut >= 0 else b""

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import re
 import shutil
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -142,6 +143,26 @@ class FileStore:
         discard_claim(claimed)
         if thumbnail is not None:
             self.path(thumbnail[0]).write_bytes(thumbnail[1])
+
+    def sweep(self, older_than_seconds: float) -> int:
+        """Remove leftovers of interrupted uploads (temp and claimed files) older
+        than the given age; returns how many entries were removed."""
+        cutoff = time.time() - older_than_seconds
+        removed = 0
+        for area in (INCOMING, CLAIMED):
+            folder = self.root / area
+            if not folder.is_dir():
+                continue
+            for entry in folder.iterdir():
+                with contextlib.suppress(OSError):
+                    if entry.lstat().st_mtime >= cutoff:
+                        continue
+                    if entry.is_dir() and not entry.is_symlink():
+                        shutil.rmtree(entry)
+                    else:
+                        entry.unlink()
+                    removed += 1
+        return removed
 
     def remove_tree(self, key: str) -> None:
         shutil.rmtree(self.path(key), ignore_errors=True)

@@ -179,6 +179,7 @@ class FileService:
             )
         for key in stale:
             await asyncio.to_thread(self.store.remove_upload, key)
+        await asyncio.to_thread(self.store.sweep, STALE_UPLOAD_GRACE.total_seconds())
         return {
             "file_id": file_id,
             "filename": filename,

@@ -295,3 +295,14 @@ def test_declared_length_is_checked_against_real_base64(tmp_path: Path) -> None:
 
     with pytest.raises(MetadataError, match="truncated"):
         parse(path)
+
+
+def test_utf8_byte_order_mark_is_ignored(tmp_path: Path) -> None:
+    source = samples.write_prusaslicer(tmp_path / "plain.gcode", thumbnails=False).read_bytes()
+    path = tmp_path / "bom.gcode"
+    path.write_bytes(b"\xef\xbb\xbf" + source)
+
+    meta = parse(path)
+
+    assert meta.slicer == "PrusaSlicer"
+    assert meta.print_time_seconds == 3723
