@@ -55,6 +55,7 @@ ACTIVE_JOB_STATES = ("processing", "uploaded", "printing", "paused")
 #: a job this young is not failed by an IDLE frame (drivers that poll lag behind a start)
 IDLE_GRACE_SECONDS = 15.0
 PROGRESS_WRITE_SECONDS = 30.0
+MIRROR_GRACE_SECONDS = 3.0
 
 
 def tray_dict(tray: Tray) -> dict[str, Any]:
@@ -257,7 +258,7 @@ class TelemetryBridge:
             async with self.farm.db.begin() as conn:
                 await conn.execute(
                     update(jobs).where(jobs.c.id == tracker.job_id, jobs.c.status == "printing")
-                    .values(progress_percentage=state.progress, updated_at=utcnow())
+                    .values(progress_percentage=state.progress)
                 )
 
     @staticmethod
@@ -283,7 +284,8 @@ class TelemetryBridge:
         job = await self._active_job(printer_id)
         tracker.job_id = job["id"] if job else None
         if job is not None:
-            await self._drive_job(job, transition)
+            mirror = self._may_mirror(tracker, transition) and not self._recently_changed(job)
+            await self._drive_job(job, transition, mirror=mirror)
             job = await self._active_job(printer_id)
             tracker.job_id = job["id"] if job else None
         await self._persist(printer_id, transition)
@@ -292,14 +294,21 @@ class TelemetryBridge:
         async with self.farm.db.read() as conn:
             row = (
                 await conn.execute(
-                    select(jobs.c.id, jobs.c.status, jobs.c.time_started)
+                    select(jobs.c.id, jobs.c.status, jobs.c.time_started, jobs.c.updated_at)
                     .where(jobs.c.printer_id == printer_id, jobs.c.status.in_(ACTIVE_JOB_STATES))
                     .order_by(jobs.c.updated_at.desc()).limit(1)
                 )
             ).mappings().first()
         return dict(row) if row is not None else None
 
-    async def _drive_job(self, job: dict[str, Any], transition: _Transition) -> None:
+    def _may_mirror(self, tracker: _Tracker, transition: _Transition) -> bool:
+        """Mirror pause/resume made at the printer only from the newest frame, and
+        never while an API command to the printer is waiting for its ACK."""
+        in_flight = getattr(self.farm.control, "command_in_flight", None)
+        busy = bool(in_flight(tracker.printer_id)) if callable(in_flight) else False
+        return not busy and tracker.status is transition.state.status
+
+    async def _drive_job(self, job: dict[str, Any], transition: _Transition, *, mirror: bool) -> None:
         from .services.jobs import JobService
 
         service = JobService(self.farm)
@@ -311,10 +320,10 @@ class TelemetryBridge:
                 case Status.PREPARING | Status.PRINTING:
                     if status in ("processing", "uploaded"):
                         await service.mark_printing_if_starting(job_id)
-                    elif status == "paused":
+                    elif status == "paused" and mirror:
                         await service.sync_status(job_id, "paused", "printing", "job.resumed")
                 case Status.PAUSED:
-                    if status == "printing":
+                    if status == "printing" and mirror:
                         await service.sync_status(job_id, "printing", "paused", "job.paused")
                 case Status.FINISHED:
                     if status in ("printing", "paused"):
@@ -340,6 +349,12 @@ class TelemetryBridge:
                     pass  # OFFLINE keeps the job printing; PAUSING/CANCELLING are transient
         except ApiError as err:  # the job moved concurrently (a user action won)
             _LOGGER.info("job %s: telemetry update skipped: %s", job_id, err.code)
+
+    @staticmethod
+    def _recently_changed(job: dict[str, Any]) -> bool:
+        """An API action on the job just now wins over a frame that may predate it."""
+        changed = job["updated_at"]
+        return changed is not None and (utcnow() - changed).total_seconds() < MIRROR_GRACE_SECONDS
 
     @staticmethod
     def _old_enough(job: dict[str, Any]) -> bool:

@@ -12,6 +12,8 @@ import pytest
 from apf_core.storage.db import Database, sqlite_url
 
 PG_URL = os.environ.get("APF_TEST_DATABASE_URL")
+# Tests drive jobs by hand; tests/runtime turn auto-dispatch on where they test it.
+os.environ.setdefault("APF_AUTO_DISPATCH", "0")
 
 
 BACKENDS = [

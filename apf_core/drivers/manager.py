@@ -149,6 +149,7 @@ class DriverManager:
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unsubscribe: Callable[[], None] | None = None
+        self._in_flight: dict[str, int] = {}
 
     # --- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
@@ -262,9 +263,21 @@ class DriverManager:
             return self._remote.is_online(hub_id, printer_id)
         return False
 
+    def command_in_flight(self, printer_id: str) -> bool:
+        """True while a command to the printer awaits its ACK (telemetry then does not
+        mirror pause/resume made at the printer: the API call owns the job state)."""
+        return self._in_flight.get(printer_id, 0) > 0
+
     async def execute(
         self, printer_id: str, command: PrinterCommand, *, timeout: float = 30.0
     ) -> CommandAck:
+        self._in_flight[printer_id] = self._in_flight.get(printer_id, 0) + 1
+        try:
+            return await self._execute(printer_id, command, timeout)
+        finally:
+            self._in_flight[printer_id] -= 1
+
+    async def _execute(self, printer_id: str, command: PrinterCommand, timeout: float) -> CommandAck:
         hub_id = self.remote_printers.get(printer_id)
         if hub_id is not None:
             if self._remote is None:

@@ -1,0 +1,305 @@
+"""The dispatcher: starts queued jobs on compatible idle printers.
+
+A pass reads a snapshot (printers, queued jobs), plans with
+:func:`~apf_core.dispatch.model.plan`, **reserves the chosen printers
+synchronously** (before any await), then starts each job through
+:meth:`JobService.start`, which re-checks everything inside its transaction.
+Passes may overlap (events, the timer, ``POST /dispatch/run``): a printer
+reserved by one pass, or released after another pass took its snapshot, is
+never chosen again from a stale snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, insert, select, update
+
+from ..domain.events import Event
+from ..errors import ApiError
+from ..storage.tables.dispatch import dispatch_attempts
+from ..storage.tables.spine import jobs, print_files, printers, server_settings
+from ..timeutil import utcnow
+from .model import JobInfo, PrinterInfo, Slot, eligibility, plan
+
+if TYPE_CHECKING:
+    from ..farm import Farm
+
+_LOGGER = logging.getLogger(__name__)
+
+SETTING_KEY = "dispatch.enabled"
+ACTIVE_JOB_STATES = ("processing", "uploaded", "printing", "paused")
+#: after a failed start the printer is skipped for this long
+COOLDOWN_SECONDS = 60.0
+DEFAULT_INTERVAL = 10.0
+TRIGGER_EVENTS = frozenset({
+    "job.created", "job.completed", "job.failed", "job.cancelled", "printer.bed_cleared",
+    "printer.idle", "printer.online", "printer.updated", "printer.created", "dispatch.settings",
+})  # fmt: skip
+
+
+def _env_default() -> bool:
+    return os.environ.get("APF_AUTO_DISPATCH", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    job_id: str
+    printer_id: str
+    outcome: str  # started | failed | skipped
+    error_code: str | None = None
+    message: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id, "printer_id": self.printer_id, "outcome": self.outcome,
+            "error_code": self.error_code, "message": self.message,
+        }
+
+
+class Dispatcher:
+    def __init__(self, farm: Farm, *, interval: float = DEFAULT_INTERVAL) -> None:
+        self.farm = farm
+        self.interval = interval
+        self.enabled = _env_default()
+        self._reserved: set[str] = set()
+        self._released_at: dict[str, float] = {}
+        self._cooldown_until: dict[str, float] = {}
+        self._kick = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self.passes = 0
+
+    # --- lifecycle ------------------------------------------------------------------
+    async def start(self) -> None:
+        async with self.farm.db.read() as conn:
+            stored = await conn.scalar(
+                select(server_settings.c.value).where(server_settings.c.key == SETTING_KEY)
+            )
+        if stored is not None:
+            self.enabled = bool(stored)
+        self._unsubscribe = self.farm.events.subscribe(self._on_event)
+        self._task = asyncio.create_task(self._loop(), name="dispatcher")
+        self.kick()
+
+    async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        for task in (self._task, *self._inflight):
+            if task is not None:
+                task.cancel()
+        for task in (self._task, *self._inflight):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    def kick(self) -> None:
+        """Ask for a pass soon (events call this)."""
+        self._kick.set()
+
+    def _on_event(self, event: Event) -> None:
+        if event.type in TRIGGER_EVENTS:
+            self.kick()
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._kick.wait(), self.interval)
+            self._kick.clear()
+            await asyncio.sleep(0.05)  # let a burst of events settle into one pass
+            if not self.enabled:
+                continue
+            try:
+                await self.run_pass()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                _LOGGER.exception("dispatch pass failed")
+
+    # --- settings ---------------------------------------------------------------------
+    async def set_enabled(self, enabled: bool) -> None:
+        async with self.farm.db.begin() as conn:
+            exists = await conn.scalar(
+                select(func.count()).where(server_settings.c.key == SETTING_KEY)
+            )
+            if exists:
+                await conn.execute(
+                    update(server_settings).where(server_settings.c.key == SETTING_KEY)
+                    .values(value=enabled)
+                )
+            else:
+                await conn.execute(insert(server_settings).values(key=SETTING_KEY, value=enabled))
+            await self.farm.events.emit(conn, "dispatch.settings", {"enabled": enabled})
+        self.enabled = enabled
+
+    # --- snapshot -----------------------------------------------------------------------
+    async def load_printers(self) -> list[PrinterInfo]:
+        now = time.monotonic()
+        async with self.farm.db.read() as conn:
+            rows = (await conn.execute(select(
+                printers.c.id, printers.c.name, printers.c.model, printers.c.nozzle_size,
+                printers.c.tags, printers.c.is_active, printers.c.auto_dispatch,
+                printers.c.in_maintenance, printers.c.awaiting_bed_clear, printers.c.status,
+                printers.c.has_ams, printers.c.current_filament_type, printers.c.current_color,
+                printers.c.current_color_hex, printers.c.total_print_time,
+            ))).mappings().all()
+            busy = dict((await conn.execute(
+                select(jobs.c.printer_id, func.count()).where(
+                    jobs.c.printer_id.is_not(None), jobs.c.status.in_(ACTIVE_JOB_STATES)
+                ).group_by(jobs.c.printer_id)
+            )).all())
+            pending = dict((await conn.execute(
+                select(jobs.c.printer_id, func.count()).where(
+                    jobs.c.printer_id.is_not(None), jobs.c.status == "queued"
+                ).group_by(jobs.c.printer_id)
+            )).all())
+        result: list[PrinterInfo] = []
+        for row in rows:
+            live = self.farm.live.get(row["id"])
+            slots = [Slot(row["current_filament_type"], row["current_color"], row["current_color_hex"])]
+            if row["has_ams"] and live is not None:
+                slots.extend(
+                    Slot(t.get("filament_type"), None, t.get("color_hex"))
+                    for t in live.trays if t.get("filament_type")
+                )
+            result.append(PrinterInfo(
+                id=row["id"], name=row["name"], model=row["model"], nozzle_size=row["nozzle_size"],
+                tags=frozenset(str(t).lower() for t in row["tags"] or ()), slots=tuple(slots),
+                is_active=row["is_active"], auto_dispatch=row["auto_dispatch"],
+                in_maintenance=row["in_maintenance"], awaiting_bed_clear=row["awaiting_bed_clear"],
+                row_status=row["status"], online=self.farm.control.is_online(row["id"]),
+                live_status=live.status if live is not None and live.online else None,
+                has_active_job=bool(busy.get(row["id"])), reserved=row["id"] in self._reserved,
+                cooling_down=self._cooldown_until.get(row["id"], 0.0) > now,
+                load=(int(pending.get(row["id"], 0)), int(row["total_print_time"] or 0)),
+            ))
+        return result
+
+    async def load_jobs(self, job_id: str | None = None) -> list[JobInfo]:
+        query = (
+            select(
+                jobs.c.id, jobs.c.priority, jobs.c.time_submitted, jobs.c.printer_id,
+                jobs.c.printer_model, jobs.c.filament_type, jobs.c.material_type, jobs.c.color,
+                jobs.c.required_tags, print_files.c.printer_model_id, print_files.c.nozzle_diameter,
+            )
+            .select_from(jobs.outerjoin(print_files, print_files.c.id == jobs.c.print_file_id))
+            .where(jobs.c.status == "queued")
+        )
+        if job_id is not None:
+            query = query.where(jobs.c.id == job_id)
+        async with self.farm.db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            JobInfo(
+                id=r.id, priority=r.priority or 0, submitted=r.time_submitted, printer_id=r.printer_id,
+                model=r.printer_model or r.printer_model_id, nozzle=r.nozzle_diameter,
+                filament_type=r.filament_type or r.material_type, colour=r.color,
+                tags=frozenset(str(t).lower() for t in r.required_tags or ()),
+            )
+            for r in rows
+        ]
+
+    # --- the pass -------------------------------------------------------------------------
+    async def run_pass(self) -> list[Attempt]:
+        """One pass: plan, reserve, start. Returns what was attempted."""
+        self.passes += 1
+        snapshot_at = time.monotonic()
+        printer_infos = await self.load_printers()
+        if not any(not p.availability() for p in printer_infos):
+            return []
+        job_infos = await self.load_jobs()
+        # --- synchronous from here until every chosen printer is reserved ---
+        for info in printer_infos:
+            if info.id in self._reserved or self._released_at.get(info.id, -1.0) >= snapshot_at:
+                info.reserved = True
+        pairs = plan(job_infos, printer_infos)
+        for _, printer in pairs:
+            self._reserved.add(printer.id)
+        # --- reservations are held; now the slow part ---
+        if not pairs:
+            return []
+        return list(await asyncio.gather(*(self._start(j, p) for j, p in pairs)))
+
+    async def _start(self, job: JobInfo, printer: PrinterInfo) -> Attempt:
+        from ..services.jobs import JobService
+
+        try:
+            assigned = await self._assign(job, printer.id)
+            if not assigned:
+                return await self._record(Attempt(job.id, printer.id, "skipped", "JOB_STATE_CHANGED",
+                                                  "Job changed before it could be started"))
+            try:
+                await JobService(self.farm).start(job.id)
+            except ApiError as err:
+                if job.printer_id is None:
+                    await self._unassign(job.id, printer.id)
+                if err.code in ("HUB_OFFLINE", "HUB_COMMAND_FAILED", "PRINTER_UNAVAILABLE",
+                                "FILE_NOT_FOUND"):
+                    self._cooldown_until[printer.id] = time.monotonic() + COOLDOWN_SECONDS
+                _LOGGER.warning("dispatch of job %s to printer %s failed: %s %s",
+                                job.id, printer.name, err.code, err.message)
+                return await self._record(Attempt(job.id, printer.id, "failed", err.code, err.message))
+            _LOGGER.info("dispatched job %s to printer %s", job.id, printer.name)
+            return await self._record(Attempt(job.id, printer.id, "started"))
+        finally:
+            self._reserved.discard(printer.id)
+            self._released_at[printer.id] = time.monotonic()
+
+    async def _assign(self, job: JobInfo, printer_id: str) -> bool:
+        async with self.farm.db.begin() as conn:
+            query = update(jobs).where(jobs.c.id == job.id, jobs.c.status == "queued")
+            if job.printer_id is None:
+                query = query.where(jobs.c.printer_id.is_(None))
+            else:
+                query = query.where(jobs.c.printer_id == printer_id)
+            result = await conn.execute(query.values(printer_id=printer_id, updated_at=utcnow()))
+            return bool(result.rowcount)
+
+    async def _unassign(self, job_id: str, printer_id: str) -> None:
+        async with self.farm.db.begin() as conn:
+            await conn.execute(
+                update(jobs).where(
+                    jobs.c.id == job_id, jobs.c.status == "queued", jobs.c.printer_id == printer_id
+                ).values(printer_id=None, updated_at=utcnow())
+            )
+
+    async def _record(self, attempt: Attempt) -> Attempt:
+        try:
+            async with self.farm.db.begin() as conn:
+                await conn.execute(insert(dispatch_attempts).values(
+                    job_id=attempt.job_id, printer_id=attempt.printer_id, outcome=attempt.outcome,
+                    error_code=attempt.error_code, message=attempt.message, created_at=utcnow(),
+                ))
+        except Exception:  # the log is best effort; the job state is what matters
+            _LOGGER.exception("could not record a dispatch attempt")
+        return attempt
+
+    # --- explainability -----------------------------------------------------------------------
+    async def explain(self, job_id: str) -> dict[str, Any] | None:
+        """Per-printer eligibility of a queued job; None when the job is not queued."""
+        found = await self.load_jobs(job_id)
+        if not found:
+            return None
+        job = found[0]
+        printer_infos = await self.load_printers()
+        entries = []
+        for info in sorted(printer_infos, key=lambda p: (p.name, p.id)):
+            reasons = eligibility(job, info)
+            entries.append({
+                "printer_id": info.id, "name": info.name, "eligible": not reasons,
+                "reasons": [r.as_dict() for r in reasons],
+            })
+        return {
+            "job_id": job_id,
+            "auto_dispatch_enabled": self.enabled,
+            "eligible_printer_count": sum(e["eligible"] for e in entries),
+            "printers": entries,
+        }
