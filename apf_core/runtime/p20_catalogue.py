@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..services.assembly import insert_task
+from ..services.orders import advance_order
 from ..services.skus import SkuService
 from ..services.stock import FG, create_fg, fg_for_sku, fg_row, move_stock
 
@@ -26,6 +27,7 @@ def completion_hook(farm: Farm) -> Any:
     async def on_job_completed(conn: AsyncConnection, job: dict[str, Any]) -> None:
         sku_id = job.get("product_sku_id")
         if not sku_id or await SkuService.lookup(conn, sku_id) is None:
+            await advance_order(conn, job.get("order_id"))
             return
         units = max(0, int(job.get("number_of_units") or 0))
         if units == 0:
@@ -69,6 +71,7 @@ def completion_hook(farm: Farm) -> Any:
                 reference_type="job",
                 reference_id=job["id"],
             )
+        await advance_order(conn, job.get("order_id"))
 
     return on_job_completed
 

@@ -270,6 +270,9 @@ class AssemblyService:
             view = task_view(await self._row(conn, task_id))
             result = {"task": view, "quantity_completed": quantity}
             await self.farm.events.emit(conn, "assembly.completed", result)
+            from .orders import advance_order  # orders builds on this module
+
+            await advance_order(conn, task["order_id"])
         return result
 
     async def _consume_kit(

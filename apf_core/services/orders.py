@@ -600,3 +600,31 @@ class OrderService:
         if row is None:
             raise NotFound("Order not found", code="ORDER_NOT_FOUND")
         return dict(row)
+
+
+async def advance_order(conn: AsyncConnection, order_id: str | None) -> None:
+    """processing → printed when its jobs are done, → assembled when its assembly tasks are too."""
+    if not order_id:
+        return
+    status = await conn.scalar(select(orders.c.status).where(orders.c.id == order_id))
+    if status not in ("processing", "printed"):
+        return
+    open_jobs = await conn.scalar(
+        select(func.count()).select_from(jobs).where(
+            jobs.c.order_id == order_id, jobs.c.status.not_in(("completed", "failed", "cancelled"))
+        )
+    )
+    if open_jobs:
+        return
+    open_tasks = await conn.scalar(
+        select(func.count()).select_from(assembly_tasks).where(
+            assembly_tasks.c.order_id == order_id,
+            assembly_tasks.c.status.in_(("pending", "in_progress")),
+        )
+    )
+    new = "printed" if open_tasks else "assembled"
+    if new != status:
+        await conn.execute(
+            update(orders).where(orders.c.id == order_id).values(status=new, updated_at=utcnow())
+        )
+

@@ -85,6 +85,7 @@ async def test_order_to_shipment(api):
         done = await api.post(f"/jobs/{job['id']}/complete", json={})
         assert done.status == 200, done.body
 
+    assert (await api.get(f"/orders/{order['id']}")).data["status"] == "printed"
     stand_fg = await fg_of(api, ctx["stand_sku"]["id"])
     assert stand_fg["ready_stock"] == 0
     assert stand_fg["status"] == "needs_assembly"
@@ -116,10 +117,12 @@ async def test_order_to_shipment(api):
     assert lines["DESK-RED"]["quantity_fulfilled"] == 0
     assert (await fg_of(api, ctx["stand_sku"]["id"]))["ready_stock"] == 0
     assert partial.data["shipped_at"] is None
+    assert partial.data["status"] == "printed"
 
     kit_task = tasks[0]
     assembled = await api.post(f"/assembly/{kit_task['id']}/complete", json={})
     assert assembled.status == 200, assembled.body
+    assert (await api.get(f"/orders/{order['id']}")).data["status"] == "assembled"
     kit_fg = await fg_of(api, ctx["kit_sku"]["id"])
     assert kit_fg["ready_stock"] == 1
     assert [p["on_hand"] for p in kit_fg["parts_on_hand"]] == [0, 0]  # parts consumed
