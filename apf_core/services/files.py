@@ -243,6 +243,7 @@ class FileService:
             "updated_at": now,
             **_file_columns(meta, size, stored_key, thumb),
         }
+        installed: list[str] = []
         try:
             async with self.db.begin() as conn:
                 await self._consume_token(conn, token["token_hash"])
@@ -259,10 +260,11 @@ class FileService:
                     )
                 )
                 await asyncio.to_thread(self._install, claimed, stored_key, thumb, storage_key)
+                installed.append(stored_key)
                 view = file_view(await self._file(conn, file_id))
                 await self.farm.events.emit(conn, "file.created", view)
         except BaseException:
-            await asyncio.to_thread(self._undo, claimed, file_id)
+            await asyncio.to_thread(self._undo, claimed, installed)
             raise
         return view
 
@@ -277,7 +279,7 @@ class FileService:
             token = await self._uploaded_token(conn, storage_key)
         claimed, meta, size = await self._claim_and_parse(storage_key, filename)
         make_current = body.get("set_as_current", True)
-        number = 0
+        installed: list[str] = []
         try:
             async with self.db.begin() as conn:
                 await self._file(conn, file_id, for_update=True)
@@ -309,6 +311,7 @@ class FileService:
                     )
                 )
                 await asyncio.to_thread(self._install, claimed, stored_key, thumb, storage_key)
+                installed.append(stored_key)
                 if make_current:
                     await self._make_current(conn, file_id, version_id)
                 view = version_view(await self._version(conn, file_id, str(number)))
@@ -316,7 +319,7 @@ class FileService:
                     conn, "file.version_added", {"file_id": file_id, **view}
                 )
         except BaseException:
-            await asyncio.to_thread(self._undo_version, claimed, file_id, number)
+            await asyncio.to_thread(self._undo, claimed, installed)
             raise
         return view
 
@@ -453,14 +456,12 @@ class FileService:
         self.store.install(claimed, key, thumb)
         self.store.remove_upload(storage_key)  # a replay that raced the claim
 
-    def _undo(self, claimed: Path, file_id: str) -> None:
+    def _undo(self, claimed: Path, installed: list[str]) -> None:
+        """Drop the claimed bytes and only the version folder this request installed
+        (a concurrent request may own the file's other folders)."""
         discard_claim(claimed)
-        self.store.remove_tree(file_id)
-
-    def _undo_version(self, claimed: Path, file_id: str, number: int) -> None:
-        discard_claim(claimed)
-        if number:
-            self.store.remove_tree(f"{file_id}/v{number}")
+        for key in installed:
+            self.store.remove_tree(key.rsplit("/", 1)[0])
 
     async def _purge_stale_uploads(self, conn: AsyncConnection, now: Any) -> list[str]:
         cutoff = now - STALE_UPLOAD_GRACE

@@ -748,3 +748,22 @@ async def test_scope_matrix(api, tmp_path) -> None:
             denied = await api.request(method, path, json=body, key=key)
             assert denied.status == 403, (method, path, key)
             assert denied.body["error"] == "API key missing required scope: write"
+
+
+async def test_concurrent_creates_from_one_upload(api, tmp_path) -> None:
+    """Only one file comes out of one upload; the loser leaves the winner intact."""
+    import asyncio
+
+    data = bambu_3mf(tmp_path)
+    ticket = await uploaded(api, "race.gcode.3mf", data)
+    body = {"name": "race.gcode.3mf", "storage_key": ticket["storage_key"]}
+
+    replies = await asyncio.gather(*(api.post("/files", json=body, key="write") for _ in range(4)))
+
+    statuses = sorted(r.status for r in replies)
+    assert statuses == [201, 400, 400, 400]
+    assert {r.code for r in replies if r.status == 400} <= {"UPLOAD_MISSING", "INVALID_STORAGE_KEY"}
+    file_id = ticket["file_id"]
+    assert (await api.get(f"/files/{file_id}/thumbnail", key="read")).status == 200
+    stored = api.farm.settings.files_dir / file_id / "v1" / "race.gcode.3mf"
+    assert stored.read_bytes() == data
