@@ -182,7 +182,9 @@ class ApfClient:
             if action != "clear_bed":
                 raise ValueError("result is only valid with clear_bed")
             body["result"] = result
-        return CommandResult.from_dict(await self._post_object(f"/printers/{printer_id}/control", body))
+        return CommandResult.from_dict(
+            await self._post_object(f"/printers/{printer_id}/control", body)
+        )
 
     async def pause(self, printer_id: str) -> CommandResult:
         return await self.control(printer_id, "pause")
@@ -201,7 +203,9 @@ class ApfClient:
         data = await self._post_object(f"/printers/{printer_id}/light", {"state": on})
         return CommandResult.from_dict(data)
 
-    async def set_temperature(self, printer_id: str, heater: Heater, target: float) -> CommandResult:
+    async def set_temperature(
+        self, printer_id: str, heater: Heater, target: float
+    ) -> CommandResult:
         data = await self._post_object(
             f"/printers/{printer_id}/temperature", {"heater": heater, "target": target}
         )
@@ -250,8 +254,12 @@ class ApfClient:
     ) -> Job:
         """Queue a job; ``printer_id=None`` leaves the choice to the dispatcher."""
         body: dict[str, Any] = {"print_file_id": print_file_id, "number_of_units": number_of_units}
-        optional = {"printer_id": printer_id, "product_sku_id": product_sku_id,
-                    "color": color, "filament_type": filament_type}
+        optional = {
+            "printer_id": printer_id,
+            "product_sku_id": product_sku_id,
+            "color": color,
+            "filament_type": filament_type,
+        }
         body.update({k: v for k, v in optional.items() if v is not None})
         return Job.from_dict(await self._post_object("/jobs", body))
 
@@ -298,7 +306,9 @@ class ApfClient:
     # --- stock ---------------------------------------------------------------
     async def inventory(self, *, low_stock: bool | None = None) -> list[InventoryItem]:
         params = {} if low_stock is None else {"low_stock": "true" if low_stock else "false"}
-        return [InventoryItem.from_dict(i) for i in await self._get_list("/inventory", params=params)]
+        return [
+            InventoryItem.from_dict(i) for i in await self._get_list("/inventory", params=params)
+        ]
 
     async def adjust_inventory(
         self, item_id: str, adjustment: int, *, reason: str = "manual", notes: str | None = None
@@ -313,13 +323,19 @@ class ApfClient:
 
     async def filaments(self, *, low_stock: bool | None = None) -> list[Filament]:
         params = {} if low_stock is None else {"low_stock": "true" if low_stock else "false"}
-        return [Filament.from_dict(f) for f in await self._get_list("/materials/filament", params=params)]
+        return [
+            Filament.from_dict(f)
+            for f in await self._get_list("/materials/filament", params=params)
+        ]
 
     async def fulfill_order(
         self, order_id: str, *, tracking_number: str | None = None, tracking_url: str | None = None
     ) -> Order:
-        body = {k: v for k, v in {"tracking_number": tracking_number,
-                                  "tracking_url": tracking_url}.items() if v}
+        body = {
+            k: v
+            for k, v in {"tracking_number": tracking_number, "tracking_url": tracking_url}.items()
+            if v
+        }
         return Order.from_dict(await self._post_object(f"/orders/{order_id}/fulfill", body))
 
     # --- events ---------------------------------------------------------------

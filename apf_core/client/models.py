@@ -73,8 +73,11 @@ class ServerInfo:
     @classmethod
     def from_dict(cls, data: JSONObject) -> Self:
         server_id = _req_str(data, "server_id", "server")
-        return cls(server_id=server_id, name=_str(data.get("name")) or "AutoPrintFarm",
-                   version=_str(data.get("version")))
+        return cls(
+            server_id=server_id,
+            name=_str(data.get("name")) or "AutoPrintFarm",
+            version=_str(data.get("version")),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,12 +225,18 @@ class Job:
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form (timestamps as ISO strings), for action responses."""
         return {
-            "id": self.id, "status": self.status, "printer_id": self.printer_id,
-            "product_name": self.product_name, "product_sku_id": self.product_sku_id,
-            "print_file_id": self.print_file_id, "file_name": self.file_name,
-            "number_of_units": self.number_of_units, "progress_percentage": self.progress_percentage,
+            "id": self.id,
+            "status": self.status,
+            "printer_id": self.printer_id,
+            "product_name": self.product_name,
+            "product_sku_id": self.product_sku_id,
+            "print_file_id": self.print_file_id,
+            "file_name": self.file_name,
+            "number_of_units": self.number_of_units,
+            "progress_percentage": self.progress_percentage,
             "failure_reason": self.failure_reason,
-            "time_submitted": _iso(self.time_submitted), "time_started": _iso(self.time_started),
+            "time_submitted": _iso(self.time_submitted),
+            "time_started": _iso(self.time_started),
             "time_completed": _iso(self.time_completed),
         }
 
@@ -253,9 +262,11 @@ class JobStats:
     def from_dict(cls, data: JSONObject) -> Self:
         summary = data.get("summary") if isinstance(data.get("summary"), Mapping) else data
         raw_by_status = data.get("by_status")
-        by_status = {
-            str(k): _int(v) or 0 for k, v in raw_by_status.items()
-        } if isinstance(raw_by_status, Mapping) else {}
+        by_status = (
+            {str(k): _int(v) or 0 for k, v in raw_by_status.items()}
+            if isinstance(raw_by_status, Mapping)
+            else {}
+        )
         assert isinstance(summary, Mapping)
 
         def pick(key: str, *fallbacks: str) -> int:
@@ -448,8 +459,12 @@ class FarmEvent:
         if event_id is None or not event_type:
             raise APFResponseError("event frame without id or type")
         data = frame.get("data")
-        return cls(id=event_id, type=event_type, time=parse_time(frame.get("time")),
-                   data=data if isinstance(data, Mapping) else {})
+        return cls(
+            id=event_id,
+            type=event_type,
+            time=parse_time(frame.get("time")),
+            data=data if isinstance(data, Mapping) else {},
+        )
 
     @property
     def printer_id(self) -> str | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-from apf_core.client import APFAuthenticationError, APFError, ApfClient
 from homeassistant.const import CONF_API_KEY, CONF_URL, Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
@@ -12,6 +11,8 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
+
+from apf_core.client import APFAuthenticationError, ApfClient, APFError
 
 from .compat import HAS_OPTIONS_FLOW_WITH_RELOAD
 from .const import DOMAIN
@@ -44,14 +45,19 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 async def async_setup_entry(hass: HomeAssistant, entry: ApfConfigEntry) -> bool:
     """Connect to the farm server and set up its devices and entities."""
-    client = ApfClient(async_get_clientsession(hass), entry.data[CONF_URL], entry.data[CONF_API_KEY])
+    client = ApfClient(
+        async_get_clientsession(hass), entry.data[CONF_URL], entry.data[CONF_API_KEY]
+    )
     try:
         server = await client.server_info()
     except APFAuthenticationError as err:
-        raise ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="auth_failed") from err
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="auth_failed"
+        ) from err
     except APFError as err:
         raise ConfigEntryNotReady(
-            translation_domain=DOMAIN, translation_key="cannot_connect",
+            translation_domain=DOMAIN,
+            translation_key="cannot_connect",
             translation_placeholders={"error": str(err)},
         ) from err
 
@@ -63,10 +69,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: ApfConfigEntry) -> bool:
     )
     farm.hub_device_id = hub.id
     entry.runtime_data = ApfRuntimeData(
-        client=client, server=server, farm=farm, stock=stock, hub_device_id=hub.id,
+        client=client,
+        server=server,
+        farm=farm,
+        stock=stock,
+        hub_device_id=hub.id,
         options_at_setup=dict(entry.options),
     )
-    await asyncio.gather(farm.async_config_entry_first_refresh(), stock.async_config_entry_first_refresh())
+    await asyncio.gather(
+        farm.async_config_entry_first_refresh(), stock.async_config_entry_first_refresh()
+    )
 
     farm.on_printers_fetched = lambda ids: _remove_stale_devices(hass, entry, ids)
     _remove_stale_devices(hass, entry, set(farm.data.printers))

@@ -29,15 +29,21 @@ class ApfBinarySensorDescription(BinarySensorEntityDescription):
 
 BINARY_SENSORS: tuple[ApfBinarySensorDescription, ...] = (
     ApfBinarySensorDescription(
-        key="online", translation_key="online", device_class=BinarySensorDeviceClass.CONNECTIVITY,
-        entity_category=EntityCategory.DIAGNOSTIC, is_on_fn=lambda p: p.online,
+        key="online",
+        translation_key="online",
+        device_class=BinarySensorDeviceClass.CONNECTIVITY,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        is_on_fn=lambda p: p.online,
     ),
     ApfBinarySensorDescription(
-        key="awaiting_bed_clear", translation_key="awaiting_bed_clear",
+        key="awaiting_bed_clear",
+        translation_key="awaiting_bed_clear",
         is_on_fn=lambda p: p.awaiting_bed_clear,
     ),
     ApfBinarySensorDescription(
-        key="error", translation_key="error", device_class=BinarySensorDeviceClass.PROBLEM,
+        key="error",
+        translation_key="error",
+        device_class=BinarySensorDeviceClass.PROBLEM,
         is_on_fn=lambda p: p.state == "error",
     ),
 )

@@ -6,10 +6,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from apf_core.client import ApfClient
 from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from apf_core.client import ApfClient
 
 from .coordinator import ApfConfigEntry
 from .entity import ApfPrinterEntity
@@ -31,11 +32,15 @@ BUTTONS: tuple[ApfButtonDescription, ...] = (
     ApfButtonDescription(key="resume", translation_key="resume", press_fn=lambda c, p: c.resume(p)),
     ApfButtonDescription(key="stop", translation_key="stop", press_fn=lambda c, p: c.stop(p)),
     ApfButtonDescription(
-        key="clear_bed", translation_key="clear_bed", clears_bed=True,
+        key="clear_bed",
+        translation_key="clear_bed",
+        clears_bed=True,
         press_fn=lambda c, p: c.clear_bed(p, "success"),
     ),
     ApfButtonDescription(
-        key="clear_bed_failed", translation_key="clear_bed_failed", clears_bed=True,
+        key="clear_bed_failed",
+        translation_key="clear_bed_failed",
+        clears_bed=True,
         press_fn=lambda c, p: c.clear_bed(p, "failed"),
     ),
 )

@@ -6,7 +6,7 @@ Every ``hasattr``/signature check of the integration lives here.
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from homeassistant import config_entries
 from homeassistant.helpers import device_registry as dr
@@ -22,9 +22,10 @@ HAS_VIA_DEVICE_ID = "via_device_id" in dr.DeviceInfo.__optional_keys__
 
 # OptionsFlowWithReload exists from 2025.8; older cores need an update listener.
 HAS_OPTIONS_FLOW_WITH_RELOAD = hasattr(config_entries, "OptionsFlowWithReload")
-OptionsFlowBase: type[config_entries.OptionsFlow] = getattr(
-    config_entries, "OptionsFlowWithReload", config_entries.OptionsFlow
-)
+if TYPE_CHECKING:
+    OptionsFlowBase = config_entries.OptionsFlow
+else:
+    OptionsFlowBase = getattr(config_entries, "OptionsFlowWithReload", config_entries.OptionsFlow)
 
 
 def update_failed(
@@ -41,11 +42,11 @@ def update_failed(
     return UpdateFailed(**kwargs)
 
 
-def via_hub(hub_identifier: tuple[str, str], hub_device_id: str) -> dict[str, Any]:
+def via_hub(hub_identifier: tuple[str, str], hub_device_id: str) -> dr.DeviceInfo:
     """The DeviceInfo keys linking a printer to the farm hub device."""
     if HAS_VIA_DEVICE_ID:
-        return {"via_device_id": hub_device_id}
-    return {"via_device": hub_identifier}
+        return cast(dr.DeviceInfo, {"via_device_id": hub_device_id})
+    return dr.DeviceInfo(via_device=hub_identifier)
 
 
 def device_entry_ids(device: dr.DeviceEntry) -> set[str]:

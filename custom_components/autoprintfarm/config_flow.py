@@ -7,14 +7,6 @@ from ipaddress import IPv6Address, ip_address
 from typing import Any
 
 import voluptuous as vol
-from apf_core.client import (
-    APFAuthenticationError,
-    APFConnectionError,
-    APFError,
-    APFInsufficientScopeError,
-    ApfClient,
-    ServerInfo,
-)
 from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult, OptionsFlow
 from homeassistant.const import CONF_API_KEY, CONF_URL
 from homeassistant.core import callback
@@ -30,6 +22,15 @@ from homeassistant.helpers.selector import (
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from yarl import URL
 
+from apf_core.client import (
+    APFAuthenticationError,
+    ApfClient,
+    APFConnectionError,
+    APFError,
+    APFInsufficientScopeError,
+    ServerInfo,
+)
+
 from .compat import OptionsFlowBase
 from .const import (
     CONF_SCAN_INTERVAL,
@@ -42,7 +43,9 @@ from .const import (
 
 KEY_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 URL_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
-USER_SCHEMA = vol.Schema({vol.Required(CONF_URL): URL_SELECTOR, vol.Required(CONF_API_KEY): KEY_SELECTOR})
+USER_SCHEMA = vol.Schema(
+    {vol.Required(CONF_URL): URL_SELECTOR, vol.Required(CONF_API_KEY): KEY_SELECTOR}
+)
 KEY_SCHEMA = vol.Schema({vol.Required(CONF_API_KEY): KEY_SELECTOR})
 RECONFIGURE_SCHEMA = vol.Schema(
     {vol.Required(CONF_URL): URL_SELECTOR, vol.Optional(CONF_API_KEY): KEY_SELECTOR}
@@ -106,7 +109,8 @@ class ApfConfigFlow(ConfigFlow, domain=DOMAIN):
                     await self.async_set_unique_id(server.server_id)
                     self._abort_if_unique_id_configured()
                     return self.async_create_entry(
-                        title=server.name, data={CONF_URL: url, CONF_API_KEY: user_input[CONF_API_KEY]}
+                        title=server.name,
+                        data={CONF_URL: url, CONF_API_KEY: user_input[CONF_API_KEY]},
                     )
         return self.async_show_form(
             step_id="user",
@@ -151,7 +155,10 @@ class ApfConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="zeroconf_confirm",
             data_schema=KEY_SCHEMA,
             errors=errors,
-            description_placeholders={"name": self._discovered_name or "", "url": self._discovered_url},
+            description_placeholders={
+                "name": self._discovered_name or "",
+                "url": self._discovered_url,
+            },
         )
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
@@ -216,8 +223,11 @@ class ApfOptionsFlow(OptionsFlowBase):
             {
                 vol.Required(CONF_SCAN_INTERVAL, default=DEFAULT_SCAN_INTERVAL): NumberSelector(
                     NumberSelectorConfig(
-                        min=MIN_SCAN_INTERVAL, max=MAX_SCAN_INTERVAL, step=1,
-                        unit_of_measurement="s", mode=NumberSelectorMode.BOX,
+                        min=MIN_SCAN_INTERVAL,
+                        max=MAX_SCAN_INTERVAL,
+                        step=1,
+                        unit_of_measurement="s",
+                        mode=NumberSelectorMode.BOX,
                     )
                 )
             }

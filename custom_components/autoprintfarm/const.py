@@ -43,17 +43,38 @@ EVENT_TYPE_MAP: Final[dict[str, str]] = {
     "assembly.completed": "assembly_completed",
 }
 PRINTER_TRIGGERS: Final = (
-    "print_started", "print_paused", "print_resumed", "print_completed", "print_failed",
-    "print_cancelled", "printer_online", "printer_offline", "printer_error", "bed_clear_required",
+    "print_started",
+    "print_paused",
+    "print_resumed",
+    "print_completed",
+    "print_failed",
+    "print_cancelled",
+    "printer_online",
+    "printer_offline",
+    "printer_error",
+    "bed_clear_required",
 )
 FARM_TRIGGERS: Final = (
-    "low_stock", "filament_low", "filament_empty", "order_created", "order_fulfilled",
+    "low_stock",
+    "filament_low",
+    "filament_empty",
+    "order_created",
+    "order_fulfilled",
     "assembly_completed",
 )
 
 # Printer statuses shown by the status sensor (anything else -> unknown).
 PRINTER_STATES: Final = [
-    "idle", "preparing", "printing", "pausing", "paused", "cancelling", "finished",
-    "cancelled", "maintenance", "error", "offline",
+    "idle",
+    "preparing",
+    "printing",
+    "pausing",
+    "paused",
+    "cancelling",
+    "finished",
+    "cancelled",
+    "maintenance",
+    "error",
+    "offline",
 ]
 ACTIVE_STATES: Final = frozenset({"preparing", "printing", "pausing", "paused", "cancelling"})

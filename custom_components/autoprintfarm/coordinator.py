@@ -8,15 +8,23 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.util import dt as dt_util
+
 from apf_core.client import (
     APFAuthenticationError,
+    ApfClient,
     APFConnectionError,
     APFError,
     APFEventStreamUnavailable,
     APFInsufficientScopeError,
     APFNotFoundError,
     APFRateLimitError,
-    ApfClient,
     FarmEvent,
     Filament,
     InventoryItem,
@@ -26,13 +34,6 @@ from apf_core.client import (
     PrinterStatus,
     ServerInfo,
 )
-from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryAuthFailed
-from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers.dispatcher import async_dispatcher_send
-from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
-from homeassistant.util import dt as dt_util
 
 from .compat import update_failed
 from .const import (
@@ -50,10 +51,13 @@ from .const import (
     STREAM_TYPES,
 )
 
-
 # What a printer is doing when its current job enters a state.
 JOB_TO_PRINTER_STATE = {
-    "printing": "printing", "paused": "paused", "completed": "idle", "failed": "idle", "cancelled": "idle",
+    "printing": "printing",
+    "paused": "paused",
+    "completed": "idle",
+    "failed": "idle",
+    "cancelled": "idle",
 }
 
 
@@ -139,7 +143,11 @@ def build_printer_data(
         awaiting = status.bed_clear_required
     awaiting = awaiting and data.state not in ACTIVE_STATES
     end_time = None
-    if status is not None and status.remaining_time_minutes is not None and data.state in ACTIVE_STATES:
+    if (
+        status is not None
+        and status.remaining_time_minutes is not None
+        and data.state in ACTIVE_STATES
+    ):
         base = status.last_telemetry_at or dt_util.utcnow()
         end_time = (base + timedelta(minutes=status.remaining_time_minutes)).replace(
             second=0, microsecond=0
@@ -194,7 +202,11 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
             seconds=entry.options.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL)
         )
         super().__init__(
-            hass, LOGGER, config_entry=entry, name=f"{DOMAIN} farm", update_interval=self.poll_interval
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} farm",
+            update_interval=self.poll_interval,
         )
         self.client = client
         self.stock = stock
@@ -221,7 +233,9 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
         printers = [p for p in details if p is not None]
         statuses = await asyncio.gather(*(self._status(p.id) for p in printers))
         job_ids = sorted({s.current_job_id for s in statuses if s and s.current_job_id})
-        jobs = dict(zip(job_ids, await asyncio.gather(*(self._job(j) for j in job_ids)), strict=True))
+        jobs = dict(
+            zip(job_ids, await asyncio.gather(*(self._job(j) for j in job_ids)), strict=True)
+        )
         stats = await self.client.job_stats()
         failed_today = stats.failed_today
         if failed_today is None:
@@ -260,8 +274,11 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
         except APFNotFoundError:
             return 0
         return sum(
-            1 for job in history
-            if job.status == "failed" and job.time_completed is not None and job.time_completed >= midnight
+            1
+            for job in history
+            if job.status == "failed"
+            and job.time_completed is not None
+            and job.time_completed >= midnight
         )
 
     def _track_bed_clear(self, data: PrinterData) -> None:
@@ -363,7 +380,9 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
         if current is None:
             return True  # a printer we do not know yet
         job = current.job if current.job and current.job.id == status.current_job_id else None
-        data = build_printer_data(current.printer, status, job, status.printer_id in self._bed_clear)
+        data = build_printer_data(
+            current.printer, status, job, status.printer_id in self._bed_clear
+        )
         self._track_bed_clear(data)
         self._replace_printer(data)
         return status.current_job_id is not None and job is None
@@ -388,7 +407,9 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
         if current is None or current.job is None or current.job.id != event.data.get("job_id"):
             return
         if isinstance(progress, (int, float)) and not isinstance(progress, bool):
-            self._replace_printer(replace(current, job=replace(current.job, progress_percentage=progress)))
+            self._replace_printer(
+                replace(current, job=replace(current.job, progress_percentage=progress))
+            )
 
     def _apply_printer_event(self, event: FarmEvent) -> bool:
         assert event.printer_id is not None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from apf_core.client import ServerInfo
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
+
+from apf_core.client import ServerInfo
 
 from .compat import via_hub
 from .const import DOMAIN
@@ -43,7 +44,7 @@ class ApfHubEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntity[C
         self, coordinator: CoordinatorT, description: EntityDescription, key_suffix: str = ""
     ) -> None:
         super().__init__(coordinator)
-        entry: ApfConfigEntry = coordinator.config_entry
+        entry = cast(ApfConfigEntry, coordinator.config_entry)
         self.entity_description = description
         self._attr_unique_id = f"{entry.unique_id}_{description.key}{key_suffix}"
         self._attr_device_info = hub_device_info(entry)
@@ -71,7 +72,9 @@ class ApfPrinterEntity(CoordinatorEntity[ApfFarmCoordinator]):
             model=printer.model,
             sw_version=printer.firmware_version,
             suggested_area=printer.location,
-            **via_hub((DOMAIN, entry.unique_id), entry.runtime_data.hub_device_id),
+        )
+        self._attr_device_info.update(
+            via_hub((DOMAIN, entry.unique_id), entry.runtime_data.hub_device_id)
         )
 
     @property

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from functools import wraps
-from typing import Any, Concatenate
+from typing import Any, cast
+
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from apf_core.client import (
     APFAuthenticationError,
@@ -14,7 +16,6 @@ from apf_core.client import (
     APFInsufficientScopeError,
     APFNotFoundError,
 )
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .const import DOMAIN
 from .coordinator import ApfConfigEntry
@@ -31,40 +32,43 @@ async def handle_apf_errors(entry: ApfConfigEntry) -> AsyncIterator[None]:
         raise HomeAssistantError(translation_domain=DOMAIN, translation_key="auth_failed") from err
     except APFInsufficientScopeError as err:
         raise HomeAssistantError(
-            translation_domain=DOMAIN, translation_key="insufficient_scope",
+            translation_domain=DOMAIN,
+            translation_key="insufficient_scope",
             translation_placeholders={"error": str(err)},
         ) from err
     except APFNotFoundError as err:
         raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="not_found",
+            translation_domain=DOMAIN,
+            translation_key="not_found",
             translation_placeholders={"error": str(err)},
         ) from err
     except APFConnectionError as err:
         raise HomeAssistantError(
-            translation_domain=DOMAIN, translation_key="communication_error",
+            translation_domain=DOMAIN,
+            translation_key="communication_error",
             translation_placeholders={"error": str(err)},
         ) from err
     except APFError as err:
         if err.status is not None and 400 <= err.status < 500:
             raise ServiceValidationError(
-                translation_domain=DOMAIN, translation_key="rejected",
+                translation_domain=DOMAIN,
+                translation_key="rejected",
                 translation_placeholders={"error": str(err), "code": err.code or str(err.status)},
             ) from err
         raise HomeAssistantError(
-            translation_domain=DOMAIN, translation_key="server_error",
+            translation_domain=DOMAIN,
+            translation_key="server_error",
             translation_placeholders={"error": str(err), "code": err.code or str(err.status)},
         ) from err
 
 
-def apf_exception_handler[_E: ApfPrinterEntity, **_P](
-    func: Callable[Concatenate[_E, _P], Coroutine[Any, Any, Any]],
-) -> Callable[Concatenate[_E, _P], Coroutine[Any, Any, None]]:
+def apf_exception_handler[F: Callable[..., Coroutine[Any, Any, None]]](func: F) -> F:
     """Decorate entity commands: map errors, then refresh the farm data."""
 
     @wraps(func)
-    async def wrapper(self: _E, *args: _P.args, **kwargs: _P.kwargs) -> None:
+    async def wrapper(self: ApfPrinterEntity, *args: Any, **kwargs: Any) -> None:
         async with handle_apf_errors(self.coordinator.config_entry):
             await func(self, *args, **kwargs)
         await self.coordinator.async_request_refresh()
 
-    return wrapper
+    return cast(F, wrapper)

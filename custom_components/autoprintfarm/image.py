@@ -42,7 +42,9 @@ class ApfJobThumbnail(ApfPrinterEntity, ImageEntity):
 
     _attr_content_type = "image/png"
 
-    def __init__(self, hass: HomeAssistant, coordinator: ApfFarmCoordinator, printer_id: str) -> None:
+    def __init__(
+        self, hass: HomeAssistant, coordinator: ApfFarmCoordinator, printer_id: str
+    ) -> None:
         ApfPrinterEntity.__init__(self, coordinator, printer_id, THUMBNAIL)
         ImageEntity.__init__(self, hass)
         self._file_id = self._current_file_id()

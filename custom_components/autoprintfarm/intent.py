@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import voluptuous as vol
-from apf_core.client import APFError
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import intent
+
+from apf_core.client import APFError
 
 from .const import DOMAIN
 from .coordinator import ApfConfigEntry, PrinterData
@@ -21,8 +22,15 @@ INTENT_STATUS = "ApfPrinterStatus"
 @callback
 def async_setup_intents(hass: HomeAssistant) -> None:
     """Register the intent handlers (once, from async_setup)."""
-    intent.async_register(hass, PrinterCommandIntent(INTENT_PAUSE, "pause", "Pauses a 3D printer of the print farm"))
-    intent.async_register(hass, PrinterCommandIntent(INTENT_RESUME, "resume", "Resumes a paused 3D printer of the print farm"))
+    intent.async_register(
+        hass, PrinterCommandIntent(INTENT_PAUSE, "pause", "Pauses a 3D printer of the print farm")
+    )
+    intent.async_register(
+        hass,
+        PrinterCommandIntent(
+            INTENT_RESUME, "resume", "Resumes a paused 3D printer of the print farm"
+        ),
+    )
     intent.async_register(hass, PrinterStatusIntent())
 
 
@@ -63,7 +71,9 @@ class PrinterCommandIntent(_PrinterIntent):
             else:
                 await client.resume(data.printer.id)
         except APFError as err:
-            raise intent.IntentHandleError(f"Could not {self.action} {data.printer.name}: {err}") from err
+            raise intent.IntentHandleError(
+                f"Could not {self.action} {data.printer.name}: {err}"
+            ) from err
         await entry.runtime_data.farm.async_request_refresh()
         response = intent_obj.create_response()
         verb = "Paused" if self.action == "pause" else "Resumed"
@@ -80,7 +90,11 @@ class PrinterStatusIntent(_PrinterIntent):
     async def async_handle(self, intent_obj: intent.Intent) -> intent.IntentResponse:
         _entry, data = self._printer(intent_obj)
         speech = f"{data.printer.name} is {data.state}"
-        if data.state in ("printing", "paused") and data.status and data.status.progress is not None:
+        if (
+            data.state in ("printing", "paused")
+            and data.status
+            and data.status.progress is not None
+        ):
             speech += f", {round(data.status.progress)} percent done"
             if data.status.remaining_time_minutes:
                 speech += f", {data.status.remaining_time_minutes} minutes left"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.components.light import ColorMode, LightEntity, LightEntityDescription
+from homeassistant.components.light import LightEntity, LightEntityDescription
+from homeassistant.components.light.const import ColorMode
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
@@ -18,7 +19,7 @@ CHAMBER_LIGHT = LightEntityDescription(key="chamber_light", translation_key="cha
 
 
 def has_light(data: PrinterData) -> bool:
-    """Per the server's capabilities; servers that do not report them get a light (assumed state)."""
+    """Per the server's capabilities; without them, every printer gets one (assumed state)."""
     capable = data.printer.has_capability("light")
     return True if capable is None else capable
 

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from apf_core.client import PrinterStatus
 from homeassistant.components.number import (
     NumberDeviceClass,
     NumberEntity,
@@ -16,6 +15,8 @@ from homeassistant.components.number import (
 from homeassistant.const import UnitOfTemperature
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from apf_core.client import PrinterStatus
 
 from .coordinator import ApfConfigEntry
 from .entity import ApfPrinterEntity
@@ -34,15 +35,27 @@ class ApfTargetDescription(NumberEntityDescription):
 
 TARGETS: tuple[ApfTargetDescription, ...] = (
     ApfTargetDescription(
-        key="nozzle_target_set", translation_key="nozzle_target", heater="nozzle",
-        device_class=NumberDeviceClass.TEMPERATURE, native_unit_of_measurement=UnitOfTemperature.CELSIUS,
-        native_min_value=0, native_max_value=300, native_step=1, mode=NumberMode.BOX,
+        key="nozzle_target_set",
+        translation_key="nozzle_target",
+        heater="nozzle",
+        device_class=NumberDeviceClass.TEMPERATURE,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        native_min_value=0,
+        native_max_value=300,
+        native_step=1,
+        mode=NumberMode.BOX,
         value_fn=lambda s: s.target_nozzle_temp,
     ),
     ApfTargetDescription(
-        key="bed_target_set", translation_key="bed_target", heater="bed",
-        device_class=NumberDeviceClass.TEMPERATURE, native_unit_of_measurement=UnitOfTemperature.CELSIUS,
-        native_min_value=0, native_max_value=120, native_step=1, mode=NumberMode.BOX,
+        key="bed_target_set",
+        translation_key="bed_target",
+        heater="bed",
+        device_class=NumberDeviceClass.TEMPERATURE,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        native_min_value=0,
+        native_max_value=120,
+        native_step=1,
+        mode=NumberMode.BOX,
         value_fn=lambda s: s.target_bed_temp,
     ),
 )
@@ -61,7 +74,9 @@ async def async_setup_entry(
         known.intersection_update(current)
         if new := current - known:
             known.update(new)
-            async_add_entities(ApfHeaterTarget(farm, pid, d) for pid in sorted(new) for d in TARGETS)
+            async_add_entities(
+                ApfHeaterTarget(farm, pid, d) for pid in sorted(new) for d in TARGETS
+            )
 
     _add_printers()
     entry.async_on_unload(farm.async_add_listener(_add_printers))

@@ -12,7 +12,13 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfMass, UnitOfTemperature, UnitOfTime
+from homeassistant.const import (
+    PERCENTAGE,
+    EntityCategory,
+    UnitOfMass,
+    UnitOfTemperature,
+    UnitOfTime,
+)
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -70,25 +76,40 @@ def _job_name(p: PrinterData) -> str | None:
     return p.job.product_name or p.job.file_name or p.job.id
 
 
-def _temperature(key: str, value: Callable[..., float | None], enabled: bool = True,
-                 exists: Callable[[PrinterData], bool] = lambda _: True) -> ApfPrinterSensorDescription:
+def _temperature(
+    key: str,
+    value: Callable[..., float | None],
+    enabled: bool = True,
+    exists: Callable[[PrinterData], bool] = lambda _: True,
+) -> ApfPrinterSensorDescription:
     return ApfPrinterSensorDescription(
-        key=key, translation_key=key, device_class=SensorDeviceClass.TEMPERATURE,
-        state_class=SensorStateClass.MEASUREMENT, native_unit_of_measurement=UnitOfTemperature.CELSIUS,
-        suggested_display_precision=1, entity_registry_enabled_default=enabled,
+        key=key,
+        translation_key=key,
+        device_class=SensorDeviceClass.TEMPERATURE,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        suggested_display_precision=1,
+        entity_registry_enabled_default=enabled,
         entity_category=None if enabled else EntityCategory.DIAGNOSTIC,
-        value_fn=_status_value(value), exists_fn=exists,
+        value_fn=_status_value(value),
+        exists_fn=exists,
     )
 
 
 PRINTER_SENSORS: tuple[ApfPrinterSensorDescription, ...] = (
     ApfPrinterSensorDescription(
-        key="status", translation_key="printer_state", device_class=SensorDeviceClass.ENUM,
-        options=PRINTER_STATES, value_fn=_state,
+        key="status",
+        translation_key="printer_state",
+        device_class=SensorDeviceClass.ENUM,
+        options=PRINTER_STATES,
+        value_fn=_state,
     ),
     ApfPrinterSensorDescription(
-        key="progress", translation_key="progress", native_unit_of_measurement=PERCENTAGE,
-        state_class=SensorStateClass.MEASUREMENT, suggested_display_precision=0,
+        key="progress",
+        translation_key="progress",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
         value_fn=_status_value(lambda s: s.progress),
     ),
     _temperature("nozzle_temperature", lambda s: s.nozzle_temp),
@@ -96,69 +117,101 @@ PRINTER_SENSORS: tuple[ApfPrinterSensorDescription, ...] = (
     _temperature("bed_temperature", lambda s: s.bed_temp),
     _temperature("bed_target", lambda s: s.target_bed_temp, enabled=False),
     _temperature("chamber_temperature", lambda s: s.chamber_temp, exists=_has_chamber),
-    _temperature("chamber_target", lambda s: s.target_chamber_temp, enabled=False, exists=_has_chamber),
-    ApfPrinterSensorDescription(
-        key="current_layer", translation_key="current_layer",
-        state_class=SensorStateClass.MEASUREMENT, value_fn=_status_value(lambda s: s.layer_num),
+    _temperature(
+        "chamber_target", lambda s: s.target_chamber_temp, enabled=False, exists=_has_chamber
     ),
     ApfPrinterSensorDescription(
-        key="total_layers", translation_key="total_layers",
+        key="current_layer",
+        translation_key="current_layer",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=_status_value(lambda s: s.layer_num),
+    ),
+    ApfPrinterSensorDescription(
+        key="total_layers",
+        translation_key="total_layers",
         value_fn=_status_value(lambda s: s.total_layers),
     ),
     ApfPrinterSensorDescription(
-        key="remaining_time", translation_key="remaining_time", device_class=SensorDeviceClass.DURATION,
-        native_unit_of_measurement=UnitOfTime.MINUTES, suggested_display_precision=0,
+        key="remaining_time",
+        translation_key="remaining_time",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.MINUTES,
+        suggested_display_precision=0,
         value_fn=_status_value(lambda s: s.remaining_time_minutes),
     ),
     ApfPrinterSensorDescription(
-        key="end_time", translation_key="end_time", device_class=SensorDeviceClass.TIMESTAMP,
+        key="end_time",
+        translation_key="end_time",
+        device_class=SensorDeviceClass.TIMESTAMP,
         value_fn=lambda p: p.end_time,
     ),
-    ApfPrinterSensorDescription(key="current_job", translation_key="current_job", value_fn=_job_name),
     ApfPrinterSensorDescription(
-        key="current_file", translation_key="current_file",
+        key="current_job", translation_key="current_job", value_fn=_job_name
+    ),
+    ApfPrinterSensorDescription(
+        key="current_file",
+        translation_key="current_file",
         value_fn=lambda p: p.job.file_name if p.job else None,
     ),
     ApfPrinterSensorDescription(
-        key="filament_type", translation_key="filament_type",
-        value_fn=lambda p: (p.status and p.status.current_filament_type) or p.printer.current_filament_type,
+        key="filament_type",
+        translation_key="filament_type",
+        value_fn=lambda p: (
+            (p.status and p.status.current_filament_type) or p.printer.current_filament_type
+        ),
     ),
     ApfPrinterSensorDescription(
-        key="filament_color", translation_key="filament_color",
+        key="filament_color",
+        translation_key="filament_color",
         value_fn=lambda p: (p.status and p.status.current_color) or p.printer.current_color,
     ),
 )
 
 FARM_SENSORS: tuple[ApfFarmSensorDescription, ...] = (
     ApfFarmSensorDescription(
-        key="jobs_queued", translation_key="jobs_queued", state_class=SensorStateClass.MEASUREMENT,
+        key="jobs_queued",
+        translation_key="jobs_queued",
+        state_class=SensorStateClass.MEASUREMENT,
         value_fn=lambda d: d.job_stats.queued,
     ),
     ApfFarmSensorDescription(
-        key="jobs_printing", translation_key="jobs_printing", state_class=SensorStateClass.MEASUREMENT,
+        key="jobs_printing",
+        translation_key="jobs_printing",
+        state_class=SensorStateClass.MEASUREMENT,
         value_fn=lambda d: d.job_stats.printing,
     ),
     ApfFarmSensorDescription(
-        key="jobs_completed_today", translation_key="jobs_completed_today",
-        state_class=SensorStateClass.TOTAL_INCREASING, value_fn=lambda d: d.job_stats.completed_today,
+        key="jobs_completed_today",
+        translation_key="jobs_completed_today",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda d: d.job_stats.completed_today,
     ),
     ApfFarmSensorDescription(
-        key="jobs_failed_today", translation_key="jobs_failed_today",
-        state_class=SensorStateClass.TOTAL_INCREASING, value_fn=lambda d: d.failed_today,
+        key="jobs_failed_today",
+        translation_key="jobs_failed_today",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda d: d.failed_today,
     ),
 )
 
 LOW_STOCK = SensorEntityDescription(
-    key="low_stock_items", translation_key="low_stock_items", state_class=SensorStateClass.MEASUREMENT
+    key="low_stock_items",
+    translation_key="low_stock_items",
+    state_class=SensorStateClass.MEASUREMENT,
 )
 SKU_STOCK = SensorEntityDescription(
-    key="sku_stock", translation_key="sku_stock", state_class=SensorStateClass.MEASUREMENT,
+    key="sku_stock",
+    translation_key="sku_stock",
+    state_class=SensorStateClass.MEASUREMENT,
     entity_registry_enabled_default=False,
 )
 SPOOL_REMAINING = SensorEntityDescription(
-    key="filament_remaining", translation_key="filament_remaining",
-    device_class=SensorDeviceClass.WEIGHT, native_unit_of_measurement=UnitOfMass.GRAMS,
-    state_class=SensorStateClass.MEASUREMENT, suggested_display_precision=0,
+    key="filament_remaining",
+    translation_key="filament_remaining",
+    device_class=SensorDeviceClass.WEIGHT,
+    native_unit_of_measurement=UnitOfMass.GRAMS,
+    state_class=SensorStateClass.MEASUREMENT,
+    suggested_display_precision=0,
 )
 
 
@@ -180,7 +233,9 @@ async def async_setup_entry(
             known_printers.update(new)
             async_add_entities(
                 ApfPrinterSensor(farm, pid, d)
-                for pid in sorted(new) for d in PRINTER_SENSORS if d.exists_fn(farm.data.printers[pid])
+                for pid in sorted(new)
+                for d in PRINTER_SENSORS
+                if d.exists_fn(farm.data.printers[pid])
             )
 
     known_items: dict[str, str] = {}  # unique-id suffix -> kind
@@ -188,7 +243,9 @@ async def async_setup_entry(
     @callback
     def _sync_stock() -> None:
         data = stock.data
-        current = {f"_{i}": "sku" for i in data.inventory} | {f"_{f}": "spool" for f in data.filaments}
+        current = {f"_{i}": "sku" for i in data.inventory} | {
+            f"_{f}": "spool" for f in data.filaments
+        }
         registry = er.async_get(hass)
         for suffix, kind in list(known_items.items()):
             if suffix not in current:
@@ -276,4 +333,3 @@ class ApfSpoolSensor(ApfHubEntity[ApfStockCoordinator], SensorEntity):
     @property
     def native_value(self) -> float | None:
         return self.coordinator.data.filaments[self.spool_id].remaining_grams
-

@@ -6,22 +6,31 @@ entry is loaded; every handler resolves and checks its target entry itself.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import voluptuous as vol
-from apf_core.client import STOCK_REASONS, ApfClient, Job
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_DEVICE_ID
-from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse, callback
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
+
+from apf_core.client import STOCK_REASONS, ApfClient, Job
 
 from .compat import device_entry_ids
 from .const import DOMAIN
 from .coordinator import ApfConfigEntry
 from .helpers import handle_apf_errors
+
+type ServiceHandler = Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]]
 
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 HEATER_LIMITS = {"nozzle": 300.0, "bed": 120.0, "chamber": 80.0}
@@ -73,7 +82,8 @@ def loaded_entry(hass: HomeAssistant, entry_id: str) -> ApfConfigEntry:
         raise ServiceValidationError(translation_domain=DOMAIN, translation_key="entry_not_found")
     if entry.state is not ConfigEntryState.LOADED:
         raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="entry_not_loaded",
+            translation_domain=DOMAIN,
+            translation_key="entry_not_loaded",
             translation_placeholders={"title": entry.title},
         )
     return entry
@@ -92,7 +102,8 @@ def printer_target(hass: HomeAssistant, device_id: str) -> tuple[ApfConfigEntry,
                 if domain == DOMAIN and ident != entry.unique_id:
                     return entry, ident
     raise ServiceValidationError(
-        translation_domain=DOMAIN, translation_key="invalid_printer",
+        translation_domain=DOMAIN,
+        translation_key="invalid_printer",
         translation_placeholders={"device_id": device_id},
     )
 
@@ -118,17 +129,24 @@ def async_setup_services(hass: HomeAssistant) -> None:
                     translation_domain=DOMAIN, translation_key="printer_other_farm"
                 )
         client = entry.runtime_data.client
-        return await _job_response(entry, client.enqueue_job(
-            call.data["file_id"], printer_id=printer_id, product_sku_id=call.data.get("sku_id"),
-            number_of_units=call.data["quantity"],
-        ))
+        return await _job_response(
+            entry,
+            client.enqueue_job(
+                call.data["file_id"],
+                printer_id=printer_id,
+                product_sku_id=call.data.get("sku_id"),
+                number_of_units=call.data["quantity"],
+            ),
+        )
 
-    def job_action(method: Callable[[ApfClient, str], Awaitable[Job]]) -> Callable[
-        [ServiceCall], Awaitable[ServiceResponse]
-    ]:
+    def job_action(
+        method: Callable[[ApfClient, str], Awaitable[Job]],
+    ) -> ServiceHandler:
         async def handler(call: ServiceCall) -> ServiceResponse:
             entry = loaded_entry(hass, call.data[ATTR_CONFIG_ENTRY_ID])
-            return await _job_response(entry, method(entry.runtime_data.client, call.data["job_id"]))
+            return await _job_response(
+                entry, method(entry.runtime_data.client, call.data["job_id"])
+            )
 
         return handler
 
@@ -150,7 +168,8 @@ def async_setup_services(hass: HomeAssistant) -> None:
         heater, target = call.data["heater"], call.data["target"]
         if target > HEATER_LIMITS[heater]:
             raise ServiceValidationError(
-                translation_domain=DOMAIN, translation_key="temperature_out_of_range",
+                translation_domain=DOMAIN,
+                translation_key="temperature_out_of_range",
                 translation_placeholders={"heater": heater, "max": str(int(HEATER_LIMITS[heater]))},
             )
         async with handle_apf_errors(entry):
@@ -161,13 +180,17 @@ def async_setup_services(hass: HomeAssistant) -> None:
         entry = loaded_entry(hass, call.data[ATTR_CONFIG_ENTRY_ID])
         async with handle_apf_errors(entry):
             result = await entry.runtime_data.client.adjust_inventory(
-                call.data["item_id"], call.data["adjustment"], reason=call.data["reason"],
+                call.data["item_id"],
+                call.data["adjustment"],
+                reason=call.data["reason"],
                 notes=call.data.get("notes"),
             )
         await entry.runtime_data.stock.async_request_refresh()
         return {
-            "item_id": result.id, "previous_stock": result.previous_stock,
-            "new_stock": result.new_stock, "new_status": result.new_status,
+            "item_id": result.id,
+            "previous_stock": result.previous_stock,
+            "new_stock": result.new_stock,
+            "new_status": result.new_status,
             "is_low_stock": result.is_low_stock,
         }
 
@@ -175,18 +198,37 @@ def async_setup_services(hass: HomeAssistant) -> None:
         entry = loaded_entry(hass, call.data[ATTR_CONFIG_ENTRY_ID])
         async with handle_apf_errors(entry):
             order = await entry.runtime_data.client.fulfill_order(
-                call.data["order_id"], tracking_number=call.data.get("tracking_number"),
+                call.data["order_id"],
+                tracking_number=call.data.get("tracking_number"),
                 tracking_url=call.data.get("tracking_url"),
             )
         await entry.runtime_data.stock.async_request_refresh()
-        return {"order_id": order.id, "status": order.status,
-                "fulfillment_errors": list(order.fulfillment_errors)}
+        return {
+            "order_id": order.id,
+            "status": order.status,
+            "fulfillment_errors": list(order.fulfillment_errors),
+        }
 
-    register: list[tuple[str, Callable[[ServiceCall], Awaitable[Any]], vol.Schema, SupportsResponse]] = [
+    register: list[tuple[str, ServiceHandler, vol.Schema, SupportsResponse]] = [
         ("enqueue_job", enqueue_job, ENQUEUE_SCHEMA, SupportsResponse.OPTIONAL),
-        ("start_job", job_action(lambda c, j: c.start_job(j)), JOB_SCHEMA, SupportsResponse.OPTIONAL),
-        ("cancel_job", job_action(lambda c, j: c.cancel_job(j)), JOB_SCHEMA, SupportsResponse.OPTIONAL),
-        ("retry_job", job_action(lambda c, j: c.retry_job(j)), JOB_SCHEMA, SupportsResponse.OPTIONAL),
+        (
+            "start_job",
+            job_action(lambda c, j: c.start_job(j)),
+            JOB_SCHEMA,
+            SupportsResponse.OPTIONAL,
+        ),
+        (
+            "cancel_job",
+            job_action(lambda c, j: c.cancel_job(j)),
+            JOB_SCHEMA,
+            SupportsResponse.OPTIONAL,
+        ),
+        (
+            "retry_job",
+            job_action(lambda c, j: c.retry_job(j)),
+            JOB_SCHEMA,
+            SupportsResponse.OPTIONAL,
+        ),
         ("get_queue", get_queue, ENTRY_SCHEMA, SupportsResponse.ONLY),
         ("clear_bed", clear_bed, CLEAR_BED_SCHEMA, SupportsResponse.NONE),
         ("set_temperature", set_temperature, TEMPERATURE_SCHEMA, SupportsResponse.NONE),
@@ -194,4 +236,6 @@ def async_setup_services(hass: HomeAssistant) -> None:
         ("fulfill_order", fulfill_order, FULFILL_SCHEMA, SupportsResponse.OPTIONAL),
     ]
     for name, handler, schema, supports in register:
-        hass.services.async_register(DOMAIN, name, handler, schema=schema, supports_response=supports)
+        hass.services.async_register(
+            DOMAIN, name, handler, schema=schema, supports_response=supports
+        )

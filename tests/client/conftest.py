@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,10 +23,8 @@ type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @pytest.fixture(autouse=True)
 def _allow_loopback_sockets(request: pytest.FixtureRequest) -> None:
     """The HA test plugin (when installed) disables sockets; these tests need loopback."""
-    try:
+    with contextlib.suppress(pytest.FixtureLookupError):
         request.getfixturevalue("socket_enabled")
-    except pytest.FixtureLookupError:
-        pass
 
 
 @dataclass
@@ -46,8 +45,9 @@ class FakeServer:
     requests: list[Recorded] = field(default_factory=list)
     ws_handler: Handler | None = None
 
-    def reply(self, method: str, path: str, data: Any = None, *, status: int = 200,
-              envelope: bool = True) -> None:
+    def reply(
+        self, method: str, path: str, data: Any = None, *, status: int = 200, envelope: bool = True
+    ) -> None:
         body = {"success": True, "data": data} if envelope and status < 400 else data
         self.responses[(method, "/public/v1" + path)] = (status, body)
 
@@ -60,14 +60,16 @@ class FakeServer:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = raw
-        self.requests.append(Recorded(request.method, request.path, dict(request.query),
-                                      dict(request.headers), body))
+        self.requests.append(
+            Recorded(request.method, request.path, dict(request.query), dict(request.headers), body)
+        )
         if request.path == "/public/v1/events/ws" and self.ws_handler is not None:
             return await self.ws_handler(request)
         answer = self.responses.get((request.method, request.path))
         if answer is None:
-            return web.json_response({"success": False, "code": "NOT_FOUND", "error": "Not found"},
-                                     status=404)
+            return web.json_response(
+                {"success": False, "code": "NOT_FOUND", "error": "Not found"}, status=404
+            )
         if callable(answer):
             return await answer(request)
         status, body = answer

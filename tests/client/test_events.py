@@ -9,22 +9,29 @@ from aiohttp import WSMsgType, web
 
 from apf_core.client import (
     APFAuthenticationError,
+    ApfClient,
     APFConnectionError,
     APFError,
     APFEventStreamUnavailable,
     APFInsufficientScopeError,
     APFResponseError,
-    ApfClient,
     FarmEvent,
 )
 
 from .conftest import KEY, FakeServer
 
-EVENT = {"kind": "event", "id": 5, "type": "job.started", "time": "2026-11-21T12:00:00Z",
-         "data": {"id": "j1", "printer_id": "p1", "status": "printing"}}
+EVENT = {
+    "kind": "event",
+    "id": 5,
+    "type": "job.started",
+    "time": "2026-11-21T12:00:00Z",
+    "data": {"id": "j1", "printer_id": "p1", "status": "printing"},
+}
 
 
-def ws_script(*frames: object, close: bool = True) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def ws_script(
+    *frames: object, close: bool = True
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """A WS handler that sends ``frames`` (dicts as JSON, str raw) and then closes."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
@@ -58,14 +65,26 @@ async def collect(client: ApfClient, **kwargs: object) -> tuple[list[FarmEvent],
 
 async def test_events_and_close(client: ApfClient, fake_server: FakeServer) -> None:
     fake_server.ws_handler = ws_script(
-        {"kind": "welcome", "last_event_id": 4}, {"kind": "pong"}, EVENT, {"kind": "future"},
-        {**EVENT, "id": 6, "type": "printer.status", "data": {"printer_id": "p1", "status": "idle"}},
+        {"kind": "welcome", "last_event_id": 4},
+        {"kind": "pong"},
+        EVENT,
+        {"kind": "future"},
+        {
+            **EVENT,
+            "id": 6,
+            "type": "printer.status",
+            "data": {"printer_id": "p1", "status": "idle"},
+        },
     )
     welcomed: list[int | None] = []
-    events, error = await collect(client, types=["job.*", "printer.*"], last_event_id=4,
-                                  on_connect=welcomed.append)
+    events, error = await collect(
+        client, types=["job.*", "printer.*"], last_event_id=4, on_connect=welcomed.append
+    )
     assert welcomed == [4]
-    assert [(e.id, e.type, e.printer_id) for e in events] == [(5, "job.started", "p1"), (6, "printer.status", "p1")]
+    assert [(e.id, e.type, e.printer_id) for e in events] == [
+        (5, "job.started", "p1"),
+        (6, "printer.status", "p1"),
+    ]
     assert events[0].time is not None
     assert isinstance(error, APFConnectionError)  # a closed stream is a lost connection
     request = fake_server.requests[0]
@@ -81,9 +100,12 @@ async def test_events_and_close(client: ApfClient, fake_server: FakeServer) -> N
         ("SLOW_CONSUMER", APFError),
     ],
 )
-async def test_error_frames(client: ApfClient, fake_server: FakeServer, code: str, error: type) -> None:
-    fake_server.ws_handler = ws_script({"kind": "welcome", "last_event_id": 0},
-                                       {"kind": "error", "code": code, "error": "bye"})
+async def test_error_frames(
+    client: ApfClient, fake_server: FakeServer, code: str, error: type
+) -> None:
+    fake_server.ws_handler = ws_script(
+        {"kind": "welcome", "last_event_id": 0}, {"kind": "error", "code": code, "error": "bye"}
+    )
     events, raised = await collect(client)
     assert events == []
     assert type(raised) is error
@@ -107,9 +129,13 @@ async def test_no_stream_is_distinct(client: ApfClient) -> None:
     assert isinstance(raised, APFEventStreamUnavailable)
 
 
-@pytest.mark.parametrize(("status", "error"), [(401, APFAuthenticationError), (403, APFInsufficientScopeError),
-                                               (500, APFError)])
-async def test_rejected_handshake(client: ApfClient, fake_server: FakeServer, status: int, error: type) -> None:
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(401, APFAuthenticationError), (403, APFInsufficientScopeError), (500, APFError)],
+)
+async def test_rejected_handshake(
+    client: ApfClient, fake_server: FakeServer, status: int, error: type
+) -> None:
     async def reject(_request: web.Request) -> web.Response:
         return web.json_response({"success": False, "code": "X", "error": "no"}, status=status)
 

@@ -10,6 +10,12 @@ from typing import Any
 from unittest.mock import AsyncMock, MagicMock, PropertyMock, patch
 
 import pytest
+from homeassistant.const import CONF_API_KEY, CONF_URL, Platform
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
+
 from apf_core.client import (
     FarmEvent,
     Filament,
@@ -20,12 +26,6 @@ from apf_core.client import (
     PrinterStatus,
     ServerInfo,
 )
-from homeassistant.const import CONF_API_KEY, CONF_URL, Platform
-from homeassistant.core import HomeAssistant
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
-from syrupy.assertion import SnapshotAssertion
-
 from custom_components.autoprintfarm.const import DOMAIN
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -44,7 +44,13 @@ def make_status(printer_id: str, **changes: Any) -> PrinterStatus:
 
 def make_event(event_id: int, event_type: str, data: dict[str, Any]) -> FarmEvent:
     return FarmEvent.from_dict(
-        {"kind": "event", "id": event_id, "type": event_type, "time": "2026-11-21T12:00:00Z", "data": data}
+        {
+            "kind": "event",
+            "id": event_id,
+            "type": event_type,
+            "time": "2026-11-21T12:00:00Z",
+            "data": data,
+        }
     )
 
 
@@ -109,8 +115,11 @@ def mock_client(
     """An autospecced ApfClient answering from FakeFarm; events come from event_queue."""
 
     async def _events(
-        types: Any = None, last_event_id: int | None = None, *,
-        heartbeat: float = 30.0, on_connect: Callable[[int | None], None] | None = None,
+        types: Any = None,
+        last_event_id: int | None = None,
+        *,
+        heartbeat: float = 30.0,
+        on_connect: Callable[[int | None], None] | None = None,
     ) -> AsyncIterator[FarmEvent]:
         if on_connect is not None:
             on_connect(None)

@@ -7,13 +7,6 @@ from ipaddress import ip_address
 from unittest.mock import MagicMock, patch
 
 import pytest
-from apf_core.client import (
-    APFAuthenticationError,
-    APFConnectionError,
-    APFError,
-    APFInsufficientScopeError,
-    ServerInfo,
-)
 from homeassistant.config_entries import SOURCE_USER, SOURCE_ZEROCONF
 from homeassistant.const import CONF_API_KEY, CONF_URL
 from homeassistant.core import HomeAssistant
@@ -21,6 +14,13 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from apf_core.client import (
+    APFAuthenticationError,
+    APFConnectionError,
+    APFError,
+    APFInsufficientScopeError,
+    ServerInfo,
+)
 from custom_components.autoprintfarm.config_flow import normalize_url
 from custom_components.autoprintfarm.const import CONF_SCAN_INTERVAL, DOMAIN
 
@@ -37,7 +37,9 @@ def mock_setup_entry() -> Generator[MagicMock]:
         yield mock
 
 
-def zeroconf_info(properties: dict[str, str] | None = None, ip: str = "192.168.1.20") -> ZeroconfServiceInfo:
+def zeroconf_info(
+    properties: dict[str, str] | None = None, ip: str = "192.168.1.20"
+) -> ZeroconfServiceInfo:
     return ZeroconfServiceInfo(
         ip_address=ip_address(ip),
         ip_addresses=[ip_address(ip)],
@@ -67,7 +69,10 @@ async def test_user_flow(hass: HomeAssistant, mock_client: MagicMock) -> None:
     ("side_effect", "errors"),
     [
         (APFConnectionError("down"), {"base": "cannot_connect"}),
-        (APFAuthenticationError("bad", code="TOKEN_INVALID", status=401), {CONF_API_KEY: "invalid_auth"}),
+        (
+            APFAuthenticationError("bad", code="TOKEN_INVALID", status=401),
+            {CONF_API_KEY: "invalid_auth"},
+        ),
         (APFInsufficientScopeError("scope", status=403), {CONF_API_KEY: "insufficient_scope"}),
         (APFError("teapot", status=418), {"base": "not_apf_server"}),
         (RuntimeError("boom"), {"base": "unknown"}),
@@ -135,12 +140,19 @@ async def test_zeroconf_flow(hass: HomeAssistant, mock_client: MagicMock) -> Non
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "zeroconf_confirm"
-    assert result["description_placeholders"] == {"name": "Garage Farm", "url": "http://192.168.1.20:8080"}
+    assert result["description_placeholders"] == {
+        "name": "Garage Farm",
+        "url": "http://192.168.1.20:8080",
+    }
     mock_client.server_info.side_effect = APFAuthenticationError("no", status=401)
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_API_KEY: "bad"})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_KEY: "bad"}
+    )
     assert result["errors"] == {CONF_API_KEY: "invalid_auth"}
     mock_client.server_info.side_effect = None
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_API_KEY: API_KEY})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_KEY: API_KEY}
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"] == {CONF_URL: "http://192.168.1.20:8080", CONF_API_KEY: API_KEY}
     assert result["result"].unique_id == SERVER_ID
@@ -152,7 +164,9 @@ async def test_zeroconf_ipv6_tls_path_without_server_id(hass: HomeAssistant) -> 
         DOMAIN, context={"source": SOURCE_ZEROCONF}, data=info
     )
     assert result["description_placeholders"]["url"] == "https://[fd00::20]:8080/apf"
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_API_KEY: API_KEY})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_KEY: API_KEY}
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["result"].unique_id == SERVER_ID
 
@@ -175,17 +189,24 @@ async def test_zeroconf_confirm_already_configured(
     """Without server_id in TXT, the duplicate is found after the key is entered."""
     mock_config_entry.add_to_hass(hass)
     result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=zeroconf_info({"server_id": ""}, ip="192.168.1.77")
+        DOMAIN,
+        context={"source": SOURCE_ZEROCONF},
+        data=zeroconf_info({"server_id": ""}, ip="192.168.1.77"),
     )
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_API_KEY: API_KEY})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_KEY: API_KEY}
+    )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
     assert mock_config_entry.data[CONF_URL] == "http://192.168.1.77:8080"
 
 
 async def test_zeroconf_same_url_aborts(hass: HomeAssistant) -> None:
-    MockConfigEntry(domain=DOMAIN, unique_id="other", data={CONF_URL: "http://192.168.1.20:8080",
-                                                            CONF_API_KEY: API_KEY}).add_to_hass(hass)
+    MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="other",
+        data={CONF_URL: "http://192.168.1.20:8080", CONF_API_KEY: API_KEY},
+    ).add_to_hass(hass)
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_ZEROCONF}, data=zeroconf_info({"server_id": ""})
     )
@@ -193,15 +214,23 @@ async def test_zeroconf_same_url_aborts(hass: HomeAssistant) -> None:
     assert result["reason"] == "already_configured"
 
 
-async def test_reauth(hass: HomeAssistant, mock_config_entry: MockConfigEntry, mock_client: MagicMock) -> None:
+async def test_reauth(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, mock_client: MagicMock
+) -> None:
     mock_config_entry.add_to_hass(hass)
     result = await mock_config_entry.start_reauth_flow(hass)
     assert result["step_id"] == "reauth_confirm"
-    mock_client.server_info.side_effect = APFAuthenticationError("revoked", code="TOKEN_REVOKED", status=401)
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_API_KEY: "old"})
+    mock_client.server_info.side_effect = APFAuthenticationError(
+        "revoked", code="TOKEN_REVOKED", status=401
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_KEY: "old"}
+    )
     assert result["errors"] == {CONF_API_KEY: "invalid_auth"}
     mock_client.server_info.side_effect = None
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_API_KEY: NEW_KEY})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_KEY: NEW_KEY}
+    )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     assert mock_config_entry.data[CONF_API_KEY] == NEW_KEY
@@ -213,7 +242,9 @@ async def test_reauth_wrong_farm(
     mock_config_entry.add_to_hass(hass)
     mock_client.server_info.return_value = ServerInfo(server_id="another", name="Other")
     result = await mock_config_entry.start_reauth_flow(hass)
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_API_KEY: NEW_KEY})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_KEY: NEW_KEY}
+    )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "wrong_farm"
     assert mock_config_entry.data[CONF_API_KEY] == API_KEY
@@ -225,13 +256,19 @@ async def test_reconfigure(
     mock_config_entry.add_to_hass(hass)
     result = await mock_config_entry.start_reconfigure_flow(hass)
     assert result["step_id"] == "reconfigure"
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_URL: "nonsense"})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_URL: "nonsense"}
+    )
     assert result["errors"] == {CONF_URL: "invalid_url"}
     mock_client.server_info.side_effect = APFConnectionError("down")
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_URL: "http://new:9000"})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_URL: "http://new:9000"}
+    )
     assert result["errors"] == {"base": "cannot_connect"}
     mock_client.server_info.side_effect = None
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_URL: "http://new:9000"})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_URL: "http://new:9000"}
+    )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     assert mock_config_entry.data == {CONF_URL: "http://new:9000", CONF_API_KEY: API_KEY}

@@ -35,10 +35,18 @@ async def test_get_triggers(hass: HomeAssistant, mock_config_entry: MockConfigEn
     printer = _device(hass, "p1")
     triggers = await async_get_device_automations(hass, DeviceAutomationType.TRIGGER, printer.id)
     ours = [t for t in triggers if t["domain"] == DOMAIN]
-    assert ours == unordered([
-        {"platform": "device", "domain": DOMAIN, "device_id": printer.id, "type": kind, "metadata": {}}
-        for kind in PRINTER_TRIGGERS
-    ])
+    assert ours == unordered(
+        [
+            {
+                "platform": "device",
+                "domain": DOMAIN,
+                "device_id": printer.id,
+                "type": kind,
+                "metadata": {},
+            }
+            for kind in PRINTER_TRIGGERS
+        ]
+    )
     hub = _device(hass, mock_config_entry.unique_id)
     hub_triggers = await async_get_device_automations(hass, DeviceAutomationType.TRIGGER, hub.id)
     assert sorted(t["type"] for t in hub_triggers if t["domain"] == DOMAIN) == sorted(FARM_TRIGGERS)
@@ -50,22 +58,66 @@ async def test_get_triggers(hass: HomeAssistant, mock_config_entry: MockConfigEn
 
 
 async def test_trigger_fires_automation(
-    hass: HomeAssistant, service_calls: list[ServiceCall], event_queue: asyncio.Queue[FarmEvent],
+    hass: HomeAssistant,
+    service_calls: list[ServiceCall],
+    event_queue: asyncio.Queue[FarmEvent],
     mock_config_entry: MockConfigEntry,
 ) -> None:
     printer, hub = _device(hass, "p1"), _device(hass, mock_config_entry.unique_id)
-    assert await async_setup_component(hass, "automation", {"automation": [
-        {"triggers": [{"platform": "device", "domain": DOMAIN, "device_id": printer.id, "type": "print_failed"}],
-         "actions": [{"action": "test.automation",
-                      "data": {"p": "{{ trigger.event.data.printer_id }}",
-                               "why": "{{ trigger.event.data.data.failure_reason }}"}}]},
-        {"triggers": [{"platform": "device", "domain": DOMAIN, "device_id": hub.id, "type": "low_stock"}],
-         "actions": [{"action": "test.automation", "data": {"sku": "{{ trigger.event.data.data.sku }}"}}]},
-    ]})
+    assert await async_setup_component(
+        hass,
+        "automation",
+        {
+            "automation": [
+                {
+                    "triggers": [
+                        {
+                            "platform": "device",
+                            "domain": DOMAIN,
+                            "device_id": printer.id,
+                            "type": "print_failed",
+                        }
+                    ],
+                    "actions": [
+                        {
+                            "action": "test.automation",
+                            "data": {
+                                "p": "{{ trigger.event.data.printer_id }}",
+                                "why": "{{ trigger.event.data.data.failure_reason }}",
+                            },
+                        }
+                    ],
+                },
+                {
+                    "triggers": [
+                        {
+                            "platform": "device",
+                            "domain": DOMAIN,
+                            "device_id": hub.id,
+                            "type": "low_stock",
+                        }
+                    ],
+                    "actions": [
+                        {
+                            "action": "test.automation",
+                            "data": {"sku": "{{ trigger.event.data.data.sku }}"},
+                        }
+                    ],
+                },
+            ]
+        },
+    )
     bus_events = async_capture_events(hass, EVENT_APF)
-    await event_queue.put(make_event(5, "job.completed", {"id": "j1", "status": "completed", "printer_id": "p1"}))
-    await event_queue.put(make_event(6, "job.failed", {"id": "j1", "status": "failed", "printer_id": "p1",
-                                                       "failure_reason": "spaghetti"}))
+    await event_queue.put(
+        make_event(5, "job.completed", {"id": "j1", "status": "completed", "printer_id": "p1"})
+    )
+    await event_queue.put(
+        make_event(
+            6,
+            "job.failed",
+            {"id": "j1", "status": "failed", "printer_id": "p1", "failure_reason": "spaghetti"},
+        )
+    )
     await event_queue.put(make_event(7, "inventory.low_stock", {"id": "fg2", "sku": "CLIP-WHT"}))
     await hass.async_block_till_done()
     assert [c.data for c in service_calls] == [{"p": "p1", "why": "spaghetti"}, {"sku": "CLIP-WHT"}]

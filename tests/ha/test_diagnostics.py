@@ -8,7 +8,9 @@ import pytest
 from homeassistant.const import __version__ as HA_VERSION
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from unittest.mock import patch
 
 import pytest
-from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN, SERVICE_PRESS
+from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN
+from homeassistant.components.button import SERVICE_PRESS
 from homeassistant.const import ATTR_ENTITY_ID, CONF_API_KEY, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
@@ -22,12 +23,16 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from apf_core.client import ApfClient
 from custom_components.autoprintfarm.const import DOMAIN, PUSH_SAFETY_INTERVAL
 
-testing = pytest.importorskip("apf_core.testing", reason="apf_core.testing (the real server) is missing")
+testing = pytest.importorskip(
+    "apf_core.testing", reason="apf_core.testing (the real server) is missing"
+)
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 
-async def wait_for_state(hass: HomeAssistant, entity_id: str, wanted: str, timeout: float = 10.0) -> float:
+async def wait_for_state(
+    hass: HomeAssistant, entity_id: str, wanted: str, timeout: float = 10.0
+) -> float:
     """Seconds until the entity shows ``wanted``."""
     start = time.monotonic()
     while time.monotonic() - start < timeout:
@@ -55,7 +60,9 @@ async def test_pause_button_follows_push(hass: HomeAssistant, tmp_path: Path) ->
         await client.start_job(job.id)
 
         entry = MockConfigEntry(
-            domain=DOMAIN, unique_id=server.server_id, title=server.name,
+            domain=DOMAIN,
+            unique_id=server.server_id,
+            title=server.name,
             data={CONF_URL: farm.url, CONF_API_KEY: farm.api_key},
         )
         entry.add_to_hass(hass)
@@ -70,7 +77,9 @@ async def test_pause_button_follows_push(hass: HomeAssistant, tmp_path: Path) ->
         while not coordinator.push_connected and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
         assert coordinator.push_connected
-        assert coordinator.update_interval == PUSH_SAFETY_INTERVAL  # polling is relaxed: updates are pushed
+        assert (
+            coordinator.update_interval == PUSH_SAFETY_INTERVAL
+        )  # polling is relaxed: updates are pushed
 
         # Press pause. The button's follow-up poll is switched off, so only push can move the state.
         async def no_refresh() -> None:
@@ -82,7 +91,9 @@ async def test_pause_button_follows_push(hass: HomeAssistant, tmp_path: Path) ->
                 BUTTON_DOMAIN, SERVICE_PRESS, {ATTR_ENTITY_ID: pause_entity}, blocking=True
             )
             latency = await wait_for_state(hass, status_entity, "paused", timeout=5.0)
-        assert (await client.printer_status(printer.id)).status == "paused"  # the printer really paused
+        assert (
+            await client.printer_status(printer.id)
+        ).status == "paused"  # the printer really paused
         assert (coordinator.last_event_id or 0) > events_before  # the change came as an event
         assert latency < 1.0, f"push latency {latency:.3f}s"
 

@@ -8,6 +8,17 @@ from http import HTTPStatus
 from unittest.mock import MagicMock
 
 import pytest
+from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN
+from homeassistant.components.button import SERVICE_PRESS
+from homeassistant.components.light import DOMAIN as LIGHT_DOMAIN
+from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
+from homeassistant.components.number import DOMAIN as NUMBER_DOMAIN
+from homeassistant.components.switch import DOMAIN as SWITCH_DOMAIN
+from homeassistant.config_entries import SOURCE_REAUTH
+from homeassistant.const import ATTR_ENTITY_ID, SERVICE_TURN_OFF, SERVICE_TURN_ON
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+
 from apf_core.client import (
     APFAuthenticationError,
     APFConnectionError,
@@ -19,16 +30,6 @@ from apf_core.client import (
     Job,
     Printer,
 )
-from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN, SERVICE_PRESS
-from homeassistant.components.light import DOMAIN as LIGHT_DOMAIN
-from homeassistant.components.number import ATTR_VALUE, DOMAIN as NUMBER_DOMAIN, SERVICE_SET_VALUE
-from homeassistant.components.switch import DOMAIN as SWITCH_DOMAIN
-from homeassistant.config_entries import SOURCE_REAUTH
-from homeassistant.const import ATTR_ENTITY_ID, SERVICE_TURN_OFF, SERVICE_TURN_ON
-from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-
 from custom_components.autoprintfarm.const import DOMAIN
 
 from .conftest import FakeFarm, make_event
@@ -37,7 +38,9 @@ pytestmark = pytest.mark.usefixtures("init_integration")
 
 
 async def press(hass: HomeAssistant, entity_id: str) -> None:
-    await hass.services.async_call(BUTTON_DOMAIN, SERVICE_PRESS, {ATTR_ENTITY_ID: entity_id}, blocking=True)
+    await hass.services.async_call(
+        BUTTON_DOMAIN, SERVICE_PRESS, {ATTR_ENTITY_ID: entity_id}, blocking=True
+    )
 
 
 @pytest.mark.parametrize(
@@ -62,8 +65,12 @@ async def test_buttons(
 async def test_clear_bed_button_resets_flag(
     hass: HomeAssistant, event_queue: asyncio.Queue[FarmEvent], fake_farm: FakeFarm
 ) -> None:
-    fake_farm.statuses["p1"] = fake_farm.statuses["p1"].__class__(printer_id="p1", status="idle", hub_online=True)
-    await event_queue.put(make_event(1, "printer.bed_clear_required", {"printer_id": "p1", "status": "idle"}))
+    fake_farm.statuses["p1"] = fake_farm.statuses["p1"].__class__(
+        printer_id="p1", status="idle", hub_online=True
+    )
+    await event_queue.put(
+        make_event(1, "printer.bed_clear_required", {"printer_id": "p1", "status": "idle"})
+    )
     await hass.async_block_till_done()
     assert hass.states.get("binary_sensor.prusa_one_awaiting_bed_clear").state == "on"
     await press(hass, "button.prusa_one_clear_bed")
@@ -74,14 +81,30 @@ async def test_clear_bed_button_resets_flag(
     ("error", "exception", "key"),
     [
         (APFConnectionError("timeout"), HomeAssistantError, "communication_error"),
-        (APFInsufficientScopeError("needs control", status=403), HomeAssistantError, "insufficient_scope"),
+        (
+            APFInsufficientScopeError("needs control", status=403),
+            HomeAssistantError,
+            "insufficient_scope",
+        ),
         (APFNotFoundError("gone", status=404), ServiceValidationError, "not_found"),
-        (APFError("wrong state", code="INVALID_STATE", status=409), ServiceValidationError, "rejected"),
-        (APFError("hub offline", code="HUB_OFFLINE", status=503), HomeAssistantError, "server_error"),
+        (
+            APFError("wrong state", code="INVALID_STATE", status=409),
+            ServiceValidationError,
+            "rejected",
+        ),
+        (
+            APFError("hub offline", code="HUB_OFFLINE", status=503),
+            HomeAssistantError,
+            "server_error",
+        ),
     ],
 )
 async def test_button_errors(
-    hass: HomeAssistant, mock_client: MagicMock, error: Exception, exception: type[Exception], key: str
+    hass: HomeAssistant,
+    mock_client: MagicMock,
+    error: Exception,
+    exception: type[Exception],
+    key: str,
 ) -> None:
     mock_client.pause.side_effect = error
     with pytest.raises(exception) as info:
@@ -91,7 +114,9 @@ async def test_button_errors(
 
 
 async def test_button_auth_error_starts_reauth(hass: HomeAssistant, mock_client: MagicMock) -> None:
-    mock_client.stop.side_effect = APFAuthenticationError("revoked", code="TOKEN_REVOKED", status=401)
+    mock_client.stop.side_effect = APFAuthenticationError(
+        "revoked", code="TOKEN_REVOKED", status=401
+    )
     with pytest.raises(HomeAssistantError, match="re-authenticate") as info:
         await press(hass, "button.prusa_one_stop")
     assert info.value.translation_key == "auth_failed"
@@ -113,7 +138,9 @@ async def test_light_follows_server(hass: HomeAssistant, mock_client: MagicMock)
 
 
 async def test_light_assumed_state(
-    hass: HomeAssistant, mock_client: MagicMock, event_queue: asyncio.Queue[FarmEvent],
+    hass: HomeAssistant,
+    mock_client: MagicMock,
+    event_queue: asyncio.Queue[FarmEvent],
     fake_farm: FakeFarm,
 ) -> None:
     """A server that does not report the light's state: optimistic, assumed state."""
@@ -133,46 +160,70 @@ async def test_light_assumed_state(
     assert hass.states.get("light.prusa_one_light").state == "off"
 
 
-async def test_maintenance_switch(hass: HomeAssistant, mock_client: MagicMock, fake_farm: FakeFarm) -> None:
+async def test_maintenance_switch(
+    hass: HomeAssistant, mock_client: MagicMock, fake_farm: FakeFarm
+) -> None:
     def _maintenance(pid: str, on: bool, maintenance_type: str | None = None) -> Printer:
-        fake_farm.printers = [replace(p, in_maintenance=on) if p.id == pid else p for p in fake_farm.printers]
+        fake_farm.printers = [
+            replace(p, in_maintenance=on) if p.id == pid else p for p in fake_farm.printers
+        ]
         return next(p for p in fake_farm.printers if p.id == pid)
 
     mock_client.set_maintenance.side_effect = _maintenance
     await hass.services.async_call(
-        SWITCH_DOMAIN, SERVICE_TURN_ON, {ATTR_ENTITY_ID: "switch.bambu_two_maintenance_mode"}, blocking=True
+        SWITCH_DOMAIN,
+        SERVICE_TURN_ON,
+        {ATTR_ENTITY_ID: "switch.bambu_two_maintenance_mode"},
+        blocking=True,
     )
     assert hass.states.get("switch.bambu_two_maintenance_mode").state == "on"
     await hass.services.async_call(
-        SWITCH_DOMAIN, SERVICE_TURN_OFF, {ATTR_ENTITY_ID: "switch.bambu_two_maintenance_mode"}, blocking=True
+        SWITCH_DOMAIN,
+        SERVICE_TURN_OFF,
+        {ATTR_ENTITY_ID: "switch.bambu_two_maintenance_mode"},
+        blocking=True,
     )
     assert hass.states.get("switch.bambu_two_maintenance_mode").state == "off"
     assert mock_client.set_maintenance.await_count == 2
 
 
 async def test_switch_reports_server_error(hass: HomeAssistant, mock_client: MagicMock) -> None:
-    mock_client.set_maintenance.side_effect = APFError("printing", code="PRINTER_PRINTING", status=409)
+    mock_client.set_maintenance.side_effect = APFError(
+        "printing", code="PRINTER_PRINTING", status=409
+    )
     with pytest.raises(ServiceValidationError, match="PRINTER_PRINTING"):
         await hass.services.async_call(
-            SWITCH_DOMAIN, SERVICE_TURN_ON, {ATTR_ENTITY_ID: "switch.prusa_one_maintenance_mode"}, blocking=True
+            SWITCH_DOMAIN,
+            SERVICE_TURN_ON,
+            {ATTR_ENTITY_ID: "switch.prusa_one_maintenance_mode"},
+            blocking=True,
         )
 
 
 @pytest.mark.parametrize(
     ("entity_id", "heater", "value"),
-    [("number.prusa_one_nozzle_target", "nozzle", 220.0), ("number.prusa_one_bed_target", "bed", 65.0)],
+    [
+        ("number.prusa_one_nozzle_target", "nozzle", 220.0),
+        ("number.prusa_one_bed_target", "bed", 65.0),
+    ],
 )
 async def test_heater_targets(
     hass: HomeAssistant, mock_client: MagicMock, entity_id: str, heater: str, value: float
 ) -> None:
     await hass.services.async_call(
-        NUMBER_DOMAIN, SERVICE_SET_VALUE, {ATTR_ENTITY_ID: entity_id, ATTR_VALUE: value}, blocking=True
+        NUMBER_DOMAIN,
+        SERVICE_SET_VALUE,
+        {ATTR_ENTITY_ID: entity_id, ATTR_VALUE: value},
+        blocking=True,
     )
     mock_client.set_temperature.assert_awaited_once_with("p1", heater, value)
 
 
 async def test_thumbnail_image(
-    hass: HomeAssistant, hass_client, mock_client: MagicMock, event_queue: asyncio.Queue[FarmEvent],
+    hass: HomeAssistant,
+    hass_client,
+    mock_client: MagicMock,
+    event_queue: asyncio.Queue[FarmEvent],
     fake_farm: FakeFarm,
 ) -> None:
     client = await hass_client()
@@ -185,20 +236,47 @@ async def test_thumbnail_image(
     assert resp.status == HTTPStatus.INTERNAL_SERVER_ERROR
     # the job changes to one without a thumbnail
     mock_client.file_thumbnail.side_effect = APFConnectionError("down")
-    fake_farm.jobs["j1"] = Job.from_dict({"id": "j1", "status": "printing", "printer_id": "p1",
-                                          "print_file_id": "f2", "file_name": "b.gcode"})
-    await event_queue.put(make_event(1, "job.started", {"id": "j1", "status": "printing", "printer_id": "p1",
-                                                        "print_file_id": "f2", "file_name": "b.gcode"}))
+    fake_farm.jobs["j1"] = Job.from_dict(
+        {
+            "id": "j1",
+            "status": "printing",
+            "printer_id": "p1",
+            "print_file_id": "f2",
+            "file_name": "b.gcode",
+        }
+    )
+    await event_queue.put(
+        make_event(
+            1,
+            "job.started",
+            {
+                "id": "j1",
+                "status": "printing",
+                "printer_id": "p1",
+                "print_file_id": "f2",
+                "file_name": "b.gcode",
+            },
+        )
+    )
     await hass.async_block_till_done()
     resp = await client.get("/api/image_proxy/image.prusa_one_job_thumbnail")
     assert resp.status == HTTPStatus.INTERNAL_SERVER_ERROR
     assert hass.states.get("sensor.prusa_one_current_file").state == "b.gcode"
 
 
-async def test_event_entity_fires(hass: HomeAssistant, event_queue: asyncio.Queue[FarmEvent]) -> None:
-    await event_queue.put(make_event(41, "job.failed", {"id": "j1", "status": "failed", "printer_id": "p1",
-                                                        "failure_reason": "spaghetti"}))
-    await event_queue.put(make_event(42, "order.created", {"id": "o1"}))  # farm-level: not a printer event
+async def test_event_entity_fires(
+    hass: HomeAssistant, event_queue: asyncio.Queue[FarmEvent]
+) -> None:
+    await event_queue.put(
+        make_event(
+            41,
+            "job.failed",
+            {"id": "j1", "status": "failed", "printer_id": "p1", "failure_reason": "spaghetti"},
+        )
+    )
+    await event_queue.put(
+        make_event(42, "order.created", {"id": "o1"})
+    )  # farm-level: not a printer event
     await hass.async_block_till_done()
     state = hass.states.get("event.prusa_one_printer_event")
     assert state.attributes["event_type"] == "print_failed"

@@ -7,18 +7,18 @@ from datetime import timedelta
 from unittest.mock import MagicMock
 
 import pytest
-from apf_core.client import (
-    APFAuthenticationError,
-    APFConnectionError,
-    APFEventStreamUnavailable,
-    FarmEvent,
-)
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
+from apf_core.client import (
+    APFAuthenticationError,
+    APFConnectionError,
+    APFEventStreamUnavailable,
+    FarmEvent,
+)
 from custom_components.autoprintfarm.const import DOMAIN
 
 from .conftest import FakeFarm, make_event
@@ -56,8 +56,12 @@ def no_stream(mock_client: MagicMock) -> MagicMock:
     ],
 )
 async def test_setup_failures(
-    hass: HomeAssistant, mock_config_entry: MockConfigEntry, mock_client: MagicMock,
-    failing: str, error: Exception, state: ConfigEntryState,
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    mock_client: MagicMock,
+    failing: str,
+    error: Exception,
+    state: ConfigEntryState,
 ) -> None:
     getattr(mock_client, failing).side_effect = error
     mock_config_entry.add_to_hass(hass)
@@ -72,7 +76,12 @@ async def test_setup_failures(
 
 @pytest.mark.usefixtures("no_stream")
 async def test_unavailable_and_recovery_logged_once(
-    freezer: FrozenDateTimeFactory, hass: HomeAssistant, mock_client: MagicMock, init_integration: MockConfigEntry, fake_farm: FakeFarm, caplog: pytest.LogCaptureFixture,
+    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    mock_client: MagicMock,
+    init_integration: MockConfigEntry,
+    fake_farm: FakeFarm,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Server down: entities unavailable, one log line; back up: one recovery line."""
     farm = init_integration.runtime_data.farm
@@ -106,9 +115,14 @@ async def test_offline_printer_is_not_unavailable(
 
 @pytest.mark.usefixtures("no_stream")
 async def test_auth_failure_while_polling_starts_reauth(
-    freezer: FrozenDateTimeFactory, hass: HomeAssistant, mock_client: MagicMock, init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    mock_client: MagicMock,
+    init_integration: MockConfigEntry,
 ) -> None:
-    mock_client.job_stats.side_effect = APFAuthenticationError("revoked", code="TOKEN_REVOKED", status=401)
+    mock_client.job_stats.side_effect = APFAuthenticationError(
+        "revoked", code="TOKEN_REVOKED", status=401
+    )
     freezer.tick(timedelta(seconds=31))
     async_fire_time_changed(hass)
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -117,17 +131,31 @@ async def test_auth_failure_while_polling_starts_reauth(
 
 
 async def test_push_status_updates_entity(
-    hass: HomeAssistant, init_integration: MockConfigEntry, event_queue: asyncio.Queue[FarmEvent],
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    event_queue: asyncio.Queue[FarmEvent],
     mock_client: MagicMock,
 ) -> None:
     farm = init_integration.runtime_data.farm
     assert farm.push_connected is True
     assert farm.update_interval == timedelta(minutes=5)
     calls_before = mock_client.printers.await_count
-    await event_queue.put(make_event(7, "printer.status", {
-        "printer_id": "p1", "status": "paused", "progress": 43.0, "hub_online": True,
-        "current_job_id": "j1", "nozzle_temp": 200.0, "remaining_time_minutes": 80,
-        "last_telemetry_at": "2026-11-21T12:01:00Z"}))
+    await event_queue.put(
+        make_event(
+            7,
+            "printer.status",
+            {
+                "printer_id": "p1",
+                "status": "paused",
+                "progress": 43.0,
+                "hub_online": True,
+                "current_job_id": "j1",
+                "nozzle_temp": 200.0,
+                "remaining_time_minutes": 80,
+                "last_telemetry_at": "2026-11-21T12:01:00Z",
+            },
+        )
+    )
     await hass.async_block_till_done()
     assert hass.states.get("sensor.prusa_one_status").state == "paused"
     assert hass.states.get("sensor.prusa_one_progress").state == "43.0"
@@ -138,30 +166,43 @@ async def test_push_status_updates_entity(
 
 
 async def test_push_printer_events_and_bed_clear(
-    hass: HomeAssistant, init_integration: MockConfigEntry, event_queue: asyncio.Queue[FarmEvent],
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    event_queue: asyncio.Queue[FarmEvent],
 ) -> None:
-    await event_queue.put(make_event(1, "printer.offline", {"printer_id": "p1", "status": "offline"}))
+    await event_queue.put(
+        make_event(1, "printer.offline", {"printer_id": "p1", "status": "offline"})
+    )
     await hass.async_block_till_done()
     assert hass.states.get("sensor.prusa_one_status").state == "offline"
     assert hass.states.get("binary_sensor.prusa_one_online").state == "off"
-    await event_queue.put(make_event(2, "printer.error", {"printer_id": "p1", "status": "error",
-                                                          "error": "thermal runaway"}))
+    await event_queue.put(
+        make_event(
+            2, "printer.error", {"printer_id": "p1", "status": "error", "error": "thermal runaway"}
+        )
+    )
     await hass.async_block_till_done()
     assert hass.states.get("binary_sensor.prusa_one_error").state == "on"
-    await event_queue.put(make_event(3, "printer.bed_clear_required", {"printer_id": "p1", "status": "idle"}))
+    await event_queue.put(
+        make_event(3, "printer.bed_clear_required", {"printer_id": "p1", "status": "idle"})
+    )
     await hass.async_block_till_done()
     assert hass.states.get("binary_sensor.prusa_one_awaiting_bed_clear").state == "on"
     # the flag survives a status push while idle, and clears once printing again
     await event_queue.put(make_event(4, "printer.status", {"printer_id": "p1", "status": "idle"}))
     await hass.async_block_till_done()
     assert hass.states.get("binary_sensor.prusa_one_awaiting_bed_clear").state == "on"
-    await event_queue.put(make_event(5, "printer.status", {"printer_id": "p1", "status": "printing"}))
+    await event_queue.put(
+        make_event(5, "printer.status", {"printer_id": "p1", "status": "printing"})
+    )
     await hass.async_block_till_done()
     assert hass.states.get("binary_sensor.prusa_one_awaiting_bed_clear").state == "off"
 
 
 async def test_push_ignores_malformed_and_unknown(
-    hass: HomeAssistant, init_integration: MockConfigEntry, event_queue: asyncio.Queue[FarmEvent],
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    event_queue: asyncio.Queue[FarmEvent],
 ) -> None:
     await event_queue.put(make_event(1, "printer.status", {"status": "idle"}))  # no printer_id
     await event_queue.put(make_event(2, "job.started", {"status": "printing"}))  # no job id
@@ -172,11 +213,16 @@ async def test_push_ignores_malformed_and_unknown(
 
 
 async def test_stream_lost_falls_back_to_polling_and_reconnects(
-    freezer: FrozenDateTimeFactory, hass: HomeAssistant, init_integration: MockConfigEntry, event_queue: asyncio.Queue[FarmEvent],
+    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    event_queue: asyncio.Queue[FarmEvent],
     mock_client: MagicMock,
 ) -> None:
     farm = init_integration.runtime_data.farm
-    await event_queue.put(make_event(9, "printer.status", {"printer_id": "p1", "status": "printing"}))
+    await event_queue.put(
+        make_event(9, "printer.status", {"printer_id": "p1", "status": "printing"})
+    )
     await event_queue.put(APFConnectionError("stream closed"))
     await hass.async_block_till_done()
     assert farm.push_connected is False
@@ -189,7 +235,9 @@ async def test_stream_lost_falls_back_to_polling_and_reconnects(
 
 
 async def test_stream_auth_error_starts_reauth(
-    hass: HomeAssistant, init_integration: MockConfigEntry, event_queue: asyncio.Queue[FarmEvent],
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    event_queue: asyncio.Queue[FarmEvent],
 ) -> None:
     await event_queue.put(APFAuthenticationError("revoked", code="TOKEN_REVOKED", status=401))
     await hass.async_block_till_done()
@@ -199,16 +247,22 @@ async def test_stream_auth_error_starts_reauth(
 
 @pytest.mark.usefixtures("no_stream")
 async def test_dynamic_and_stale_devices(
-    freezer: FrozenDateTimeFactory, hass: HomeAssistant, init_integration: MockConfigEntry, fake_farm: FakeFarm,
+    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    fake_farm: FakeFarm,
 ) -> None:
-    from apf_core.client import Printer, PrinterStatus
     from homeassistant.helpers import device_registry as dr
+
+    from apf_core.client import Printer, PrinterStatus
 
     registry = dr.async_get(hass)
     fake_farm.printers = [p for p in fake_farm.printers if p.id != "p2"] + [
         Printer(id="p3", name="Voron Three", model="2.4", capabilities=frozenset({"light"}))
     ]
-    fake_farm.statuses["p3"] = PrinterStatus(printer_id="p3", status="idle", hub_online=True, light_on=False)
+    fake_farm.statuses["p3"] = PrinterStatus(
+        printer_id="p3", status="idle", hub_online=True, light_on=False
+    )
     freezer.tick(timedelta(seconds=31))
     async_fire_time_changed(hass)
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -219,15 +273,20 @@ async def test_dynamic_and_stale_devices(
     hub = registry.async_get_device(identifiers={(DOMAIN, init_integration.unique_id)})
     assert hub is not None
     voron = registry.async_get_device(identifiers={(DOMAIN, "p3")})
-    assert voron is not None and voron.via_device_id == hub.id
+    assert voron is not None
+    assert voron.via_device_id == hub.id
 
 
 @pytest.mark.usefixtures("no_stream")
 async def test_dynamic_stock_entities(
-    freezer: FrozenDateTimeFactory, hass: HomeAssistant, init_integration: MockConfigEntry, fake_farm: FakeFarm,
+    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    fake_farm: FakeFarm,
 ) -> None:
-    from apf_core.client import Filament
     from homeassistant.helpers import entity_registry as er
+
+    from apf_core.client import Filament
 
     registry = er.async_get(hass)
     assert registry.async_get("sensor.garage_farm_stock_clip_wht") is not None
@@ -242,7 +301,9 @@ async def test_dynamic_stock_entities(
 
 
 async def test_remove_config_entry_device(
-    hass: HomeAssistant, init_integration: MockConfigEntry, hass_ws_client,
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    hass_ws_client,
 ) -> None:
     from homeassistant.helpers import device_registry as dr
     from homeassistant.setup import async_setup_component

@@ -5,10 +5,10 @@ from __future__ import annotations
 from unittest.mock import MagicMock
 
 import pytest
-from apf_core.client import APFError
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import intent
 
+from apf_core.client import APFError
 from custom_components.autoprintfarm.intent import INTENT_PAUSE, INTENT_RESUME, INTENT_STATUS
 
 pytestmark = pytest.mark.usefixtures("init_integration")
@@ -29,7 +29,10 @@ async def test_pause_and_resume(hass: HomeAssistant, mock_client: MagicMock) -> 
 
 async def test_status(hass: HomeAssistant) -> None:
     response = await handle(hass, INTENT_STATUS, "prusa one")
-    assert response.speech["plain"]["speech"] == "Prusa One is printing, 42 percent done, 83 minutes left"
+    assert (
+        response.speech["plain"]["speech"]
+        == "Prusa One is printing, 42 percent done, 83 minutes left"
+    )
     response = await handle(hass, INTENT_STATUS, "Bambu Two")
     assert response.speech["plain"]["speech"] == "Bambu Two is offline"
 

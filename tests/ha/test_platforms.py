@@ -14,7 +14,9 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, snapsh
 from syrupy.assertion import SnapshotAssertion
 
 pytestmark = [
-    pytest.mark.skipif(HA_VERSION != "2025.4.4", reason="registry snapshots are pinned to HA 2025.4.4"),
+    pytest.mark.skipif(
+        HA_VERSION != "2025.4.4", reason="registry snapshots are pinned to HA 2025.4.4"
+    ),
     pytest.mark.freeze_time("2026-11-21 12:00:00+00:00"),
 ]
 
