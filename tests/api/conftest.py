@@ -114,6 +114,13 @@ def farm_options() -> dict[str, Any]:
     return {}
 
 
+@pytest.fixture(autouse=True)
+def _manual_dispatch(monkeypatch: pytest.MonkeyPatch, farm_options: dict[str, Any]) -> None:
+    """API tests start jobs themselves; the dispatcher joins only when a module asks for it."""
+    if not farm_options.pop("auto_dispatch", False):
+        monkeypatch.setenv("APF_AUTO_DISPATCH", "0")
+
+
 @pytest.fixture
 async def api(tmp_path: Path, database: Database, farm_options: dict[str, Any]) -> AsyncIterator[Api]:
     """A running server with the demo farm and a set of keys."""
