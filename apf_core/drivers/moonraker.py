@@ -159,9 +159,13 @@ class MoonrakerDriver(PrinterDriver):
         self._closing = False
         self._first_attempt.clear()
         self._first_error = None
-        self._session = aiohttp.ClientSession()
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=None, connect=self._connect_timeout)
+        )
         self._runner = asyncio.create_task(self._run(), name=f"moonraker {self._base_url}")
-        await self._first_attempt.wait()
+        with contextlib.suppress(TimeoutError):  # slow printers keep connecting in background
+            async with asyncio.timeout(self._connect_timeout * 2):
+                await self._first_attempt.wait()
         if isinstance(self._first_error, AuthenticationFailed):
             error = self._first_error
             await self.close()
@@ -204,7 +208,10 @@ class MoonrakerDriver(PrinterDriver):
             finally:
                 self._first_attempt.set()
                 self._on_disconnected()
-            if self._closing or isinstance(self._first_error, AuthenticationFailed):
+            if isinstance(self._first_error, AuthenticationFailed):
+                self._update(error=str(self._first_error))  # stop retrying with a bad key
+                return
+            if self._closing:
                 return
             delay = min(self._backoff_max, self._backoff_initial * 2**failures)
             failures += 1

@@ -286,6 +286,7 @@ async def test_wrong_access_code(make_driver: Callable[..., BambuDriver], projec
     with pytest.raises(AuthenticationFailed):
         await driver.connect()
     assert driver.state.status is Status.OFFLINE
+    assert driver.state.error == "printer rejected the access code"
     with pytest.raises(AuthenticationFailed):
         await driver.upload(project, "benchy.gcode.3mf")  # FTPS rejects it too
 

@@ -151,6 +151,8 @@ async def test_wrong_api_key_is_rejected(make_driver: Callable[..., MoonrakerDri
     with pytest.raises(AuthenticationFailed):
         await driver.connect()
     assert driver.state.status is Status.OFFLINE
+    assert driver.state.error is not None
+    assert "credentials" in driver.state.error
 
 
 async def test_oneshot_token_login(
