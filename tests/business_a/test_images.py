@@ -105,3 +105,17 @@ async def test_twenty_image_cap(api):
     assert over.status == 409
     assert over.code == "IMAGE_CAP_REACHED"
     assert len((await api.get(f"/products/{pid}/images")).data) == 20
+
+
+async def test_malformed_multipart_is_a_400(empty_api):
+    pid = (await make_product(empty_api, "Mangled"))["id"]
+    for content_type, data in (
+        ("multipart/form-data", b"garbage"),
+        ("multipart/form-data; boundary=xyz", b"garbage"),
+        ("multipart/form-data; boundary=xyz", b""),
+    ):
+        reply = await empty_api.post(
+            f"/products/{pid}/images", data=data, headers={"Content-Type": content_type}
+        )
+        assert reply.status == 400, reply.body
+        assert reply.code == "VALIDATION_ERROR"
