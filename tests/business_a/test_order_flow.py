@@ -280,3 +280,30 @@ async def test_order_errors(api):
     money = await api.post("/orders", json={**body, "order_number": "D3", "total_revenue": 12.5})
     assert money.status == 400
     assert money.code == "VALIDATION_ERROR"
+
+
+async def test_concurrent_fulfilment_never_oversells(api):
+    import asyncio
+
+    product = await make_product(api, "Scarce")
+    sku = await make_sku(api, product["id"], "SCARCE-1")
+    fg = await fg_of(api, sku["id"])
+    await api.post(f"/inventory/{fg['id']}/adjust", json={"adjustment": 5})
+    ids = []
+    for n in range(8):
+        order = await api.post(
+            "/orders",
+            json={
+                "customer_name": f"C{n}",
+                "items": [
+                    {"sku": "SCARCE-1", "product_name": "Scarce", "quantity": 2, "unit_price": 10}
+                ],
+            },
+        )
+        ids.append(order.data["id"])
+    replies = await asyncio.gather(*(api.post(f"/orders/{i}/fulfill", json={}) for i in ids))
+    assert all(r.status == 200 for r in replies)
+    shipped = [r for r in replies if not r.data["fulfillment_errors"]]
+    assert len(shipped) == 2  # 5 units: two orders of 2, the rest refused whole
+    assert all(r.data["status"] == "fulfilled" for r in shipped)
+    assert (await fg_of(api, sku["id"]))["ready_stock"] == 1
