@@ -337,6 +337,8 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
                 return
             except APFError as err:
                 LOGGER.debug("Event stream lost: %s", err)
+            except Exception:  # never let the push task die silently
+                LOGGER.exception("Unexpected error in the event stream; reconnecting")
             if self.push_connected:
                 self._stream_down()
                 await self.async_request_refresh()  # catch up on anything missed
