@@ -266,6 +266,21 @@ def initial_report() -> dict[str, Any]:
     }
 
 
+def h2d_report() -> dict[str, Any]:
+    """Newer firmware: temperatures packed as ``target << 16 | current`` under ``device``."""
+    report = initial_report()
+    for key in ("nozzle_temper", "nozzle_target_temper", "bed_temper", "bed_target_temper",
+                "chamber_temper"):
+        del report[key]
+    report["device"] = {
+        "extruder": {"info": [{"id": 0, "temp": (220 << 16) | 215},
+                              {"id": 1, "temp": 30}]},
+        "bed": {"info": {"temp": (60 << 16) | 58}},
+        "ctc": {"info": {"temp": 35}},
+    }
+    return report
+
+
 class FakePrinter:
     """The printer side of the MQTT conversation, with a small print state machine."""
 
@@ -277,12 +292,13 @@ class FakePrinter:
         access_code: str = ACCESS_CODE,
         tick: float = 0.1,
         step: float = 2.0,
+        model: str = "P1S",
     ) -> None:
         self.serial = serial
         self.files = files
         self.tick = tick
         self.step = step  # percent per tick while RUNNING
-        self.report = initial_report()
+        self.report = h2d_report() if model == "H2D" else initial_report()
         self.requests: list[dict[str, Any]] = []
         self.mute = False  # ignore requests (for timeout tests)
         self.refuse: set[str] = set()  # commands answered with result "failed"

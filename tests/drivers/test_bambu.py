@@ -134,6 +134,20 @@ async def test_connect_pushall_and_full_state(driver: BambuDriver, peer: BambuPe
     assert Capability.CHAMBER_TEMP not in driver.capabilities
 
 
+async def test_packed_temperatures_of_newer_firmware(tmp_path: Path) -> None:
+    peer = BambuPeer.start(tmp_path / "h2d", model="H2D")
+    driver = BambuDriver(ConnectionConfig("bambu", peer.options(command_timeout=3)))
+    try:
+        await driver.connect()
+        state = await wait_for(driver, lambda s: s.status is Status.IDLE)
+        assert (state.nozzle_temp, state.nozzle_target) == (215.0, 220.0)
+        assert (state.bed_temp, state.bed_target) == (58.0, 60.0)
+        assert state.chamber_temp == 35.0
+    finally:
+        await driver.close()
+        peer.stop()
+
+
 async def test_partial_reports_are_deep_merged(driver: BambuDriver, peer: BambuPeer) -> None:
     peer.printer.push_delta(nozzle_temper=31.5)
     state = await wait_for(driver, lambda s: s.nozzle_temp == 31.5)
