@@ -305,6 +305,20 @@ async def test_wrong_access_code(make_driver: Callable[..., BambuDriver], projec
         await driver.upload(project, "benchy.gcode.3mf")  # FTPS rejects it too
 
 
+async def test_certificate_verification(
+    make_driver: Callable[..., BambuDriver], peer: BambuPeer
+) -> None:
+    trusted = make_driver(verify_tls=True, ca_cert=str(peer.directory / "cert.pem"))
+    await trusted.connect()
+    await wait_for(trusted, lambda s: s.status is Status.IDLE)
+
+    untrusted = make_driver(verify_tls=True, connect_timeout=1)  # system CAs only
+    await untrusted.connect()  # TLS fails; keeps retrying, no auth error
+    await asyncio.sleep(0.5)
+    assert untrusted.state.status is Status.OFFLINE
+    assert untrusted.state.error is None
+
+
 async def test_command_timeout(driver: BambuDriver, peer: BambuPeer) -> None:
     driver_options = dict(driver.config.options)
     assert driver_options["command_timeout"] == 3
