@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..storage.tables.spine import hubs, printers
-from ..timeutil import utcnow
+from ..timeutil import new_id, utcnow
 from .common import fetch_one, project
 
 if TYPE_CHECKING:
@@ -80,6 +80,30 @@ class HubService:
             "discovered_at": int(at.timestamp() * 1000) if at else None,
             "printers": row["discovered_printers"] or [],
         }
+
+    async def create_remote(self, name: str) -> dict[str, Any]:
+        """A remote hub for ``apf hub``; its token is returned once, only its hash is kept."""
+        from ..hub.protocol import new_token, token_hash
+
+        token = new_token()
+        now = utcnow()
+        row = {
+            "id": new_id(), "name": name, "kind": "remote", "is_online": False,
+            "token_hash": token_hash(token), "created_at": now, "updated_at": now,
+        }
+        async with self.db.begin() as conn:
+            await conn.execute(insert(hubs).values(**row))
+            data = await self.get_in(conn, row["id"])
+            await self.farm.events.emit(conn, "hub.created", data)
+        link = self.farm.extensions.get("hub_link")
+        if link is not None:
+            await link.ensure_started()
+        return {**data, "token": token}
+
+    async def get_in(self, conn: AsyncConnection, hub_id: str) -> dict[str, Any]:
+        row = self._live(await self._row(conn, hub_id))
+        row["printer_count"] = 0
+        return project(row, (*HUB_FIELDS, "is_stale"))
 
     async def _row(self, conn: AsyncConnection, hub_id: str) -> dict[str, Any]:
         return await fetch_one(conn, hubs, hub_id, code="HUB_NOT_FOUND", label="Hub")

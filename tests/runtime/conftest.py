@@ -120,3 +120,32 @@ def farm_options() -> dict[str, Any]:  # noqa: F811
 @pytest.fixture
 async def farm(api: Api) -> Farm:  # noqa: F811
     return Farm(api)
+
+
+@pytest.fixture
+async def broker_url(tmp_path: Any) -> Any:
+    """The local Mosquitto on 1883 if it answers, else a private one, else skip."""
+    from tests.runtime.broker import Broker, can_run_private, reachable
+
+    if reachable("127.0.0.1", 1883):
+        yield "mqtt://127.0.0.1:1883"
+        return
+    if not can_run_private():
+        pytest.skip("no MQTT broker: nothing on 127.0.0.1:1883 and no /usr/sbin/mosquitto")
+    broker = Broker(tmp_path)
+    await broker.start()
+    yield broker.url
+    await broker.stop()
+
+
+@pytest.fixture
+async def private_broker(tmp_path: Any) -> Any:
+    """A Mosquitto of our own (the test restarts it)."""
+    from tests.runtime.broker import Broker, can_run_private
+
+    if not can_run_private():
+        pytest.skip("needs /usr/sbin/mosquitto to run a broker it can restart")
+    broker = Broker(tmp_path)
+    await broker.start()
+    yield broker
+    await broker.stop()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import voluptuous as vol
 from aiohttp import web
 
 from ...services.hubs import HubService
-from ..framework import Ctx, RouteTable, ok
+from ..framework import Ctx, RouteTable, created, ok, text
 
 routes = RouteTable("Hubs", "Hubs run the printer drivers; the embedded hub is this server.")
 
@@ -15,7 +16,23 @@ async def list_hubs(ctx: Ctx) -> web.StreamResponse:
     return ok(await HubService(ctx.farm).list())
 
 
-@routes.get("/hubs/{id}", scope="read", summary="Get a hub with its printers", errors=("HUB_NOT_FOUND",))
+@routes.post(
+    "/hubs",
+    scope="write",
+    summary="Create a remote hub (returns its token once)",
+    body={vol.Required("name"): text(200, 1)},
+    status=201,
+    description="Self-hosted extension. Run `apf hub --server URL --token TOKEN` on the farm's "
+    "LAN with the returned `token`; it is shown once and only its SHA-256 is stored. "
+    "Register printers on the hub with `hub_id`.",
+)
+async def create_hub(ctx: Ctx) -> web.StreamResponse:
+    return created(await HubService(ctx.farm).create_remote(ctx.body["name"]))
+
+
+@routes.get(
+    "/hubs/{id}", scope="read", summary="Get a hub with its printers", errors=("HUB_NOT_FOUND",)
+)
 async def get_hub(ctx: Ctx) -> web.StreamResponse:
     return ok(await HubService(ctx.farm).get(ctx.params["id"]))
 
@@ -30,7 +47,9 @@ async def hub_status(ctx: Ctx) -> web.StreamResponse:
     return ok(await HubService(ctx.farm).connection(ctx.params["id"]))
 
 
-@routes.get("/hubs/{id}/discovered-printers", scope="read", summary="Printers the hub found on its LAN")
+@routes.get(
+    "/hubs/{id}/discovered-printers", scope="read", summary="Printers the hub found on its LAN"
+)
 async def hub_discovered(ctx: Ctx) -> web.StreamResponse:
     """`discovered_at` is epoch milliseconds, or null if the hub never scanned."""
     return ok(await HubService(ctx.farm).discovered(ctx.params["id"]))

@@ -8,6 +8,7 @@ import voluptuous as vol
 from aiohttp import web
 
 from ...errors import BadRequest
+from ...services.hubs import HubService
 from ...services.printers import PROTOCOLS, STATUSES, PrinterService
 from ..framework import BOOL_STRING, Ctx, RouteTable, created, nullable, ok, text
 
@@ -28,13 +29,18 @@ _EDITABLE: dict[Any, Any] = {
     vol.Optional("auto_dispatch"): bool,
     vol.Optional("tags"): [text(50, 1)],
     vol.Optional("connection"): dict,
+    vol.Optional("hub_id"): nullable(text(64, 1)),
 }
 CREATE = {
     vol.Required("name"): text(120, 1),
     vol.Required("protocol"): vol.In(PROTOCOLS),
     **_EDITABLE,
 }
-PATCH = {vol.Optional("name"): text(120, 1), vol.Optional("protocol"): vol.In(PROTOCOLS), **_EDITABLE}
+PATCH = {
+    vol.Optional("name"): text(120, 1),
+    vol.Optional("protocol"): vol.In(PROTOCOLS),
+    **_EDITABLE,
+}
 
 
 @routes.get(
@@ -54,11 +60,23 @@ async def list_printers(ctx: Ctx) -> web.StreamResponse:
 
 
 @routes.post(
-    "/printers", scope="write", summary="Register a printer", body=CREATE, status=201,
+    "/printers",
+    scope="write",
+    summary="Register a printer",
+    body=CREATE,
+    status=201,
     description="Self-hosted extension. `connection` is stored but never returned or logged.",
 )
 async def create_printer(ctx: Ctx) -> web.StreamResponse:
+    await _check_hub(ctx)
     return created(await PrinterService(ctx.farm).create(ctx.body))
+
+
+async def _check_hub(ctx: Ctx) -> None:
+    """``hub_id`` (a remote hub, our extension) must exist; null means the embedded hub."""
+    hub_id = ctx.body.get("hub_id")
+    if hub_id:
+        await HubService(ctx.farm).get(hub_id)  # 404 HUB_NOT_FOUND
 
 
 @routes.get("/printers/stats", scope="read", summary="Printer counts by status")
@@ -73,10 +91,15 @@ async def get_printer(ctx: Ctx) -> web.StreamResponse:
 
 @routes.patch("/printers/{id}", scope="write", summary="Update a printer", body=PATCH)
 async def update_printer(ctx: Ctx) -> web.StreamResponse:
+    await _check_hub(ctx)
+    if "hub_id" in ctx.body and ctx.body["hub_id"] is None:
+        ctx.body["hub_id"] = ctx.farm.embedded_hub_id
     return ok(await PrinterService(ctx.farm).update(ctx.params["id"], ctx.body))
 
 
-@routes.delete("/printers/{id}", scope="write", summary="Remove a printer", errors=("PRINTER_PRINTING",))
+@routes.delete(
+    "/printers/{id}", scope="write", summary="Remove a printer", errors=("PRINTER_PRINTING",)
+)
 async def delete_printer(ctx: Ctx) -> web.StreamResponse:
     return ok(await PrinterService(ctx.farm).delete(ctx.params["id"]))
 
@@ -101,7 +124,9 @@ async def printer_status(ctx: Ctx) -> web.StreamResponse:
 )
 async def control_printer(ctx: Ctx) -> web.StreamResponse:
     body = ctx.body
-    return ok(await PrinterService(ctx.farm).control(ctx.params["id"], body["action"], body.get("result")))
+    return ok(
+        await PrinterService(ctx.farm).control(ctx.params["id"], body["action"], body.get("result"))
+    )
 
 
 def _light_state(value: Any) -> bool:
@@ -109,14 +134,16 @@ def _light_state(value: Any) -> bool:
         return value
     if isinstance(value, str) and value.lower() in ("on", "off"):
         return value.lower() == "on"
-    raise BadRequest("state must be true, false, \"on\" or \"off\"", code="INVALID_STATE")
+    raise BadRequest('state must be true, false, "on" or "off"', code="INVALID_STATE")
 
 
 @routes.post(
     "/printers/{id}/light",
     scope="control",
     summary="Switch the chamber light",
-    body={vol.Required("state"): vol.Any(bool, vol.In(("on", "off", "ON", "OFF", "On", "Off")), str)},
+    body={
+        vol.Required("state"): vol.Any(bool, vol.In(("on", "off", "ON", "OFF", "On", "Off")), str)
+    },
     errors=("INVALID_STATE", "HUB_OFFLINE", "CAPABILITY_NOT_SUPPORTED"),
 )
 async def printer_light(ctx: Ctx) -> web.StreamResponse:
@@ -149,7 +176,9 @@ _LIMITS = {"nozzle": 300, "bed": 120, "chamber": 60}
 def _temperature_body(value: dict[str, Any]) -> dict[str, Any]:
     limit = _LIMITS[value["heater"]]
     if not 0 <= value["target"] <= limit:
-        raise vol.Invalid(f"must be between 0 and {limit} °C for {value['heater']}", path=["target"])
+        raise vol.Invalid(
+            f"must be between 0 and {limit} °C for {value['heater']}", path=["target"]
+        )
     return value
 
 
@@ -170,7 +199,9 @@ def _temperature_body(value: dict[str, Any]) -> dict[str, Any]:
 )
 async def printer_temperature(ctx: Ctx) -> web.StreamResponse:
     body = ctx.body
-    return ok(await PrinterService(ctx.farm).temperature(ctx.params["id"], body["heater"], body["target"]))
+    return ok(
+        await PrinterService(ctx.farm).temperature(ctx.params["id"], body["heater"], body["target"])
+    )
 
 
 @routes.post(
@@ -181,7 +212,9 @@ async def printer_temperature(ctx: Ctx) -> web.StreamResponse:
         vol.Optional("tray_id", default=254): vol.All(
             int, vol.Any(vol.Range(min=0, max=15), 254, msg="must be 0-15 (AMS) or 254 (external)")
         ),
-        vol.Optional("temperature", default=220): vol.All(vol.Coerce(float), vol.Range(min=150, max=300)),
+        vol.Optional("temperature", default=220): vol.All(
+            vol.Coerce(float), vol.Range(min=150, max=300)
+        ),
     },
     errors=("INVALID_TRAY", "PRINTER_PRINTING", "HUB_OFFLINE"),
 )

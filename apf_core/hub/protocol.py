@@ -1,0 +1,89 @@
+"""The hub wire protocol: topics, keys and message bodies (JSON over MQTT).
+
+Every hub has a topic namespace derived from its token, so the token itself
+never travels over MQTT::
+
+    apf/v1/hub/<key>/up/hello       hub -> server  on every (re)connect
+    apf/v1/hub/<key>/up/heartbeat   hub -> server  every ``heartbeat_seconds``
+    apf/v1/hub/<key>/up/state       hub -> server  {"printer_id", "state"}
+    apf/v1/hub/<key>/up/ack         hub -> server  {"command_id", "ok", "error"?}
+    apf/v1/hub/<key>/up/status      hub -> server  {"online": false} (last will)
+    apf/v1/hub/<key>/down/config    server -> hub  {"hub_id", "printers", ...}
+    apf/v1/hub/<key>/down/command   server -> hub  {"command_id", "printer_id", "action", ...}
+    apf/v1/hub/<key>/down/file/<id> server -> hub  raw bytes of a print file
+
+``<key>`` is the first 32 hex digits of SHA-256(token), which is also the
+prefix of ``hubs.token_hash``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import asdict
+from typing import Any
+from urllib.parse import urlparse
+
+from ..drivers.base import PrinterState, Status, Tray
+
+PREFIX = "apf/v1/hub"
+KEY_LENGTH = 32
+TOKEN_PREFIX = "apfhub_"
+DEFAULT_PORT = 1883
+HEARTBEAT_SECONDS = 15.0
+#: the server marks a hub offline after this many missed heartbeats
+MISSED_HEARTBEATS = 3
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_hex(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def hub_key(token_or_hash: str, *, hashed: bool = False) -> str:
+    digest = token_or_hash if hashed else token_hash(token_or_hash)
+    return digest[:KEY_LENGTH]
+
+
+def topic(key: str, *parts: str) -> str:
+    return "/".join((PREFIX, key, *parts))
+
+
+def parse_topic(name: str) -> tuple[str, tuple[str, ...]] | None:
+    """``apf/v1/hub/<key>/up/state`` -> (key, ("up", "state"))."""
+    parts = name.split("/")
+    if len(parts) < 5 or "/".join(parts[:3]) != PREFIX:
+        return None
+    return parts[3], tuple(parts[4:])
+
+
+def broker_address(url: str) -> tuple[str, int, bool]:
+    """``mqtt://host:1883`` / ``mqtts://host:8883`` -> (host, port, tls)."""
+    if "://" not in url:
+        url = "mqtt://" + url
+    parsed = urlparse(url)
+    tls = parsed.scheme in ("mqtts", "ssl", "tls")
+    port = parsed.port or (8883 if tls else DEFAULT_PORT)
+    return parsed.hostname or "127.0.0.1", port, tls
+
+
+def state_to_dict(state: PrinterState) -> dict[str, Any]:
+    data = asdict(state)
+    data["status"] = state.status.value
+    data["trays"] = [asdict(t) for t in state.trays]
+    return data
+
+
+def state_from_dict(data: dict[str, Any]) -> PrinterState:
+    """Rebuild a state sent by a hub; unknown keys are ignored, bad values rejected."""
+    fields = set(PrinterState.__dataclass_fields__)
+    values = {k: v for k, v in data.items() if k in fields}
+    values["status"] = Status(values.get("status", "offline"))
+    values["trays"] = tuple(
+        Tray(int(t["tray_id"]), t.get("filament_type"), t.get("color_hex"), t.get("remaining_percent"))
+        for t in values.get("trays") or ()
+    )
+    return PrinterState(**values)

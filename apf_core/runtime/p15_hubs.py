@@ -1,0 +1,70 @@
+"""Runtime: the server side of the remote-hub link (MQTT).
+
+The link starts only when a remote hub exists (or ``APF_MQTT_URL`` is set), so
+a farm without remote hubs opens no broker connection. ``POST /hubs`` starts
+it on demand through ``farm.extensions["hub_link"]``.
+Broker: ``farm.extensions["hub_broker_url"]``, else ``$APF_MQTT_URL``, else
+``mqtt://127.0.0.1:1883``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+
+from ..hub.link import HubLink
+from ..storage.tables.spine import hubs
+
+if TYPE_CHECKING:
+    from ..farm import Farm
+
+DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
+
+
+class HubRuntime:
+    """Owns the lazily started :class:`HubLink`."""
+
+    def __init__(self, farm: Farm) -> None:
+        self.farm = farm
+        self.link: HubLink | None = None
+        self._lock = asyncio.Lock()
+
+    def broker_url(self) -> str:
+        return str(
+            self.farm.extensions.get("hub_broker_url") or os.environ.get("APF_MQTT_URL")
+            or DEFAULT_BROKER
+        )
+
+    async def ensure_started(self) -> HubLink:
+        async with self._lock:
+            if self.link is None:
+                link = HubLink(
+                    self.farm, self.farm.extensions["drivers"], self.farm.extensions["telemetry"],
+                    self.broker_url(),
+                )
+                await link.start()
+                self.link = link
+            else:
+                await self.link.refresh_hubs()
+            return self.link
+
+    async def stop(self) -> None:
+        if self.link is not None:
+            await self.link.stop()
+            self.link = None
+
+
+async def start(farm: Farm) -> Callable[[], Awaitable[None]]:
+    runtime = HubRuntime(farm)
+    farm.extensions["hub_link"] = runtime
+    async with farm.db.read() as conn:
+        remote = await conn.scalar(
+            select(func.count()).select_from(hubs).where(hubs.c.kind != "embedded")
+        )
+    if remote or os.environ.get("APF_MQTT_URL"):
+        await runtime.ensure_started()
+    return runtime.stop

@@ -1,0 +1,190 @@
+"""Remote hubs over MQTT: registration, heartbeat, telemetry relay, commands, drops."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from apf_core.hub.agent import HubAgent
+from apf_core.hub.protocol import token_hash
+from apf_core.storage.tables.spine import hubs
+from apf_core.timeutil import utcnow
+from tests.runtime.broker import Broker
+from tests.runtime.conftest import FAST, Farm
+
+HEARTBEAT = 0.3
+
+
+async def create_hub(farm: Farm, broker: str, name: str = "Garage") -> dict[str, Any]:
+    farm.api.farm.extensions["hub_broker_url"] = broker
+    reply = await farm.api.post("/hubs", json={"name": name}, key="write")
+    assert reply.status == 201, reply.body
+    return dict(reply.data)
+
+
+async def hub_printer(farm: Farm, hub_id: str, **connection: Any) -> str:
+    body = {"name": "Remote MK4", "protocol": "simulated", "model": "MK4", "hub_id": hub_id,
+            "current_filament_type": "PLA", "connection": {**FAST, **connection}}
+    reply = await farm.api.post("/printers", json=body, key="write")
+    assert reply.status == 201, reply.body
+    return str(reply.data["id"])
+
+
+@pytest.fixture
+async def agents() -> AsyncIterator[list[HubAgent]]:
+    running: list[HubAgent] = []
+    yield running
+    for agent in running:
+        await agent.stop()
+
+
+async def start_agent(agents: list[HubAgent], token: str, broker: str) -> HubAgent:
+    agent = HubAgent(token, broker, heartbeat=HEARTBEAT)
+    await agent.start()
+    agents.append(agent)
+    return agent
+
+
+async def wait_hub(farm: Farm, hub_id: str, online: bool) -> dict[str, Any]:
+    async def check() -> dict[str, Any] | None:
+        data = (await farm.api.get(f"/hubs/{hub_id}", key="read")).data
+        return data if data["is_online"] is online else None
+
+    return dict(await farm.wait_for(check, what=f"hub online={online}"))
+
+
+async def test_create_hub_and_scopes(farm: Farm, broker_url: str) -> None:
+    api = farm.api
+    assert (await api.post("/hubs", json={"name": "x"}, key="read")).status == 403
+    assert (await api.post("/hubs", json={}, key="write")).code == "VALIDATION_ERROR"
+    hub = await create_hub(farm, broker_url)
+    assert hub["token"].startswith("apfhub_") and hub["is_online"] is False
+    async with api.farm.db.read() as conn:
+        stored = await conn.scalar(select(hubs.c.token_hash).where(hubs.c.id == hub["id"]))
+    assert stored == token_hash(hub["token"])  # only the hash is kept
+    listed = {h["id"]: h for h in (await api.get("/hubs", key="read")).data}
+    assert "token" not in listed[hub["id"]] and listed[hub["id"]]["last_seen_at"] is None
+    detail = (await api.get(f"/hubs/{hub['id']}", key="read")).data
+    assert detail["is_stale"] is True and "token" not in detail
+    bad = await api.post("/printers", json={"name": "p", "protocol": "simulated", "hub_id": "nope"},
+                         key="write")
+    assert bad.code == "HUB_NOT_FOUND"
+
+
+async def test_remote_hub_runs_a_print(farm: Farm, broker_url: str, agents: list[HubAgent]) -> None:
+    hub = await create_hub(farm, broker_url)
+    printer = await hub_printer(farm, hub["id"], has_light=False)
+    agent = await start_agent(agents, hub["token"], broker_url)
+    data = await wait_hub(farm, hub["id"], True)
+    assert data["is_stale"] is False and data["last_seen_at"] and data["firmware_version"]
+    assert data["printer_count"] == 1 and data["printers"][0]["id"] == printer
+    await farm.wait_for(lambda: farm.online(printer), what="remote printer online")
+    status = await farm.status(printer)
+    assert status["hub_online"] is True and status["nozzle_temp"] is not None
+
+    job = await farm.enqueue(await farm.add_file(), printer_id=printer)
+    started = await farm.api.post(f"/jobs/{job['id']}/start", key="control")
+    assert started.data["status"] == "printing", started.body
+    assert (await farm.control(printer, "pause")).data["status"] == "paused"
+    assert (await farm.control(printer, "resume")).data["status"] == "printing"
+    light = await farm.api.post(f"/printers/{printer}/light", json={"state": True}, key="control")
+    assert light.code == "CAPABILITY_NOT_SUPPORTED"
+    await farm.wait_job(job["id"], "completed", timeout=20)
+    assert (await farm.printer(printer))["awaiting_bed_clear"] is True
+    assert agent.drivers[printer].state.current_file == job["file_name"]
+
+
+async def test_hub_drop_fails_commands_not_silently(
+    farm: Farm, broker_url: str, agents: list[HubAgent]
+) -> None:
+    hub = await create_hub(farm, broker_url)
+    printer = await hub_printer(farm, hub["id"])
+    agent = await start_agent(agents, hub["token"], broker_url)
+    await farm.wait_for(lambda: farm.online(printer), what="remote printer online")
+    agent.drivers[printer].hang_commands(True)  # type: ignore[attr-defined]
+    farm.api.farm.settings.command_timeout_seconds = 10
+    pending = asyncio.create_task(
+        farm.api.post(f"/printers/{printer}/light", json={"state": True}, key="control")
+    )
+    link = farm.api.farm.extensions["hub_link"].link
+    await farm.wait_for(lambda: link.sessions[hub["id"]].pending, what="command pending")
+    # the hub vanishes without a goodbye: heartbeats stop, the watchdog notices
+    for task in tuple(agent._tasks):
+        task.cancel()
+    agent._mqtt._client.loop_stop()  # type: ignore[union-attr]
+    reply = await asyncio.wait_for(pending, 8)
+    assert reply.status == 503 and reply.code == "HUB_OFFLINE", reply.body
+    await wait_hub(farm, hub["id"], False)
+    status = await farm.status(printer)
+    assert status["hub_online"] is False and status["nozzle_temp"] is None
+    again = await farm.api.post(f"/printers/{printer}/light", json={"state": True}, key="control")
+    assert again.code == "HUB_OFFLINE"
+    agents.remove(agent)
+    agent._mqtt._client.disconnect()  # type: ignore[union-attr]
+
+
+async def test_killed_hub_process_goes_offline_by_last_will(farm: Farm, broker_url: str) -> None:
+    hub = await create_hub(farm, broker_url)
+    await hub_printer(farm, hub["id"])
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "apf_core.cli", "hub", "--server", farm.api.server.url,
+         "--token", hub["token"], "--broker", broker_url, "--heartbeat", "5"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ},
+    )
+    try:
+        await wait_hub(farm, hub["id"], True)
+        process.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(process.wait, 5)
+        # heartbeats are 5 s apart, so only the broker's last will can make this quick
+        data = await wait_hub(farm, hub["id"], False)
+        assert data["last_seen_at"] is not None
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+async def test_stale_hub(farm: Farm, broker_url: str) -> None:
+    hub = await create_hub(farm, broker_url)
+    async with farm.api.farm.db.begin() as conn:
+        await conn.execute(update(hubs).where(hubs.c.id == hub["id"]).values(
+            is_online=True, last_seen_at=utcnow() - timedelta(minutes=3)))
+    data = (await farm.api.get(f"/hubs/{hub['id']}", key="read")).data
+    assert data["is_stale"] is True and data["is_online"] is False
+    connection = (await farm.api.get(f"/hubs/{hub['id']}/connection", key="read")).data
+    assert connection["is_stale"] is True
+    async with farm.api.farm.db.begin() as conn:
+        await conn.execute(update(hubs).where(hubs.c.id == hub["id"]).values(
+            last_seen_at=utcnow() - timedelta(seconds=30)))
+    data = (await farm.api.get(f"/hubs/{hub['id']}", key="read")).data
+    assert data["is_stale"] is False and data["is_online"] is True
+
+
+async def test_broker_restart_keeps_hub_state(
+    farm: Farm, private_broker: Broker, agents: list[HubAgent]
+) -> None:
+    hub = await create_hub(farm, private_broker.url)
+    printer = await hub_printer(farm, hub["id"])
+    await start_agent(agents, hub["token"], private_broker.url)
+    await farm.wait_for(lambda: farm.online(printer), what="remote printer online")
+    await private_broker.stop()
+    link = farm.api.farm.extensions["hub_link"].link
+    await farm.wait_for(lambda: not link.connected, what="link notices the broker is gone")
+    during = await farm.api.post(f"/printers/{printer}/light", json={"state": True}, key="control")
+    assert during.code == "HUB_OFFLINE"  # refused at once, never queued and lost
+    assert (await farm.api.get(f"/hubs/{hub['id']}", key="read")).data["is_online"] is True
+    await private_broker.start()
+    await farm.wait_for(lambda: link.connected, timeout=40, what="link reconnected")
+    await farm.wait_for(lambda: farm.online(printer), timeout=40, what="printer back")
+    reply = await farm.api.post(f"/printers/{printer}/light", json={"state": True}, key="control")
+    assert reply.status == 200, reply.body
+    data = (await farm.api.get(f"/hubs/{hub['id']}", key="read")).data
+    assert data["is_online"] is True and data["is_stale"] is False
