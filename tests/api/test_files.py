@@ -767,3 +767,30 @@ async def test_concurrent_creates_from_one_upload(api, tmp_path) -> None:
     assert (await api.get(f"/files/{file_id}/thumbnail", key="read")).status == 200
     stored = api.farm.settings.files_dir / file_id / "v1" / "race.gcode.3mf"
     assert stored.read_bytes() == data
+
+
+async def test_bad_keys_on_every_files_route(api) -> None:
+    file_id = new_id()
+    routes = [
+        ("GET", "/files"),
+        ("POST", "/files/upload-url"),
+        ("PUT", "/files/upload/some-token"),
+        ("POST", "/files"),
+        ("POST", "/files/parse-metadata"),
+        ("GET", f"/files/{file_id}"),
+        ("GET", f"/files/{file_id}/versions"),
+        ("POST", f"/files/{file_id}/versions"),
+        ("PUT", f"/files/{file_id}/versions/1/current"),
+        ("GET", f"/files/{file_id}/thumbnail"),
+    ]
+    bad_keys = {
+        None: "UNAUTHORIZED",
+        "malformed": "TOKEN_INVALID",
+        "invalid": "TOKEN_INVALID",
+        "revoked": "TOKEN_REVOKED",
+        "expired": "TOKEN_EXPIRED",
+    }
+    for method, path in routes:
+        for key, code in bad_keys.items():
+            reply = await api.request(method, path, key=key, json={})
+            assert (reply.status, reply.code) == (401, code), (method, path, key)
