@@ -95,6 +95,17 @@ def day_bucket(column: Any, dialect: str) -> ColumnElement[str]:
     return func.date(column)  # SQLite stores naive UTC text
 
 
+def finished_status(*values: str) -> ColumnElement[bool]:
+    """``jobs.status IN values`` for range queries over ``time_completed``.
+
+    ``status || ''`` keeps SQLite's planner (which has no statistics unless ANALYZE
+    ran) on the ``time_completed`` range index instead of the status index, which
+    would visit every job of that status ever (measured: 840 ms vs 40 ms at 100k
+    jobs). PostgreSQL plans by statistics and is unaffected.
+    """
+    return jobs.c.status.concat(literal_column("''")).in_(values)
+
+
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.sum(case((condition, 1), else_=0))
 
@@ -132,12 +143,13 @@ class AnalyticsService:
         today = datetime.combine(now.date(), time.min, tzinfo=UTC)
         open_task = worklist_tasks.c.status.in_(("pending", "in_progress"))
         async with self.db.read() as conn:
-            job_row = (await conn.execute(select(
-                _count_if(jobs.c.status == "queued"),
-                _count_if(jobs.c.status.in_(ACTIVE_JOB_STATES)),
-                _count_if(and_(jobs.c.status == "completed", jobs.c.time_completed >= today)),
-                _count_if(and_(jobs.c.status == "failed", jobs.c.time_completed >= today)),
-            ))).one()
+            open_jobs = dict((await conn.execute(
+                select(jobs.c.status, func.count())
+                .where(jobs.c.status.in_(("queued", *ACTIVE_JOB_STATES))).group_by(jobs.c.status)
+            )).all())
+            today_row = (await conn.execute(select(
+                _count_if(jobs.c.status == "completed"), _count_if(jobs.c.status == "failed"),
+            ).where(jobs.c.time_completed >= today))).one()
             task_row = (await conn.execute(select(
                 _count_if(worklist_tasks.c.status == "pending"),
                 _count_if(worklist_tasks.c.status == "in_progress"),
@@ -157,8 +169,9 @@ class AnalyticsService:
             "generated_at": iso(now),
             "printers": {**printer_stats["by_status"], "total": printer_stats["total"]},
             "jobs": {
-                "queued": _int(job_row[0]), "active": _int(job_row[1]),
-                "completed_today": _int(job_row[2]), "failed_today": _int(job_row[3]),
+                "queued": _int(open_jobs.get("queued")),
+                "active": sum(_int(open_jobs.get(s)) for s in ACTIVE_JOB_STATES),
+                "completed_today": _int(today_row[0]), "failed_today": _int(today_row[1]),
             },
             "worklist": {
                 "pending": _int(task_row[0]), "in_progress": _int(task_row[1]),
@@ -182,7 +195,7 @@ class AnalyticsService:
             _count_if(jobs.c.status == "failed"),
             _sum_if(completed, jobs.c.number_of_units),
             func.sum(_print_minutes()),
-        ).where(jobs.c.status.in_(("completed", "failed")), span.where(jobs.c.time_completed))
+        ).where(finished_status("completed", "failed"), span.where(jobs.c.time_completed))
         if printer_id:
             query = query.where(jobs.c.printer_id == printer_id)
         if product_id:
@@ -232,8 +245,7 @@ class AnalyticsService:
                 _count_if(jobs.c.status == "cancelled").label("cancelled"),
                 _sum_if(or_(completed, failed), _print_minutes()).label("minutes"),
             )
-            .where(jobs.c.printer_id.is_not(None),
-                   jobs.c.status.in_(("completed", "failed", "cancelled")),
+            .where(finished_status("completed", "failed", "cancelled"),
                    span.where(jobs.c.time_completed))
             .group_by(jobs.c.printer_id)
             .subquery()
@@ -282,7 +294,7 @@ class AnalyticsService:
         in_range = [span.where(jobs.c.time_completed)]
         if printer_id:
             in_range.append(jobs.c.printer_id == printer_id)
-        failed = and_(jobs.c.status == "failed", *in_range)
+        failed = and_(finished_status("failed"), *in_range)
         reason = func.coalesce(
             func.nullif(jobs.c.failure_reason, literal_column("''")), literal_column("'unknown'")
         ).label("reason")
@@ -291,7 +303,7 @@ class AnalyticsService:
         async with self.db.read() as conn:
             totals = (await conn.execute(select(
                 _count_if(jobs.c.status == "failed"), _count_if(jobs.c.status == "completed")
-            ).where(jobs.c.status.in_(("failed", "completed")), *in_range))).one()
+            ).where(finished_status("failed", "completed"), *in_range))).one()
             by_type = (await conn.execute(
                 select(reason, func.count().label("n")).where(failed)
                 .group_by(reason).order_by(func.count().desc(), reason).limit(TOP)
@@ -337,7 +349,7 @@ class AnalyticsService:
             jobs.c.material_type, jobs.c.filament_type, literal_column("'unknown'")
         ).label("material")
         grams = func.coalesce(jobs.c.filament_weight_grams, 0.0)
-        used = and_(jobs.c.status.in_(("completed", "failed")), span.where(jobs.c.time_completed))
+        used = and_(finished_status("completed", "failed"), span.where(jobs.c.time_completed))
         day = day_bucket(jobs.c.time_completed, self.dialect).label("day")
         spools = filament_spools
         deficit = skus.c.low_stock_threshold - skus.c.stock_level

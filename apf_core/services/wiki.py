@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import BadRequest, Conflict, NotFound
+from ..storage.tables.catalogue import products, skus
 from ..storage.tables.wiki import wiki_articles
 from ..timeutil import new_id, utcnow
 from .common import fetch_page, project
@@ -121,6 +122,7 @@ class WikiService:
         }
         async with self.db.begin() as conn:
             await self._check_slug(conn, row["slug"], None)
+            await self._check_links(conn, values)
             await self._write(conn, insert(wiki_articles).values(**row))
             return article_view(await self._by_id(conn, row["id"]), detail=True)
 
@@ -133,6 +135,7 @@ class WikiService:
             await self._by_id(conn, article_id, for_update=True)
             if values.get("slug"):
                 await self._check_slug(conn, values["slug"], article_id)
+            await self._check_links(conn, values)
             await self._write(conn, update(wiki_articles).where(wiki_articles.c.id == article_id)
                               .values(**values, last_edited_by=editor_id, updated_at=utcnow()))
             return article_view(await self._by_id(conn, article_id), detail=True)
@@ -186,6 +189,14 @@ class WikiService:
             query = query.where(wiki_articles.c.id != own_id)
         if await conn.scalar(query) is not None:
             raise _duplicate(slug)
+
+    async def _check_links(self, conn: AsyncConnection, values: dict[str, Any]) -> None:
+        """A linked product / SKU must exist (404 PRODUCT_NOT_FOUND / SKU_NOT_FOUND)."""
+        for field, table, code, label in (("product_id", products, "PRODUCT_NOT_FOUND", "Product"),
+                                          ("sku_id", skus, "SKU_NOT_FOUND", "SKU")):
+            ref = values.get(field)
+            if ref and await conn.scalar(select(table.c.id).where(table.c.id == ref)) is None:
+                raise NotFound(f"{label} not found", code=code)
 
     async def _write(self, conn: AsyncConnection, statement: Any) -> None:
         """Run an insert/update; a slug race lost at the unique index is still a 409."""

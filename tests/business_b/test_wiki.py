@@ -22,10 +22,39 @@ async def make_article(api, **fields):
     return reply.data
 
 
+async def make_product_and_sku(api) -> tuple[str, str]:
+    product = await api.post("/products", json={"name": f"Lamp {uuid.uuid4().hex[:6]}"},
+                             key="write")
+    assert product.status == 201, product.body
+    sku = await api.post("/skus", key="write", json={
+        "product_id": product.data["id"], "sku": f"L-{uuid.uuid4().hex[:6]}", "color": "Red",
+        "filament_type": "PLA"})
+    assert sku.status == 201, sku.body
+    return product.data["id"], sku.data["id"]
+
+
+async def test_links_must_exist(empty_api) -> None:
+    product_id, sku_id = await make_product_and_sku(empty_api)
+    linked = await make_article(empty_api, product_id=product_id, sku_id=sku_id)
+    assert (linked["product_id"], linked["sku_id"]) == (product_id, sku_id)
+    for field, code in (("product_id", "PRODUCT_NOT_FOUND"), ("sku_id", "SKU_NOT_FOUND")):
+        created = await empty_api.post("/wiki", json={"title": f"t {field}", field: "nope"},
+                                       key="write")
+        assert created.status == 404
+        assert created.code == code
+        patched = await empty_api.patch(f"/wiki/{linked['id']}", json={field: "nope"},
+                                        key="write")
+        assert patched.code == code
+    unlinked = await empty_api.patch(f"/wiki/{linked['id']}", json={"product_id": None},
+                                     key="write")
+    assert unlinked.data["product_id"] is None
+
+
 async def test_create_full_article(empty_api) -> None:
+    product_id, sku_id = await make_product_and_sku(empty_api)
     article = await make_article(
         empty_api, title="Lamp: Assembly Guide (v2)!", content="# Steps", excerpt="Short",
-        category="Assembly", tags=["lamp", "kit"], product_id="p-1", sku_id="s-1",
+        category="Assembly", tags=["lamp", "kit"], product_id=product_id, sku_id=sku_id,
         meta_title="Lamp", meta_description="How to", featured_image_url="https://img.test/a.png",
         description="Build the lamp", estimated_time_minutes=25, difficulty="medium",
         tools_required=["hex key"],

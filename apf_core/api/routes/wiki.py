@@ -112,7 +112,7 @@ async def get_article(ctx: Ctx) -> web.StreamResponse:
 
 
 @routes.post("/wiki", scope="write", summary="Create an article", body=CREATE, status=201,
-             errors=("DUPLICATE_SLUG",))
+             errors=("DUPLICATE_SLUG", "PRODUCT_NOT_FOUND", "SKU_NOT_FOUND"))
 async def create_article(ctx: Ctx) -> web.StreamResponse:
     """`slug` is generated from the title when omitted; `is_published: true` stamps
     `published_at`."""
@@ -120,7 +120,7 @@ async def create_article(ctx: Ctx) -> web.StreamResponse:
 
 
 @routes.patch("/wiki/{id}", scope="write", summary="Update an article", body=PATCH,
-              errors=("ARTICLE_NOT_FOUND", "DUPLICATE_SLUG"))
+              errors=("ARTICLE_NOT_FOUND", "DUPLICATE_SLUG", "PRODUCT_NOT_FOUND", "SKU_NOT_FOUND"))
 async def update_article(ctx: Ctx) -> web.StreamResponse:
     """Partial update. `is_published` is not accepted here: use publish/unpublish."""
     return ok(await WikiService(ctx.farm).update(ctx.params["id"], ctx.body, _key_id(ctx)))
