@@ -182,7 +182,7 @@ class AssemblyService:
         async with self.db.begin() as conn:
             fg = await fg_row(conn, body["finished_good_id"])
             if fg is None:
-                raise NotFound("Inventory item not found", code="INVENTORY_ITEM_NOT_FOUND")
+                raise NotFound("Finished good not found", code="FINISHED_GOOD_NOT_FOUND")
             task_type = body.get("task_type") or (
                 "kit_assembly" if fg["is_composite"] else "print_assembly"
             )
@@ -216,7 +216,7 @@ class AssemblyService:
                 )
             fg = await fg_for_sku(conn, sku_id)
             if fg is None:
-                raise NotFound("Inventory item not found", code="INVENTORY_ITEM_NOT_FOUND")
+                raise NotFound("Inventory item not found", code="INVENTORY_NOT_FOUND")
             return await insert_task(
                 conn, self.farm, task_type="kit_assembly", fg=fg, quantity=quantity, notes=notes
             )
@@ -244,8 +244,12 @@ class AssemblyService:
     ) -> dict[str, Any]:
         async with self.db.begin() as conn:
             task = await self._row(conn, task_id, for_update=True)
-            if task["status"] in ("completed", "cancelled"):
-                raise Conflict(f"Task is already {task['status']}", code="INVALID_STATE")
+            if task["status"] == "completed":
+                raise BadRequest(
+                    "Assembly task is already completed", code="TASK_ALREADY_COMPLETED"
+                )
+            if task["status"] == "cancelled":
+                raise Conflict("Assembly task is cancelled", code="INVALID_STATE")
             quantity = quantity_completed or int(task["quantity"])
             if quantity > int(task["quantity"]):
                 raise BadRequest(
@@ -404,5 +408,3 @@ class AssemblyService:
         if row is None:
             raise NotFound("Assembly task not found", code="ASSEMBLY_TASK_NOT_FOUND")
         return dict(row)
-
-

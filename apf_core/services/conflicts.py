@@ -18,7 +18,7 @@ _CODES = (
     ("skus", "DUPLICATE_SKU", "SKU code already exists"),
     ("products", "DUPLICATE_NAME", "A product with this name already exists"),
     ("colors", "DUPLICATE_COLOR", "Color preset already exists"),
-    ("finished_goods", "DUPLICATE_INVENTORY_ITEM", "This SKU already has an inventory item"),
+    ("finished_goods", "DUPLICATE_INVENTORY", "This SKU already has an inventory item"),
     ("orders", "DUPLICATE_ORDER_NUMBER", "Order number already exists"),
 )
 

@@ -44,7 +44,7 @@ def sniff_image(head: bytes) -> str | None:
 def too_large() -> ApiError:
     return ApiError(
         f"Image is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB",
-        code="IMAGE_TOO_LARGE",
+        code="FILE_TOO_LARGE",
         status=413,
         extra={"max_bytes": MAX_IMAGE_BYTES},
     )
@@ -77,7 +77,7 @@ class ImageService:
         if content_type is None:
             raise BadRequest(
                 "Unsupported image: only JPEG, PNG, WebP and GIF are accepted",
-                code="INVALID_IMAGE_TYPE",
+                code="INVALID_FILE_TYPE",
             )
         image_id = new_id()
         key = f"{product_id}/{image_id}.{EXTENSIONS[content_type]}"

@@ -99,7 +99,7 @@ class InventoryService:
         async with self.db.read() as conn:
             row = await fg_for_sku(conn, sku_id)
             if row is None:
-                raise NotFound("No inventory item for this SKU", code="INVENTORY_ITEM_NOT_FOUND")
+                raise NotFound("No inventory item for this SKU", code="INVENTORY_NOT_FOUND")
             return await detail_view(conn, row)
 
     @unique_conflicts
@@ -112,7 +112,7 @@ class InventoryService:
                 raise NotFound("SKU not found", code="SKU_NOT_FOUND")
             if await fg_for_sku(conn, body["product_sku_id"]) is not None:
                 raise Conflict(
-                    "This SKU already has an inventory item", code="DUPLICATE_INVENTORY_ITEM"
+                    "This SKU already has an inventory item", code="DUPLICATE_INVENTORY"
                 )
             fg_id = await create_fg(
                 conn,
@@ -244,5 +244,5 @@ class InventoryService:
     async def _row(self, conn: AsyncConnection, fg_id: str) -> dict[str, Any]:
         row = await fg_row(conn, fg_id)
         if row is None:
-            raise NotFound("Inventory item not found", code="INVENTORY_ITEM_NOT_FOUND")
+            raise NotFound("Inventory item not found", code="INVENTORY_NOT_FOUND")
         return row

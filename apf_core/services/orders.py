@@ -109,6 +109,15 @@ def item_view(row: dict[str, Any]) -> dict[str, Any]:
     return project(row, ITEM_FIELDS)
 
 
+def _check_fulfillable(order: dict[str, Any]) -> None:
+    if order["status"] in ("fulfilled", "shipped"):
+        raise BadRequest("Order is already fulfilled", code="ORDER_ALREADY_FULFILLED")
+    if order["status"] in ("cancelled", "refunded"):
+        raise BadRequest(
+            "Cannot fulfill a cancelled or refunded order", code="ORDER_CANNOT_FULFILL"
+        )
+
+
 def _order_number() -> str:
     return f"APF-{utcnow():%Y%m%d}-{secrets.token_hex(3).upper()}"
 
@@ -273,17 +282,17 @@ class OrderService:
         """Deduct ready stock line by line; lines without stock stay open and are reported."""
         async with self.db.begin() as conn:
             order = await self._row(conn, order_id, for_update=True)
-            if order["status"] in ("cancelled", "refunded"):
-                raise BadRequest(f"Order is {order['status']}", code="INVALID_STATE")
+            _check_fulfillable(order)
             errors: list[str] = []
             # a fixed row order (by SKU) so concurrent fulfilments lock stock rows alike
             items = sorted(
                 await self._items(conn, order_id), key=lambda i: i["product_sku_id"] or ""
             )
-            for item in items:
+            open_items = [i for i in items if int(i["quantity"]) > int(i["quantity_fulfilled"])]
+            if not open_items:
+                raise BadRequest("All items are already fulfilled", code="ALL_ITEMS_FULFILLED")
+            for item in open_items:
                 remaining = int(item["quantity"]) - int(item["quantity_fulfilled"])
-                if remaining <= 0:
-                    continue
                 error = await self._deduct(conn, order, item, remaining)
                 if error:
                     errors.append(error)
@@ -293,10 +302,12 @@ class OrderService:
                 values["tracking_number"] = tracking_number
             if tracking_url is not None:
                 values["tracking_url"] = tracking_url
-            done = not errors and order["status"] not in ("shipped", "fulfilled")
+            done = not errors
             if done:
                 tracked = tracking_number or order["tracking_number"]
                 values.update(status="shipped" if tracked else "fulfilled", shipped_at=now)
+            elif len(errors) < len(open_items) and order["status"] == "pending":
+                values["status"] = "processing"
             await conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
             view = await self._full(conn, await self._row(conn, order_id))
             view["fulfillment_errors"] = errors
@@ -311,16 +322,17 @@ class OrderService:
     async def fulfill_item(self, order_id: str, item_id: str, quantity: int) -> dict[str, Any]:
         async with self.db.begin() as conn:
             order = await self._row(conn, order_id, for_update=True)
-            if order["status"] in ("cancelled", "refunded"):
-                raise BadRequest(f"Order is {order['status']}", code="INVALID_STATE")
+            _check_fulfillable(order)
             item = next((i for i in await self._items(conn, order_id) if i["id"] == item_id), None)
             if item is None:
                 raise NotFound("Order item not found", code="ORDER_ITEM_NOT_FOUND")
             remaining = int(item["quantity"]) - int(item["quantity_fulfilled"])
+            if remaining <= 0:
+                raise BadRequest("Order item is already fulfilled", code="ITEM_ALREADY_FULFILLED")
             if quantity > remaining:
                 raise BadRequest(
                     f"Only {remaining} unit(s) of this line are still open",
-                    code="QUANTITY_EXCEEDS_REMAINING",
+                    code="EXCESSIVE_FULFILLMENT",
                 )
             error = await self._deduct(conn, order, item, quantity)
             if error:
@@ -332,13 +344,15 @@ class OrderService:
             ]
             now = utcnow()
             values: dict[str, Any] = {"updated_at": now}
-            if not open_lines and order["status"] not in ("shipped", "fulfilled"):
+            if not open_lines:
                 values.update(
                     status="shipped" if order["tracking_number"] else "fulfilled", shipped_at=now
                 )
+            elif order["status"] == "pending":
+                values["status"] = "processing"
             await conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
             view = await self._full(conn, await self._row(conn, order_id))
-            if "status" in values:
+            if not open_lines:
                 await self.farm.events.emit(conn, "order.fulfilled", view)
         return view
 
@@ -610,14 +624,18 @@ async def advance_order(conn: AsyncConnection, order_id: str | None) -> None:
     if status not in ("processing", "printed"):
         return
     open_jobs = await conn.scalar(
-        select(func.count()).select_from(jobs).where(
+        select(func.count())
+        .select_from(jobs)
+        .where(
             jobs.c.order_id == order_id, jobs.c.status.not_in(("completed", "failed", "cancelled"))
         )
     )
     if open_jobs:
         return
     open_tasks = await conn.scalar(
-        select(func.count()).select_from(assembly_tasks).where(
+        select(func.count())
+        .select_from(assembly_tasks)
+        .where(
             assembly_tasks.c.order_id == order_id,
             assembly_tasks.c.status.in_(("pending", "in_progress")),
         )
@@ -627,4 +645,3 @@ async def advance_order(conn: AsyncConnection, order_id: str | None) -> None:
         await conn.execute(
             update(orders).where(orders.c.id == order_id).values(status=new, updated_at=utcnow())
         )
-

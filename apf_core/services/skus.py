@@ -210,7 +210,7 @@ class SkuService:
                 current = await sku_row(conn, sku_id)
                 raise BadRequest(
                     f"Adjustment would make stock negative (stock level {current['stock_level']})",
-                    code="INSUFFICIENT_STOCK",
+                    code="INVALID_STOCK_LEVEL",
                     extra={"current_stock_level": current["stock_level"]},
                 )
         new, threshold = int(row[0]), row[1]

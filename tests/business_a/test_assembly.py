@@ -114,8 +114,8 @@ async def test_print_assembly_completion_moves_stock(api):
     assert rest.data["task"]["status"] == "completed"
     assert (await fg_of(api, sku["id"]))["ready_stock"] == 4
     again = await api.post(f"/assembly/{task['id']}/complete", json={})
-    assert again.status == 409
-    assert again.code == "INVALID_STATE"
+    assert again.status == 400
+    assert again.code == "TASK_ALREADY_COMPLETED"
     # a hand-made print-assembly task cannot conjure stock
     extra = (await api.post("/assembly", json={"finished_good_id": fg["id"], "quantity": 1})).data
     refused = await api.post(f"/assembly/{extra['id']}/complete", json={})

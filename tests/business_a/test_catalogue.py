@@ -198,7 +198,7 @@ async def test_skus_list_detail_patch_adjust(empty_api):
     }
     negative = await api.post(f"/skus/{red['id']}/adjust", json={"adjustment": -3})
     assert negative.status == 400
-    assert negative.code == "INSUFFICIENT_STOCK"
+    assert negative.code == "INVALID_STOCK_LEVEL"
     assert (await fg_of(api, red["id"]))["ready_stock"] == 0  # FG untouched by SKU adjust
     patched = await api.patch(
         f"/skus/{red['id']}",

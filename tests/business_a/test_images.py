@@ -74,24 +74,24 @@ async def test_upload_rejections(api):
         f"/products/{pid}/images", data=form(b"<svg></svg>", "x.png", "image/png")
     )
     assert fake.status == 400
-    assert fake.code == "INVALID_IMAGE_TYPE"
+    assert fake.code == "INVALID_FILE_TYPE"
     empty = await api.post(f"/products/{pid}/images", data=form(b"", "x.png"))
     assert empty.status == 400
     big = await api.post(f"/products/{pid}/images", data=form(PNG + b"\x00" * (5 * 1024 * 1024)))
     assert big.status == 413
-    assert big.code == "IMAGE_TOO_LARGE"
+    assert big.code == "FILE_TOO_LARGE"
     exact = await api.post(
         f"/products/{pid}/images", data=form(PNG + b"\x00" * (5 * 1024 * 1024 - len(PNG)))
     )
     assert exact.status == 201
     as_json = await api.post(f"/products/{pid}/images", json={"file": "x"})
     assert as_json.status == 400
-    assert as_json.code == "VALIDATION_ERROR"
-    no_file = aiohttp.FormData()
+    assert as_json.code == "INVALID_CONTENT_TYPE"
+    no_file = aiohttp.FormData(default_to_multipart=True)
     no_file.add_field("note", "hello")
     missing = await api.post(f"/products/{pid}/images", data=no_file)
     assert missing.status == 400
-    assert missing.code == "VALIDATION_ERROR"
+    assert missing.code == "NO_FILE"
     unknown = await api.post("/products/nope/images", data=form(PNG))
     assert unknown.status == 404
     assert unknown.code == "PRODUCT_NOT_FOUND"

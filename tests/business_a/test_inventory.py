@@ -221,7 +221,7 @@ async def test_alerts_stats_threshold_patch_and_create(api):
     assert price.code == "VALIDATION_ERROR"
     dup = await api.post("/inventory", json={"product_sku_id": sku_a["id"]})
     assert dup.status == 409
-    assert dup.code == "DUPLICATE_INVENTORY_ITEM"
+    assert dup.code == "DUPLICATE_INVENTORY"
     missing = await api.post("/inventory", json={"product_sku_id": "nope"})
     assert missing.status == 404
     assert missing.code == "SKU_NOT_FOUND"
@@ -229,7 +229,7 @@ async def test_alerts_stats_threshold_patch_and_create(api):
         await conn.execute(finished_goods.delete().where(finished_goods.c.id == fg_b["id"]))
     gone = await api.get(f"/inventory/by-sku/{sku_b['id']}")
     assert gone.status == 404
-    assert gone.code == "INVENTORY_ITEM_NOT_FOUND"
+    assert gone.code == "INVENTORY_NOT_FOUND"
     made = await api.post("/inventory", json={"product_sku_id": sku_b["id"], "ready_stock": 7})
     assert made.status == 201, made.body
     assert made.data["ready_stock"] == 7

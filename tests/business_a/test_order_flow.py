@@ -216,7 +216,7 @@ async def test_item_fulfil_and_order_reads(api):
         f"/orders/{order['id']}/items/{item['id']}/fulfill", json={"quantity": 5}
     )
     assert too_many.status == 400
-    assert too_many.code == "QUANTITY_EXCEEDS_REMAINING"
+    assert too_many.code == "EXCESSIVE_FULFILLMENT"
     missing = await api.post(f"/orders/{order['id']}/items/nope/fulfill", json={"quantity": 1})
     assert missing.status == 404
     assert missing.code == "ORDER_ITEM_NOT_FOUND"
@@ -307,3 +307,37 @@ async def test_concurrent_fulfilment_never_oversells(api):
     assert len(shipped) == 2  # 5 units: two orders of 2, the rest refused whole
     assert all(r.data["status"] == "fulfilled" for r in shipped)
     assert (await fg_of(api, sku["id"]))["ready_stock"] == 1
+
+
+async def test_fulfil_state_errors(api):
+    product = await make_product(api, "Peg")
+    sku = await make_sku(api, product["id"], "PEG-1")
+    fg = await fg_of(api, sku["id"])
+    await api.post(f"/inventory/{fg['id']}/adjust", json={"adjustment": 10})
+    line = {"sku": "PEG-1", "product_name": "Peg", "quantity": 2, "unit_price": 10}
+    order = (await api.post("/orders", json={"customer_name": "P", "items": [line]})).data
+    item_id = order["items"][0]["id"]
+    first = await api.post(f"/orders/{order['id']}/items/{item_id}/fulfill", json={"quantity": 1})
+    assert first.data["status"] == "processing"  # partially fulfilled
+    done = await api.post(f"/orders/{order['id']}/fulfill", json={})
+    assert done.data["status"] == "fulfilled"
+    again = await api.post(f"/orders/{order['id']}/fulfill", json={})
+    assert again.status == 400
+    assert again.code == "ORDER_ALREADY_FULFILLED"
+    item_again = await api.post(
+        f"/orders/{order['id']}/items/{item_id}/fulfill", json={"quantity": 1}
+    )
+    assert item_again.status == 400
+    assert item_again.code == "ORDER_ALREADY_FULFILLED"
+    assert (await fg_of(api, sku["id"]))["ready_stock"] == 8
+    cancelled = (await api.post("/orders", json={"customer_name": "Q", "items": [line]})).data
+    await api.patch(f"/orders/{cancelled['id']}", json={"status": "cancelled"})
+    refused = await api.post(f"/orders/{cancelled['id']}/fulfill", json={})
+    assert refused.status == 400
+    assert refused.code == "ORDER_CANNOT_FULFILL"
+    two = (await api.post("/orders", json={"customer_name": "R", "items": [line, line]})).data
+    one_item = two["items"][0]["id"]
+    await api.post(f"/orders/{two['id']}/items/{one_item}/fulfill", json={"quantity": 2})
+    twice = await api.post(f"/orders/{two['id']}/items/{one_item}/fulfill", json={"quantity": 1})
+    assert twice.status == 400
+    assert twice.code == "ITEM_ALREADY_FULFILLED"

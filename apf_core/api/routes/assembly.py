@@ -49,7 +49,7 @@ async def assembly_stats(ctx: Ctx) -> web.StreamResponse:
         vol.Optional("notes"): nullable(text(2000)),
         vol.Optional("task_type"): vol.In(TASK_TYPES),
     },
-    errors=("INVENTORY_ITEM_NOT_FOUND", "NOT_A_KIT"),
+    errors=("FINISHED_GOOD_NOT_FOUND", "NOT_A_KIT"),
 )
 async def create_assembly_task(ctx: Ctx) -> web.StreamResponse:
     """`task_type` defaults to kit_assembly for kits, print_assembly otherwise."""
@@ -94,6 +94,7 @@ async def update_assembly_task(ctx: Ctx) -> web.StreamResponse:
     },
     errors=(
         "ASSEMBLY_TASK_NOT_FOUND",
+        "TASK_ALREADY_COMPLETED",
         "INVALID_STATE",
         "INSUFFICIENT_FOR_KIT",
         "INSUFFICIENT_STOCK",

@@ -61,7 +61,7 @@ async def list_inventory(ctx: Ctx) -> web.StreamResponse:
         vol.Optional("low_stock_threshold"): integer(0, 10**9),
         vol.Optional("image_url"): nullable(url),
     },
-    errors=("SKU_NOT_FOUND", "DUPLICATE_INVENTORY_ITEM"),
+    errors=("SKU_NOT_FOUND", "DUPLICATE_INVENTORY"),
 )
 async def create_inventory(ctx: Ctx) -> web.StreamResponse:
     """For reconciliation: SKUs get their row automatically."""
@@ -82,7 +82,7 @@ async def inventory_stats(ctx: Ctx) -> web.StreamResponse:
     "/inventory/by-sku/{product_sku_id}",
     scope="read",
     summary="Inventory item of a SKU",
-    errors=("INVENTORY_ITEM_NOT_FOUND",),
+    errors=("INVENTORY_NOT_FOUND",),
 )
 async def inventory_by_sku(ctx: Ctx) -> web.StreamResponse:
     return ok(await InventoryService(ctx.farm).by_sku(ctx.params["product_sku_id"]))
@@ -92,7 +92,7 @@ async def inventory_by_sku(ctx: Ctx) -> web.StreamResponse:
     "/inventory/{id}",
     scope="read",
     summary="Get an inventory item",
-    errors=("INVENTORY_ITEM_NOT_FOUND",),
+    errors=("INVENTORY_NOT_FOUND",),
 )
 async def get_inventory(ctx: Ctx) -> web.StreamResponse:
     """Adds `product_id`, `product_name`, `is_composite`, `available_to_build`,
@@ -109,7 +109,7 @@ async def get_inventory(ctx: Ctx) -> web.StreamResponse:
         vol.Optional("assembly_status"): vol.In(ASSEMBLY_STATES),
         vol.Optional("is_active"): bool,
     },
-    errors=("INVENTORY_ITEM_NOT_FOUND",),
+    errors=("INVENTORY_NOT_FOUND",),
 )
 async def update_inventory(ctx: Ctx) -> web.StreamResponse:
     """Pricing is not modifiable here."""
@@ -125,7 +125,7 @@ async def update_inventory(ctx: Ctx) -> web.StreamResponse:
         vol.Optional("reason", default="manual"): vol.In(ADJUST_REASONS),
         vol.Optional("notes"): nullable(text(500)),
     },
-    errors=("INVENTORY_ITEM_NOT_FOUND", "INSUFFICIENT_STOCK"),
+    errors=("INVENTORY_NOT_FOUND", "INSUFFICIENT_STOCK"),
 )
 async def adjust_inventory(ctx: Ctx) -> web.StreamResponse:
     """Atomic; refused with 400 `INSUFFICIENT_STOCK` when stock would go below zero.
@@ -143,7 +143,7 @@ async def adjust_inventory(ctx: Ctx) -> web.StreamResponse:
     scope="write",
     summary="Set the low-stock threshold",
     body={vol.Required("low_stock_threshold"): integer(0, 10**9)},
-    errors=("INVENTORY_ITEM_NOT_FOUND",),
+    errors=("INVENTORY_NOT_FOUND",),
 )
 async def set_threshold(ctx: Ctx) -> web.StreamResponse:
     return ok(

@@ -129,7 +129,14 @@ async def update_order(ctx: Ctx) -> web.StreamResponse:
         vol.Optional("tracking_url"): nullable(url),
         vol.Optional("notify_customer", default=False): bool,
     },
-    errors=("ORDER_NOT_FOUND", "INVALID_STATE", "KIT_NOT_PRODUCED", "KIT_NOT_ASSEMBLED"),
+    errors=(
+        "ORDER_NOT_FOUND",
+        "ORDER_ALREADY_FULFILLED",
+        "ORDER_CANNOT_FULFILL",
+        "ALL_ITEMS_FULFILLED",
+        "KIT_NOT_PRODUCED",
+        "KIT_NOT_ASSEMBLED",
+    ),
 )
 async def fulfill_order(ctx: Ctx) -> web.StreamResponse:
     """Deducts ready stock per open line. Lines without enough stock are reported in
@@ -155,11 +162,13 @@ async def fulfill_order(ctx: Ctx) -> web.StreamResponse:
     errors=(
         "ORDER_NOT_FOUND",
         "ORDER_ITEM_NOT_FOUND",
-        "QUANTITY_EXCEEDS_REMAINING",
+        "EXCESSIVE_FULFILLMENT",
         "INSUFFICIENT_STOCK",
         "KIT_NOT_PRODUCED",
         "KIT_NOT_ASSEMBLED",
-        "INVALID_STATE",
+        "ITEM_ALREADY_FULFILLED",
+        "ORDER_ALREADY_FULFILLED",
+        "ORDER_CANNOT_FULFILL",
     ),
 )
 async def fulfill_item(ctx: Ctx) -> web.StreamResponse:

@@ -7,7 +7,7 @@ from typing import Any
 import voluptuous as vol
 from aiohttp import BodyPartReader, web
 
-from ...errors import ValidationFailed
+from ...errors import BadRequest, ValidationFailed
 from ...services.catalogue import ProductService
 from ...services.images import MAX_IMAGE_BYTES, ImageService, too_large
 from ...services.kits import KitService
@@ -248,7 +248,14 @@ async def list_images(ctx: Ctx) -> web.StreamResponse:
     summary="Upload an image",
     status=201,
     body_kind="multipart",
-    errors=("PRODUCT_NOT_FOUND", "IMAGE_CAP_REACHED", "IMAGE_TOO_LARGE", "INVALID_IMAGE_TYPE"),
+    errors=(
+        "PRODUCT_NOT_FOUND",
+        "IMAGE_CAP_REACHED",
+        "FILE_TOO_LARGE",
+        "INVALID_FILE_TYPE",
+        "INVALID_CONTENT_TYPE",
+        "NO_FILE",
+    ),
 )
 async def upload_image(ctx: Ctx) -> web.StreamResponse:
     """Multipart field `file`: JPEG, PNG, WebP or GIF (sniffed from the bytes), at most 5 MB."""
@@ -297,10 +304,7 @@ async def delete_image(ctx: Ctx) -> web.StreamResponse:
 async def _read_upload(request: web.Request) -> bytes:
     """The first file part of a multipart body, refusing more than 5 MB."""
     if not request.content_type.startswith("multipart/"):
-        raise ValidationFailed(
-            "Invalid body: file: send multipart/form-data with a `file` field",
-            extra={"details": [{"field": "file", "message": "is required"}]},
-        )
+        raise BadRequest("Content-Type must be multipart/form-data", code="INVALID_CONTENT_TYPE")
     try:
         reader = await request.multipart()
         while True:
@@ -323,7 +327,4 @@ async def _read_upload(request: web.Request) -> bytes:
             return b"".join(chunks)
     except (ValueError, AssertionError) as err:
         raise ValidationFailed(f"Invalid body: malformed multipart data ({err})") from None
-    raise ValidationFailed(
-        "Invalid body: file: is required",
-        extra={"details": [{"field": "file", "message": "is required"}]},
-    )
+    raise BadRequest("No image file provided (multipart field `file` or `image`)", code="NO_FILE")

@@ -93,7 +93,7 @@ async def update_sku(ctx: Ctx) -> web.StreamResponse:
         vol.Required("adjustment"): integer(-(10**9), 10**9),
         vol.Optional("reason"): nullable(text(200)),
     },
-    errors=("SKU_NOT_FOUND", "INSUFFICIENT_STOCK"),
+    errors=("SKU_NOT_FOUND", "INVALID_STOCK_LEVEL"),
 )
 async def adjust_sku(ctx: Ctx) -> web.StreamResponse:
     """Changes `stock_level`, not finished-goods stock; never below zero."""
