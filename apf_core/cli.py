@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -34,6 +35,7 @@ async def _open_db(settings: Settings) -> Database:
 
 # --- serve ----------------------------------------------------------------------
 
+
 async def _serve(args: argparse.Namespace) -> None:
     from .demo import seed_demo
     from .server import serve
@@ -47,15 +49,18 @@ async def _serve(args: argparse.Namespace) -> None:
             await _restart_runtime(farm)
         keys = KeyService(farm.db)
         if await keys.count_active() == 0:
-            key, record = await keys.create("first key", list(SCOPES))
+            key, _record = await keys.create("first key", list(SCOPES))
             print(
                 "No API keys existed, so one was minted with all scopes (read, write, control).\n"
                 "It is shown once; store it now:\n"
                 f"  {key}",
                 flush=True,
             )
-        print(f"APF {__version__} listening on {server.url}/public/v1 (docs: {server.url}/public/v1/docs)",
-              flush=True)
+        print(
+            f"APF {__version__} listening on {server.url}/public/v1"
+            f" (docs: {server.url}/public/v1/docs)",
+            flush=True,
+        )
         await _wait_for_signal()
 
 
@@ -78,6 +83,7 @@ async def _wait_for_signal() -> None:
 
 # --- keys -------------------------------------------------------------------------
 
+
 async def _keys(args: argparse.Namespace) -> int:
     db = await _open_db(_settings(args))
     try:
@@ -85,12 +91,16 @@ async def _keys(args: argparse.Namespace) -> int:
         if args.keys_command == "create":
             scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
             try:
-                key, record = await service.create(args.name, scopes, expires_in_days=args.expires_in)
+                key, record = await service.create(
+                    args.name, scopes, expires_in_days=args.expires_in
+                )
             except ValueError as err:
                 print(f"error: {err}", file=sys.stderr)
                 return 2
-            print(f"Created key {record['id']} ({record['name']}) scopes={','.join(record['scopes'])}"
-                  + (f" expires={record['expires_at']}" if record["expires_at"] else ""))
+            print(
+                f"Created key {record['id']} ({record['name']}) scopes={','.join(record['scopes'])}"
+                + (f" expires={record['expires_at']}" if record["expires_at"] else "")
+            )
             print("The key is shown once; store it now:")
             print(key)
         elif args.keys_command == "list":
@@ -100,8 +110,11 @@ async def _keys(args: argparse.Namespace) -> int:
             else:
                 for r in records:
                     state = "revoked" if r["revoked_at"] else "active"
-                    print(f"{r['id']}  {r['prefix']}…  {r['name']}  [{','.join(r['scopes'])}]  {state}"
-                          + (f"  expires {r['expires_at']}" if r["expires_at"] else ""))
+                    print(
+                        f"{r['id']}  {r['prefix']}…  {r['name']}"
+                        f"  [{','.join(r['scopes'])}]  {state}"
+                        + (f"  expires {r['expires_at']}" if r["expires_at"] else "")
+                    )
         elif args.keys_command == "revoke":
             from .errors import NotFound
 
@@ -117,6 +130,7 @@ async def _keys(args: argparse.Namespace) -> int:
 
 
 # --- parser -------------------------------------------------------------------------
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="apf", description="APF print-farm manager")
@@ -162,10 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if args.command == "serve":
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_serve(args))
-        except KeyboardInterrupt:
-            pass
         return 0
     if args.command == "keys":
         return asyncio.run(_keys(args))

@@ -69,7 +69,9 @@ class Farm:
     async def _setting(self, key: str, default: Callable[[], Any]) -> Any:
         async with self.db.begin() as conn:
             row = (
-                await conn.execute(select(server_settings.c.value).where(server_settings.c.key == key))
+                await conn.execute(
+                    select(server_settings.c.value).where(server_settings.c.key == key)
+                )
             ).first()
             if row is not None:
                 return row.value

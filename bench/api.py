@@ -61,7 +61,9 @@ async def wait_up(url: str) -> None:
     raise RuntimeError(f"server at {url} did not start")
 
 
-async def hammer(url: str, headers: dict[str, str], seconds: float, concurrency: int) -> tuple[float, list[float]]:
+async def hammer(
+    url: str, headers: dict[str, str], seconds: float, concurrency: int
+) -> tuple[float, list[float]]:
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
     connector = aiohttp.TCPConnector(limit=concurrency)
@@ -99,15 +101,20 @@ async def main() -> None:
         env = {**os.environ, "APF_RATE_LIMIT": "1000000000", "APF_DATA_DIR": data_dir}
         created = subprocess.run(
             [str(apf), "keys", "create", "--name", "bench", "--scopes", "read"],
-            env=env, check=True, capture_output=True, text=True,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         key = created.stdout.strip().splitlines()[-1]
         bare_port, apf_port = free_port(), free_port()
         procs = [
             subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(bare_port)]),
             subprocess.Popen(
-                [str(apf), "serve", "--demo", "--no-zeroconf", "--port", str(apf_port)], env=env,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                [str(apf), "serve", "--demo", "--no-zeroconf", "--port", str(apf_port)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             ),
         ]
         try:
@@ -117,9 +124,14 @@ async def main() -> None:
             await wait_up(bare)
             await wait_up(base + "/health")
             await asyncio.sleep(1.0)
-            async with aiohttp.ClientSession(headers=auth) as session, session.get(base + "/printers") as resp:
+            async with (
+                aiohttp.ClientSession(headers=auth) as session,
+                session.get(base + "/printers") as resp,
+            ):
                 printer_id = (await resp.json())["data"][0]["id"]
-            print(f"{args.concurrency} concurrent clients, {args.seconds:.0f} s per target, same client\n")
+            print(
+                f"{args.concurrency} concurrent clients, {args.seconds:.0f} s per target, same client\n"
+            )
             await hammer(bare, {}, 1.0, args.concurrency)  # warm-up
             bare_rps, bare_lat = await hammer(bare, {}, args.seconds, args.concurrency)
             report("bare aiohttp handler", bare_rps, bare_lat, None)

@@ -21,7 +21,8 @@ BACKENDS = [
     pytest.param(
         "postgresql",
         marks=pytest.mark.skipif(
-            not PG_URL, reason="PostgreSQL run: set APF_TEST_DATABASE_URL (scripts/test does when it answers)"
+            not PG_URL,
+            reason="PostgreSQL run: set APF_TEST_DATABASE_URL (scripts/test does when it answers)",
         ),
     ),
 ]

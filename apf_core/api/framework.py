@@ -131,11 +131,14 @@ def _schema(
 
 # --- responses ---------------------------------------------------------------
 
+
 def _dumps(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
 
-def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def json_response(
+    payload: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     return web.Response(
         body=_dumps(payload), status=status, content_type="application/json", headers=headers
     )
@@ -170,9 +173,12 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 
 # --- reusable schema pieces -----------------------------------------------------
 
+
 def page_query(max_limit: int = 100) -> dict[Any, Any]:
     return {
-        vol.Optional("limit", default=50): vol.All(vol.Coerce(int), vol.Range(min=1, max=max_limit)),
+        vol.Optional("limit", default=50): vol.All(
+            vol.Coerce(int), vol.Range(min=1, max=max_limit)
+        ),
         vol.Optional("offset", default=0): vol.All(vol.Coerce(int), vol.Range(min=0)),
     }
 

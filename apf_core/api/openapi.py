@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import html
-import types
 import re
+import types
 from collections.abc import Sequence
 from typing import Any
 
@@ -114,7 +114,9 @@ def _operation(route: Route) -> dict[str, Any]:
         converted = _convert(route.query)
         required = set(converted.get("required", []))
         for name, schema in converted.get("properties", {}).items():
-            params.append({"name": name, "in": "query", "required": name in required, "schema": schema})
+            params.append(
+                {"name": name, "in": "query", "required": name in required, "schema": schema}
+            )
     if params:
         op["parameters"] = params
     if route.body is not None and route.body_kind == "json":
@@ -124,7 +126,9 @@ def _operation(route: Route) -> dict[str, Any]:
         }
     elif route.body_kind == "raw":
         op["requestBody"] = {
-            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            }
         }
     elif route.body_kind == "multipart":
         op["requestBody"] = {

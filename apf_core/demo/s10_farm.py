@@ -15,18 +15,47 @@ if TYPE_CHECKING:
     from ..farm import Farm
 
 PRINTERS: list[dict[str, Any]] = [
-    {"name": "Voron 2.4", "model": "Voron 2.4", "manufacturer": "Voron Design", "location": "Rack A",
-     "current_filament_type": "PLA", "current_color": "Black", "current_color_hex": "#000000",
-     "connection": {"speed": 120, "has_light": True}},
-    {"name": "X1C", "model": "X1 Carbon", "manufacturer": "Bambu Lab", "location": "Rack A",
-     "has_ams": True, "current_filament_type": "PLA", "current_color": "White",
-     "current_color_hex": "#FFFFFF", "connection": {"speed": 120, "has_light": True, "has_ams": True}},
-    {"name": "MK4", "model": "MK4", "manufacturer": "Prusa Research", "location": "Rack B",
-     "current_filament_type": "PETG", "current_color": "Orange", "current_color_hex": "#FF6600",
-     "connection": {"speed": 120, "has_light": False}},
-    {"name": "Ender 3", "model": "Ender-3 V3", "manufacturer": "Creality", "location": "Rack B",
-     "current_filament_type": "PLA", "current_color": "Grey", "current_color_hex": "#808080",
-     "connection": {"speed": 120, "has_light": False}},
+    {
+        "name": "Voron 2.4",
+        "model": "Voron 2.4",
+        "manufacturer": "Voron Design",
+        "location": "Rack A",
+        "current_filament_type": "PLA",
+        "current_color": "Black",
+        "current_color_hex": "#000000",
+        "connection": {"speed": 120, "has_light": True},
+    },
+    {
+        "name": "X1C",
+        "model": "X1 Carbon",
+        "manufacturer": "Bambu Lab",
+        "location": "Rack A",
+        "has_ams": True,
+        "current_filament_type": "PLA",
+        "current_color": "White",
+        "current_color_hex": "#FFFFFF",
+        "connection": {"speed": 120, "has_light": True, "has_ams": True},
+    },
+    {
+        "name": "MK4",
+        "model": "MK4",
+        "manufacturer": "Prusa Research",
+        "location": "Rack B",
+        "current_filament_type": "PETG",
+        "current_color": "Orange",
+        "current_color_hex": "#FF6600",
+        "connection": {"speed": 120, "has_light": False},
+    },
+    {
+        "name": "Ender 3",
+        "model": "Ender-3 V3",
+        "manufacturer": "Creality",
+        "location": "Rack B",
+        "current_filament_type": "PLA",
+        "current_color": "Grey",
+        "current_color_hex": "#808080",
+        "connection": {"speed": 120, "has_light": False},
+    },
 ]
 FILES: list[dict[str, Any]] = [
     {"name": "benchy.gcode", "minutes": 45, "layers": 240, "grams": 12.5, "filament": "PLA"},
@@ -42,8 +71,15 @@ async def seed(farm: Farm) -> None:
     async with farm.db.begin() as conn:
         for spec in PRINTERS:
             row = {
-                **spec, "id": new_id(), "protocol": "simulated", "status": "offline", "nozzle_size": 0.4,
-                "hub_id": farm.embedded_hub_id, "tags": ["demo"], "created_at": now, "updated_at": now,
+                **spec,
+                "id": new_id(),
+                "protocol": "simulated",
+                "status": "offline",
+                "nozzle_size": 0.4,
+                "hub_id": farm.embedded_hub_id,
+                "tags": ["demo"],
+                "created_at": now,
+                "updated_at": now,
             }
             printer_ids.append(row["id"])
             await conn.execute(insert(printers).values(**row))
@@ -53,36 +89,60 @@ async def seed(farm: Farm) -> None:
             path = farm.settings.files_dir / key
             path.parent.mkdir(parents=True, exist_ok=True)
             content = demo_gcode(
-                spec["name"], minutes=spec["minutes"], layers=spec["layers"], grams=spec["grams"],
-                filament=spec["filament"], model="",
+                spec["name"],
+                minutes=spec["minutes"],
+                layers=spec["layers"],
+                grams=spec["grams"],
+                filament=spec["filament"],
+                model="",
             )
             path.write_text(content)
             row = {
-                "id": file_id, "name": spec["name"], "file_size_bytes": len(content.encode()),
-                "print_time_seconds": spec["minutes"] * 60, "filament_weight_grams": spec["grams"],
+                "id": file_id,
+                "name": spec["name"],
+                "file_size_bytes": len(content.encode()),
+                "print_time_seconds": spec["minutes"] * 60,
+                "filament_weight_grams": spec["grams"],
                 "filament_length_meters": round(spec["grams"] * 0.33, 2),
-                "filament_type": spec["filament"], "nozzle_diameter": 0.4,
-                "layer_count": spec["layers"], "object_count": 1, "storage_key": key,
-                "created_at": now, "updated_at": now,
+                "filament_type": spec["filament"],
+                "nozzle_diameter": 0.4,
+                "layer_count": spec["layers"],
+                "object_count": 1,
+                "storage_key": key,
+                "created_at": now,
+                "updated_at": now,
             }
             file_rows.append(row)
             await conn.execute(insert(print_files).values(**row))
             await conn.execute(
                 insert(file_versions).values(
-                    id=new_id(), file_id=file_id, version_number=1, storage_key=key,
-                    is_current_version=True, created_at=now,
+                    id=new_id(),
+                    file_id=file_id,
+                    version_number=1,
+                    storage_key=key,
+                    is_current_version=True,
+                    created_at=now,
                 )
             )
         done_at = now - timedelta(hours=2)
         for index, (status, file) in enumerate(
-            [("completed", file_rows[0]), ("failed", file_rows[2]), ("queued", file_rows[1]),
-             ("queued", file_rows[0]), ("queued", file_rows[2])]
+            [
+                ("completed", file_rows[0]),
+                ("failed", file_rows[2]),
+                ("queued", file_rows[1]),
+                ("queued", file_rows[0]),
+                ("queued", file_rows[2]),
+            ]
         ):
             finished = status in ("completed", "failed")
             await conn.execute(
                 insert(jobs).values(
-                    id=new_id(), status=status, printer_id=printer_ids[index % 2] if finished else None,
-                    print_file_id=file["id"], file_name=file["name"], number_of_units=1,
+                    id=new_id(),
+                    status=status,
+                    printer_id=printer_ids[index % 2] if finished else None,
+                    print_file_id=file["id"],
+                    file_name=file["name"],
+                    number_of_units=1,
                     filament_type=file["filament_type"],
                     estimated_print_time_minutes=file["print_time_seconds"] // 60,
                     filament_weight_grams=file["filament_weight_grams"],

@@ -25,7 +25,12 @@ def project(row: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
 
 
 async def fetch_one(
-    conn: AsyncConnection, table: Table, row_id: str, *, code: str, label: str,
+    conn: AsyncConnection,
+    table: Table,
+    row_id: str,
+    *,
+    code: str,
+    label: str,
     for_update: bool = False,
 ) -> dict[str, Any]:
     """The row with ``id == row_id`` or a 404 with ``code``."""

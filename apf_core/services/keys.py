@@ -51,7 +51,11 @@ class KeyService:
         self._inflight: dict[str, asyncio.Future[ApiKey | None]] = {}
 
     async def create(
-        self, name: str, scopes: list[str], *, expires_in_days: int | None = None,
+        self,
+        name: str,
+        scopes: list[str],
+        *,
+        expires_in_days: int | None = None,
         rate_limit: int | None = None,
     ) -> tuple[str, dict[str, Any]]:
         """Mint a key. Returns the full key (shown once) and its public record."""
@@ -90,7 +94,9 @@ class KeyService:
                 .values(revoked_at=utcnow())
             )
             if result.rowcount == 0:
-                exists = (await conn.execute(select(api_keys.c.id).where(api_keys.c.id == key_id))).first()
+                exists = (
+                    await conn.execute(select(api_keys.c.id).where(api_keys.c.id == key_id))
+                ).first()
                 if exists is None:
                     raise NotFound(f"API key not found: {key_id}")
         self._cache.clear()
@@ -129,7 +135,9 @@ class KeyService:
 
     async def _load(self, digest: str) -> ApiKey | None:
         async with self._db.read() as conn:
-            row = (await conn.execute(select(api_keys).where(api_keys.c.key_hash == digest))).first()
+            row = (
+                await conn.execute(select(api_keys).where(api_keys.c.key_hash == digest))
+            ).first()
         key = None
         if row is not None:
             key = ApiKey(

@@ -139,5 +139,3 @@ def _upgrade_to_heads(connection: Connection) -> None:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
     command.upgrade(config, "heads")
-
-

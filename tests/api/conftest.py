@@ -49,8 +49,15 @@ class Api:
         return self.server.farm
 
     async def request(
-        self, method: str, path: str, *, key: str | None = "all", json: Any = None,
-        data: Any = None, headers: dict[str, str] | None = None, params: Any = None,
+        self,
+        method: str,
+        path: str,
+        *,
+        key: str | None = "all",
+        json: Any = None,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        params: Any = None,
     ) -> Reply:
         hdrs = dict(headers or {})
         if key is not None:
@@ -100,7 +107,8 @@ async def mint_keys(db: Database) -> dict[str, str]:
     keys["expired"], record = await service.create("expired", ["read", "write", "control"])
     async with db.begin() as conn:
         await conn.execute(
-            update(api_keys).where(api_keys.c.id == record["id"])
+            update(api_keys)
+            .where(api_keys.c.id == record["id"])
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
     keys["invalid"] = "apf_live_" + "0" * 64
@@ -122,7 +130,9 @@ def _manual_dispatch(monkeypatch: pytest.MonkeyPatch, farm_options: dict[str, An
 
 
 @pytest.fixture
-async def api(tmp_path: Path, database: Database, farm_options: dict[str, Any]) -> AsyncIterator[Api]:
+async def api(
+    tmp_path: Path, database: Database, farm_options: dict[str, Any]
+) -> AsyncIterator[Api]:
     """A running server with the demo farm and a set of keys."""
     demo = farm_options.pop("demo", True)
     async with running_farm(tmp_path / "data", demo=demo, db=database, **farm_options) as server:

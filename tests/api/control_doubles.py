@@ -20,7 +20,9 @@ class ScriptedControl:
     def is_online(self, printer_id: str) -> bool:
         return self.online
 
-    async def execute(self, printer_id: str, command: PrinterCommand, *, timeout: float = 30.0) -> CommandAck:
+    async def execute(
+        self, printer_id: str, command: PrinterCommand, *, timeout: float = 30.0
+    ) -> CommandAck:
         self.sent.append((printer_id, command))
         if not self.online:
             raise HubOffline("Printer hub is not connected")

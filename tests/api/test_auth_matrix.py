@@ -18,12 +18,12 @@ def concrete(path: str) -> str:
     return re.sub(r"{\w+}", str(uuid.uuid4()), path)
 
 
-def route_id(route) -> str:  # noqa: ANN001
+def route_id(route) -> str:
     return f"{route.method} {route.path}"
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=route_id)
-async def test_every_route_rejects_bad_keys(empty_api, route) -> None:  # noqa: ANN001
+async def test_every_route_rejects_bad_keys(empty_api, route) -> None:
     path = concrete(route.path)
     for key, code in (
         (None, "UNAUTHORIZED"),
@@ -35,12 +35,15 @@ async def test_every_route_rejects_bad_keys(empty_api, route) -> None:  # noqa: 
         reply = await empty_api.request(route.method, path, key=key, json={})
         assert reply.status == 401, (key, reply.body)
         assert reply.body == {
-            "success": False, "code": code, "error": reply.body["error"], "message": reply.body["error"]
+            "success": False,
+            "code": code,
+            "error": reply.body["error"],
+            "message": reply.body["error"],
         }
 
 
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.scope], ids=route_id)
-async def test_every_route_enforces_its_scope(empty_api, route) -> None:  # noqa: ANN001
+async def test_every_route_enforces_its_scope(empty_api, route) -> None:
     path = concrete(route.path)
     reply = await empty_api.request(route.method, path, key=WITHOUT[route.scope], json={})
     assert reply.status == 403, reply.body

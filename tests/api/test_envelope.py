@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 
 
-def assert_envelope(reply, status: int, code: str) -> None:  # noqa: ANN001
+def assert_envelope(reply, status: int, code: str) -> None:
     assert reply.status == status, reply.body
     assert isinstance(reply.body, dict), reply.body
     assert reply.body["success"] is False and reply.body["code"] == code
@@ -14,34 +14,40 @@ def assert_envelope(reply, status: int, code: str) -> None:  # noqa: ANN001
     assert "Traceback" not in reply.body["error"]
 
 
-async def test_unknown_route(api) -> None:  # noqa: ANN001
+async def test_unknown_route(api) -> None:
     assert_envelope(await api.get("/nope", key="read"), 404, "NOT_FOUND")
     async with api.session.get(api.server.url + "/elsewhere") as resp:
         assert resp.status == 404 and (await resp.json())["code"] == "NOT_FOUND"
 
 
-async def test_wrong_method(api) -> None:  # noqa: ANN001
+async def test_wrong_method(api) -> None:
     reply = await api.request("PUT", "/printers", key="all", json={})
     assert_envelope(reply, 405, "METHOD_NOT_ALLOWED")
     assert "GET" in reply.headers["Allow"]
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b"[1,2]", b'"text"', b"\xff\xfe"])
-async def test_malformed_json(api, raw) -> None:  # noqa: ANN001
-    reply = await api.post("/printers", data=raw, key="write", headers={"Content-Type": "application/json"})
+async def test_malformed_json(api, raw) -> None:
+    reply = await api.post(
+        "/printers", data=raw, key="write", headers={"Content-Type": "application/json"}
+    )
     assert_envelope(reply, 400, "VALIDATION_ERROR")
 
 
-async def test_oversized_body(api) -> None:  # noqa: ANN001
-    reply = await api.post("/printers", data=b"{" + b" " * (2 * 1024 * 1024) + b"}", key="write",
-                           headers={"Content-Type": "application/json"})
+async def test_oversized_body(api) -> None:
+    reply = await api.post(
+        "/printers",
+        data=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+        key="write",
+        headers={"Content-Type": "application/json"},
+    )
     assert_envelope(reply, 413, "PAYLOAD_TOO_LARGE")
 
 
-async def test_unexpected_exception_is_logged_not_leaked(api, monkeypatch, caplog) -> None:  # noqa: ANN001
+async def test_unexpected_exception_is_logged_not_leaked(api, monkeypatch, caplog) -> None:
     from apf_core.services.printers import PrinterService
 
-    async def explode(self, **kwargs):  # noqa: ANN001, ANN003, ANN202
+    async def explode(self, **kwargs):
         raise RuntimeError("secret internals at /srv/apf")
 
     monkeypatch.setattr(PrinterService, "list", explode)
@@ -51,29 +57,35 @@ async def test_unexpected_exception_is_logged_not_leaked(api, monkeypatch, caplo
     assert "secret internals" in caplog.text
 
 
-async def test_validation_names_every_field(api) -> None:  # noqa: ANN001
-    reply = await api.post("/printers", json={"protocol": "x", "nozzle_size": "y", "extra": 1}, key="write")
+async def test_validation_names_every_field(api) -> None:
+    reply = await api.post(
+        "/printers", json={"protocol": "x", "nozzle_size": "y", "extra": 1}, key="write"
+    )
     assert_envelope(reply, 400, "VALIDATION_ERROR")
     fields = {d["field"] for d in reply.body["details"]}
     assert {"name", "protocol", "nozzle_size", "extra"} <= fields
 
 
-async def test_success_envelope(api) -> None:  # noqa: ANN001
+async def test_success_envelope(api) -> None:
     reply = await api.get("/printers", key="read")
     assert set(reply.body) == {"success", "data"} and reply.body["success"] is True
     assert reply.headers["Content-Type"].startswith("application/json")
 
 
-async def test_bearer_scheme_variants(api) -> None:  # noqa: ANN001
+async def test_bearer_scheme_variants(api) -> None:
     key = api.keys["read"]
-    for header, code in ((f"Token {key}", "UNAUTHORIZED"), ("Bearer", "UNAUTHORIZED"),
-                         (f"Bearer {key.upper()}", "TOKEN_INVALID"), (f"Bearer apf_test_{key[9:]}", "TOKEN_INVALID")):
+    for header, code in (
+        (f"Token {key}", "UNAUTHORIZED"),
+        ("Bearer", "UNAUTHORIZED"),
+        (f"Bearer {key.upper()}", "TOKEN_INVALID"),
+        (f"Bearer apf_test_{key[9:]}", "TOKEN_INVALID"),
+    ):
         reply = await api.get("/printers", key=None, headers={"Authorization": header})
         assert_envelope(reply, 401, code)
     ok = await api.get("/printers", key=None, headers={"Authorization": f"bearer {key}"})
     assert ok.status == 200
 
 
-async def test_health_needs_no_key(api) -> None:  # noqa: ANN001
+async def test_health_needs_no_key(api) -> None:
     async with aiohttp.ClientSession() as session, session.get(api.server.api + "/health") as resp:
         assert resp.status == 200 and (await resp.json())["data"]["status"] == "ok"

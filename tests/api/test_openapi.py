@@ -8,8 +8,11 @@ from apf_core.api.app import all_routes
 from apf_core.api.framework import BASE_PATH
 
 
-async def test_openapi_covers_every_route(api) -> None:  # noqa: ANN001
-    async with aiohttp.ClientSession() as session, session.get(api.server.api + "/openapi.json") as resp:
+async def test_openapi_covers_every_route(api) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(api.server.api + "/openapi.json") as resp,
+    ):
         assert resp.status == 200
         spec = await resp.json()
     assert spec["openapi"] == "3.1.0"
@@ -18,13 +21,15 @@ async def test_openapi_covers_every_route(api) -> None:  # noqa: ANN001
         assert op["summary"] == route.summary
         if route.scope:
             assert f"`{route.scope}`" in op["description"]
-    create = spec["paths"][BASE_PATH + "/printers"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    create = spec["paths"][BASE_PATH + "/printers"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]["schema"]
     assert "name" in create["required"] and create["properties"]["protocol"]["enum"]
     params = {p["name"]: p for p in spec["paths"][BASE_PATH + "/jobs"]["get"]["parameters"]}
     assert params["limit"]["schema"]["maximum"] == 100
 
 
-async def test_docs_page(api) -> None:  # noqa: ANN001
+async def test_docs_page(api) -> None:
     async with aiohttp.ClientSession() as session, session.get(api.server.api + "/docs") as resp:
         assert resp.status == 200 and resp.content_type == "text/html"
         page = await resp.text()

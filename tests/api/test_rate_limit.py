@@ -12,7 +12,7 @@ def farm_options() -> dict:
     return {"rate_limit": 5, "rate_window_seconds": 3600}
 
 
-async def test_headers_and_429(api) -> None:  # noqa: ANN001
+async def test_headers_and_429(api) -> None:
     seen = []
     for _ in range(5):
         reply = await api.get("/printers", key="read")
@@ -30,14 +30,14 @@ async def test_headers_and_429(api) -> None:  # noqa: ANN001
     assert (await api.get("/printers", key="all")).status == 200
 
 
-async def test_errors_count_and_carry_headers(api) -> None:  # noqa: ANN001
+async def test_errors_count_and_carry_headers(api) -> None:
     reply = await api.get("/printers/missing", key="read")
     assert reply.status == 404 and reply.headers["X-RateLimit-Remaining"] == "4"
     denied = await api.post("/printers", json={}, key="read")
     assert denied.status == 403 and denied.headers["X-RateLimit-Remaining"] == "3"
 
 
-async def test_per_key_override(api) -> None:  # noqa: ANN001
+async def test_per_key_override(api) -> None:
     from apf_core.api.app import KEYS
 
     key, _ = await api.server.app[KEYS].create("tight", ["read"], rate_limit=1)

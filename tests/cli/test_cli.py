@@ -11,26 +11,40 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
-
 
 def apf(*args: str, data_dir: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "APF_DATA_DIR": str(data_dir)}
     return subprocess.run(
-        [sys.executable, "-m", "apf_core.cli", *args], env=env, capture_output=True, text=True,
-        check=check, timeout=60,
+        [sys.executable, "-m", "apf_core.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=60,
     )
 
 
 def test_keys_create_list_revoke(tmp_path: Path) -> None:
-    created = apf("keys", "create", "--name", "ci", "--scopes", "read,control", "--expires-in", "7",
-                  data_dir=tmp_path)
+    created = apf(
+        "keys",
+        "create",
+        "--name",
+        "ci",
+        "--scopes",
+        "read,control",
+        "--expires-in",
+        "7",
+        data_dir=tmp_path,
+    )
     key = created.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"apf_live_[0-9a-f]{64}", key)
     listed = json.loads(apf("keys", "list", "--json", data_dir=tmp_path).stdout)
     assert len(listed) == 1 and listed[0]["scopes"] == ["read", "control"]
-    assert listed[0]["expires_at"] and key not in json.dumps(listed) and key[9:] not in json.dumps(listed)
+    assert (
+        listed[0]["expires_at"]
+        and key not in json.dumps(listed)
+        and key[9:] not in json.dumps(listed)
+    )
     assert key[:15] == listed[0]["prefix"]
     human = apf("keys", "list", data_dir=tmp_path).stdout
     assert "ci" in human and "active" in human and key not in human
@@ -41,7 +55,9 @@ def test_keys_create_list_revoke(tmp_path: Path) -> None:
 
 
 def test_keys_create_rejects_unknown_scope(tmp_path: Path) -> None:
-    result = apf("keys", "create", "--name", "x", "--scopes", "read,admin", data_dir=tmp_path, check=False)
+    result = apf(
+        "keys", "create", "--name", "x", "--scopes", "read,admin", data_dir=tmp_path, check=False
+    )
     assert result.returncode == 2 and "scopes" in result.stderr
 
 
@@ -57,8 +73,20 @@ def test_serve_demo_prints_a_key_once_and_lists_printers(tmp_path: Path) -> None
     port = _free_port()
     env = {**os.environ, "APF_DATA_DIR": str(tmp_path)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "apf_core.cli", "serve", "--demo", "--no-zeroconf", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "apf_core.cli",
+            "serve",
+            "--demo",
+            "--no-zeroconf",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     lines: list[str] = []
     try:
@@ -77,7 +105,7 @@ def test_serve_demo_prints_a_key_once_and_lists_printers(tmp_path: Path) -> None
             f"http://127.0.0.1:{port}/public/v1/printers",
             headers={"Authorization": f"Bearer {key.group(0)}"},
         )
-        with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10) as resp:
             body = json.loads(resp.read())
         assert body["success"] is True and len(body["data"]) >= 4
     finally:
@@ -85,7 +113,11 @@ def test_serve_demo_prints_a_key_once_and_lists_printers(tmp_path: Path) -> None
         proc.wait(timeout=20)
     assert proc.returncode == 0, "".join(lines)
     second = subprocess.run(
-        [sys.executable, "-m", "apf_core.cli", "keys", "list", "--json"], env=env, capture_output=True,
-        text=True, timeout=60, check=True,
+        [sys.executable, "-m", "apf_core.cli", "keys", "list", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert len(json.loads(second.stdout)) == 1

@@ -43,7 +43,9 @@ _JOB_FIELDS: dict[Any, Any] = {
 )
 async def list_jobs(ctx: Ctx) -> web.StreamResponse:
     q = ctx.query
-    rows = await JobService(ctx.farm).list(status=q.get("status"), limit=q["limit"], offset=q["offset"])
+    rows = await JobService(ctx.farm).list(
+        status=q.get("status"), limit=q["limit"], offset=q["offset"]
+    )
     return paged(rows, q["limit"], q["offset"])
 
 
@@ -101,31 +103,52 @@ async def update_job(ctx: Ctx) -> web.StreamResponse:
 
 
 _START_ERRORS = (
-    "NO_PRINTER_ASSIGNED", "NO_HUB_ASSIGNED", "PRINTER_UNAVAILABLE", "PRINTER_MODEL_MISMATCH",
-    "PRINTER_NOT_FOUND", "FILE_NOT_FOUND", "JOB_STATE_CHANGED", "HUB_OFFLINE", "HUB_COMMAND_FAILED",
+    "NO_PRINTER_ASSIGNED",
+    "NO_HUB_ASSIGNED",
+    "PRINTER_UNAVAILABLE",
+    "PRINTER_MODEL_MISMATCH",
+    "PRINTER_NOT_FOUND",
+    "FILE_NOT_FOUND",
+    "JOB_STATE_CHANGED",
+    "HUB_OFFLINE",
+    "HUB_COMMAND_FAILED",
 )
 
 
-@routes.post("/jobs/{id}/start", scope="control", summary="Start a queued job", errors=_START_ERRORS)
+@routes.post(
+    "/jobs/{id}/start", scope="control", summary="Start a queued job", errors=_START_ERRORS
+)
 async def start_job(ctx: Ctx) -> web.StreamResponse:
     """Streams the file to the printer; `queued → processing → printing`, reverted on failure."""
     return ok(await JobService(ctx.farm).start(ctx.params["id"]))
 
 
-@routes.post("/jobs/{id}/pause", scope="control", summary="Pause a printing job",
-             errors=("INVALID_STATE", "HUB_OFFLINE", "HUB_COMMAND_FAILED"))
+@routes.post(
+    "/jobs/{id}/pause",
+    scope="control",
+    summary="Pause a printing job",
+    errors=("INVALID_STATE", "HUB_OFFLINE", "HUB_COMMAND_FAILED"),
+)
 async def pause_job(ctx: Ctx) -> web.StreamResponse:
     return ok(await JobService(ctx.farm).pause(ctx.params["id"]))
 
 
-@routes.post("/jobs/{id}/resume", scope="control", summary="Resume a paused job",
-             errors=("INVALID_STATE", "HUB_OFFLINE", "HUB_COMMAND_FAILED"))
+@routes.post(
+    "/jobs/{id}/resume",
+    scope="control",
+    summary="Resume a paused job",
+    errors=("INVALID_STATE", "HUB_OFFLINE", "HUB_COMMAND_FAILED"),
+)
 async def resume_job(ctx: Ctx) -> web.StreamResponse:
     return ok(await JobService(ctx.farm).resume(ctx.params["id"]))
 
 
-@routes.post("/jobs/{id}/stop", scope="control", summary="Stop a running job (waits for ACK)",
-             errors=("INVALID_STATE", "HUB_OFFLINE", "HUB_COMMAND_FAILED"))
+@routes.post(
+    "/jobs/{id}/stop",
+    scope="control",
+    summary="Stop a running job (waits for ACK)",
+    errors=("INVALID_STATE", "HUB_OFFLINE", "HUB_COMMAND_FAILED"),
+)
 async def stop_job(ctx: Ctx) -> web.StreamResponse:
     return ok(await JobService(ctx.farm).stop(ctx.params["id"]))
 
@@ -157,6 +180,8 @@ async def complete_job(ctx: Ctx) -> web.StreamResponse:
     )
 
 
-@routes.post("/jobs/{id}/retry", scope="write", summary="Re-queue a failed job", errors=("INVALID_STATE",))
+@routes.post(
+    "/jobs/{id}/retry", scope="write", summary="Re-queue a failed job", errors=("INVALID_STATE",)
+)
 async def retry_job(ctx: Ctx) -> web.StreamResponse:
     return ok(await JobService(ctx.farm).retry(ctx.params["id"]))

@@ -191,7 +191,9 @@ Index("ix_jobs_time_completed", jobs.c.time_completed)
 events = Table(
     "events",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("type", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("payload", JSON, nullable=False),
