@@ -162,9 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     try:
         from .hub import cli as hub_cli
-    except ImportError:
-        hub_cli = None
-    if hub_cli is not None:
+    except ImportError:  # a build without the remote-hub agent
+        pass
+    else:
         hub_cli.add_parser(sub)
     return parser
 

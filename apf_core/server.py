@@ -8,6 +8,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -64,7 +65,7 @@ def _bound_port(runner: web.AppRunner) -> int | None:
     return None
 
 
-async def _announce(settings: Settings, farm: Farm, port: int) -> object | None:
+async def _announce(settings: Settings, farm: Farm, port: int) -> Any:
     """Announce ``_autoprintfarm._tcp`` so Home Assistant discovers the server."""
     try:
         from zeroconf import ServiceInfo

@@ -24,7 +24,7 @@ _LOGGER = logging.getLogger(__name__)
 FARM: web.AppKey[Farm] = web.AppKey("farm", Farm)
 KEYS: web.AppKey[KeyService] = web.AppKey("keys", KeyService)
 LIMITER: web.AppKey[RateLimiter] = web.AppKey("limiter", RateLimiter)
-ROUTES: web.AppKey[list[Route]] = web.AppKey("routes", list)
+ROUTES: web.AppKey[list[Route]] = web.AppKey("routes")
 
 _HEADERS_KEY = "apf_rate_headers"
 
@@ -60,7 +60,7 @@ def create_app(farm: Farm) -> web.Application:
     app[_SPEC] = {}
     for route in routes:
         app.router.add_route(route.method, BASE_PATH + route.path, _wrap(route))
-    app.on_shutdown.append(_run_shutdown_hooks)
+    app.on_shutdown.append(_run_shutdown_hooks)  # type: ignore[arg-type]
     return app
 
 
@@ -196,7 +196,7 @@ def _http_error(err: web.HTTPException) -> tuple[str, str]:
     return "HTTP_ERROR", err.reason
 
 
-_SPEC: web.AppKey[dict[str, Any]] = web.AppKey("openapi", dict)
+_SPEC: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
 
 
 def spec_for(app: web.Application) -> dict[str, Any]:
@@ -205,5 +205,6 @@ def spec_for(app: web.Application) -> dict[str, Any]:
 
     cache = app[_SPEC]
     if not cache:
-        cache.update(build_spec(app[ROUTES]))
+        routes: list[Route] = app[ROUTES]
+        cache.update(build_spec(routes))
     return cache

@@ -37,7 +37,10 @@ def _convert(schema: vol.Schema) -> dict[str, Any]:
         return voluptuous_openapi.UNSUPPORTED
 
     try:
-        return _nullable_to_31(voluptuous_openapi.convert(schema, custom_serializer=fallback))
+        converted: dict[str, Any] = _nullable_to_31(
+            voluptuous_openapi.convert(schema, custom_serializer=fallback)
+        )
+        return converted
     except Exception:  # a validator the converter cannot describe
         return {"type": "object"}
 

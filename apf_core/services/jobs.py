@@ -10,6 +10,7 @@ transaction (stock side effects live there).
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -83,7 +84,7 @@ class JobService:
 
     async def history(
         self, *, start: datetime | None, end: datetime | None, limit: int, offset: int
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         query = select(jobs).where(jobs.c.status.in_(FINISHED))
         if start is not None:
             query = query.where(jobs.c.time_completed >= start)
