@@ -262,12 +262,13 @@ class AssemblyService:
             else:
                 await self._finish_printed(conn, task, quantity)
             now = utcnow()
-            remaining = int(task["quantity"]) - quantity
-            values: dict[str, Any] = {"updated_at": now}
-            if remaining <= 0:
-                values.update(status="completed", completed_at=now)
-            else:
-                values.update(status="in_progress", quantity=remaining)
+            # like AutoPrintFarm: the task is done, recording the quantity actually assembled
+            values: dict[str, Any] = {
+                "updated_at": now,
+                "status": "completed",
+                "completed_at": now,
+                "quantity": quantity,
+            }
             if notes:
                 values["notes"] = f"{task['notes']}\n---\n{notes}" if task["notes"] else notes
             await conn.execute(update(T).where(T.c.id == task_id).values(**values))

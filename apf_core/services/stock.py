@@ -38,8 +38,8 @@ FG_FIELDS = (
 )
 
 STATUS_SQL = case(
-    (and_(FG.c.ready_stock <= 0, FG.c.quantity_needs_assembly > 0), "needs_assembly"),
-    (FG.c.ready_stock <= 0, "out_of_stock"),
+    (and_(FG.c.ready_stock <= 0, FG.c.quantity_needs_assembly <= 0), "out_of_stock"),
+    (FG.c.quantity_needs_assembly > 0, "needs_assembly"),
     (
         and_(FG.c.low_stock_threshold.is_not(None), FG.c.ready_stock <= FG.c.low_stock_threshold),
         "low_stock",
@@ -49,9 +49,12 @@ STATUS_SQL = case(
 
 
 def status_for(ready: int, needs_assembly: int, threshold: int | None) -> str:
-    """The same rule as :data:`STATUS_SQL`, for computed (effective) stock."""
-    if ready <= 0:
-        return "needs_assembly" if needs_assembly > 0 else "out_of_stock"
+    """The same rule as :data:`STATUS_SQL` (AutoPrintFarm's): printed units waiting for
+    assembly win over low stock."""
+    if ready <= 0 and needs_assembly <= 0:
+        return "out_of_stock"
+    if needs_assembly > 0:
+        return "needs_assembly"
     if threshold is not None and ready <= threshold:
         return "low_stock"
     return "in_stock"

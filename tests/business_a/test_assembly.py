@@ -103,14 +103,16 @@ async def test_print_assembly_completion_moves_stock(api):
     assert detail["ready_stock"] == 0
     task = (await api.get("/assembly", params={"task_type": "print_assembly"})).data[0]
     assert task["quantity"] == 4
+    over = await api.post(f"/assembly/{task['id']}/complete", json={"quantity_completed": 5})
+    assert over.status == 400
     part = await api.post(f"/assembly/{task['id']}/complete", json={"quantity_completed": 3})
     assert part.data["quantity_completed"] == 3
-    assert part.data["task"]["status"] == "in_progress"
-    assert part.data["task"]["quantity"] == 1
+    assert part.data["task"]["status"] == "completed"
+    assert part.data["task"]["quantity"] == 3
     assert (await fg_of(api, sku["id"]))["ready_stock"] == 3
-    over = await api.post(f"/assembly/{task['id']}/complete", json={"quantity_completed": 2})
-    assert over.status == 400
-    rest = await api.post(f"/assembly/{task['id']}/complete", json={})
+    assert (await fg_of(api, sku["id"]))["status"] == "needs_assembly"  # one still waiting
+    rest_task = await api.post("/assembly", json={"finished_good_id": fg["id"], "quantity": 1})
+    rest = await api.post(f"/assembly/{rest_task.data['id']}/complete", json={})
     assert rest.data["task"]["status"] == "completed"
     assert (await fg_of(api, sku["id"]))["ready_stock"] == 4
     again = await api.post(f"/assembly/{task['id']}/complete", json={})

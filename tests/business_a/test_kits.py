@@ -326,7 +326,7 @@ async def test_kit_assembly_endpoint(api):
         f"/assembly/{task.data['id']}/complete", json={"quantity_completed": 1, "notes": "one done"}
     )
     assert partial.status == 200, partial.body
-    assert partial.data["task"]["status"] == "in_progress"
+    assert partial.data["task"]["status"] == "completed"
     assert partial.data["task"]["quantity"] == 1
     assert partial.data["task"]["notes"] == "rush\n---\none done"
     assert (await fg_of(api, parent["id"]))["ready_stock"] == 1
@@ -334,7 +334,10 @@ async def test_kit_assembly_endpoint(api):
     await api.post(
         f"/inventory/{(await fg_of(api, b['id']))['id']}/adjust", json={"adjustment": -1}
     )
-    blocked = await api.post(f"/assembly/{task.data['id']}/complete", json={})
+    parent_fg = await fg_of(api, parent["id"])
+    manual = await api.post("/assembly", json={"finished_good_id": parent_fg["id"]})
+    assert manual.data["task_type"] == "kit_assembly"
+    blocked = await api.post(f"/assembly/{manual.data['id']}/complete", json={})
     assert blocked.status == 400
     assert blocked.code == "INSUFFICIENT_FOR_KIT"
     assert (await fg_of(api, a["id"]))["ready_stock"] == 2  # nothing half-applied
