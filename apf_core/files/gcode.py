@@ -73,9 +73,10 @@ def parse_gcode(path: Path) -> FileMetadata:
         text.check_text(head, label)
         text.require_gcode(head, label)
         lines, scan = _head_with_thumbnails(stream, head, size)
-        tail = text.read_tail(stream, size, head_length=len(head))
+        start = text.head_end(head, complete=len(head) >= size)
         del head
-        tail_lines = text.tail_lines(tail, complete=False) if tail else []
+        tail, aligned = text.read_tail(stream, size, start)
+        tail_lines = text.tail_lines(tail, complete=aligned) if tail else []
         del tail
         meta, marker = analyse(lines, tail_lines, scan)
         del lines, tail_lines
@@ -150,8 +151,12 @@ def analyse(
         layer_height=first_number(values.get("layer_height") or values.get("layer height")),
         filament_types=types,
     )
-    marker = _LAYER_MARKERS.get(slicer.family or "prusa")
-    return meta, marker
+    return meta, layer_marker(slicer)
+
+
+def layer_marker(slicer: Slicer) -> bytes | None:
+    """The line marker counted when a file gives no layer total."""
+    return _LAYER_MARKERS.get(slicer.family or "prusa")
 
 
 def identify(lines: list[str]) -> Slicer:
@@ -252,4 +257,4 @@ def _object_count(values: dict[str, str], head_lines: list[str]) -> int | None:
     return len(names) or None
 
 
-__all__ = ["Slicer", "analyse", "identify", "parse_gcode"]
+__all__ = ["Slicer", "analyse", "identify", "layer_marker", "parse_gcode"]

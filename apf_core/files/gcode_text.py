@@ -8,6 +8,7 @@ chunked pass that holds one chunk at a time.
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
@@ -79,13 +80,42 @@ def require_gcode(data: bytes, label: str) -> None:
         raise MetadataError(f"{label} holds no G-code commands or comments")
 
 
-def read_tail(stream: BinaryIO, size: int, head_length: int) -> bytes:
-    """The last TAIL_BYTES of a seekable file, never overlapping the head."""
-    start = max(head_length, size - TAIL_BYTES)
+def head_end(head: bytes, *, complete: bool) -> int:
+    """Where the head window's last complete line ends; the tail starts there or later."""
+    return len(head) if complete else head.rfind(b"\n") + 1
+
+
+def read_tail(stream: BinaryIO, size: int, start_at: int) -> tuple[bytes, bool]:
+    """The last TAIL_BYTES of a seekable file, starting no earlier than ``start_at``;
+    also whether the window starts on a line boundary."""
+    start = max(start_at, size - TAIL_BYTES)
     if start >= size:
-        return b""
+        return b"", True
     stream.seek(start)
-    return stream.read(size - start)
+    return stream.read(size - start), start == start_at
+
+
+class TailWindow:
+    """Keeps (at least) the last TAIL_BYTES of a stream read once, front to back,
+    by holding on to the latest chunks rather than copying them."""
+
+    def __init__(self, start: bytes = b"") -> None:
+        self.chunks: deque[bytes] = deque([start] if start else [])
+        self.size = len(start)
+        self.trimmed = False
+
+    def feed(self, chunk: bytes) -> None:
+        self.chunks.append(chunk)
+        self.size += len(chunk)
+        while self.chunks and self.size - len(self.chunks[0]) >= TAIL_BYTES:
+            self.size -= len(self.chunks.popleft())
+            self.trimmed = True
+
+    def lines(self) -> list[str]:
+        data = b"".join(self.chunks)
+        if len(data) > TAIL_BYTES:
+            data, self.trimmed = data[-TAIL_BYTES:], True
+        return tail_lines(data, complete=not self.trimmed)
 
 
 def count_markers(stream: BinaryIO, marker: bytes) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 from . import gcode_text as text
 from . import threemf_parts as parts
-from .gcode import analyse
+from .gcode import analyse, identify, layer_marker
 from .model import PNG_MIME, FileMetadata, MetadataError
 from .thumbnails import ThumbnailScan, image_mime, scan_thumbnails
 from .values import distinct, first_number, join_types, parse_duration, rounded, split_list
@@ -165,24 +165,28 @@ class _Project:
             return parts.scan_model(stream, entry, count_objects=count_objects)
 
     def _gcode_metadata(self, entry: str) -> FileMetadata:
-        """Analyse the plate G-code head; stream the rest to check its MD5 and
-        count layers when the header has no total."""
+        """Analyse the plate G-code's head and tail windows while streaming it
+        once: the stream also checks the MD5 and counts layers for headers
+        without a total."""
         label = f"3MF entry {entry}"
         digest = hashlib.md5(usedforsecurity=False)
         with parts.reading(entry), self.archive.open(entry) as stream:
             head = stream.read(text.HEAD_BYTES)
             text.check_text(head, label)
+            text.require_gcode(head, label)
             digest.update(head)
             complete = len(head) < text.HEAD_BYTES
-            text.require_gcode(head, label)
             lines = text.head_lines(head, complete=complete)
-            meta, marker = analyse(lines, [], _thumbnails(lines, complete=complete))
-            counter = _MarkerCounter(marker if meta.layer_count is None else None, head)
+            scan = _thumbnails(lines, complete=complete)
+            counter = _MarkerCounter(layer_marker(identify(lines)), head)
+            tail = text.TailWindow(head[text.head_end(head, complete=complete) :])
             while chunk := stream.read(text.CHUNK_BYTES):
                 digest.update(chunk)
                 counter.feed(chunk)
+                tail.feed(chunk)
         self._check_md5(entry, digest.hexdigest())
-        if counter.total:
+        meta, _ = analyse(lines, tail.lines(), scan)
+        if meta.layer_count is None and counter.total:
             meta = replace(meta, layer_count=counter.total)
         return meta
 

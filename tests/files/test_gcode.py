@@ -306,3 +306,34 @@ def test_utf8_byte_order_mark_is_ignored(tmp_path: Path) -> None:
 
     assert meta.slicer == "PrusaSlicer"
     assert meta.print_time_seconds == 3723
+
+
+def test_prusaslicer_unused_extruders_do_not_count_as_filament_types(tmp_path: Path) -> None:
+    source = samples.write_prusaslicer(tmp_path / "xl.gcode", thumbnails=False).read_text()
+    source = source.replace(
+        "; filament used [mm] = 1234.56", "; filament used [mm] = 0.00, 1234.56, 0.00"
+    ).replace("; filament_type = PLA", "; filament_type = PLA;PETG;PLA")
+    path = tmp_path / "xl_multi.gcode"
+    path.write_text(source)
+
+    meta = parse(path)
+
+    assert meta.filament_type == "PETG"
+    assert meta.filament_length_meters == pytest.approx(1.23456)
+
+
+def test_line_straddling_the_head_window_is_not_lost(tmp_path: Path) -> None:
+    """A file between one and two windows long: the line cut by the head window
+    is read whole from the tail."""
+    head = samples.prusaslicer_head(thumbnails=False) + "".join(samples.prusa_layers(3))
+    time_line = "; estimated printing time (normal mode) = 2h 0m 1s\n"
+    filler_lines = (1 << 20) - 10 - len(head)
+    filler = "".join(f"G1 X1 Y{n % 10}\n" for n in range(filler_lines // 11))
+    filler += ";" * (filler_lines - len(filler) - 1) + "\n"
+    content = head + filler + time_line + samples.prusaslicer_footer()
+    start = content.index(time_line)
+    assert start < 1 << 20 < start + len(time_line)
+    path = tmp_path / "straddle.gcode"
+    path.write_text(content)
+
+    assert parse(path).print_time_seconds == 7201

@@ -213,3 +213,38 @@ def test_invalid_model_xml_in_unsliced_project(tmp_path: Path) -> None:
 
     with pytest.raises(MetadataError, match=r"3dmodel\.model is not valid XML"):
         parse(path)
+
+
+def test_orcaslicer_gcode_3mf(tmp_path: Path) -> None:
+    orca = samples.write_orcaslicer(tmp_path / "orca.gcode", layers=9).read_text()
+    path = samples.write_bambu_3mf(
+        tmp_path / "orca.gcode.3mf",
+        gcode_chunks=iter([orca]),
+        omit=("Metadata/project_settings.config",),
+    )
+
+    meta = parse(path)
+
+    assert meta.slicer == "OrcaSlicer"
+    assert meta.layer_count == 9
+    assert meta.print_time_seconds == 5450  # slice_info prediction wins over the G-code
+    assert meta.curr_bed_type == "textured_plate"  # plate_1.json when no project settings
+    assert meta.default_print_profile == "0.20mm Standard @Voron"  # from the G-code config
+
+
+def test_plate_gcode_config_at_the_end_is_read_from_the_tail(tmp_path: Path) -> None:
+    """Orca writes its config block after the moves: past the 1 MiB head window."""
+    orca = samples.write_orcaslicer(tmp_path / "orca.gcode", layers=3000).read_text()
+    assert len(orca.encode()) > 2 << 20
+    path = samples.write_bambu_3mf(
+        tmp_path / "tail.gcode.3mf",
+        gcode_chunks=iter([orca]),
+        omit=("Metadata/project_settings.config", "Metadata/slice_info.config"),
+    )
+
+    meta = parse(path)
+
+    assert meta.print_time_seconds == 5405  # footer: estimated printing time (normal mode)
+    assert meta.printer_model_id == "Voron 2.4 350"  # footer config block
+    assert meta.default_print_profile == "0.20mm Standard @Voron"
+    assert meta.layer_count == 3000
