@@ -103,7 +103,8 @@ async def update_assembly_task(ctx: Ctx) -> web.StreamResponse:
 async def complete_assembly_task(ctx: Ctx) -> web.StreamResponse:
     """kit_assembly takes the parts from stock and credits the kit's ready stock;
     print_assembly moves units from awaiting-assembly to ready stock. A smaller
-    `quantity_completed` completes the task with that quantity (as AutoPrintFarm does). Notes are appended after `---`."""
+    `quantity_completed` completes the task with that quantity (as AutoPrintFarm does).
+    Notes are appended after `---`."""
     return ok(
         await AssemblyService(ctx.farm).complete(
             ctx.params["id"], ctx.body.get("quantity_completed"), ctx.body.get("notes")
