@@ -794,3 +794,17 @@ async def test_bad_keys_on_every_files_route(api) -> None:
         for key, code in bad_keys.items():
             reply = await api.request(method, path, key=key, json={})
             assert (reply.status, reply.code) == (401, code), (method, path, key)
+
+
+async def test_parse_metadata_of_a_multi_megabyte_file(api, tmp_path) -> None:
+    """Multipart bodies are streamed: far above the 1 MiB JSON body limit is fine."""
+    path = tmp_path / "big.gcode"
+    layers = samples.write_large_prusaslicer(path, 5 * MB)
+
+    reply = await api.post(
+        "/files/parse-metadata", data=multipart(path.read_bytes(), "big.gcode"), key="read"
+    )
+
+    assert reply.status == 200, reply.body
+    assert reply.data["file_size_bytes"] == path.stat().st_size
+    assert reply.data["layer_count"] == layers
