@@ -118,8 +118,13 @@ def _check_fulfillable(order: dict[str, Any]) -> None:
         )
 
 
-def _order_number() -> str:
-    return f"APF-{utcnow():%Y%m%d}-{secrets.token_hex(3).upper()}"
+_SUFFIX_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no look-alike characters
+
+
+def _order_number(platform: str) -> str:
+    """``MAN-YYYYMMDD-XXXX`` for manual orders, ``PF-...`` otherwise (AutoPrintFarm's format)."""
+    suffix = "".join(secrets.choice(_SUFFIX_CHARS) for _ in range(4))
+    return f"{'MAN' if platform == 'manual' else 'PF'}-{utcnow():%Y%m%d}-{suffix}"
 
 
 class OrderService:
@@ -209,7 +214,16 @@ class OrderService:
         return order
 
     async def _create(self, conn: AsyncConnection, body: dict[str, Any]) -> dict[str, Any]:
-        number = body.get("order_number") or _order_number()
+        number = body.get("order_number")
+        for _ in range(10):  # a generated number is retried until it is free
+            if number:
+                break
+            candidate = _order_number(body.get("platform", "manual"))
+            if (
+                await conn.scalar(select(orders.c.id).where(orders.c.order_number == candidate))
+                is None
+            ):
+                number = candidate
         taken = await conn.scalar(select(orders.c.id).where(orders.c.order_number == number))
         if taken is not None:
             raise Conflict(f"Order number {number} already exists", code="DUPLICATE_ORDER_NUMBER")

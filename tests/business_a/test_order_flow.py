@@ -174,7 +174,8 @@ async def test_fulfil_without_tracking_is_fulfilled(api):
             },
         )
     ).data
-    assert order["order_number"].startswith("APF-")
+    assert order["order_number"].startswith("MAN-")
+    assert len(order["order_number"]) == len("MAN-20260101-ABCD")
     assert order["shipping_country"] == "USA"
     produced = (await api.post(f"/orders/{order['id']}/produce")).data
     assert [u["sku"] for u in produced["unmatched_items"]] == ["GIFT-NOTE"]
