@@ -14,7 +14,8 @@ import pytest
 from aiohttp import web
 
 from apf_core.events.signatures import verify
-from tests.api.conftest import Api, api, empty_api, farm_options  # noqa: F401  (fixtures)
+from tests.api.conftest import Api, empty_api, farm_options  # noqa: F401  (fixtures)
+from tests.api.conftest import api as base_api  # noqa: F401  (fixture)
 
 FAST_ENV = {
     "APF_EVENT_POLL_INTERVAL": "0.2",
@@ -31,6 +32,19 @@ def fast_events(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for name, value in FAST_ENV.items():
         monkeypatch.setenv(name, value)
     return FAST_ENV
+
+
+@pytest.fixture
+async def api(base_api: Api) -> Api:  # noqa: F811 - the fixture, by name
+    """The demo server with automatic dispatch switched off on every printer, so the
+    dispatcher does not start jobs (and emit events) behind the tests' backs."""
+    from sqlalchemy import update
+
+    from apf_core.storage.tables.spine import printers
+
+    async with base_api.farm.db.begin() as conn:
+        await conn.execute(update(printers).values(auto_dispatch=False))
+    return base_api
 
 
 @dataclass

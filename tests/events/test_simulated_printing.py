@@ -15,7 +15,7 @@ async def test_websocket_client_follows_a_simulated_print(api: Api) -> None:
     stream = await open_stream(api, params={"types": "job.*,printer.*"})
     printer = await api.post(
         "/printers",
-        json={"name": "Sim 1", "protocol": "simulated", "model": "Sim",
+        json={"name": "Sim 1", "protocol": "simulated", "model": "Sim", "auto_dispatch": False,
               "connection": {"speed": 200, "print_seconds": 600, "tick": 0.05}},
         key="all",
     )
