@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
@@ -155,14 +156,42 @@ def build_printer_data(
     return replace(data, awaiting_bed_clear=awaiting, end_time=end_time)
 
 
+class _OutageLogFilter(logging.LoggerAdapter[logging.Logger]):
+    """Stock-coordinator logger that stays quiet about an outage the farm already logged.
+
+    One server outage is logged once when it starts and once when it ends, by the farm
+    coordinator; other stock failures are logged as usual.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(LOGGER)
+        self.server_reachable: Callable[[], bool] = lambda: True
+        self._hidden_outage = False
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        text = str(msg)
+        if text.startswith(("Error fetching", "Error requesting")) and not self.server_reachable():
+            self._hidden_outage = True
+            return
+        if text.endswith("recovered") and self._hidden_outage:
+            self._hidden_outage = False
+            return
+        super().log(level, msg, *args, **kwargs)
+
+
 class ApfStockCoordinator(DataUpdateCoordinator[StockData]):
     """Finished goods and filament spools; changes slowly."""
 
     config_entry: ApfConfigEntry
 
     def __init__(self, hass: HomeAssistant, entry: ApfConfigEntry, client: ApfClient) -> None:
+        self.log_filter = _OutageLogFilter()
         super().__init__(
-            hass, LOGGER, config_entry=entry, name=f"{DOMAIN} stock", update_interval=STOCK_INTERVAL
+            hass,
+            cast(logging.Logger, self.log_filter),
+            config_entry=entry,
+            name=f"{DOMAIN} stock",
+            update_interval=STOCK_INTERVAL,
         )
         self.client = client
 
@@ -210,6 +239,8 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
         )
         self.client = client
         self.stock = stock
+        self.server_reachable = True
+        stock.log_filter.server_reachable = lambda: self.server_reachable
         self.push_connected = False
         self.push_supported: bool | None = None
         self.last_event_id: int | None = None
@@ -221,8 +252,18 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
     async def _async_update_data(self) -> FarmData:
         try:
             data = await self._fetch()
+        except APFConnectionError as err:
+            self.server_reachable = False
+            failure = _map_error(err)
+            self.stock.async_set_update_error(failure)  # all entities go unavailable together
+            raise failure from err
         except APFError as err:
             raise _map_error(err) from err
+        if not self.server_reachable:
+            self.server_reachable = True
+            self.config_entry.async_create_background_task(
+                self.hass, self.stock.async_request_refresh(), f"{DOMAIN}_stock_recover"
+            )
         if self.on_printers_fetched is not None:
             self.on_printers_fetched(set(data.printers))
         return data

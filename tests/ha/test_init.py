@@ -16,6 +16,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from apf_core.client import (
     APFAuthenticationError,
     APFConnectionError,
+    APFError,
     APFEventStreamUnavailable,
     FarmEvent,
 )
@@ -88,20 +89,47 @@ async def test_unavailable_and_recovery_logged_once(
     assert farm.push_supported is False
     assert farm.update_interval == timedelta(seconds=30)
     mock_client.printers.side_effect = APFConnectionError("connection refused")
-    for _ in range(3):
+    mock_client.inventory.side_effect = APFConnectionError("connection refused")
+    for _ in range(12):  # 6 minutes: the stock coordinator polls (and fails) too
         freezer.tick(timedelta(seconds=31))
         async_fire_time_changed(hass)
         await hass.async_block_till_done(wait_background_tasks=True)
-    assert hass.states.get("sensor.prusa_one_status").state == STATE_UNAVAILABLE
-    assert hass.states.get("button.prusa_one_pause").state == STATE_UNAVAILABLE
+    assert mock_client.inventory.await_count >= 2
+    for entity_id in (
+        "sensor.prusa_one_status",
+        "button.prusa_one_pause",
+        "sensor.bambu_two_status",
+        "sensor.garage_farm_low_stock_items",
+    ):
+        assert hass.states.get(entity_id).state == STATE_UNAVAILABLE
     assert caplog.text.count("connection refused") == 1
     mock_client.printers.side_effect = lambda: list(fake_farm.printers)
+    mock_client.inventory.side_effect = lambda **_: list(fake_farm.inventory)
     for _ in range(2):
         freezer.tick(timedelta(seconds=31))
         async_fire_time_changed(hass)
         await hass.async_block_till_done(wait_background_tasks=True)
     assert hass.states.get("sensor.prusa_one_status").state == "printing"
-    assert caplog.text.count("data recovered") == 1
+    assert hass.states.get("sensor.garage_farm_low_stock_items").state == "1"
+    assert caplog.text.count("recovered") == 1
+
+
+@pytest.mark.usefixtures("no_stream")
+async def test_stock_failure_alone_is_logged(
+    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    mock_client: MagicMock,
+    init_integration: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A failing stock endpoint on a reachable server is reported on its own."""
+    mock_client.inventory.side_effect = APFError("boom", code="INTERNAL_ERROR", status=500)
+    freezer.tick(timedelta(minutes=5, seconds=1))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert "Error fetching autoprintfarm stock data" in caplog.text
+    assert hass.states.get("sensor.garage_farm_low_stock_items").state == STATE_UNAVAILABLE
+    assert hass.states.get("sensor.prusa_one_status").state == "printing"
 
 
 @pytest.mark.usefixtures("no_stream")
