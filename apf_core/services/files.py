@@ -283,17 +283,7 @@ class FileService:
         try:
             async with self.db.begin() as conn:
                 await self._file(conn, file_id, for_update=True)
-                number = (
-                    int(
-                        await conn.scalar(
-                            select(
-                                func.coalesce(func.max(file_versions.c.version_number), 0)
-                            ).where(file_versions.c.file_id == file_id)
-                        )
-                        or 0
-                    )
-                    + 1
-                )
+                number = await self._next_version_number(conn, file_id)
                 await self._consume_token(conn, token["token_hash"])
                 stored_key = version_key(file_id, number, filename)
                 thumb = _thumbnail(file_id, number, meta)
@@ -369,6 +359,14 @@ class FileService:
             )
         ).mappings()
         return [version_view(dict(row)) for row in rows]
+
+    async def _next_version_number(self, conn: AsyncConnection, file_id: str) -> int:
+        latest = await conn.scalar(
+            select(func.max(file_versions.c.version_number)).where(
+                file_versions.c.file_id == file_id
+            )
+        )
+        return int(latest or 0) + 1
 
     async def _version(self, conn: AsyncConnection, file_id: str, ref: str) -> dict[str, Any]:
         query = select(file_versions).where(file_versions.c.file_id == file_id)
