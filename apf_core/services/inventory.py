@@ -71,12 +71,17 @@ class InventoryService:
         sku: str | None = None,
         material: str | None = None,
         status: str | None = None,
+        is_active: bool | None = None,
         limit: int | None = None,
         offset: int | None = None,
     ) -> Rows:
         query = fg_select()
-        if low_stock is not None:
-            query = query.where(_low_stock_clause() if low_stock else ~_low_stock_clause())
+        if low_stock:  # low and active, as AutoPrintFarm filters it
+            query = query.where(_low_stock_clause(), FG.c.is_active.is_(True))
+        elif low_stock is not None:
+            query = query.where(~_low_stock_clause())
+        if is_active is not None:
+            query = query.where(FG.c.is_active.is_(is_active))
         if sku is not None:
             query = query.where(skus.c.sku == sku)
         if material is not None:

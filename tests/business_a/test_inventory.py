@@ -248,3 +248,14 @@ async def test_threshold_raise_emits_low_stock_once(api):
             select(func.count()).select_from(events).where(events.c.type == "inventory.low_stock")
         )
     assert n == 1
+
+
+async def test_low_stock_filter_skips_inactive_items(empty_api):
+    api = empty_api
+    _, fg = await _item(api, "IA-1", threshold=3)
+    _, other = await _item(api, "IA-2", threshold=3)
+    await api.patch(f"/inventory/{other['id']}", json={"is_active": False})
+    low = await api.get("/inventory", params={"low_stock": "true"})
+    assert [r["id"] for r in low.data] == [fg["id"]]
+    inactive = await api.get("/inventory", params={"is_active": "false"})
+    assert [r["id"] for r in inactive.data] == [other["id"]]

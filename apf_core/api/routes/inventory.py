@@ -26,6 +26,7 @@ routes = RouteTable("Inventory", "Finished goods: sellable stock per SKU.")
         vol.Optional("sku"): text(100, 1),
         vol.Optional("material"): text(50, 1),
         vol.Optional("status"): vol.In(FG_STATUSES),
+        vol.Optional("is_active"): BOOL_STRING,
         vol.Optional("limit"): vol.All(vol.Coerce(int), vol.Range(min=1, max=500)),
         vol.Optional("offset"): vol.All(vol.Coerce(int), vol.Range(min=0)),
     },
@@ -42,6 +43,7 @@ async def list_inventory(ctx: Ctx) -> web.StreamResponse:
         sku=q.get("sku"),
         material=q.get("material"),
         status=q.get("status"),
+        is_active=q.get("is_active"),
         limit=limit,
         offset=offset,
     )
