@@ -15,7 +15,7 @@ MIN_SCAN_INTERVAL: Final = 5
 MAX_SCAN_INTERVAL: Final = 3600
 PUSH_SAFETY_INTERVAL: Final = timedelta(minutes=5)  # polling while the stream is live
 STOCK_INTERVAL: Final = timedelta(minutes=5)
-PUSH_MAX_BACKOFF: Final = 300.0
+PUSH_MAX_BACKOFF: Final = 60.0
 
 EVENT_APF: Final = "autoprintfarm_event"
 SIGNAL_EVENT: Final = "autoprintfarm_event_{entry_id}"

@@ -123,6 +123,10 @@ class ApfRuntimeData:
 type ApfConfigEntry = ConfigEntry[ApfRuntimeData]
 
 
+class _EventLogRestarted(APFError):
+    """The server's event ids went backwards; resume the stream from the start."""
+
+
 def _map_error(err: APFError) -> Exception:
     """Coordinator failure for a library error."""
     if isinstance(err, APFAuthenticationError):
@@ -244,6 +248,7 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
         self.push_connected = False
         self.push_supported: bool | None = None
         self.last_event_id: int | None = None
+        self._backoff = 1.0
         self._bed_clear: set[str] = set()
         self.hub_device_id: str | None = None
         self.on_printers_fetched: Callable[[set[str]], None] | None = None
@@ -350,21 +355,29 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
             self.hass, self._push_loop(), f"{DOMAIN}_push_{self.config_entry.entry_id}"
         )
 
-    def _on_stream_connected(self, _last_event_id: int | None) -> None:
+    def _on_stream_connected(self, server_last_event_id: int | None) -> None:
+        if (
+            server_last_event_id is not None
+            and self.last_event_id is not None
+            and server_last_event_id < self.last_event_id
+        ):
+            # The server's event log started over (restored or new database): resume from 0.
+            self.last_event_id = None
+            raise _EventLogRestarted("the server's event ids restarted")
         if not self.push_connected:
             LOGGER.debug("Event stream connected")
         self.push_connected = True
         self.push_supported = True
+        self._backoff = 1.0
         self.update_interval = PUSH_SAFETY_INTERVAL
 
     async def _push_loop(self) -> None:
-        backoff = 1.0
+        self._backoff = 1.0
         while True:
             try:
                 async for event in self.client.events(
                     STREAM_TYPES, self.last_event_id, on_connect=self._on_stream_connected
                 ):
-                    backoff = 1.0
                     self.last_event_id = event.id
                     await self._handle_event(event)
             except APFEventStreamUnavailable:
@@ -376,6 +389,11 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
                 self._stream_down()
                 self.config_entry.async_start_reauth(self.hass)
                 return
+            except _EventLogRestarted as err:
+                LOGGER.info("Reconnecting to the event stream: %s", err)
+                self._stream_down()
+                await self.async_request_refresh()
+                continue
             except APFError as err:
                 LOGGER.debug("Event stream lost: %s", err)
             except Exception:  # never let the push task die silently
@@ -383,8 +401,8 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
             if self.push_connected:
                 self._stream_down()
                 await self.async_request_refresh()  # catch up on anything missed
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, PUSH_MAX_BACKOFF)
+            await asyncio.sleep(self._backoff)
+            self._backoff = min(self._backoff * 2, PUSH_MAX_BACKOFF)
 
     def _stream_down(self) -> None:
         self.push_connected = False
@@ -433,7 +451,8 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
     def _apply_job(self, job: Job) -> bool:
         """A job event also tells what its printer is doing (status pushes are coalesced)."""
         current = self.data.printers.get(job.printer_id or "")
-        if current is not None and (current.job is None or current.job.id == job.id):
+        takes_over = job.status in ("printing", "paused")
+        if current is not None and (current.job is None or current.job.id == job.id or takes_over):
             data = replace(current, job=job)
             printer_state = JOB_TO_PRINTER_STATE.get(job.status)
             if printer_state is not None and current.status is not None and current.online:

@@ -109,8 +109,16 @@ def fake_farm() -> FakeFarm:
 
 
 @pytest.fixture
+def welcome_ids() -> list[int | None]:
+    """``last_event_id`` of the next welcome frames (None when empty)."""
+    return []
+
+
+@pytest.fixture
 def mock_client(
-    event_queue: asyncio.Queue[FarmEvent | Exception], fake_farm: FakeFarm
+    event_queue: asyncio.Queue[FarmEvent | Exception],
+    fake_farm: FakeFarm,
+    welcome_ids: list[int | None],
 ) -> Generator[MagicMock]:
     """An autospecced ApfClient answering from FakeFarm; events come from event_queue."""
 
@@ -122,7 +130,7 @@ def mock_client(
         on_connect: Callable[[int | None], None] | None = None,
     ) -> AsyncIterator[FarmEvent]:
         if on_connect is not None:
-            on_connect(None)
+            on_connect(welcome_ids.pop(0) if welcome_ids else None)
         while True:
             item = await event_queue.get()
             if isinstance(item, Exception):

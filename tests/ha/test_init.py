@@ -372,3 +372,33 @@ async def test_reload(hass: HomeAssistant, init_integration: MockConfigEntry) ->
     await hass.async_block_till_done()
     assert init_integration.state is ConfigEntryState.LOADED
     assert hass.states.get("sensor.prusa_one_status").state == "printing"
+
+
+async def test_event_log_restart_resumes_from_start(
+    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    event_queue: asyncio.Queue[FarmEvent],
+    mock_client: MagicMock,
+    welcome_ids: list[int | None],
+) -> None:
+    """A server whose event ids went backwards (restored database) is followed from id 0."""
+    farm = init_integration.runtime_data.farm
+    await event_queue.put(make_event(500, "printer.status", {"printer_id": "p1", "status": "idle"}))
+    await hass.async_block_till_done()
+    welcome_ids.extend([3, 3])  # the server now only knows ids up to 3
+    await event_queue.put(APFConnectionError("server restarted"))
+    await hass.async_block_till_done()
+    for _ in range(3):
+        freezer.tick(timedelta(seconds=2))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+    assert mock_client.events.call_args_list[1].args[1] == 500  # first try resumes after 500
+    assert mock_client.events.call_args_list[-1].args[1] is None  # then starts over
+    assert farm.push_connected is True
+    await event_queue.put(
+        make_event(4, "printer.status", {"printer_id": "p1", "status": "printing"})
+    )
+    await hass.async_block_till_done()
+    assert farm.last_event_id == 4
+    assert hass.states.get("sensor.prusa_one_status").state == "printing"
