@@ -342,3 +342,24 @@ async def test_fulfil_state_errors(api):
     twice = await api.post(f"/orders/{two['id']}/items/{one_item}/fulfill", json={"quantity": 1})
     assert twice.status == 400
     assert twice.code == "ITEM_ALREADY_FULFILLED"
+
+
+async def test_external_data_is_never_returned(api):
+    from sqlalchemy import update
+
+    from apf_core.storage.tables.orders import orders
+
+    line = {"sku": "Z", "product_name": "Z", "quantity": 1, "unit_price": 1}
+    order = (await api.post("/orders", json={"customer_name": "E", "items": [line]})).data
+    async with api.farm.db.begin() as conn:
+        await conn.execute(update(orders).values(external_data={"secret": "token"}))
+    for reply in (
+        await api.get(f"/orders/{order['id']}"),
+        await api.get("/orders"),
+        await api.patch(f"/orders/{order['id']}", json={"notes": "x"}),
+        await api.post(f"/orders/{order['id']}/fulfill", json={}),
+    ):
+        assert reply.status == 200, reply.body
+        assert "external_data" not in str(reply.body)
+        assert "token" not in str(reply.body)
+        assert "finished_good_id" not in str(reply.body)
