@@ -116,16 +116,23 @@ class InventoryService:
             if sku is None:
                 raise NotFound("SKU not found", code="SKU_NOT_FOUND")
             if await fg_for_sku(conn, body["product_sku_id"]) is not None:
-                raise Conflict(
-                    "This SKU already has an inventory item", code="DUPLICATE_INVENTORY"
-                )
+                raise Conflict("This SKU already has an inventory item", code="DUPLICATE_INVENTORY")
             fg_id = await create_fg(
                 conn,
                 body["product_sku_id"],
-                ready_stock=body.get("ready_stock", 0),
                 threshold=body.get("low_stock_threshold", 5),
                 image_url=body.get("image_url"),
             )
+            if body.get("ready_stock"):  # opening stock goes through the ledger too
+                await move_stock(
+                    self.farm,
+                    conn,
+                    fg_id,
+                    body["ready_stock"],
+                    reason="inventory_count",
+                    notes="opening stock",
+                    reference_type="manual",
+                )
             return fg_view(await self._row(conn, fg_id))
 
     async def update(self, fg_id: str, changes: dict[str, Any]) -> dict[str, Any]:
