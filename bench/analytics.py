@@ -29,6 +29,7 @@ import aiohttp
 from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("APF_AUTO_DISPATCH", "0")  # measure analytics alone
 
 from apf_core.services.keys import KeyService
 from apf_core.storage.db import Database, sqlite_url

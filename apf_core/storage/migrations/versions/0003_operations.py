@@ -121,8 +121,12 @@ def upgrade() -> None:
     op.create_index("ix_worklist_tasks_status", "worklist_tasks", ["status", "task_type"])
     op.create_index("ix_worklist_tasks_created_at", "worklist_tasks", ["created_at"])
 
+    # analytics: "jobs of these states finished in this range" is one index seek per state
+    op.create_index("ix_jobs_status_completed", "jobs", ["status", "time_completed"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_jobs_status_completed", table_name="jobs")
     op.drop_table("worklist_tasks")
     op.drop_table("wiki_articles")
     for name in ("material_parts", "material_packaging", "material_components", "filament_spools"):
