@@ -327,3 +327,22 @@ async def test_events_are_written_with_the_change(api) -> None:
     assert kinds == ["job.created", "job.started", "job.completed"]
     ids = [e.id for e in await _events(api)]
     assert ids == sorted(ids)
+
+
+@pytest.mark.parametrize(
+    ("required", "actual", "expected"),
+    [
+        ("MK4", "Original Prusa MK4", True),
+        ("mk-4", "MK4", True),
+        ("MK4", "Voron 2.4", False),
+        ("C12", "P1S", True),
+        ("C12", "X1 Carbon", False),
+        ("BL-P001", "X1 Carbon", True),
+        ("Z9", "MK4", True),  # an internal code we cannot map never blocks a print
+        (None, "MK4", True),
+    ],
+)
+def test_models_match(required, actual, expected) -> None:
+    from apf_core.services.jobs import models_match
+
+    assert models_match(required, actual) is expected
