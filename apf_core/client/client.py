@@ -100,6 +100,10 @@ class ApfClient:
         base_path = self._base.path.rstrip("/")
         return self._base.with_path(f"{base_path}{API_PREFIX}{path}")
 
+    def _check_session(self) -> None:
+        if self._session.closed:  # aiohttp would raise a bare RuntimeError
+            raise APFConnectionError("the HTTP session is closed")
+
     @property
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._api_key}", "Accept": "application/json"}
@@ -114,6 +118,7 @@ class ApfClient:
         body: Mapping[str, Any] | None = None,
     ) -> Any:
         """Send one request and return the envelope's ``data``."""
+        self._check_session()
         try:
             async with asyncio.timeout(self.request_timeout):
                 async with self._session.request(
@@ -284,6 +289,7 @@ class ApfClient:
     # --- files --------------------------------------------------------------
     async def file_thumbnail(self, file_id: str) -> bytes | None:
         """The file's thumbnail image bytes, or ``None`` when it has none."""
+        self._check_session()
         try:
             async with asyncio.timeout(self.request_timeout):
                 async with self._session.get(
@@ -361,6 +367,7 @@ class ApfClient:
         if last_event_id is not None:
             params["last_event_id"] = str(last_event_id)
         url = self._url("/events/ws").with_query(params)
+        self._check_session()
         try:
             async with asyncio.timeout(self.request_timeout):
                 ws = await self._session.ws_connect(url, headers=self._headers, heartbeat=heartbeat)

@@ -497,7 +497,10 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
 
     def _replace_printer(self, data: PrinterData) -> None:
         printers = {**self.data.printers, data.printer.id: data}
-        self.async_set_updated_data(replace(self.data, printers=printers))
+        # Not async_set_updated_data: that would cancel the refresh debouncer (a burst of
+        # events would poll once each) and mark an outage as over before a poll proves it.
+        self.data = replace(self.data, printers=printers)
+        self.async_update_listeners()
 
     # --- bus events ------------------------------------------------------
     def printer_device_id(self, printer_id: str) -> str | None:

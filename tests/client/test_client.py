@@ -393,3 +393,16 @@ async def test_connection_refused(session: aiohttp.ClientSession, unused_tcp_por
         await client.printers()
     with pytest.raises(APFConnectionError, match="cannot reach"):
         await client.file_thumbnail("f1")
+
+
+async def test_closed_session(fake_server: FakeServer) -> None:
+    session = aiohttp.ClientSession()
+    await session.close()
+    client = ApfClient(session, fake_server.url, KEY)
+    with pytest.raises(APFConnectionError, match="closed"):
+        await client.printers()
+    with pytest.raises(APFConnectionError, match="closed"):
+        await client.file_thumbnail("f1")
+    with pytest.raises(APFConnectionError, match="closed"):
+        async for _ in client.events():
+            pass

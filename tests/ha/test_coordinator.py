@@ -15,6 +15,7 @@ from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from apf_core.client import (
+    APFConnectionError,
     APFInsufficientScopeError,
     APFNotFoundError,
     APFRateLimitError,
@@ -194,3 +195,51 @@ async def test_unexpected_stream_error_reconnects(
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
     assert mock_client.events.call_count == calls + 1
+
+
+async def test_event_burst_polls_once(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    mock_client: MagicMock,
+    event_queue: asyncio.Queue[FarmEvent | Exception],
+) -> None:
+    """Replayed events after a reconnect do not poll the server once per event."""
+    await _setup(hass, mock_config_entry)
+    before = mock_client.printers.await_count
+    for event_id in range(1, 11):
+        await event_queue.put(
+            make_event(
+                event_id,
+                "job.progress" if event_id % 2 else "job.started",
+                {"id": "j1", "job_id": "j1", "status": "printing", "printer_id": "p1"},
+            )
+        )
+        await event_queue.put(
+            make_event(100 + event_id, "printer.status", {"printer_id": "p1", "status": "printing"})
+        )
+    await hass.async_block_till_done()
+    assert mock_config_entry.runtime_data.farm.last_event_id == 110
+    assert mock_client.printers.await_count == before + 1
+
+
+async def test_push_does_not_hide_an_outage(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    mock_client: MagicMock,
+    fake_farm: FakeFarm,
+    event_queue: asyncio.Queue[FarmEvent | Exception],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Events arriving while REST polls fail keep entities unavailable until a poll succeeds."""
+    await _setup(hass, mock_config_entry)
+    farm = mock_config_entry.runtime_data.farm
+    mock_client.printers.side_effect = APFConnectionError("refused")
+    await farm.async_refresh()
+    await event_queue.put(make_event(1, "printer.status", {"printer_id": "p1", "status": "idle"}))
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.prusa_one_status").state == STATE_UNAVAILABLE
+    mock_client.printers.side_effect = lambda: list(fake_farm.printers)
+    await farm.async_refresh()
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.prusa_one_status").state == "printing"
+    assert caplog.text.count("farm data recovered") == 1
