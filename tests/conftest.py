@@ -12,6 +12,19 @@ import pytest
 from apf_core.storage.db import Database, sqlite_url
 
 PG_URL = os.environ.get("APF_TEST_DATABASE_URL")
+
+
+@pytest.fixture(autouse=True)
+def _loopback_sockets(request: pytest.FixtureRequest) -> None:
+    """Our servers and peers listen on loopback. The Home Assistant test plugin, when it is
+    loaded, blocks sockets for every test; outside tests/ha they are allowed again."""
+    if "tests/ha" in str(request.node.path):
+        return
+    try:
+        import pytest_socket
+    except ImportError:
+        return
+    pytest_socket.enable_socket()
 # Tests drive jobs by hand; tests/runtime turn auto-dispatch on where they test it.
 os.environ.setdefault("APF_AUTO_DISPATCH", "0")
 
