@@ -138,10 +138,10 @@ class AnalyticsService:
         today = datetime.combine(now.date(), time.min, tzinfo=UTC)
         open_task = worklist_tasks.c.status.in_(("pending", "in_progress"))
         async with self.db.read() as conn:
-            open_jobs = dict((await conn.execute(
+            open_jobs: dict[str, int] = {status: int(n) for status, n in (await conn.execute(
                 select(jobs.c.status, func.count())
                 .where(jobs.c.status.in_(("queued", *ACTIVE_JOB_STATES))).group_by(jobs.c.status)
-            )).all())
+            )).all()}
             today_row = (await conn.execute(select(
                 _count_if(jobs.c.status == "completed"), _count_if(jobs.c.status == "failed"),
             ).where(jobs.c.time_completed >= today))).one()
@@ -164,8 +164,8 @@ class AnalyticsService:
             "generated_at": iso(now),
             "printers": {**printer_stats["by_status"], "total": printer_stats["total"]},
             "jobs": {
-                "queued": _int(open_jobs.get("queued")),
-                "active": sum(_int(open_jobs.get(s)) for s in ACTIVE_JOB_STATES),
+                "queued": open_jobs.get("queued", 0),
+                "active": sum(open_jobs.get(s, 0) for s in ACTIVE_JOB_STATES),
                 "completed_today": _int(today_row[0]), "failed_today": _int(today_row[1]),
             },
             "worklist": {
@@ -200,7 +200,7 @@ class AnalyticsService:
             rows = (await conn.execute(query.group_by(day))).all()
             revenue = await self._revenue_by_day(conn, span) if with_revenue else {}
         by_day = {r[0]: r for r in rows}
-        daily = []
+        daily: list[dict[str, Any]] = []
         for name in span.days:
             row = by_day.get(name)
             daily.append({

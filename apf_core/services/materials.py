@@ -9,6 +9,7 @@ consumers can never drive stock below zero.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -176,7 +177,7 @@ class MaterialService:
             },
         }
 
-    async def check_availability(self, wanted: list[dict[str, Any]]) -> dict[str, Any]:
+    async def check_availability(self, wanted: builtins.list[dict[str, Any]]) -> dict[str, Any]:
         """Compare needed quantities with stock summed per component type (read only)."""
         t = self.table
         types = sorted({w["component_type"] for w in wanted})

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -94,7 +95,7 @@ class WikiService:
             rows = await fetch_page(conn, query, limit, offset)
         return [article_view(r, detail=False) for r in rows]
 
-    async def categories(self) -> list[str]:
+    async def categories(self) -> builtins.list[str]:
         t = wiki_articles
         query = (
             select(t.c.category).where(t.c.category.is_not(None), t.c.category != "")
