@@ -245,3 +245,14 @@ async def test_author_ids_never_exposed(api) -> None:
     demo = await api.get("/wiki/changing-filament-on-the-voron", key="read")
     assert demo.data["is_published"] is True
     assert len(demo.data["sections"]) == 3
+
+
+async def test_concurrent_creates_with_one_slug(empty_api) -> None:
+    import asyncio
+
+    replies = await asyncio.gather(*(
+        empty_api.post("/wiki", json={"title": f"Race {n}", "slug": "race"}, key="write")
+        for n in range(8)
+    ))
+    assert sorted(r.status for r in replies) == [201] + [409] * 7
+    assert {r.code for r in replies if r.status == 409} == {"DUPLICATE_SLUG"}

@@ -307,3 +307,15 @@ async def test_demo_tasks(api) -> None:
     for task in tasks:
         assert "metadata" not in task
         assert "assigned_to" not in task
+
+
+async def test_concurrent_starts_one_wins(api) -> None:
+    import asyncio
+
+    pid = await printer_id(api)
+    task = await make_task(api, task_type="maintenance", printer_id=pid)
+    replies = await asyncio.gather(*(
+        api.post(f"/worklist/{task['id']}/start", key="write") for _ in range(6)
+    ))
+    assert sorted(r.status for r in replies) == [200] + [409] * 5
+    assert (await printer(api, pid))["in_maintenance"] is True

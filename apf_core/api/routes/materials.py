@@ -115,7 +115,9 @@ def _register(kind: MaterialKind, segment: str, plural: str) -> None:
     async def delete_item(ctx: Ctx) -> web.StreamResponse:
         return ok(await MaterialService(ctx.farm, kind).delete(ctx.params["id"]))
 
-    low_note = "`low_stock=true`: at or below `low_threshold`, or empty."
+    order = ", ".join(kind.order_by)
+    low_note = (f"Sorted by {order}. `low_stock=true`: at or below `low_threshold`, or empty "
+                "(`status` low_stock/out_of_stock); `false`: the rest.")
     routes.get(base, scope="read", summary=f"List {plural} (not paginated)", query=list_query,
                description=low_note)(_named(list_items, f"list_{ident}"))
     routes.get(f"{base}/{{id}}", scope="read", summary=f"Get one {kind.label.lower()}",
