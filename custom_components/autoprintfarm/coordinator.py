@@ -366,6 +366,10 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
             raise _EventLogRestarted("the server's event ids restarted")
         if not self.push_connected:
             LOGGER.debug("Event stream connected")
+        if not self.last_update_success:  # the server is back: do not wait for the next poll
+            self.config_entry.async_create_background_task(
+                self.hass, self.async_refresh(), f"{DOMAIN}_reconnected"
+            )
         self.push_connected = True
         self.push_supported = True
         self._backoff = 1.0

@@ -243,3 +243,28 @@ async def test_push_does_not_hide_an_outage(
     await hass.async_block_till_done()
     assert hass.states.get("sensor.prusa_one_status").state == "printing"
     assert caplog.text.count("farm data recovered") == 1
+
+
+async def test_stream_reconnect_ends_outage_at_once(
+    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    mock_client: MagicMock,
+    fake_farm: FakeFarm,
+    event_queue: asyncio.Queue[FarmEvent | Exception],
+) -> None:
+    await _setup(hass, mock_config_entry)
+    farm = mock_config_entry.runtime_data.farm
+    mock_client.printers.side_effect = APFConnectionError("refused")
+    await event_queue.put(APFConnectionError("stream closed"))
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.prusa_one_status").state == STATE_UNAVAILABLE
+    mock_client.printers.side_effect = lambda: list(fake_farm.printers)
+    freezer.tick(timedelta(seconds=1))  # reconnect after the first backoff, before any poll
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert farm.push_connected is True
+    for _ in range(10):  # the catch-up poll runs as a background task
+        await asyncio.sleep(0)
+        await hass.async_block_till_done()
+    assert hass.states.get("sensor.prusa_one_status").state == "printing"
