@@ -62,14 +62,26 @@ class Client:
                     self.error = frame["code"]
 
 
-async def synthetic(server: RunningFarm, seconds: float, writers: int, batch: int) -> int:
+async def synthetic(
+    server: RunningFarm, seconds: float, writers: int, batch: int, rate: float
+) -> int:
+    """``writers`` tasks emit ``batch`` events per transaction, paced to ``rate`` events/s
+    in total (0: as fast as they can)."""
     farm = server.farm
-    stop = time.monotonic() + seconds
+    start = time.monotonic()
+    stop = start + seconds
     counts = [0] * writers
+    interval = writers * batch / rate if rate > 0 else 0.0
 
     async def writer(n: int) -> None:
         seq = 0
+        due = start + n * interval / writers
         while time.monotonic() < stop:
+            if interval:
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                due += interval
             async with farm.db.begin() as conn:
                 for _ in range(batch):
                     seq += 1
@@ -115,8 +127,6 @@ async def simulator(server: RunningFarm, seconds: float, printers: int, key: str
         reload = server.farm.extensions.get("reload_printers")
         if reload is not None:
             await reload()
-        await asyncio.sleep(1.0)
-        before = await _max_id(server)
         stop = time.monotonic() + seconds
 
         async def keep_printing(printer_id: str) -> None:
@@ -138,7 +148,7 @@ async def simulator(server: RunningFarm, seconds: float, printers: int, key: str
                     await call("POST", f"/printers/{printer_id}/control", {"action": "clear_bed"})
 
         await asyncio.gather(*(keep_printing(p) for p in ids))
-        return await _max_id(server) - before
+        return 0  # counted by the caller from the outbox
 
 
 async def _max_id(server: RunningFarm) -> int:
@@ -214,19 +224,24 @@ async def main(args: argparse.Namespace) -> None:
                     str(args.clients),
                     types,
                     stdin=asyncio.subprocess.PIPE,
+                    limit=1 << 30,
                     stdout=asyncio.subprocess.PIPE,
                 )
             hub = server.farm.extensions["event_hub"]
             async with asyncio.timeout(60):
-                while len(hub.clients) < args.clients:  # noqa: ASYNC110 - polling a set
+                while len(hub.clients) < args.clients:
                     await asyncio.sleep(0.05)
+            first_id = await _max_id(server)
             started = time.monotonic()
             if args.source == "synthetic":
-                emitted = await synthetic(server, args.seconds, args.writers, args.batch)
+                emitted = await synthetic(server, args.seconds, args.writers, args.batch, args.rate)
             else:
-                emitted = await simulator(server, args.seconds, args.printers, key)
+                await simulator(server, args.seconds, args.printers, key)
+                emitted = await _max_id(server) - first_id
             produce_seconds = time.monotonic() - started
             await asyncio.sleep(args.drain)  # let the clients catch up
+            # the simulated printers keep reporting while the clients drain: count it all
+            total_events = await _max_id(server) - first_id
             if local is not None:
                 stop.set()
                 clients = await local
@@ -253,7 +268,7 @@ async def main(args: argparse.Namespace) -> None:
     print(
         f"source          {args.source}"
         + (
-            f" ({args.writers} writers, batch {args.batch})"
+            f" ({args.writers} writers, batch {args.batch}, rate {args.rate or 'max'})"
             if args.source == "synthetic"
             else f" ({args.printers} printers)"
         )
@@ -264,7 +279,7 @@ async def main(args: argparse.Namespace) -> None:
         f"{emitted / produce_seconds:,.0f} events/s through the outbox"
     )
     print(
-        f"frames received {delivered:,} = {delivered / max(1, emitted * args.clients):.1%} "
+        f"frames received {delivered:,} = {delivered / max(1, total_events * args.clients):.1%} "
         f"of events x clients ({delivered / produce_seconds:,.0f} frames/s)"
     )
     print(
@@ -283,6 +298,7 @@ if __name__ == "__main__":
     parser.add_argument("--source", choices=("synthetic", "simulator"), default="synthetic")
     parser.add_argument("--writers", type=int, default=4)
     parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--rate", type=float, default=0.0, help="events/s in total (0: max)")
     parser.add_argument("--printers", type=int, default=20)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--drain", type=float, default=2.0, help="seconds to wait after producing")

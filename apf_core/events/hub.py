@@ -32,11 +32,11 @@ FETCH_BATCH = 1000
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One event, serialised once for every client."""
+    """One event, serialised (UTF-8 JSON) once for every client."""
 
     id: int
     type: str
-    text: str
+    payload: bytes
 
 
 def event_frame(event: Event) -> Frame:
@@ -47,7 +47,7 @@ def event_frame(event: Event) -> Frame:
         "time": iso(event.time),
         "data": event.data,
     }
-    return Frame(event.id, event.type, orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS).decode())
+    return Frame(event.id, event.type, orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS))
 
 
 class StreamClient:

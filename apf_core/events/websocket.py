@@ -81,8 +81,12 @@ class StreamSession:
         self.hub = hub
         self.keys = keys
         settings = hub.settings
+        # no permessage-deflate: compressing every frame once per client costs more CPU
+        # than the fan-out itself
         self.ws = web.WebSocketResponse(
-            heartbeat=settings.ws_heartbeat_seconds or None, max_msg_size=MAX_MESSAGE_BYTES
+            heartbeat=settings.ws_heartbeat_seconds or None,
+            max_msg_size=MAX_MESSAGE_BYTES,
+            compress=False,
         )
         self.client: StreamClient | None = None
         self.sent_id = 0
@@ -203,7 +207,7 @@ class StreamSession:
                 await self._send_frame(frame)
 
     async def _send_frame(self, frame: Frame) -> None:
-        await self.ws.send_str(frame.text)
+        await self.ws.send_frame(frame.payload, WSMsgType.TEXT)
         self.sent_id = frame.id
 
     async def _receive(self, client: StreamClient) -> None:
