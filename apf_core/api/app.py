@@ -93,10 +93,14 @@ def _wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]
                 raise Forbidden(
                     f"API key missing required scope: {route.scope}", code="INSUFFICIENT_SCOPE"
                 )
+        _refuse_nul("path", dict(request.match_info))
+        _refuse_nul("query", dict(request.query))
         query = _validate(route.query, dict(request.query), "query") if route.query else {}
         body: Any = None
         if route.body is not None and route.body_kind == "json":
-            body = _validate(route.body, await _read_json(request), "body")
+            raw_body = await _read_json(request)
+            _refuse_nul("body", raw_body)
+            body = _validate(route.body, raw_body, "body")
         ctx = Ctx(
             request=request,
             farm=app[FARM],
@@ -135,6 +139,25 @@ async def _read_json(request: web.Request) -> Any:
     if not isinstance(value, dict):
         raise ValidationFailed("Request body must be a JSON object")
     return value
+
+
+def _refuse_nul(where: str, value: Any, path: str = "") -> None:
+    """NUL characters cannot be stored in PostgreSQL text: refuse them as bad input
+    (400) instead of failing in the database (500)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            field = path or where
+            raise ValidationFailed(
+                f"Invalid {where}: {field}: must not contain NUL characters",
+                extra={"details": [{"field": field, "message": "must not contain NUL characters"}]},
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(where, str(key), path or where)
+            _refuse_nul(where, item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_nul(where, item, f"{path}.{index}" if path else str(index))
 
 
 def _validate(schema: vol.Schema, data: Any, where: str) -> Any:

@@ -147,11 +147,16 @@ class ProductService:
         if is_active is not None:
             query = query.where(products.c.is_active.is_(is_active))
         if search:
-            pattern = f"%{search.lower()}%"
+            # a literal substring (% and _ are not wildcards), any case; SQLite's lower()
+            # folds ASCII only, so the term as typed also matches non-ASCII text exactly
+            term = search.lower()
+            description = func.coalesce(products.c.description, "")
             query = query.where(
                 or_(
-                    func.lower(products.c.name).like(pattern),
-                    func.lower(func.coalesce(products.c.description, "")).like(pattern),
+                    func.lower(products.c.name).contains(term, autoescape=True),
+                    func.lower(description).contains(term, autoescape=True),
+                    products.c.name.contains(search, autoescape=True),
+                    description.contains(search, autoescape=True),
                 )
             )
         query = query.order_by(products.c.name, products.c.id)

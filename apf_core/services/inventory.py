@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..errors import BadRequest, Conflict, NotFound
+from ..errors import BadRequest, Conflict, NotFound, ValidationFailed
 from ..storage.tables.catalogue import skus
 from ..timeutil import utcnow
 from .bom import (
@@ -22,6 +22,7 @@ from .conflicts import unique_conflicts
 from .stock import (
     FG,
     FG_STATUSES,
+    MAX_STOCK,
     create_fg,
     fg_for_sku,
     fg_row,
@@ -185,6 +186,15 @@ class InventoryService:
             )
             if move is None:
                 row = await self._row(conn, fg_id)
+                if row["ready_stock"] + adjustment > MAX_STOCK:
+                    raise ValidationFailed(
+                        f"Adjustment of {adjustment} would take stock above {MAX_STOCK}",
+                        extra={
+                            "details": [
+                                {"field": "adjustment", "message": f"stock above {MAX_STOCK}"}
+                            ]
+                        },
+                    )
                 raise BadRequest(
                     f"Adjustment of {adjustment} would make stock negative "
                     f"(ready_stock is {row['ready_stock']})",

@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..errors import BadRequest, Conflict, NotFound
+from ..errors import BadRequest, Conflict, NotFound, ValidationFailed
 from ..storage.tables.catalogue import products, skus
 from ..storage.tables.orders import assembly_tasks, order_items, orders
 from ..storage.tables.spine import jobs, print_files
@@ -125,6 +125,24 @@ def _order_number(platform: str) -> str:
     """``MAN-YYYYMMDD-XXXX`` for manual orders, ``PF-...`` otherwise (AutoPrintFarm's format)."""
     suffix = "".join(secrets.choice(_SUFFIX_CHARS) for _ in range(4))
     return f"{'MAN' if platform == 'manual' else 'PF'}-{utcnow():%Y%m%d}-{suffix}"
+
+
+#: money is stored as 32-bit INTEGER cents
+MAX_CENTS = 2**31 - 1
+
+
+def _check_money(items: Rows, total: int) -> None:
+    """Computed line totals and the order total must fit the money columns."""
+    problems = [
+        {"field": f"items.{n}.unit_price", "message": f"quantity x unit_price above {MAX_CENTS}"}
+        for n, item in enumerate(items)
+        if item["total_price"] > MAX_CENTS
+    ]
+    if total > MAX_CENTS:
+        problems.append({"field": "total_revenue", "message": f"order total above {MAX_CENTS}"})
+    if problems:
+        summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+        raise ValidationFailed(f"Invalid body: {summary}", extra={"details": problems})
 
 
 class OrderService:
@@ -253,6 +271,7 @@ class OrderService:
         total = body.get("total_revenue")
         if total is None:
             total = sum(i["total_price"] for i in items)
+        _check_money(items, total)
         row = {
             **{k: v for k, v in body.items() if k in ORDER_FIELDS},
             "id": order_id,

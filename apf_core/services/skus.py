@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..errors import BadRequest, Conflict, NotFound
+from ..errors import BadRequest, Conflict, NotFound, ValidationFailed
 from ..storage.tables.catalogue import (
     bom_children,
     bom_inventory,
@@ -21,7 +21,7 @@ from .bom import bom_view, inventory_items, kit_numbers
 from .catalogue import product_row
 from .common import fetch_one, project
 from .conflicts import unique_conflicts
-from .stock import create_fg, fg_for_sku, refresh_status
+from .stock import MAX_STOCK, create_fg, fg_for_sku, refresh_status
 
 if TYPE_CHECKING:
     from ..farm import Farm
@@ -199,9 +199,20 @@ class SkuService:
     async def adjust(self, sku_id: str, adjustment: int, reason: str | None) -> dict[str, Any]:
         """Component-level ``stock_level`` (not finished goods); never below zero."""
         async with self.db.begin() as conn:
+            current = await sku_row(conn, sku_id)  # 404 first
+            if current["stock_level"] + adjustment > MAX_STOCK:
+                raise ValidationFailed(
+                    f"Adjustment of {adjustment} would take stock above {MAX_STOCK}",
+                    extra={"details": [{"field": "adjustment", "message": "stock too large"}]},
+                )
             result = await conn.execute(
                 update(skus)
-                .where(skus.c.id == sku_id, skus.c.stock_level + adjustment >= 0)
+                # compared with constants: a 32-bit column never overflows while checked
+                .where(
+                    skus.c.id == sku_id,
+                    skus.c.stock_level >= -adjustment,
+                    skus.c.stock_level <= MAX_STOCK - adjustment,
+                )
                 .values(stock_level=skus.c.stock_level + adjustment, updated_at=utcnow())
                 .returning(skus.c.stock_level, skus.c.low_stock_threshold)
             )

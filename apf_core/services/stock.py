@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from ..farm import Farm
 
 FG = finished_goods
+#: the most units one stock bucket may hold: far beyond any farm, and every bound used in
+#: the conditional UPDATE stays inside a 32-bit INTEGER column (PostgreSQL raises on overflow)
+MAX_STOCK = 1_000_000_000
 FG_STATUSES = ("in_stock", "low_stock", "out_of_stock", "needs_assembly")
 FG_FIELDS = (
     "id",
@@ -156,12 +159,16 @@ async def move_stock(
     reference_type: str | None = None,
     reference_id: str | None = None,
 ) -> StockMove | None:
-    """Add ``delta`` to one stock bucket atomically; ``None`` when it would go below zero."""
+    """Add ``delta`` to one stock bucket atomically; ``None`` when it would go below zero
+    (or above :data:`MAX_STOCK`)."""
     column = FG.c[bucket]
+    if abs(delta) > MAX_STOCK:
+        return None
     now = utcnow()
     result = await conn.execute(
         update(FG)
-        .where(FG.c.id == fg_id, column + delta >= 0)
+        # compared with constants, so the column never overflows while it is checked
+        .where(FG.c.id == fg_id, column >= -delta, column <= MAX_STOCK - delta)
         .values({bucket: column + delta, "updated_at": now})
         .returning(column, FG.c.status, FG.c.low_stock_threshold, FG.c.ready_stock)
     )

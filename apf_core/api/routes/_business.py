@@ -23,7 +23,9 @@ def integer(min_value: int | None = None, max_value: int | None = None) -> vol.A
     return vol.All(check, vol.Range(min=min_value, max=max_value))
 
 
-CENTS = integer(0, 10**12)
+#: money columns are 32-bit INTEGER cents: at most 21,474,836.47 in the currency
+MAX_CENTS = 2**31 - 1
+CENTS = integer(0, MAX_CENTS)
 
 
 def iso_datetime(value: Any) -> Any:
