@@ -18,7 +18,6 @@ from .compat import HAS_OPTIONS_FLOW_WITH_RELOAD
 from .const import DOMAIN
 from .coordinator import ApfConfigEntry, ApfFarmCoordinator, ApfRuntimeData, ApfStockCoordinator
 from .entity import build_hub_device_info
-from .intent import async_setup_intents
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [
@@ -37,9 +36,8 @@ __all__ = ["ApfClient", "async_setup", "async_setup_entry", "async_unload_entry"
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the actions and intents once, independent of entries."""
+    """Register the actions once, independent of entries (intents: see intent.py)."""
     async_setup_services(hass)
-    async_setup_intents(hass)
     return True
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import voluptuous as vol
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import intent
 
@@ -19,9 +19,8 @@ INTENT_RESUME = "ApfResumePrinter"
 INTENT_STATUS = "ApfPrinterStatus"
 
 
-@callback
-def async_setup_intents(hass: HomeAssistant) -> None:
-    """Register the intent handlers (once, from async_setup)."""
+async def async_setup_intents(hass: HomeAssistant) -> None:
+    """Register the intent handlers (intent platform: called by the intent component)."""
     intent.async_register(
         hass, PrinterCommandIntent(INTENT_PAUSE, "pause", "Pauses a 3D printer of the print farm")
     )

@@ -7,11 +7,19 @@ from unittest.mock import MagicMock
 import pytest
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import intent
+from homeassistant.setup import async_setup_component
 
 from apf_core.client import APFError
 from custom_components.autoprintfarm.intent import INTENT_PAUSE, INTENT_RESUME, INTENT_STATUS
 
-pytestmark = pytest.mark.usefixtures("init_integration")
+pytestmark = pytest.mark.usefixtures("init_integration", "intent_component")
+
+
+@pytest.fixture
+async def intent_component(hass: HomeAssistant) -> None:
+    """The intent component loads intent.py platforms (as Assist does)."""
+    assert await async_setup_component(hass, "intent", {})
+    await hass.async_block_till_done()
 
 
 async def handle(hass: HomeAssistant, intent_type: str, printer: str) -> intent.IntentResponse:
