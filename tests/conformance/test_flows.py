@@ -164,7 +164,9 @@ async def test_fulfil_deducts_nothing_for_short_lines(api):
     assert reply.data["status"] not in ("shipped", "fulfilled")
 
     item_b = next(i for i in o["items"] if i["sku"] == "SH-B")
-    too_many = await api.post(f"/orders/{o['id']}/items/{item_b['id']}/fulfill", json={"quantity": 3})
+    too_many = await api.post(
+        f"/orders/{o['id']}/items/{item_b['id']}/fulfill", json={"quantity": 3}
+    )
     assert too_many.status == 400 and too_many.body["code"] == "EXCESSIVE_FULFILLMENT"
     short = await api.post(f"/orders/{o['id']}/items/{item_b['id']}/fulfill", json={"quantity": 2})
     assert short.status == 400 and short.body["success"] is False
@@ -235,7 +237,9 @@ async def test_fifty_concurrent_adjustments_are_exact(api):
     assert final == 10 + applied
     assert final >= 0
     # the applied adjustments form one chain: each starts where another ended
-    chain = sorted((r.data["previous_stock"], r.data["new_stock"]) for r in replies if r.status == 200)
+    chain = sorted(
+        (r.data["previous_stock"], r.data["new_stock"]) for r in replies if r.status == 200
+    )
     assert len({prev for prev, _ in chain}) >= 1
 
 
@@ -317,7 +321,9 @@ async def test_bom_numbers_and_nesting(api):
     # one level deep only
     grand = await sku(api, p["id"], "BUN-GRAND")
     assert_error(
-        await api.put(f"/skus/{grand['id']}/bom", json={"children": [{"child_sku_id": parent["id"]}]}),
+        await api.put(
+            f"/skus/{grand['id']}/bom", json={"children": [{"child_sku_id": parent["id"]}]}
+        ),
         400,
         "NESTING_NOT_ALLOWED",
     )
