@@ -15,9 +15,11 @@ import pytest
 from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN
 from homeassistant.components.button import SERVICE_PRESS
 from homeassistant.const import ATTR_ENTITY_ID, CONF_API_KEY, CONF_URL
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, ServiceCall
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from apf_core.client import ApfClient
@@ -50,7 +52,9 @@ def entity_id_for(hass: HomeAssistant, unique_id: str, domain: str) -> str:
     return entity_id
 
 
-async def test_pause_button_follows_push(hass: HomeAssistant, tmp_path: Path) -> None:
+async def test_pause_button_follows_push(
+    hass: HomeAssistant, tmp_path: Path, service_calls: list[ServiceCall]
+) -> None:
     async with testing.running_farm(tmp_path / "farm", demo=True) as farm:
         client = ApfClient(async_get_clientsession(hass), farm.url, farm.api_key)
         server = await client.server_info()
@@ -73,6 +77,34 @@ async def test_pause_button_follows_push(hass: HomeAssistant, tmp_path: Path) ->
         status_entity = entity_id_for(hass, f"{server.server_id}_{printer.id}_status", "sensor")
         pause_entity = entity_id_for(hass, f"{server.server_id}_{printer.id}_pause", "button")
         await wait_for_state(hass, status_entity, "printing")
+
+        # A device trigger on the printer runs an automation when the print pauses.
+        device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, printer.id)})
+        assert device is not None
+        assert await async_setup_component(
+            hass,
+            "automation",
+            {
+                "automation": [
+                    {
+                        "triggers": [
+                            {
+                                "platform": "device",
+                                "domain": DOMAIN,
+                                "device_id": device.id,
+                                "type": "print_paused",
+                            }
+                        ],
+                        "actions": [
+                            {
+                                "action": "test.automation",
+                                "data": {"job": "{{ trigger.event.data.job_id }}"},
+                            }
+                        ],
+                    }
+                ]
+            },
+        )
         deadline = time.monotonic() + 5
         while not coordinator.push_connected and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
@@ -96,6 +128,8 @@ async def test_pause_button_follows_push(hass: HomeAssistant, tmp_path: Path) ->
         ).status == "paused"  # the printer really paused
         assert (coordinator.last_event_id or 0) > events_before  # the change came as an event
         assert latency < 1.0, f"push latency {latency:.3f}s"
+        await hass.async_block_till_done()
+        assert [c.data for c in service_calls if c.domain == "test"] == [{"job": job.id}]
 
         # A server-side change (not made through HA) also arrives by push: resume.
         await client.resume(printer.id)
