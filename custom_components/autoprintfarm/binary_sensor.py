@@ -14,7 +14,8 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import ApfConfigEntry, PrinterData
+from .coordinator import ApfConfigEntry
+from .data import PrinterData
 from .entity import ApfPrinterEntity
 
 PARALLEL_UPDATES = 0

@@ -12,7 +12,8 @@ from apf_core.client import ServerInfo
 
 from .compat import via_hub
 from .const import DOMAIN
-from .coordinator import ApfConfigEntry, ApfFarmCoordinator, PrinterData
+from .coordinator import ApfConfigEntry, ApfFarmCoordinator
+from .data import PrinterData
 
 
 def build_hub_device_info(unique_id: str, server: ServerInfo, base_url: str) -> DeviceInfo:

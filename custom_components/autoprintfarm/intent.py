@@ -12,7 +12,8 @@ from homeassistant.helpers import intent
 from apf_core.client import APFError
 
 from .const import DOMAIN
-from .coordinator import ApfConfigEntry, PrinterData
+from .coordinator import ApfConfigEntry
+from .data import PrinterData
 
 INTENT_PAUSE = "ApfPausePrinter"
 INTENT_RESUME = "ApfResumePrinter"

@@ -9,7 +9,8 @@ from homeassistant.components.light.const import ColorMode
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import ApfConfigEntry, ApfFarmCoordinator, PrinterData
+from .coordinator import ApfConfigEntry, ApfFarmCoordinator
+from .data import PrinterData
 from .entity import ApfPrinterEntity
 from .helpers import apf_exception_handler
 

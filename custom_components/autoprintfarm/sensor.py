@@ -25,13 +25,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from .const import DOMAIN, PRINTER_STATES
-from .coordinator import (
-    ApfConfigEntry,
-    ApfFarmCoordinator,
-    ApfStockCoordinator,
-    FarmData,
-    PrinterData,
-)
+from .coordinator import ApfConfigEntry, ApfFarmCoordinator, ApfStockCoordinator
+from .data import FarmData, PrinterData
 from .entity import ApfHubEntity, ApfPrinterEntity
 
 PARALLEL_UPDATES = 0

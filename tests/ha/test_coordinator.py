@@ -23,7 +23,7 @@ from apf_core.client import (
     Job,
     JobStats,
 )
-from custom_components.autoprintfarm.coordinator import FarmData
+from custom_components.autoprintfarm.data import FarmData
 
 from .conftest import FakeFarm, make_event
 
