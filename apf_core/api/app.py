@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import voluptuous as vol
 from aiohttp import web
+from sqlalchemy.exc import DataError
 
 from ..errors import ApiError, Forbidden, ValidationFailed
 from ..farm import Farm
@@ -198,6 +199,11 @@ async def _envelope_middleware(
         response = json_response(error_body(*_http_error(err)), err.status)
         if err.status == 405 and "Allow" in err.headers:
             response.headers["Allow"] = err.headers["Allow"]
+    except DataError as err:  # e.g. a number out of the column's range on PostgreSQL
+        _LOGGER.info("rejected value on %s %s: %s", request.method, request.path, err.orig)
+        response = json_response(
+            error_body("VALIDATION_ERROR", "A value is out of range for its field"), 400
+        )
     except Exception:
         _LOGGER.exception("unhandled error on %s %s", request.method, request.path)
         response = json_response(error_body("INTERNAL_ERROR", "Internal server error"), 500)

@@ -89,3 +89,16 @@ async def test_bearer_scheme_variants(api) -> None:
 async def test_health_needs_no_key(api) -> None:
     async with aiohttp.ClientSession() as session, session.get(api.server.api + "/health") as resp:
         assert resp.status == 200 and (await resp.json())["data"]["status"] == "ok"
+
+
+async def test_nul_characters_are_refused_everywhere(api) -> None:
+    reply = await api.post("/printers", json={"name": "a\x00b", "protocol": "simulated"}, key="write")
+    assert_envelope(reply, 400, "VALIDATION_ERROR")
+    assert_envelope(await api.get("/printers", params={"search": "a\x00"}, key="read"), 400, "VALIDATION_ERROR")
+    assert_envelope(await api.get("/printers/%00", key="read"), 400, "VALIDATION_ERROR")
+
+
+async def test_out_of_range_numbers_are_a_validation_error(api) -> None:
+    file_id = (await api.get("/jobs", key="read")).data[0]["print_file_id"]
+    reply = await api.post("/jobs", json={"print_file_id": file_id, "priority": 10**12}, key="write")
+    assert_envelope(reply, 400, "VALIDATION_ERROR")
