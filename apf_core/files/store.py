@@ -28,6 +28,8 @@ UPLOADS = "uploads"
 INCOMING = ".incoming"
 CLAIMED = ".claimed"
 WRITE_BUFFER = 1 << 20
+#: file systems cap one path segment at 255 bytes; the server adds no prefix to the name
+MAX_NAME_BYTES = 255
 
 #: characters never allowed in a stored file name (path separators, shell/Windows specials)
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
@@ -47,6 +49,12 @@ def filename_problem(name: str) -> str | None:
     """Why ``name`` is not an acceptable print-file name, or None when it is."""
     if not 1 <= len(name) <= 255:
         return "must be 1-255 characters"
+    try:
+        encoded = name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text"
+    if len(encoded) > MAX_NAME_BYTES:
+        return f"must be at most {MAX_NAME_BYTES} bytes in UTF-8 (a file system limit)"
     if name in (".", "..") or _UNSAFE.search(name) or name != name.strip():
         return "must be a single safe file name (no path separators or control characters)"
     kind = file_kind(name)

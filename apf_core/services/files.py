@@ -76,6 +76,8 @@ METADATA_COLUMNS = (
 )
 #: kinds parse-metadata accepts (the reference: 3MF or GCODE only)
 PARSEABLE_KINDS = ("3mf", "gcode")
+#: larger version numbers cannot exist (the column is a 32-bit integer)
+MAX_VERSION_NUMBER = 2_147_483_647
 #: expired, never-used upload tokens (and their bytes) are purged after this
 STALE_UPLOAD_GRACE = timedelta(hours=24)
 
@@ -340,7 +342,7 @@ class FileService:
             raise BadRequest(str(err), code="INVALID_FILE") from None
         finally:
             await asyncio.to_thread(temp.unlink, missing_ok=True)
-        return {"name": filename, "file_size_bytes": size, **_public_metadata(meta)}
+        return {"name": _base_name(filename), "file_size_bytes": size, **_public_metadata(meta)}
 
     # --- helpers ------------------------------------------------------------
     async def _file(
@@ -370,8 +372,11 @@ class FileService:
 
     async def _version(self, conn: AsyncConnection, file_id: str, ref: str) -> dict[str, Any]:
         query = select(file_versions).where(file_versions.c.file_id == file_id)
-        if ref.isdigit():
-            query = query.where(file_versions.c.version_number == int(ref))
+        if ref.isascii() and ref.isdigit():
+            number = int(ref)
+            if number > MAX_VERSION_NUMBER:  # beyond any column value (and PostgreSQL int4)
+                raise NotFound("Version not found", code="VERSION_NOT_FOUND")
+            query = query.where(file_versions.c.version_number == number)
         else:
             query = query.where(file_versions.c.id == ref)
         row = (await conn.execute(query)).mappings().first()
@@ -545,6 +550,11 @@ def _version_metadata(
         "thumbnail_key": thumb[0] if thumb else None,
         "filename": filename,
     }
+
+
+def _base_name(filename: str) -> str:
+    """The last path segment of a client-supplied name (never echo a path back)."""
+    return filename.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def _public_metadata(meta: FileMetadata) -> dict[str, Any]:
