@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..errors import Conflict, NotFound
 from ..storage.tables.catalogue import product_components, product_images, products, skus
 from ..storage.tables.spine import print_files
+from ..storage.tables.wiki import wiki_articles
 from ..timeutil import new_id, utcnow
 from .common import fetch_one, fetch_page, project
 from .conflicts import unique_conflicts
@@ -116,6 +117,14 @@ async def check_print_file(conn: AsyncConnection, file_id: str | None) -> None:
         raise NotFound(f"Print file {file_id} not found", code="PRINT_FILE_NOT_FOUND")
 
 
+async def check_wiki(conn: AsyncConnection, wiki_id: str | None) -> None:
+    if wiki_id is None:
+        return
+    found = await conn.scalar(select(wiki_articles.c.id).where(wiki_articles.c.id == wiki_id))
+    if found is None:
+        raise NotFound(f"Wiki article {wiki_id} not found", code="ARTICLE_NOT_FOUND")
+
+
 async def product_row(
     conn: AsyncConnection, product_id: str, *, visible_only: bool = True, for_update: bool = False
 ) -> dict[str, Any]:
@@ -195,6 +204,7 @@ class ProductService:
         async with self.db.begin() as conn:
             await check_name_free(conn, body["name"])
             await check_print_file(conn, body.get("print_file_id"))
+            await check_wiki(conn, body.get("wiki_id"))
             now = utcnow()
             row = {
                 "id": new_id(),
@@ -218,6 +228,7 @@ class ProductService:
             if "name" in changes:
                 await check_name_free(conn, changes["name"], exclude_id=product_id)
             await check_print_file(conn, changes.get("print_file_id"))
+            await check_wiki(conn, changes.get("wiki_id"))
             values = {k: v for k, v in changes.items() if k in EDITABLE}
             if values:
                 await conn.execute(

@@ -107,7 +107,7 @@ async def list_products(ctx: Ctx) -> web.StreamResponse:
     summary="Create a product",
     status=201,
     body={vol.Required("name"): text(200, 1), **_PRODUCT_FIELDS},
-    errors=("DUPLICATE_NAME", "PRINT_FILE_NOT_FOUND"),
+    errors=("DUPLICATE_NAME", "PRINT_FILE_NOT_FOUND", "ARTICLE_NOT_FOUND"),
 )
 async def create_product(ctx: Ctx) -> web.StreamResponse:
     return created(await ProductService(ctx.farm).create(ctx.body))
@@ -147,7 +147,7 @@ async def get_product(ctx: Ctx) -> web.StreamResponse:
     scope="write",
     summary="Update a product",
     body={vol.Optional("name"): text(200, 1), **_PRODUCT_FIELDS},
-    errors=("PRODUCT_NOT_FOUND", "DUPLICATE_NAME", "PRINT_FILE_NOT_FOUND"),
+    errors=("PRODUCT_NOT_FOUND", "DUPLICATE_NAME", "PRINT_FILE_NOT_FOUND", "ARTICLE_NOT_FOUND"),
 )
 async def update_product(ctx: Ctx) -> web.StreamResponse:
     return ok(await ProductService(ctx.farm).update(ctx.params["id"], ctx.body))
