@@ -86,6 +86,8 @@ class EventHub:
         #: id of the last event handed to clients (the seam for new clients)
         self.last_id = 0
         self.clients: set[StreamClient] = set()
+        #: closers of connections still authenticating (closed by :meth:`stop` too)
+        self.handshakes: set[Callable[[], None]] = set()
         self._pending: dict[int, Event] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -114,10 +116,16 @@ class EventHub:
         for client in tuple(self.clients):
             client.drop("SERVER_SHUTDOWN")
         self.clients.clear()
+        for close in tuple(self.handshakes):
+            close()
+        self.handshakes.clear()
 
-    def register(self, client: StreamClient) -> int:
+    def register(self, client: StreamClient) -> int | None:
         """Add a client; returns the seam id: the client gets every event with a
-        larger id live, and must replay ``(its last id, seam]`` from the outbox."""
+        larger id live, and must replay ``(its last id, seam]`` from the outbox.
+        None when the hub has stopped."""
+        if not self.running:
+            return None
         self.clients.add(client)
         return self.last_id
 

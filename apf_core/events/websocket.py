@@ -95,14 +95,25 @@ class StreamSession:
 
     async def run(self) -> web.WebSocketResponse:
         await self.ws.prepare(self.request)
+        close_on_shutdown = self._close_soon
+        self.hub.handshakes.add(close_on_shutdown)
         try:
             types, last_id = await self._authenticate()
         except StreamRejected as err:
-            await self._close_with_error(err.code, err.message, err.close_code)
+            if self._closing is None:
+                await self._close_with_error(err.code, err.message, err.close_code)
+            else:  # closed by a shutdown
+                with contextlib.suppress(Exception):
+                    await self._closing
             return self.ws
+        finally:
+            self.hub.handshakes.discard(close_on_shutdown)
         client = StreamClient(types, self.hub.settings.ws_queue_size, self._on_drop)
         self.client = client
         seam = self.hub.register(client)
+        if seam is None or self.ws.closed:
+            await self._close(WSCloseCode.GOING_AWAY)
+            return self.ws
         try:
             await self.ws.send_str(_dumps({"kind": "welcome", "last_event_id": seam}))
             self._sender = asyncio.create_task(self._send_events(client, last_id, seam))
@@ -249,6 +260,10 @@ class StreamSession:
                 reason, "The client did not keep up with the event stream", TRY_AGAIN_LATER
             )
         self._closing = asyncio.create_task(coro)
+
+    def _close_soon(self) -> None:
+        """The server is stopping while this connection authenticates."""
+        self._closing = asyncio.create_task(self._close(WSCloseCode.GOING_AWAY))
 
     async def _close(self, code: int) -> None:
         with contextlib.suppress(Exception):

@@ -229,3 +229,19 @@ async def test_server_stop_closes_streams_promptly(api: Api) -> None:
     assert stream.ws.close_code == aiohttp.WSCloseCode.GOING_AWAY
     assert time.monotonic() - started < 3
 
+
+
+async def test_server_stop_closes_connections_still_authenticating(api: Api) -> None:
+    stream = await open_stream(api, key=None, expect_welcome=False)  # no auth message yet
+    await asyncio.sleep(0.1)
+    started = time.monotonic()
+    for hook in list(api.farm.extensions["http_shutdown_hooks"]):
+        await hook()
+    msg = await stream.ws.receive(timeout=5)
+    assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    assert stream.ws.close_code == aiohttp.WSCloseCode.GOING_AWAY
+    assert time.monotonic() - started < 0.9  # well before the auth timeout (1 s here)
+    # and a connection that arrives after the stop is told the stream is unavailable
+    late = await open_stream(api, expect_welcome=False)
+    frame = await late.frame()
+    assert frame["code"] == "STREAM_UNAVAILABLE"
