@@ -16,6 +16,7 @@ from ..storage.tables.orders import assembly_tasks
 from ..timeutil import new_id, utcnow
 from .bom import children_of, consume_inventory_item, inventory_of
 from .common import fetch_page, project
+from .conflicts import field_error
 from .stock import fg_for_sku, fg_row, move_stock
 
 if TYPE_CHECKING:
@@ -256,6 +257,7 @@ class AssemblyService:
                     f"quantity_completed ({quantity}) exceeds the task quantity "
                     f"({task['quantity']})",
                     code="VALIDATION_ERROR",
+                    extra=field_error("quantity_completed", "exceeds the task quantity"),
                 )
             if task["task_type"] == "kit_assembly":
                 await self._consume_kit(conn, task, quantity)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -48,3 +49,9 @@ def unique_conflicts[**P, R](func: Callable[P, Awaitable[R]]) -> Callable[P, Awa
 
 
 __all__ = ["as_conflict", "unique_conflicts"]
+
+
+def field_error(field: str, message: str) -> dict[str, Any]:
+    """The ``details`` of a 400 VALIDATION_ERROR raised by a service (as the route layer
+    names fields)."""
+    return {"details": [{"field": field, "message": message}]}

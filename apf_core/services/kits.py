@@ -21,7 +21,7 @@ from ..storage.tables.spine import print_files
 from ..timeutil import iso, new_id, utcnow
 from .bom import children_of, inventory_of
 from .catalogue import ProductService, check_name_free, check_print_file, product_row
-from .conflicts import unique_conflicts
+from .conflicts import field_error, unique_conflicts
 from .skus import insert_sku, write_bom
 
 if TYPE_CHECKING:
@@ -119,15 +119,24 @@ async def kit_view(conn: AsyncConnection, kit: dict[str, Any]) -> dict[str, Any]
 def _check_body(body: dict[str, Any]) -> None:
     codes = [v["sku"] for v in body["variants"]]
     if len(set(codes)) != len(codes):
-        raise BadRequest("Variant SKU codes must be unique", code="VALIDATION_ERROR")
+        raise BadRequest(
+            "Variant SKU codes must be unique",
+            code="VALIDATION_ERROR",
+            extra=field_error("variants", "SKU codes must be unique"),
+        )
     names = [p["name"].lower() for p in body["parts"]]
     if len(set(names)) != len(names):
-        raise BadRequest("Part names must be unique", code="VALIDATION_ERROR")
+        raise BadRequest(
+            "Part names must be unique",
+            code="VALIDATION_ERROR",
+            extra=field_error("parts", "names must be unique"),
+        )
     for extra in body.get("bundle_extras", []):
         if extra.get("sku") is not None and extra["sku"] not in codes:
             raise BadRequest(
                 f"Bundle extra refers to unknown variant SKU {extra['sku']}",
                 code="VALIDATION_ERROR",
+                extra=field_error("bundle_extras", "unknown variant SKU"),
             )
 
 

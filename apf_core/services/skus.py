@@ -20,7 +20,7 @@ from ..timeutil import new_id, utcnow
 from .bom import bom_view, inventory_items, kit_numbers
 from .catalogue import product_row
 from .common import fetch_one, project
-from .conflicts import unique_conflicts
+from .conflicts import field_error, unique_conflicts
 from .stock import MAX_STOCK, create_fg, fg_for_sku, refresh_status
 
 if TYPE_CHECKING:
@@ -289,7 +289,11 @@ async def write_bom(
     sku_id = row["id"]
     child_ids = [c["child_sku_id"] for c in children]
     if len(set(child_ids)) != len(child_ids):
-        raise BadRequest("A child SKU is listed twice", code="VALIDATION_ERROR")
+        raise BadRequest(
+            "A child SKU is listed twice",
+            code="VALIDATION_ERROR",
+            extra=field_error("children", "a child SKU is listed twice"),
+        )
     if children:
         if sku_id in child_ids:
             raise BadRequest("A SKU cannot contain itself", code="NESTING_NOT_ALLOWED")

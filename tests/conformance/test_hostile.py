@@ -346,3 +346,42 @@ async def test_wrong_methods_and_unknown_routes(api):
     assert reply.status == 405 and reply.body["success"] is False
     reply = await api.get("/inventory/not/a/route")
     assert_error(reply, 404, "NOT_FOUND")
+
+
+async def test_service_level_validation_names_fields(api):
+    """Rules checked past the schema still answer 400 VALIDATION_ERROR with `details`."""
+    files = [f["id"] for f in (await api.get("/files")).data]
+    dup_variants = {
+        "name": "Dup kit",
+        "variants": [{"sku": "DV-1", "color": "Red"}, {"sku": "DV-1", "color": "Blue"}],
+        "parts": [{"name": "P", "print_file_id": files[0]}],
+    }
+    dup_parts = {
+        "name": "Dup kit",
+        "variants": [{"sku": "DV-2", "color": "Red"}],
+        "parts": [
+            {"name": "P", "print_file_id": files[0]},
+            {"name": "p", "print_file_id": files[0]},
+        ],
+    }
+    p = await product(api, "Detail rules", requires_assembly=True)
+    a = await sku(api, p["id"], "DR-A")
+    b = await sku(api, p["id"], "DR-B")
+    twice = {"children": [{"child_sku_id": b["id"]}, {"child_sku_id": b["id"]}]}
+    row = await fg(api, a["id"])
+    task = (await api.post("/assembly", json={"finished_good_id": row["id"], "quantity": 2})).data
+    for method, path, body, field in [
+        ("POST", "/products/kits", dup_variants, "variants"),
+        ("POST", "/products/kits", dup_parts, "parts"),
+        ("PUT", f"/skus/{a['id']}/bom", twice, "children"),
+        (
+            "POST",
+            f"/assembly/{task['id']}/complete",
+            {"quantity_completed": 3},
+            "quantity_completed",
+        ),
+    ]:
+        reply = await api.request(method, path, json=body)
+        assert_error(reply, 400, "VALIDATION_ERROR")
+        assert field in {d["field"] for d in reply.body["details"]}, reply.body
+    assert "Dup kit" not in {x["name"] for x in (await api.get("/products")).data}
