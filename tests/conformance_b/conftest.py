@@ -45,7 +45,8 @@ REF_COMPONENT = fields(
 #: packaging / parts: the create constraints seen for parts (one required string, three
 #: optional strings, two numbers, location) on the COMPONENT-like remaining_units shape
 REF_UNIT_ITEM = REF_COMPONENT - {"diameter", "size"}
-REF_CONSUMED = fields("quantity,notes,previous_quantity,new_quantity")
+#: + the enum ``reason`` (reference 2.8: Mintlify drops enum fields from the examples)
+REF_CONSUMED = fields("quantity,notes,previous_quantity,new_quantity") | {"reason"}
 REF_AVAILABILITY_ITEM = fields(
     "component_type,quantity_needed,quantity_available,has_shortage,shortage_amount,component_id"
 )

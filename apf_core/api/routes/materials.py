@@ -35,8 +35,13 @@ def number(minimum: float = 0) -> vol.All:
     return vol.All(_not_bool, vol.Any(int, float, msg="expected a number"), vol.Range(min=minimum))
 
 
+#: unit counts are 32-bit integer columns (PostgreSQL ``integer``)
+MAX_UNITS = 2_147_483_647
+
+
 def integer(minimum: int = 0) -> vol.All:
-    return vol.All(_not_bool, vol.Any(int, msg="expected an integer"), vol.Range(min=minimum))
+    return vol.All(_not_bool, vol.Any(int, msg="expected an integer"),
+                   vol.Range(min=minimum, max=MAX_UNITS))
 
 
 _FILAMENT_OPTIONAL: dict[Any, Any] = {

@@ -13,13 +13,18 @@ from ..framework import BOOL_STRING, Ctx, RouteTable, created, nullable, ok, pag
 routes = RouteTable("Wiki", "How-to articles for assembly, maintenance and products.")
 
 
+#: integer columns are 32-bit (PostgreSQL ``integer``)
+MAX_INT = 2_147_483_647
+
+
 def _int(minimum: int = 0) -> vol.All:
     def not_bool(value: Any) -> Any:
         if isinstance(value, bool):
             raise vol.Invalid("expected an integer")
         return value
 
-    return vol.All(not_bool, vol.Any(int, msg="expected an integer"), vol.Range(min=minimum))
+    return vol.All(not_bool, vol.Any(int, msg="expected an integer"),
+                   vol.Range(min=minimum, max=MAX_INT))
 
 
 def _number(value: Any) -> Any:
