@@ -14,18 +14,24 @@ from ..framework import Ctx, RouteTable, created, nullable, ok, page_query, page
 routes = RouteTable("Worklist", "Operator tasks: collection, filament changes, maintenance, QC.")
 
 
+#: minute counts are 32-bit integer columns (PostgreSQL ``integer``)
+MAX_MINUTES = 2_147_483_647
+
+
 def _iso(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise vol.Invalid("must be an ISO-8601 date or date-time string")
     try:
-        return parse_iso(str(value))
-    except ValueError:
+        return parse_iso(value)
+    except (ValueError, OverflowError):  # OverflowError: beyond year 9999 once in UTC
         raise vol.Invalid("must be an ISO-8601 date or date-time") from None
 
 
 def _minutes(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int):
         raise vol.Invalid("expected an integer")
-    if value < 0:
-        raise vol.Invalid("must be at least 0")
+    if not 0 <= value <= MAX_MINUTES:
+        raise vol.Invalid(f"must be between 0 and {MAX_MINUTES}")
     return value
 
 
