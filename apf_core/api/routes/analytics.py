@@ -20,11 +20,19 @@ from ..framework import Ctx, RouteTable, ok, text
 routes = RouteTable("Analytics", "Production, utilisation, failures, inventory and revenue.")
 
 
+#: days a report may touch (keeps day arithmetic and SQL bounds inside the calendar)
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(9998, 12, 31)
+
+
 def _day(value: Any) -> date:
     try:
-        return parse_iso(str(value)).date()
-    except ValueError:
+        day = parse_iso(str(value)).date()
+    except (ValueError, OverflowError):
         raise vol.Invalid("must be an ISO-8601 date (YYYY-MM-DD)") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise vol.Invalid(f"must be between {FIRST_DAY} and {LAST_DAY}")
+    return day
 
 
 RANGE: dict[Any, Any] = {vol.Optional("from"): _day, vol.Optional("to"): _day}
