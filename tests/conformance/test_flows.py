@@ -473,3 +473,40 @@ async def test_assembly_complete_appends_notes(api):
     assert patched.data["notes"] == "first"
     stats = (await api.get("/assembly/stats")).data
     assert stats["by_status"]["pending"]["count"] >= 2
+
+
+async def test_concurrent_sku_level_adjustments(api):
+    p = await product(api, "Sku race")
+    s = await sku(api, p["id"], "SKR-1")
+    await api.post(f"/skus/{s['id']}/adjust", json={"adjustment": 20})
+    replies = await asyncio.gather(
+        *(api.post(f"/skus/{s['id']}/adjust", json={"adjustment": -1}) for _ in range(50))
+    )
+    assert sum(r.status == 200 for r in replies) == 20
+    for r in replies:
+        if r.status != 200:
+            assert_error(r, 400, "INVALID_STOCK_LEVEL")
+    assert (await api.get(f"/skus/{s['id']}")).data["stock_level"] == 0
+
+
+async def test_competing_kit_assemblies_never_overdraw_parts(api):
+    p = await product(api, "Kit race")
+    parent = await sku(api, p["id"], "KR-KIT")
+    part = await sku(api, p["id"], "KR-PART")
+    await api.put(
+        f"/skus/{parent['id']}/bom",
+        json={"children": [{"child_sku_id": part["id"], "quantity_required": 3}]},
+    )
+    part_fg = await fg(api, part["id"])
+    await api.post(f"/inventory/{part_fg['id']}/adjust", json={"adjustment": 7})
+    tasks = []
+    for _ in range(2):  # each fits on its own (2 kits = 6 parts), not both together
+        reply = await api.post(f"/skus/{parent['id']}/kit-assembly", json={"quantity": 2})
+        assert reply.status == 201, reply.body
+        tasks.append(reply.data["id"])
+    replies = await asyncio.gather(*(api.post(f"/assembly/{t}/complete", json={}) for t in tasks))
+    assert sorted(r.status for r in replies) == [200, 400]
+    refused = next(r for r in replies if r.status == 400)
+    assert_error(refused, 400, "INSUFFICIENT_FOR_KIT")
+    assert await _stock(api, part_fg["id"]) == 1
+    assert (await fg(api, parent["id"]))["ready_stock"] == 2
