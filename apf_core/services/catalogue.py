@@ -102,10 +102,13 @@ async def product_views(conn: AsyncConnection, rows: Rows) -> Rows:
 async def check_name_free(
     conn: AsyncConnection, name: str, *, exclude_id: str | None = None
 ) -> None:
-    query = select(products.c.id).where(func.lower(products.c.name) == name.lower())
+    # compared case-insensitively in Python: SQLite's lower() folds ASCII only, so
+    # "Ünï" and "ünï" would clash on PostgreSQL but not on SQLite
+    query = select(products.c.name).where(func.length(products.c.name) == len(name))
     if exclude_id:
         query = query.where(products.c.id != exclude_id)
-    if (await conn.execute(query)).first() is not None:
+    wanted = name.lower()
+    if any(str(row[0]).lower() == wanted for row in await conn.execute(query)):
         raise Conflict(f"A product named '{name}' already exists", code="DUPLICATE_NAME")
 
 

@@ -419,13 +419,15 @@ class ColorService:
     async def _check_free(
         conn: AsyncConnection, name: str, filament_type: str, *, exclude_id: str | None = None
     ) -> None:
-        query = select(colors.c.id).where(
-            func.upper(colors.c.color_name) == name.upper(),
+        # case-insensitive in Python (SQLite's upper() folds ASCII only)
+        query = select(colors.c.color_name).where(
+            func.length(colors.c.color_name) == len(name),
             colors.c.filament_type == filament_type,
         )
         if exclude_id:
             query = query.where(colors.c.id != exclude_id)
-        if (await conn.execute(query)).first() is not None:
+        wanted = name.upper()
+        if any(str(row[0]).upper() == wanted for row in await conn.execute(query)):
             raise Conflict(
                 f"Color preset '{name}' already exists for {filament_type}", code="DUPLICATE_COLOR"
             )

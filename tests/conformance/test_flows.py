@@ -510,3 +510,14 @@ async def test_competing_kit_assemblies_never_overdraw_parts(api):
     assert_error(refused, 400, "INSUFFICIENT_FOR_KIT")
     assert await _stock(api, part_fg["id"]) == 1
     assert (await fg(api, parent["id"]))["ready_stock"] == 2
+
+
+async def test_duplicates_ignore_case_beyond_ascii(api):
+    """Same answer on SQLite and PostgreSQL, whose lower()/upper() differ outside ASCII."""
+    await product(api, "Ünïcorn lamp")
+    assert_error(await api.post("/products", json={"name": "üNÏCORN LAMP"}), 409, "DUPLICATE_NAME")
+    colour = {"color_name": "Äqua", "hex_code": "#00ffee", "filament_type": "PLA"}
+    assert (await api.post("/colors", json=colour)).status == 201
+    assert_error(
+        await api.post("/colors", json={**colour, "color_name": "äQUA"}), 409, "DUPLICATE_COLOR"
+    )
