@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from sqlalchemy import select
 
 from apf_core.storage.db import Database, sqlite_url
@@ -25,8 +24,6 @@ from apf_core.storage.tables.spine import events, print_files
 from apf_core.storage.tables.webhooks import webhook_deliveries
 
 from .conftest import FAST_ENV, Receiver
-
-pytestmark = pytest.mark.timeout(120)
 
 
 def free_port() -> int:
