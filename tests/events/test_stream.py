@@ -245,3 +245,9 @@ async def test_server_stop_closes_connections_still_authenticating(api: Api) -> 
     late = await open_stream(api, expect_welcome=False)
     frame = await late.frame()
     assert frame["code"] == "STREAM_UNAVAILABLE"
+
+
+async def test_plain_http_get_on_the_stream_is_a_clean_400(api: Api) -> None:
+    reply = await api.get("/events/ws", key="read")
+    assert reply.status == 400
+    assert reply.body["success"] is False
