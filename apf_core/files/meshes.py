@@ -14,7 +14,7 @@ from typing import IO
 
 from . import gcode_text as text
 from .model import FileMetadata, MetadataError
-from .threemf_parts import ZIP_READ_ERRORS, local_name
+from .threemf_parts import ZIP_READ_ERRORS, check_expansion, local_name
 
 _STL_HEADER = 80
 _STL_TRIANGLE = 50
@@ -71,6 +71,7 @@ def parse_amf(path: Path) -> FileMetadata:
 def _zipped_amf(path: Path) -> FileMetadata:
     try:
         with zipfile.ZipFile(path) as archive:
+            check_expansion(archive, "compressed AMF file")
             names = [name for name in archive.namelist() if not name.endswith("/")]
             if not names:
                 raise MetadataError("compressed AMF file holds no document")

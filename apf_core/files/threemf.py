@@ -35,6 +35,7 @@ def parse_3mf(path: Path) -> FileMetadata:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as err:
         raise MetadataError(f"3MF file is not a valid zip archive: {err}") from err
     with archive:
+        parts.check_expansion(archive, "3MF file")
         return _Project(archive).metadata()
 
 

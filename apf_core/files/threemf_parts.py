@@ -20,6 +20,12 @@ from .values import parse_float, parse_int
 
 MAX_CONFIG_BYTES = 32 << 20
 MAX_IMAGE_BYTES = 16 << 20
+#: zip-bomb guard: declared sizes bound what zipfile inflates, so refuse archives that
+#: declare more than this in total, or a large entry packed far tighter than any real
+#: G-code / model XML (those deflate 3-10x)
+MAX_EXPANDED_BYTES = 2 << 30
+MAX_RATIO = 200
+RATIO_FLOOR = 16 << 20
 
 #: errors zipfile/zlib raise for corrupt or truncated member data
 ZIP_READ_ERRORS: tuple[type[Exception], ...] = (
@@ -60,6 +66,23 @@ class ModelScan:
     application: str | None = None
     object_count: int = 0
     build_items: int = 0
+
+
+def check_expansion(archive: zipfile.ZipFile, label: str) -> None:
+    """Refuse zip bombs before inflating anything (MetadataError)."""
+    total = 0
+    for info in archive.infolist():
+        total += info.file_size
+        ratio = info.file_size // max(info.compress_size, 1)
+        if info.file_size > RATIO_FLOOR and ratio > MAX_RATIO:
+            raise MetadataError(
+                f"{label} entry {info.filename} expands {ratio}x (over {MAX_RATIO}x): "
+                "refused as a zip bomb"
+            )
+    if total > MAX_EXPANDED_BYTES:
+        raise MetadataError(
+            f"{label} expands to {total} bytes (over {MAX_EXPANDED_BYTES}): refused as a zip bomb"
+        )
 
 
 @contextmanager

@@ -360,6 +360,10 @@ async def test_unicode_and_sqlish_names_round_trip(api: Api, tmp_path: Path,
         # 200 MB of zeros packed into ~200 KB: refused without inflating it all
         ("bomb.3mf", lambda _: zipped({"Metadata/plate_1.gcode": b"\0" * (200 * 1024 * 1024),
                                        "3D/3dmodel.model": b"<model/>"})),
+        # 64 MB of G-code text in well under 1 MB: refused from the zip directory
+        ("textbomb.3mf", lambda _: zipped({
+            "Metadata/plate_1.gcode": b"G1 X10 Y10 E0.1\n" * (4 << 20),
+            "3D/3dmodel.model": b"<model/>"})),
         ("junk.stl", lambda _: os.urandom(200)),
     ],
 )
@@ -446,3 +450,22 @@ async def test_scopes(api: Api) -> None:
         reply = await api.request(method, path, key="read", json=body)
         assert_error(reply, 403, "INSUFFICIENT_SCOPE")
         assert reply.body["error"] == "API key missing required scope: write"
+
+
+async def test_concurrent_version_adds_get_distinct_numbers(api: Api, tmp_path: Path) -> None:
+    file_id = (await create(api, "race.gcode", prusa(tmp_path))).data["id"]
+    keys = [await staged(api, f"race-{n}.gcode", prusa(tmp_path)) for n in range(5)]
+    replies = await asyncio.gather(
+        *(api.post(f"/files/{file_id}/versions", json={"storage_key": key}) for key in keys)
+    )
+    assert [r.status for r in replies] == [201] * 5, [r.body for r in replies]
+    numbers = sorted(r.data["version_number"] for r in replies)
+    assert numbers == [2, 3, 4, 5, 6]
+    listed = (await api.get(f"/files/{file_id}/versions")).data
+    assert sum(1 for v in listed if v["is_current_version"]) == 1
+
+
+async def test_unknown_routes_and_methods(api: Api) -> None:
+    assert_error(await api.get("/files/x/y/z"), 404, "NOT_FOUND")
+    assert_error(await api.delete("/files/upload-url"), 405, "METHOD_NOT_ALLOWED")
+    assert_error(await api.patch("/files"), 405, "METHOD_NOT_ALLOWED")

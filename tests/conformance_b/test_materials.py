@@ -263,7 +263,9 @@ async def test_check_availability(api: Api) -> None:
      ({"components": [{"component_type": "a"}]}, "quantity_needed"),
      ({"components": [{"component_type": "a", "quantity_needed": 0}]}, "quantity_needed"),
      ({"components": [{"component_type": "a", "quantity_needed": "2"}]}, "quantity_needed"),
-     ({"components": [{"component_type": "a", "quantity_needed": 1, "x": 1}]}, "x")],
+     ({"components": [{"component_type": "a", "quantity_needed": 1, "x": 1}]}, "x"),
+     ({"components": [{"component_type": f"t{n}", "quantity_needed": 1} for n in range(1001)]},
+      "components")],
 )
 async def test_check_availability_validation(api: Api, body: Any, field: str) -> None:
     assert_validation(await api.post("/materials/components/check-availability", json=body),
@@ -279,3 +281,15 @@ async def test_unicode_and_sqlish_text_round_trips(api: Api) -> None:
     assert again.data["brand"] == text[:100] and again.data["color"] == "Röd"
     assert_no_leaks(again.body)
     assert (await api.get("/materials/filament", params={"color": "'; --"})).data == []
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+async def test_delete(api: Api, kind: str) -> None:
+    _, minimal, _, code = KINDS[kind]
+    item = (await api.post(f"/materials/{kind}", json=minimal)).data
+    assert_error(await api.delete(f"/materials/{kind}/{item['id']}", key="read"), 403,
+                 "INSUFFICIENT_SCOPE")
+    gone = await api.delete(f"/materials/{kind}/{item['id']}", key="write")
+    assert gone.status == 200, gone.body
+    assert_error(await api.get(f"/materials/{kind}/{item['id']}"), 404, code)
+    assert_error(await api.delete(f"/materials/{kind}/{item['id']}"), 404, code)

@@ -22,6 +22,9 @@ from ...services.materials import (
 )
 from ..framework import BOOL_STRING, Ctx, Handler, RouteTable, created, nullable, ok, text
 
+#: lines one availability check may ask about (keeps the SQL IN lists small)
+MAX_AVAILABILITY_ITEMS = 1000
+
 routes = RouteTable("Materials", "Filament spools, components, packaging and printer parts.")
 
 
@@ -173,7 +176,7 @@ async def consume_component(ctx: Ctx) -> web.StreamResponse:
         vol.Required("components"): vol.All(
             [{vol.Required("component_type"): text(100, 1),
               vol.Required("quantity_needed"): integer(1)}],
-            vol.Length(min=1),
+            vol.Length(min=1, max=MAX_AVAILABILITY_ITEMS),
         ),
     },
 )
