@@ -19,6 +19,19 @@ routes = RouteTable("Files", "Print files: uploads, parsed metadata, versions an
 READ_CHUNK = 64 * 1024
 
 
+#: offsets past this fail in the database drivers (64-bit overflow); no list gets that long
+MAX_OFFSET = 2_147_483_647
+
+
+def _page_query() -> dict[Any, Any]:
+    """page_query() with an upper bound on ``offset`` (a huge one was a 500)."""
+    query = page_query()
+    query[vol.Optional("offset", default=0)] = vol.All(
+        vol.Coerce(int), vol.Range(min=0, max=MAX_OFFSET)
+    )
+    return query
+
+
 def safe_filename(value: Any) -> str:
     if not isinstance(value, str):
         raise vol.Invalid("expected a string")
@@ -39,7 +52,7 @@ def _count(value: Any) -> int:
     scope="read",
     summary="List print files",
     query={
-        **page_query(),
+        **_page_query(),
         vol.Optional("product_id"): text(36, 1),
         vol.Optional("filament_type"): text(50, 1),
         vol.Optional("model_id"): text(120, 1),

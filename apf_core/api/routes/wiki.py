@@ -13,6 +13,19 @@ from ..framework import BOOL_STRING, Ctx, RouteTable, created, nullable, ok, pag
 routes = RouteTable("Wiki", "How-to articles for assembly, maintenance and products.")
 
 
+#: offsets past this fail in the database drivers (64-bit overflow); no list gets that long
+MAX_OFFSET = 2_147_483_647
+
+
+def _page_query() -> dict[Any, Any]:
+    """page_query() with an upper bound on ``offset`` (a huge one was a 500)."""
+    query = page_query()
+    query[vol.Optional("offset", default=0)] = vol.All(
+        vol.Coerce(int), vol.Range(min=0, max=MAX_OFFSET)
+    )
+    return query
+
+
 #: integer columns are 32-bit (PostgreSQL ``integer``)
 MAX_INT = 2_147_483_647
 
@@ -88,7 +101,7 @@ def _key_id(ctx: Ctx) -> str | None:
         vol.Optional("search"): text(200, 1),
         vol.Optional("product_id"): text(64, 1),
         vol.Optional("sku_id"): text(64, 1),
-        **page_query(),
+        **_page_query(),
     },
     paginated=True,
 )

@@ -14,6 +14,19 @@ from ..framework import Ctx, RouteTable, created, nullable, ok, page_query, page
 routes = RouteTable("Worklist", "Operator tasks: collection, filament changes, maintenance, QC.")
 
 
+#: offsets past this fail in the database drivers (64-bit overflow); no list gets that long
+MAX_OFFSET = 2_147_483_647
+
+
+def _page_query() -> dict[Any, Any]:
+    """page_query() with an upper bound on ``offset`` (a huge one was a 500)."""
+    query = page_query()
+    query[vol.Optional("offset", default=0)] = vol.All(
+        vol.Coerce(int), vol.Range(min=0, max=MAX_OFFSET)
+    )
+    return query
+
+
 #: minute counts are 32-bit integer columns (PostgreSQL ``integer``)
 MAX_MINUTES = 2_147_483_647
 
@@ -68,7 +81,7 @@ NOT_FOUND = ("TASK_NOT_FOUND",)
         vol.Optional("task_type"): _one_of(TASK_TYPES),
         vol.Optional("priority"): _one_of(PRIORITIES),
         vol.Optional("printer_id"): text(64, 1),
-        **page_query(),
+        **_page_query(),
     },
     paginated=True,
 )
