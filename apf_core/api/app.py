@@ -51,7 +51,8 @@ def create_app(farm: Farm) -> web.Application:
     app = web.Application(
         middlewares=[_envelope_middleware],
         client_max_size=farm.settings.max_json_bytes,
-        handler_args={"max_field_size": 16384},
+        # long search strings and many filters fit; beyond this aiohttp answers 400 itself
+        handler_args={"max_field_size": 16384, "max_line_size": 32768},
     )
     app[FARM] = farm
     app[KEYS] = KeyService(farm.db)
@@ -60,7 +61,10 @@ def create_app(farm: Farm) -> web.Application:
     app[ROUTES] = routes
     app[_SPEC] = {}
     for route in routes:
-        app.router.add_route(route.method, BASE_PATH + route.path, _wrap(route))
+        handler = _wrap(route)
+        app.router.add_route(route.method, BASE_PATH + route.path, handler)
+        if route.method == "GET" and not route.websocket:
+            app.router.add_route("HEAD", BASE_PATH + route.path, handler)
     app.on_shutdown.append(_run_shutdown_hooks)  # type: ignore[arg-type]
     return app
 

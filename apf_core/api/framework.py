@@ -63,6 +63,8 @@ class Route:
     response: vol.Schema | None = None
     response_kind: str = "json"  # or "binary"
     paginated: bool = False
+    #: paginated lists whose meta also carries ``total`` (orders)
+    paged_total: bool = False
     websocket: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 

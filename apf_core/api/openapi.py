@@ -152,9 +152,11 @@ def _operation(route: Route) -> dict[str, Any]:
         },
     }
     if route.paginated:
+        meta_fields = ("limit", "offset", "count", "total") if route.paged_total else ("limit", "offset", "count")
         ok_schema["properties"]["meta"] = {
             "type": "object",
-            "properties": {k: {"type": "integer"} for k in ("limit", "offset", "count", "total")},
+            "required": list(meta_fields),
+            "properties": {k: {"type": "integer"} for k in meta_fields},
         }
     content = (
         {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
@@ -178,8 +180,42 @@ def _operation(route: Route) -> dict[str, Any]:
         responses["429"] = {"description": "RATE_LIMITED", "content": error_ref}
     if "{" in route.path:
         responses["404"] = {"description": "Not found", "content": error_ref}
-    op["responses"] = responses
+    for status, codes in _codes_by_status(route.errors).items():
+        entry = responses.setdefault(status, {"description": "", "content": error_ref})
+        known = [c for c in entry["description"].split(", ") if c]
+        entry["description"] = ", ".join(dict.fromkeys([*known, *codes]))
+    op["responses"] = dict(sorted(responses.items()))
     return op
+
+
+_CONFLICT_CODES = frozenset(
+    {
+        "INVALID_STATE", "PRINTER_PRINTING", "JOB_STATE_CHANGED", "PART_IN_EXTERNAL_BOM",
+        "SKU_IN_USE_BY_ORDER", "IMAGE_CAP_REACHED", "CONFLICT",
+    }
+)
+
+
+def error_status(code: str) -> str:
+    """The HTTP status a documented error code is sent with."""
+    if code.endswith("NOT_FOUND") or code in ("NO_THUMBNAIL", "UNKNOWN_INVENTORY_ITEM"):
+        return "404"
+    if code.startswith("DUPLICATE") or code in _CONFLICT_CODES:
+        return "409"
+    if code.startswith("HUB_"):
+        return "503"
+    if code in ("PAYLOAD_TOO_LARGE", "FILE_TOO_LARGE"):
+        return "413"
+    if code.startswith(("UPLOAD_TOKEN", "TOKEN_")):
+        return "401"
+    return "400"
+
+
+def _codes_by_status(codes: Sequence[str]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for code in codes:
+        grouped.setdefault(error_status(code), []).append(code)
+    return grouped
 
 
 def render_docs(spec: dict[str, Any]) -> str:

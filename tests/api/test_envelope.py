@@ -102,3 +102,16 @@ async def test_out_of_range_numbers_are_a_validation_error(api) -> None:
     file_id = (await api.get("/jobs", key="read")).data[0]["print_file_id"]
     reply = await api.post("/jobs", json={"print_file_id": file_id, "priority": 10**12}, key="write")
     assert_envelope(reply, 400, "VALIDATION_ERROR")
+
+
+async def test_head_on_get_routes(api) -> None:
+    async with api.session.head(
+        api.server.api + "/printers", headers={"Authorization": f"Bearer {api.keys['read']}"}
+    ) as resp:
+        assert resp.status == 200 and "X-RateLimit-Limit" in resp.headers
+        assert await resp.read() == b""
+
+
+async def test_long_query_strings_get_the_envelope(api) -> None:
+    reply = await api.get("/printers", params={"search": "x" * 9000}, key="read")
+    assert_envelope(reply, 400, "VALIDATION_ERROR")

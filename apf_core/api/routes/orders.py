@@ -49,6 +49,7 @@ ITEM = {
         **page_query(),
     },
     paginated=True,
+    paged_total=True,
 )
 async def list_orders(ctx: Ctx) -> web.StreamResponse:
     """`meta` also carries `total` (all matching orders). `from`/`to` filter `order_date`."""
