@@ -131,10 +131,12 @@ def _manual_dispatch(monkeypatch: pytest.MonkeyPatch, farm_options: dict[str, An
 
 @pytest.fixture
 async def api(
-    tmp_path: Path, database: Database, farm_options: dict[str, Any]
+    tmp_path: Path, database: Database, farm_options: dict[str, Any], demo_templates: Any
 ) -> AsyncIterator[Api]:
     """A running server with the demo farm and a set of keys."""
     demo = farm_options.pop("demo", True)
+    if demo:  # a copy of the demo farm seeded once per session (same rows as seeding anew)
+        await demo_templates.restore(database, tmp_path / "data")
     async with running_farm(tmp_path / "data", demo=demo, db=database, **farm_options) as server:
         async with aiohttp.ClientSession() as session:
             client = Api(server, session)
