@@ -257,7 +257,8 @@ class TelemetryBridge:
             tracker.last_progress = state.progress
             async with self.farm.db.begin() as conn:
                 await conn.execute(
-                    update(jobs).where(jobs.c.id == tracker.job_id, jobs.c.status == "printing")
+                    update(jobs)
+                    .where(jobs.c.id == tracker.job_id, jobs.c.status == "printing")
                     .values(progress_percentage=state.progress)
                 )
 
@@ -279,7 +280,6 @@ class TelemetryBridge:
         }
 
     async def _transition(self, tracker: _Tracker, transition: _Transition) -> None:
-        state = transition.state
         printer_id = tracker.printer_id
         job = await self._active_job(printer_id)
         tracker.job_id = job["id"] if job else None
@@ -293,12 +293,19 @@ class TelemetryBridge:
     async def _active_job(self, printer_id: str) -> dict[str, Any] | None:
         async with self.farm.db.read() as conn:
             row = (
-                await conn.execute(
-                    select(jobs.c.id, jobs.c.status, jobs.c.time_started, jobs.c.updated_at)
-                    .where(jobs.c.printer_id == printer_id, jobs.c.status.in_(ACTIVE_JOB_STATES))
-                    .order_by(jobs.c.updated_at.desc()).limit(1)
+                (
+                    await conn.execute(
+                        select(jobs.c.id, jobs.c.status, jobs.c.time_started, jobs.c.updated_at)
+                        .where(
+                            jobs.c.printer_id == printer_id, jobs.c.status.in_(ACTIVE_JOB_STATES)
+                        )
+                        .order_by(jobs.c.updated_at.desc())
+                        .limit(1)
+                    )
                 )
-            ).mappings().first()
+                .mappings()
+                .first()
+            )
         return dict(row) if row is not None else None
 
     def _may_mirror(self, tracker: _Tracker, transition: _Transition) -> bool:
@@ -308,7 +315,9 @@ class TelemetryBridge:
         busy = bool(in_flight(tracker.printer_id)) if callable(in_flight) else False
         return not busy and tracker.status is transition.state.status
 
-    async def _drive_job(self, job: dict[str, Any], transition: _Transition, *, mirror: bool) -> None:
+    async def _drive_job(
+        self, job: dict[str, Any], transition: _Transition, *, mirror: bool
+    ) -> None:
         from .services.jobs import JobService
 
         service = JobService(self.farm)
@@ -367,13 +376,21 @@ class TelemetryBridge:
         now = utcnow()
         async with self.farm.db.begin() as conn:
             row = (
-                await conn.execute(
-                    select(
-                        printers.c.status, printers.c.in_maintenance,
-                        printers.c.current_filament_type, printers.c.current_color_hex,
-                    ).where(printers.c.id == printer_id).with_for_update()
+                (
+                    await conn.execute(
+                        select(
+                            printers.c.status,
+                            printers.c.in_maintenance,
+                            printers.c.current_filament_type,
+                            printers.c.current_color_hex,
+                        )
+                        .where(printers.c.id == printer_id)
+                        .with_for_update()
+                    )
                 )
-            ).mappings().first()
+                .mappings()
+                .first()
+            )
             if row is None:
                 return
             values: dict[str, Any] = {}
@@ -391,19 +408,31 @@ class TelemetryBridge:
                     values["current_color_hex"] = colour
             if values:
                 values["updated_at"] = now
-                await conn.execute(update(printers).where(printers.c.id == printer_id).values(**values))
-            payload = {"printer_id": printer_id, "status": state.status.value,
-                       "previous_status": previous.value}
+                await conn.execute(
+                    update(printers).where(printers.c.id == printer_id).values(**values)
+                )
+            payload = {
+                "printer_id": printer_id,
+                "status": state.status.value,
+                "previous_status": previous.value,
+            }
             if previous is Status.OFFLINE and state.status is not Status.OFFLINE:
                 await self.farm.events.emit(conn, "printer.online", payload)
             elif state.status is Status.OFFLINE and previous is not Status.OFFLINE:
                 await self.farm.events.emit(conn, "printer.offline", payload)
             if state.status is Status.ERROR and previous is not Status.ERROR:
                 await self.farm.events.emit(
-                    conn, "printer.error",
+                    conn,
+                    "printer.error",
                     {**payload, "error": state.error, "error_code": state.error_code},
                 )
-            if state.status in (Status.IDLE, Status.FINISHED, Status.CANCELLED) and previous not in (
-                Status.IDLE, Status.FINISHED, Status.CANCELLED,
+            if state.status in (
+                Status.IDLE,
+                Status.FINISHED,
+                Status.CANCELLED,
+            ) and previous not in (
+                Status.IDLE,
+                Status.FINISHED,
+                Status.CANCELLED,
             ):
                 await self.farm.events.emit(conn, "printer.idle", payload)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.events import Event
 from ..errors import ApiError
@@ -46,7 +47,12 @@ TRIGGER_EVENTS = frozenset({
 
 
 def _env_default() -> bool:
-    return os.environ.get("APF_AUTO_DISPATCH", "1").strip().lower() not in ("0", "false", "no", "off")
+    return os.environ.get("APF_AUTO_DISPATCH", "1").strip().lower() not in (
+        "0",
+        "false",
+        "no",
+        "off",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +65,11 @@ class Attempt:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "job_id": self.job_id, "printer_id": self.printer_id, "outcome": self.outcome,
-            "error_code": self.error_code, "message": self.message,
+            "job_id": self.job_id,
+            "printer_id": self.printer_id,
+            "outcome": self.outcome,
+            "error_code": self.error_code,
+            "message": self.message,
         }
 
 
@@ -132,7 +141,8 @@ class Dispatcher:
             )
             if exists:
                 await conn.execute(
-                    update(server_settings).where(server_settings.c.key == SETTING_KEY)
+                    update(server_settings)
+                    .where(server_settings.c.key == SETTING_KEY)
                     .values(value=enabled)
                 )
             else:
@@ -144,51 +154,82 @@ class Dispatcher:
     async def load_printers(self) -> list[PrinterInfo]:
         now = time.monotonic()
         async with self.farm.db.read() as conn:
-            rows = (await conn.execute(select(
-                printers.c.id, printers.c.name, printers.c.model, printers.c.nozzle_size,
-                printers.c.tags, printers.c.is_active, printers.c.auto_dispatch,
-                printers.c.in_maintenance, printers.c.awaiting_bed_clear, printers.c.status,
-                printers.c.has_ams, printers.c.current_filament_type, printers.c.current_color,
-                printers.c.current_color_hex, printers.c.total_print_time,
-            ))).mappings().all()
-            busy = dict((await conn.execute(
-                select(jobs.c.printer_id, func.count()).where(
-                    jobs.c.printer_id.is_not(None), jobs.c.status.in_(ACTIVE_JOB_STATES)
-                ).group_by(jobs.c.printer_id)
-            )).all())
-            pending = dict((await conn.execute(
-                select(jobs.c.printer_id, func.count()).where(
-                    jobs.c.printer_id.is_not(None), jobs.c.status == "queued"
-                ).group_by(jobs.c.printer_id)
-            )).all())
+            rows = (
+                (
+                    await conn.execute(
+                        select(
+                            printers.c.id,
+                            printers.c.name,
+                            printers.c.model,
+                            printers.c.nozzle_size,
+                            printers.c.tags,
+                            printers.c.is_active,
+                            printers.c.auto_dispatch,
+                            printers.c.in_maintenance,
+                            printers.c.awaiting_bed_clear,
+                            printers.c.status,
+                            printers.c.has_ams,
+                            printers.c.current_filament_type,
+                            printers.c.current_color,
+                            printers.c.current_color_hex,
+                            printers.c.total_print_time,
+                        )
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            busy = await _counts(conn, jobs.c.status.in_(ACTIVE_JOB_STATES))
+            pending = await _counts(conn, jobs.c.status == "queued")
         result: list[PrinterInfo] = []
         for row in rows:
             live = self.farm.live.get(row["id"])
-            slots = [Slot(row["current_filament_type"], row["current_color"], row["current_color_hex"])]
+            slots = [
+                Slot(row["current_filament_type"], row["current_color"], row["current_color_hex"])
+            ]
             if row["has_ams"] and live is not None:
                 slots.extend(
                     Slot(t.get("filament_type"), None, t.get("color_hex"))
-                    for t in live.trays if t.get("filament_type")
+                    for t in live.trays
+                    if t.get("filament_type")
                 )
-            result.append(PrinterInfo(
-                id=row["id"], name=row["name"], model=row["model"], nozzle_size=row["nozzle_size"],
-                tags=frozenset(str(t).lower() for t in row["tags"] or ()), slots=tuple(slots),
-                is_active=row["is_active"], auto_dispatch=row["auto_dispatch"],
-                in_maintenance=row["in_maintenance"], awaiting_bed_clear=row["awaiting_bed_clear"],
-                row_status=row["status"], online=self.farm.control.is_online(row["id"]),
-                live_status=live.status if live is not None and live.online else None,
-                has_active_job=bool(busy.get(row["id"])), reserved=row["id"] in self._reserved,
-                cooling_down=self._cooldown_until.get(row["id"], 0.0) > now,
-                load=(int(pending.get(row["id"], 0)), int(row["total_print_time"] or 0)),
-            ))
+            result.append(
+                PrinterInfo(
+                    id=row["id"],
+                    name=row["name"],
+                    model=row["model"],
+                    nozzle_size=row["nozzle_size"],
+                    tags=frozenset(str(t).lower() for t in row["tags"] or ()),
+                    slots=tuple(slots),
+                    is_active=row["is_active"],
+                    auto_dispatch=row["auto_dispatch"],
+                    in_maintenance=row["in_maintenance"],
+                    awaiting_bed_clear=row["awaiting_bed_clear"],
+                    row_status=row["status"],
+                    online=self.farm.control.is_online(row["id"]),
+                    live_status=live.status if live is not None and live.online else None,
+                    has_active_job=bool(busy.get(row["id"])),
+                    reserved=row["id"] in self._reserved,
+                    cooling_down=self._cooldown_until.get(row["id"], 0.0) > now,
+                    load=(int(pending.get(row["id"], 0)), int(row["total_print_time"] or 0)),
+                )
+            )
         return result
 
     async def load_jobs(self, job_id: str | None = None) -> list[JobInfo]:
         query = (
             select(
-                jobs.c.id, jobs.c.priority, jobs.c.time_submitted, jobs.c.printer_id,
-                jobs.c.printer_model, jobs.c.filament_type, jobs.c.material_type, jobs.c.color,
-                jobs.c.required_tags, print_files.c.printer_model_id, print_files.c.nozzle_diameter,
+                jobs.c.id,
+                jobs.c.priority,
+                jobs.c.time_submitted,
+                jobs.c.printer_id,
+                jobs.c.printer_model,
+                jobs.c.filament_type,
+                jobs.c.material_type,
+                jobs.c.color,
+                jobs.c.required_tags,
+                print_files.c.printer_model_id,
+                print_files.c.nozzle_diameter,
             )
             .select_from(jobs.outerjoin(print_files, print_files.c.id == jobs.c.print_file_id))
             .where(jobs.c.status == "queued")
@@ -199,9 +240,14 @@ class Dispatcher:
             rows = (await conn.execute(query)).all()
         return [
             JobInfo(
-                id=r.id, priority=r.priority or 0, submitted=r.time_submitted, printer_id=r.printer_id,
-                model=r.printer_model or r.printer_model_id, nozzle=r.nozzle_diameter,
-                filament_type=r.filament_type or r.material_type, colour=r.color,
+                id=r.id,
+                priority=r.priority or 0,
+                submitted=r.time_submitted,
+                printer_id=r.printer_id,
+                model=r.printer_model or r.printer_model_id,
+                nozzle=r.nozzle_diameter,
+                filament_type=r.filament_type or r.material_type,
+                colour=r.color,
                 tags=frozenset(str(t).lower() for t in r.required_tags or ()),
             )
             for r in rows
@@ -234,19 +280,37 @@ class Dispatcher:
         try:
             assigned = await self._assign(job, printer.id)
             if not assigned:
-                return await self._record(Attempt(job.id, printer.id, "skipped", "JOB_STATE_CHANGED",
-                                                  "Job changed before it could be started"))
+                return await self._record(
+                    Attempt(
+                        job.id,
+                        printer.id,
+                        "skipped",
+                        "JOB_STATE_CHANGED",
+                        "Job changed before it could be started",
+                    )
+                )
             try:
                 await JobService(self.farm).start(job.id)
             except ApiError as err:
                 if job.printer_id is None:
                     await self._unassign(job.id, printer.id)
-                if err.code in ("HUB_OFFLINE", "HUB_COMMAND_FAILED", "PRINTER_UNAVAILABLE",
-                                "FILE_NOT_FOUND"):
+                if err.code in (
+                    "HUB_OFFLINE",
+                    "HUB_COMMAND_FAILED",
+                    "PRINTER_UNAVAILABLE",
+                    "FILE_NOT_FOUND",
+                ):
                     self._cooldown_until[printer.id] = time.monotonic() + COOLDOWN_SECONDS
-                _LOGGER.warning("dispatch of job %s to printer %s failed: %s %s",
-                                job.id, printer.name, err.code, err.message)
-                return await self._record(Attempt(job.id, printer.id, "failed", err.code, err.message))
+                _LOGGER.warning(
+                    "dispatch of job %s to printer %s failed: %s %s",
+                    job.id,
+                    printer.name,
+                    err.code,
+                    err.message,
+                )
+                return await self._record(
+                    Attempt(job.id, printer.id, "failed", err.code, err.message)
+                )
             _LOGGER.info("dispatched job %s to printer %s", job.id, printer.name)
             return await self._record(Attempt(job.id, printer.id, "started"))
         finally:
@@ -266,18 +330,26 @@ class Dispatcher:
     async def _unassign(self, job_id: str, printer_id: str) -> None:
         async with self.farm.db.begin() as conn:
             await conn.execute(
-                update(jobs).where(
+                update(jobs)
+                .where(
                     jobs.c.id == job_id, jobs.c.status == "queued", jobs.c.printer_id == printer_id
-                ).values(printer_id=None, updated_at=utcnow())
+                )
+                .values(printer_id=None, updated_at=utcnow())
             )
 
     async def _record(self, attempt: Attempt) -> Attempt:
         try:
             async with self.farm.db.begin() as conn:
-                await conn.execute(insert(dispatch_attempts).values(
-                    job_id=attempt.job_id, printer_id=attempt.printer_id, outcome=attempt.outcome,
-                    error_code=attempt.error_code, message=attempt.message, created_at=utcnow(),
-                ))
+                await conn.execute(
+                    insert(dispatch_attempts).values(
+                        job_id=attempt.job_id,
+                        printer_id=attempt.printer_id,
+                        outcome=attempt.outcome,
+                        error_code=attempt.error_code,
+                        message=attempt.message,
+                        created_at=utcnow(),
+                    )
+                )
         except Exception:  # the log is best effort; the job state is what matters
             _LOGGER.exception("could not record a dispatch attempt")
         return attempt
@@ -293,13 +365,27 @@ class Dispatcher:
         entries = []
         for info in sorted(printer_infos, key=lambda p: (p.name, p.id)):
             reasons = eligibility(job, info)
-            entries.append({
-                "printer_id": info.id, "name": info.name, "eligible": not reasons,
-                "reasons": [r.as_dict() for r in reasons],
-            })
+            entries.append(
+                {
+                    "printer_id": info.id,
+                    "name": info.name,
+                    "eligible": not reasons,
+                    "reasons": [r.as_dict() for r in reasons],
+                }
+            )
         return {
             "job_id": job_id,
             "auto_dispatch_enabled": self.enabled,
             "eligible_printer_count": sum(e["eligible"] for e in entries),
             "printers": entries,
         }
+
+
+async def _counts(conn: AsyncConnection, condition: Any) -> dict[str, int]:
+    """Jobs per printer matching ``condition``."""
+    rows = await conn.execute(
+        select(jobs.c.printer_id, func.count())
+        .where(jobs.c.printer_id.is_not(None), condition)
+        .group_by(jobs.c.printer_id)
+    )
+    return {str(printer_id): int(n) for printer_id, n in rows.all()}

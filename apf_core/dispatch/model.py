@@ -6,6 +6,7 @@ the same checks explain eligibility to users.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -74,16 +75,24 @@ class PrinterInfo:
             reasons.append(Reason("AWAITING_BED_CLEAR", "Printer waits for its bed to be cleared"))
         if self.row_status == "error" or self.live_status == "error":
             reasons.append(Reason("PRINTER_ERROR", "Printer reports an error"))
-        elif self.has_active_job or (
-            self.online and self.live_status is not None and self.live_status not in IDLE_LIVE_STATES
-        ) or self.row_status in ("printing", "paused"):
+        elif (
+            self.has_active_job
+            or (
+                self.online
+                and self.live_status is not None
+                and self.live_status not in IDLE_LIVE_STATES
+            )
+            or self.row_status in ("printing", "paused")
+        ):
             reasons.append(Reason("BUSY", "Printer is busy with another job"))
         if not self.auto_dispatch:
             reasons.append(Reason("AUTO_DISPATCH_OFF", "Auto-dispatch is off for this printer"))
         if self.reserved:
             reasons.append(Reason("RESERVED", "Printer is being started by the dispatcher"))
         if self.cooling_down:
-            reasons.append(Reason("COOLDOWN", "A recent start on this printer failed; retrying later"))
+            reasons.append(
+                Reason("COOLDOWN", "A recent start on this printer failed; retrying later")
+            )
         return reasons
 
 
@@ -101,7 +110,14 @@ class JobInfo:
 
     def signature(self) -> tuple[object, ...]:
         """Jobs with the same signature have the same eligible printers."""
-        return (self.printer_id, self.model, self.nozzle, self.filament_type, self.colour, self.tags)
+        return (
+            self.printer_id,
+            self.model,
+            self.nozzle,
+            self.filament_type,
+            self.colour,
+            self.tags,
+        )
 
     def order_key(self) -> tuple[int, float, str]:
         """Soft score: higher priority first, then older first."""
@@ -142,27 +158,40 @@ def job_reasons(job: JobInfo, printer: PrinterInfo) -> list[Reason]:
         reasons.append(Reason("ASSIGNED_ELSEWHERE", "Job is assigned to another printer"))
     if job.model and not models_match(job.model, printer.model):
         reasons.append(
-            Reason("MODEL_MISMATCH", f"Job needs printer model {job.model}, printer is {printer.model}")
+            Reason(
+                "MODEL_MISMATCH", f"Job needs printer model {job.model}, printer is {printer.model}"
+            )
         )
     if (
-        job.nozzle is not None and printer.nozzle_size is not None
+        job.nozzle is not None
+        and printer.nozzle_size is not None
         and abs(job.nozzle - printer.nozzle_size) > 0.01
     ):
         reasons.append(
-            Reason("NOZZLE_MISMATCH",
-                   f"Job needs a {job.nozzle:g} mm nozzle, printer has {printer.nozzle_size:g} mm")
+            Reason(
+                "NOZZLE_MISMATCH",
+                f"Job needs a {job.nozzle:g} mm nozzle, printer has {printer.nozzle_size:g} mm",
+            )
         )
-    if job.filament_type or job.colour:
-        if not any(slot_matches(s, job.filament_type, job.colour) for s in printer.slots):
-            wanted = " ".join(x for x in (job.colour, job.filament_type) if x)
-            loaded = ", ".join(
-                " ".join(x for x in (s.colour_name or s.colour_hex, s.filament_type) if x) or "empty"
+    if (job.filament_type or job.colour) and not any(
+        slot_matches(s, job.filament_type, job.colour) for s in printer.slots
+    ):
+        wanted = " ".join(x for x in (job.colour, job.filament_type) if x)
+        loaded = (
+            ", ".join(
+                " ".join(x for x in (s.colour_name or s.colour_hex, s.filament_type) if x)
+                or "empty"
                 for s in printer.slots
-            ) or "nothing"
-            code = "MATERIAL_MISMATCH" if job.filament_type and not any(
-                slot_matches(s, job.filament_type, None) for s in printer.slots
-            ) else "COLOR_MISMATCH"
-            reasons.append(Reason(code, f"Job needs {wanted}; loaded: {loaded}"))
+            )
+            or "nothing"
+        )
+        code = (
+            "MATERIAL_MISMATCH"
+            if job.filament_type
+            and not any(slot_matches(s, job.filament_type, None) for s in printer.slots)
+            else "COLOR_MISMATCH"
+        )
+        reasons.append(Reason(code, f"Job needs {wanted}; loaded: {loaded}"))
     missing = sorted(job.tags - printer.tags)
     if missing:
         reasons.append(Reason("MISSING_TAGS", f"Printer lacks required tags: {', '.join(missing)}"))
@@ -173,16 +202,79 @@ def eligibility(job: JobInfo, printer: PrinterInfo) -> list[Reason]:
     return printer.availability() + job_reasons(job, printer)
 
 
+class _Index:
+    """Free printers indexed by what jobs ask for, so one job signature costs a few
+    set operations instead of a scan (same rules as :func:`job_reasons`)."""
+
+    def __init__(self, free: list[PrinterInfo]) -> None:
+        self.all = frozenset(p.id for p in free)
+        self.by_model: dict[str | None, set[str]] = {}
+        self.by_nozzle: dict[float | None, set[str]] = {}
+        self.by_tag: dict[str, set[str]] = {}
+        self.by_slot: dict[Slot, set[str]] = {}
+        for p in free:
+            self.by_model.setdefault(p.model, set()).add(p.id)
+            self.by_nozzle.setdefault(p.nozzle_size, set()).add(p.id)
+            for tag in p.tags:
+                self.by_tag.setdefault(tag, set()).add(p.id)
+            for slot in p.slots:
+                self.by_slot.setdefault(slot, set()).add(p.id)
+        self._cache: dict[tuple[str, object], frozenset[str]] = {}
+
+    def _cached(self, key: tuple[str, object], build: Callable[[], set[str]]) -> frozenset[str]:
+        found = self._cache.get(key)
+        if found is None:
+            found = frozenset(build())
+            self._cache[key] = found
+        return found
+
+    def eligible(self, job: JobInfo) -> frozenset[str]:
+        ids = self.all
+        if job.printer_id is not None:
+            ids = ids & {job.printer_id}
+        if job.model:
+            model = job.model
+            ids = ids & self._cached(
+                ("model", model),
+                lambda: set().union(
+                    *(v for k, v in self.by_model.items() if models_match(model, k))
+                ),
+            )
+        if job.nozzle is not None:
+            nozzle = job.nozzle
+            ids = ids & self._cached(
+                ("nozzle", nozzle),
+                lambda: set().union(
+                    *(v for k, v in self.by_nozzle.items() if k is None or abs(k - nozzle) <= 0.01)
+                ),
+            )
+        if job.filament_type or job.colour:
+            wanted = (job.filament_type, job.colour)
+            ids = ids & self._cached(
+                ("slot", wanted),
+                lambda: set().union(
+                    *(v for k, v in self.by_slot.items() if slot_matches(k, *wanted))
+                ),
+            )
+        for tag in job.tags:
+            ids = ids & self.by_tag.get(tag, set())
+        return ids
+
+
 def plan(jobs: list[JobInfo], printers: list[PrinterInfo]) -> list[tuple[JobInfo, PrinterInfo]]:
     """Match queued jobs to free printers.
 
     Jobs go in soft-score order (priority, then age); each takes the least
     loaded eligible free printer. Eligible printers are computed once per job
-    signature, so the cost is ``signatures × printers + jobs``.
+    signature from an index of the free printers.
     """
-    free = sorted((p for p in printers if not p.availability()), key=lambda p: (p.load, p.name, p.id))
+    free = sorted(
+        (p for p in printers if not p.availability()), key=lambda p: (p.load, p.name, p.id)
+    )
     if not free:
         return []
+    index = _Index(free)
+    rank = {p.id: i for i, p in enumerate(free)}
     taken: set[str] = set()
     candidates: dict[tuple[object, ...], list[PrinterInfo]] = {}
     cursor: dict[tuple[object, ...], int] = {}
@@ -193,15 +285,15 @@ def plan(jobs: list[JobInfo], printers: list[PrinterInfo]) -> list[tuple[JobInfo
         sig = job.signature()
         options = candidates.get(sig)
         if options is None:
-            options = [p for p in free if not job_reasons(job, p)]
+            options = [free[rank[i]] for i in sorted(index.eligible(job), key=rank.__getitem__)]
             candidates[sig] = options
             cursor[sig] = 0
-        index = cursor[sig]
-        while index < len(options) and options[index].id in taken:
-            index += 1
-        cursor[sig] = index
-        if index < len(options):
-            printer = options[index]
+        position = cursor[sig]
+        while position < len(options) and options[position].id in taken:
+            position += 1
+        cursor[sig] = position
+        if position < len(options):
+            printer = options[position]
             taken.add(printer.id)
             result.append((job, printer))
     return result

@@ -60,7 +60,11 @@ class RemoteExecutor(Protocol):
     def is_online(self, hub_id: str, printer_id: str) -> bool: ...
 
     async def execute(
-        self, hub_id: str, printer_id: str, command: PrinterCommand, timeout: float
+        self,
+        hub_id: str,
+        printer_id: str,
+        command: PrinterCommand,
+        timeout: float,
     ) -> CommandAck: ...
 
     async def printers_changed(self, hub_id: str) -> None: ...
@@ -104,7 +108,9 @@ async def run_command(driver: PrinterDriver, command: PrinterCommand) -> None:
 
 
 async def execute_on_driver(
-    driver: PrinterDriver, command: PrinterCommand, timeout: float
+    driver: PrinterDriver,
+    command: PrinterCommand,
+    timeout: float,
 ) -> CommandAck:
     """Run a command with an ACK deadline and map driver errors to control errors."""
     limit = command_timeout(command, timeout)
@@ -176,8 +182,11 @@ class DriverManager:
                     for r in (
                         await conn.execute(
                             select(
-                                printers.c.id, printers.c.protocol, printers.c.connection,
-                                printers.c.is_active, printers.c.hub_id,
+                                printers.c.id,
+                                printers.c.protocol,
+                                printers.c.connection,
+                                printers.c.is_active,
+                                printers.c.hub_id,
                             )
                         )
                     ).mappings()
@@ -196,9 +205,9 @@ class DriverManager:
                     await self.attach(row)
             for printer_id in set(self._drivers) - wanted:
                 await self.detach(printer_id)
-            changed_hubs = {
-                h for p, h in remote.items() if self.remote_printers.get(p) != h
-            } | {h for p, h in self.remote_printers.items() if remote.get(p) != h}
+            changed_hubs = {h for p, h in remote.items() if self.remote_printers.get(p) != h} | {
+                h for p, h in self.remote_printers.items() if remote.get(p) != h
+            }
             for printer_id in set(self.remote_printers) - set(remote):
                 self.telemetry.printer_gone(printer_id)
             self.remote_printers = remote
@@ -212,8 +221,9 @@ class DriverManager:
         try:
             driver = self._factory(config)
         except Exception as err:  # a bad stored config must not stop the farm
-            _LOGGER.warning("cannot create the %s driver for printer %s: %s",
-                            row["protocol"], printer_id, err)
+            _LOGGER.warning(
+                "cannot create the %s driver for printer %s: %s", row["protocol"], printer_id, err
+            )
             return
         self._drivers[printer_id] = driver
         self._fingerprints[printer_id] = _fingerprint(row)
@@ -269,7 +279,11 @@ class DriverManager:
         return self._in_flight.get(printer_id, 0) > 0
 
     async def execute(
-        self, printer_id: str, command: PrinterCommand, *, timeout: float = 30.0
+        self,
+        printer_id: str,
+        command: PrinterCommand,
+        *,
+        timeout: float = 30.0,
     ) -> CommandAck:
         self._in_flight[printer_id] = self._in_flight.get(printer_id, 0) + 1
         try:
@@ -277,7 +291,12 @@ class DriverManager:
         finally:
             self._in_flight[printer_id] -= 1
 
-    async def _execute(self, printer_id: str, command: PrinterCommand, timeout: float) -> CommandAck:
+    async def _execute(
+        self,
+        printer_id: str,
+        command: PrinterCommand,
+        timeout: float,
+    ) -> CommandAck:
         hub_id = self.remote_printers.get(printer_id)
         if hub_id is not None:
             if self._remote is None:

@@ -19,6 +19,7 @@ import tempfile
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -112,10 +113,15 @@ class HubAgent:
     def _on_connect(self) -> None:
         assert self._mqtt is not None
         self._mqtt.subscribe(self._topic("down", "#"))
-        self._mqtt.publish(self._topic("up", "hello"), {
-            "session": self.session, "version": f"apf-hub {__version__}",
-            "hardware": platform.machine()[:50], "heartbeat_seconds": self.heartbeat,
-        })
+        self._mqtt.publish(
+            self._topic("up", "hello"),
+            {
+                "session": self.session,
+                "version": f"apf-hub {__version__}",
+                "hardware": platform.machine()[:50],
+                "heartbeat_seconds": self.heartbeat,
+            },
+        )
         for printer_id, driver in self.drivers.items():  # the server may have missed frames
             self._send_state(printer_id, driver.state, force=True)
         _LOGGER.info("hub connected to %s", self.broker_url)
@@ -143,7 +149,9 @@ class HubAgent:
         while True:
             if self._mqtt is not None:
                 self._mqtt.publish(
-                    self._topic("up", "heartbeat"), {"session": self.session, "ts": time.time()}, qos=0
+                    self._topic("up", "heartbeat"),
+                    {"session": self.session, "ts": time.time()},
+                    qos=0,
                 )
             await asyncio.sleep(self.heartbeat)
 
@@ -167,7 +175,7 @@ class HubAgent:
                 continue
             self.drivers[printer_id] = driver
             self._fingerprints[printer_id] = fingerprint
-            driver.add_listener(lambda state, pid=printer_id: self._send_state(pid, state))
+            driver.add_listener(self._relay(printer_id))
             self._spawn(self._connect(printer_id, driver))
         self.configured.set()
         _LOGGER.info("hub %s runs %d printer(s)", self.hub_id, len(self.drivers))
@@ -185,6 +193,9 @@ class HubAgent:
         if driver is not None:
             with contextlib.suppress(Exception):
                 await driver.close()
+
+    def _relay(self, printer_id: str) -> Callable[[PrinterState], None]:
+        return lambda state: self._send_state(printer_id, state)
 
     def _send_state(self, printer_id: str, state: PrinterState, *, force: bool = False) -> None:
         if self._mqtt is None:
@@ -227,7 +238,11 @@ class HubAgent:
 
     async def _run_command(self, command_id: str, body: dict[str, Any]) -> dict[str, Any]:
         def failure(kind: str, message: str) -> dict[str, Any]:
-            return {"command_id": command_id, "ok": False, "error": {"kind": kind, "message": message}}
+            return {
+                "command_id": command_id,
+                "ok": False,
+                "error": {"kind": kind, "message": message},
+            }
 
         driver = self.drivers.get(str(body.get("printer_id")))
         if driver is None:
@@ -255,7 +270,9 @@ class HubAgent:
                     path.unlink()
         return {"command_id": ack.command_id, "ok": True}
 
-    async def _receive_file(self, transfer_id: str, meta: dict[str, Any], params: dict[str, Any]) -> Path:
+    async def _receive_file(
+        self, transfer_id: str, meta: dict[str, Any], params: dict[str, Any]
+    ) -> Path:
         arrived = self._file_arrived.setdefault(transfer_id, asyncio.Event())
         try:
             await asyncio.wait_for(arrived.wait(), FILE_WAIT_SECONDS)

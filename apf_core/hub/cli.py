@@ -19,16 +19,28 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "hub", help="run a remote hub: printer drivers on this LAN, linked to a server over MQTT"
     )
-    parser.add_argument("--server", required=True, help="the APF server URL, e.g. http://apf.lan:8580")
-    parser.add_argument("--token", default=os.environ.get("APF_HUB_TOKEN"),
-                        help="hub token from POST /public/v1/hubs ($APF_HUB_TOKEN)")
-    parser.add_argument("--broker", default=os.environ.get("APF_MQTT_URL"),
-                        help="MQTT broker, mqtt://host:1883 or mqtts://host:8883 "
-                        "(default: the server's host on 1883; $APF_MQTT_URL)")
+    parser.add_argument(
+        "--server", required=True, help="the APF server URL, e.g. http://apf.lan:8580"
+    )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("APF_HUB_TOKEN"),
+        help="hub token from POST /public/v1/hubs ($APF_HUB_TOKEN)",
+    )
+    parser.add_argument(
+        "--broker",
+        default=os.environ.get("APF_MQTT_URL"),
+        help="MQTT broker, mqtt://host:1883 or mqtts://host:8883 "
+        "(default: the server's host on 1883; $APF_MQTT_URL)",
+    )
     parser.add_argument("--mqtt-username", default=os.environ.get("APF_MQTT_USERNAME"))
     parser.add_argument("--mqtt-password", default=os.environ.get("APF_MQTT_PASSWORD"))
-    parser.add_argument("--heartbeat", type=float, default=protocol.HEARTBEAT_SECONDS,
-                        help="seconds between heartbeats (default 15)")
+    parser.add_argument(
+        "--heartbeat",
+        type=float,
+        default=protocol.HEARTBEAT_SECONDS,
+        help="seconds between heartbeats (default 15)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -48,8 +60,12 @@ def run(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         agent = HubAgent(
-            args.token, broker, server_url=args.server, heartbeat=args.heartbeat,
-            username=args.mqtt_username, password=args.mqtt_password,
+            args.token,
+            broker,
+            server_url=args.server,
+            heartbeat=args.heartbeat,
+            username=args.mqtt_username,
+            password=args.mqtt_password,
         )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

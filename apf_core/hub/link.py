@@ -108,11 +108,13 @@ class HubLink:
     async def refresh_hubs(self) -> None:
         """Learn remote hubs (and their topic keys) from the database."""
         async with self.farm.db.read() as conn:
-            rows = (await conn.execute(
-                select(hubs.c.id, hubs.c.token_hash).where(
-                    hubs.c.kind != "embedded", hubs.c.token_hash.is_not(None)
+            rows = (
+                await conn.execute(
+                    select(hubs.c.id, hubs.c.token_hash).where(
+                        hubs.c.kind != "embedded", hubs.c.token_hash.is_not(None)
+                    )
                 )
-            )).all()
+            ).all()
         for row in rows:
             if row.id not in self.sessions:
                 session = HubSession(row.id, protocol.hub_key(row.token_hash, hashed=True))
@@ -137,15 +139,22 @@ class HubLink:
         return session is not None and session.online and self.connected
 
     async def execute(
-        self, hub_id: str, printer_id: str, command: PrinterCommand, timeout: float
+        self,
+        hub_id: str,
+        printer_id: str,
+        command: PrinterCommand,
+        timeout: float,
     ) -> CommandAck:
         session = self.sessions.get(hub_id)
         if session is None or not session.online or self._mqtt is None or not self.connected:
             raise HubOffline("The printer's hub is offline")
         limit = command_timeout(command, timeout)
         body: dict[str, Any] = {
-            "command_id": command.command_id, "printer_id": printer_id,
-            "action": command.action, "params": dict(command.params), "timeout": limit,
+            "command_id": command.command_id,
+            "printer_id": printer_id,
+            "action": command.action,
+            "params": dict(command.params),
+            "timeout": limit,
         }
         if command.action == "start":
             path = Path(command.params["path"])
@@ -154,9 +163,14 @@ class HubLink:
             except OSError as err:
                 raise HubCommandFailed(f"Cannot read the print file: {err.strerror}") from None
             body["params"] = {"filename": command.params["filename"]}
-            body["file"] = {"transfer_id": command.command_id, "size": len(data),
-                            "sha256": hashlib.sha256(data).hexdigest()}
-            if not self._mqtt.publish(protocol.topic(session.key, "down", "file", command.command_id), data):
+            body["file"] = {
+                "transfer_id": command.command_id,
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
+            if not self._mqtt.publish(
+                protocol.topic(session.key, "down", "file", command.command_id), data
+            ):
                 raise HubOffline("The connection to the hub's broker is down")
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         session.pending[command.command_id] = future
@@ -205,7 +219,8 @@ class HubLink:
         self._link_drops += 1
         for session in self.sessions.values():
             self._fail_pending(
-                session, HubCommandFailed("The broker connection dropped before the hub acknowledged")
+                session,
+                HubCommandFailed("The broker connection dropped before the hub acknowledged"),
             )
 
     def _on_message(self, name: str, payload: bytes) -> None:
@@ -287,7 +302,9 @@ class HubLink:
         if hello and body.get("hardware"):
             values["hardware_version"] = str(body["hardware"])[:50]
         async with self.farm.db.begin() as conn:
-            claimed = await conn.scalar(select(hubs.c.claimed_at).where(hubs.c.id == session.hub_id))
+            claimed = await conn.scalar(
+                select(hubs.c.claimed_at).where(hubs.c.id == session.hub_id)
+            )
             if claimed is None:
                 values["claimed_at"] = now
             await conn.execute(update(hubs).where(hubs.c.id == session.hub_id).values(**values))
@@ -299,7 +316,8 @@ class HubLink:
         now = utcnow()
         async with self.farm.db.begin() as conn:
             await conn.execute(
-                update(hubs).where(hubs.c.id == session.hub_id)
+                update(hubs)
+                .where(hubs.c.id == session.hub_id)
                 .values(is_online=True, last_seen_at=now)
             )
 
@@ -308,24 +326,35 @@ class HubLink:
             return
         session.online = False
         _LOGGER.warning("hub %s is offline: %s", session.hub_id, why)
-        self._fail_pending(session, HubOffline(f"The hub went offline ({why}) before acknowledging"))
+        self._fail_pending(
+            session, HubOffline(f"The hub went offline ({why}) before acknowledging")
+        )
         for printer_id, hub_id in self.manager.remote_printers.items():
             if hub_id == session.hub_id:
                 self.telemetry.on_state(printer_id, PrinterState())
         async with self.farm.db.begin() as conn:
             await conn.execute(
-                update(hubs).where(hubs.c.id == session.hub_id)
+                update(hubs)
+                .where(hubs.c.id == session.hub_id)
                 .values(is_online=False, updated_at=utcnow())
             )
-            await self.farm.events.emit(conn, "hub.offline", {"hub_id": session.hub_id, "reason": why})
+            await self.farm.events.emit(
+                conn, "hub.offline", {"hub_id": session.hub_id, "reason": why}
+            )
 
     async def _send_config(self, session: HubSession) -> None:
         async with self.farm.db.read() as conn:
-            rows = (await conn.execute(
-                select(printers.c.id, printers.c.protocol, printers.c.connection).where(
-                    printers.c.hub_id == session.hub_id, printers.c.is_active.is_(True)
+            rows = (
+                (
+                    await conn.execute(
+                        select(printers.c.id, printers.c.protocol, printers.c.connection).where(
+                            printers.c.hub_id == session.hub_id, printers.c.is_active.is_(True)
+                        )
+                    )
                 )
-            )).mappings().all()
+                .mappings()
+                .all()
+            )
         config = {
             "hub_id": session.hub_id,
             "server_id": self.farm.server_id,
@@ -350,7 +379,10 @@ class HubLink:
                 continue  # cannot hear anybody: do not blame the hubs
             now = time.monotonic()
             for session in tuple(self.sessions.values()):
-                if session.online and now - session.last_seen > session.heartbeat * protocol.MISSED_HEARTBEATS:
+                if (
+                    session.online
+                    and now - session.last_seen > session.heartbeat * protocol.MISSED_HEARTBEATS
+                ):
                     await self._went_offline(session, "no heartbeat")
 
     def _spawn(self, coro: Any) -> None:
@@ -363,4 +395,3 @@ class HubLink:
         task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-

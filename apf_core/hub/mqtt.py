@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import ssl
@@ -43,7 +44,9 @@ class AsyncMqtt:
         self.keepalive = keepalive
         self.connected = False
         self._client = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311,
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=paho.MQTTv311,
             clean_session=True,
         )
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
@@ -90,10 +93,8 @@ class AsyncMqtt:
         self._call(self._set_connected, False)
 
     def _call(self, callback: Callable[..., None], *args: Any) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):  # a closed loop: we are shutting down
             self._loop.call_soon_threadsafe(callback, *args)
-        except RuntimeError:  # the loop is closed: we are shutting down
-            pass
 
     def _set_connected(self, value: bool) -> None:
         self.connected = value

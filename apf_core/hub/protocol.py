@@ -28,7 +28,7 @@ from ..drivers.base import PrinterState, Status, Tray
 
 PREFIX = "apf/v1/hub"
 KEY_LENGTH = 32
-TOKEN_PREFIX = "apfhub_"
+TOKEN_PREFIX = "apfhub_"  # noqa: S105 - a prefix, not a secret
 DEFAULT_PORT = 1883
 HEARTBEAT_SECONDS = 15.0
 #: the server marks a hub offline after this many missed heartbeats
@@ -83,7 +83,12 @@ def state_from_dict(data: dict[str, Any]) -> PrinterState:
     values = {k: v for k, v in data.items() if k in fields}
     values["status"] = Status(values.get("status", "offline"))
     values["trays"] = tuple(
-        Tray(int(t["tray_id"]), t.get("filament_type"), t.get("color_hex"), t.get("remaining_percent"))
+        Tray(
+            int(t["tray_id"]),
+            t.get("filament_type"),
+            t.get("color_hex"),
+            t.get("remaining_percent"),
+        )
         for t in values.get("trays") or ()
     )
     return PrinterState(**values)

@@ -35,7 +35,8 @@ class HubRuntime:
 
     def broker_url(self) -> str:
         return str(
-            self.farm.extensions.get("hub_broker_url") or os.environ.get("APF_MQTT_URL")
+            self.farm.extensions.get("hub_broker_url")
+            or os.environ.get("APF_MQTT_URL")
             or DEFAULT_BROKER
         )
 
@@ -43,7 +44,9 @@ class HubRuntime:
         async with self._lock:
             if self.link is None:
                 link = HubLink(
-                    self.farm, self.farm.extensions["drivers"], self.farm.extensions["telemetry"],
+                    self.farm,
+                    self.farm.extensions["drivers"],
+                    self.farm.extensions["telemetry"],
                     self.broker_url(),
                 )
                 await link.start()

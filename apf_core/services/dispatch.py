@@ -39,8 +39,10 @@ class DispatchService:
 
     async def run(self) -> dict[str, Any]:
         attempts = await self.dispatcher.run_pass()
-        return {"attempts": [a.as_dict() for a in attempts],
-                "started": sum(a.outcome == "started" for a in attempts)}
+        return {
+            "attempts": [a.as_dict() for a in attempts],
+            "started": sum(a.outcome == "started" for a in attempts),
+        }
 
     async def eligibility(self, job_id: str) -> dict[str, Any]:
         async with self.farm.db.read() as conn:
@@ -59,7 +61,8 @@ class DispatchService:
         query = (
             select(dispatch_attempts)
             .order_by(dispatch_attempts.c.created_at.desc(), dispatch_attempts.c.id.desc())
-            .limit(limit).offset(offset)
+            .limit(limit)
+            .offset(offset)
         )
         async with self.farm.db.read() as conn:
             rows = (await conn.execute(query)).mappings().all()

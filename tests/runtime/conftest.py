@@ -29,18 +29,34 @@ class Farm:
 
     async def add_printer(self, name: str, **fields: Any) -> str:
         connection = {**FAST, **fields.pop("connection", {})}
-        body = {"name": name, "protocol": "simulated", "model": "MK4", "nozzle_size": 0.4,
-                "current_filament_type": "PLA", "current_color": "Black",
-                "current_color_hex": "#000000", "connection": connection, **fields}
+        body = {
+            "name": name,
+            "protocol": "simulated",
+            "model": "MK4",
+            "nozzle_size": 0.4,
+            "current_filament_type": "PLA",
+            "current_color": "Black",
+            "current_color_hex": "#000000",
+            "connection": connection,
+            **fields,
+        }
         reply = await self.api.post("/printers", json=body, key="write")
         assert reply.status == 201, reply.body
         printer_id = str(reply.data["id"])
-        await self.wait_for(lambda: self.sim(printer_id) is not None and self.online(printer_id),
-                            what=f"{name} online")
+        await self.wait_for(
+            lambda: self.sim(printer_id) is not None and self.online(printer_id),
+            what=f"{name} online",
+        )
         return printer_id
 
-    async def add_file(self, name: str = "part.gcode", *, model: str | None = None,
-                       nozzle: float | None = 0.4, filament: str = "PLA") -> str:
+    async def add_file(
+        self,
+        name: str = "part.gcode",
+        *,
+        model: str | None = None,
+        nozzle: float | None = 0.4,
+        filament: str = "PLA",
+    ) -> str:
         farm = self.api.farm
         file_id = new_id()
         key = f"{file_id}/v1/{name}"
@@ -50,16 +66,32 @@ class Farm:
         path.write_text(content)
         now = utcnow()
         async with farm.db.begin() as conn:
-            await conn.execute(insert(print_files).values(
-                id=file_id, name=name, file_size_bytes=len(content), print_time_seconds=1800,
-                filament_weight_grams=5.0, filament_type=filament, printer_model_id=model,
-                nozzle_diameter=nozzle, layer_count=20, storage_key=key, created_at=now,
-                updated_at=now,
-            ))
-            await conn.execute(insert(file_versions).values(
-                id=new_id(), file_id=file_id, version_number=1, storage_key=key,
-                is_current_version=True, created_at=now,
-            ))
+            await conn.execute(
+                insert(print_files).values(
+                    id=file_id,
+                    name=name,
+                    file_size_bytes=len(content),
+                    print_time_seconds=1800,
+                    filament_weight_grams=5.0,
+                    filament_type=filament,
+                    printer_model_id=model,
+                    nozzle_diameter=nozzle,
+                    layer_count=20,
+                    storage_key=key,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            await conn.execute(
+                insert(file_versions).values(
+                    id=new_id(),
+                    file_id=file_id,
+                    version_number=1,
+                    storage_key=key,
+                    is_current_version=True,
+                    created_at=now,
+                )
+            )
         return file_id
 
     async def enqueue(self, file_id: str, **body: Any) -> dict[str, Any]:
@@ -77,8 +109,9 @@ class Farm:
         return dict((await self.api.get(f"/printers/{printer_id}/status", key="read")).data)
 
     async def control(self, printer_id: str, action: str, **extra: Any) -> Reply:
-        return await self.api.post(f"/printers/{printer_id}/control",
-                                   json={"action": action, **extra}, key="control")
+        return await self.api.post(
+            f"/printers/{printer_id}/control", json={"action": action, **extra}, key="control"
+        )
 
     async def set_dispatch(self, enabled: bool) -> None:
         reply = await self.api.put("/dispatch/settings", json={"enabled": enabled}, key="write")
@@ -91,8 +124,9 @@ class Farm:
     def online(self, printer_id: str) -> bool:
         return bool(self.api.farm.control.is_online(printer_id))
 
-    async def wait_for(self, check: Callable[[], Any], *, timeout: float = 15.0,
-                       what: str = "condition") -> Any:
+    async def wait_for(
+        self, check: Callable[[], Any], *, timeout: float = 15.0, what: str = "condition"
+    ) -> Any:
         deadline = time.monotonic() + timeout
         while True:
             value = check()
@@ -113,8 +147,14 @@ class Farm:
 
 
 @pytest.fixture
-def farm_options() -> dict[str, Any]:  # noqa: F811
+def farm_options() -> dict[str, Any]:  # type: ignore[no-redef]  # noqa: F811
     return {"demo": False, "command_timeout_seconds": 0.5}
+
+
+@pytest.fixture(autouse=True)
+def _dispatch_starts_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test turns auto-dispatch on (PUT /dispatch/settings) when it tests it."""
+    monkeypatch.setenv("APF_AUTO_DISPATCH", "0")
 
 
 @pytest.fixture

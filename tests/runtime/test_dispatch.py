@@ -18,10 +18,12 @@ async def test_eligibility_reasons(farm: Farm) -> None:
     ok = await farm.add_printer("A ok", tags=["fast", "enclosed"])
     wrong_model = await farm.add_printer("B model", model="X1 Carbon", tags=["fast", "enclosed"])
     wrong_nozzle = await farm.add_printer("C nozzle", nozzle_size=0.6, tags=["fast", "enclosed"])
-    wrong_colour = await farm.add_printer("D colour", current_color="White",
-                                          current_color_hex="#FFFFFF", tags=["fast", "enclosed"])
-    wrong_material = await farm.add_printer("E material", current_filament_type="PETG",
-                                            tags=["fast", "enclosed"])
+    wrong_colour = await farm.add_printer(
+        "D colour", current_color="White", current_color_hex="#FFFFFF", tags=["fast", "enclosed"]
+    )
+    wrong_material = await farm.add_printer(
+        "E material", current_filament_type="PETG", tags=["fast", "enclosed"]
+    )
     few_tags = await farm.add_printer("F tags", tags=["fast"])
     maint = await farm.add_printer("G maintenance", tags=["fast", "enclosed"])
     await farm.api.put(f"/printers/{maint}/maintenance", json={"in_maintenance": True}, key="write")
@@ -31,12 +33,14 @@ async def test_eligibility_reasons(farm: Farm) -> None:
     await farm.wait_for(lambda: not farm.online(dark), what="offline")
 
     file_id = await farm.add_file(model="MK4", nozzle=0.4)
-    job = await farm.enqueue(file_id, color="Black", filament_type="PLA",
-                             required_tags=["fast", "enclosed"])
+    job = await farm.enqueue(
+        file_id, color="Black", filament_type="PLA", required_tags=["fast", "enclosed"]
+    )
     reply = await farm.api.get(f"/jobs/{job['id']}/eligibility", key="read")
     data = reply.data
     by_id = {p["printer_id"]: p for p in data["printers"]}
-    assert by_id[ok]["eligible"] is True and by_id[ok]["reasons"] == []
+    assert by_id[ok]["eligible"] is True
+    assert by_id[ok]["reasons"] == []
     assert _codes(by_id[wrong_model]) == {"MODEL_MISMATCH"}
     assert _codes(by_id[wrong_nozzle]) == {"NOZZLE_MISMATCH"}
     assert _codes(by_id[wrong_colour]) == {"COLOR_MISMATCH"}
@@ -46,18 +50,26 @@ async def test_eligibility_reasons(farm: Farm) -> None:
     assert _codes(by_id[maint]) == {"MAINTENANCE"}
     assert _codes(by_id[off]) == {"AUTO_DISPATCH_OFF"}
     assert "OFFLINE" in _codes(by_id[dark])
-    assert data["eligible_printer_count"] == 1 and data["auto_dispatch_enabled"] is False
+    assert data["eligible_printer_count"] == 1
+    assert data["auto_dispatch_enabled"] is False
 
     await farm.set_dispatch(True)
     started = await farm.wait_job(job["id"], "printing")
     assert started["printer_id"] == ok
-    assert (await farm.api.get(f"/jobs/{job['id']}/eligibility", key="read")).code == "INVALID_STATE"
+    assert (
+        await farm.api.get(f"/jobs/{job['id']}/eligibility", key="read")
+    ).code == "INVALID_STATE"
     assert (await farm.api.get("/jobs/nope/eligibility", key="read")).code == "JOB_NOT_FOUND"
 
 
 async def test_ams_tray_satisfies_colour(farm: Farm) -> None:
-    printer = await farm.add_printer("AMS", has_ams=True, current_color="White",
-                                     current_color_hex="#FFFFFF", connection={"has_ams": True})
+    printer = await farm.add_printer(
+        "AMS",
+        has_ams=True,
+        current_color="White",
+        current_color_hex="#FFFFFF",
+        connection={"has_ams": True},
+    )
     await farm.wait_for(lambda: farm.api.farm.live.get(printer).trays, what="trays")
     job = await farm.enqueue(await farm.add_file(), color="Blue", filament_type="PLA")
     data = (await farm.api.get(f"/jobs/{job['id']}/eligibility", key="read")).data
@@ -79,14 +91,20 @@ async def test_farm_wide_switch_and_manual_assignment(farm: Farm) -> None:
     await farm.wait_job(job["id"], "completed")
     await farm.control(printer, "clear_bed")
     # manual assignment with PATCH + start works while auto-dispatch is off
-    patched = await farm.api.patch(f"/jobs/{second['id']}", json={"printer_id": printer}, key="write")
+    patched = await farm.api.patch(
+        f"/jobs/{second['id']}", json={"printer_id": printer}, key="write"
+    )
     assert patched.data["printer_id"] == printer
-    assert (await farm.api.post(f"/jobs/{second['id']}/start", key="control")).data["status"] == "printing"
+    assert (await farm.api.post(f"/jobs/{second['id']}/start", key="control")).data[
+        "status"
+    ] == "printing"
 
 
 async def test_switch_persists_and_validates(farm: Farm) -> None:
     api = farm.api
-    assert (await api.put("/dispatch/settings", json={"enabled": "yes"}, key="write")).code == "VALIDATION_ERROR"
+    assert (
+        await api.put("/dispatch/settings", json={"enabled": "yes"}, key="write")
+    ).code == "VALIDATION_ERROR"
     assert (await api.put("/dispatch/settings", json={"enabled": True}, key="read")).status == 403
     assert (await api.get("/dispatch/settings", key="write")).status == 403
     assert (await api.post("/dispatch/run", json={}, key="read")).status == 403
@@ -124,7 +142,8 @@ async def test_priority_then_age_and_preassigned(farm: Farm) -> None:
     assert (await farm.job(old["id"]))["printer_id"] == b
     assert (await farm.job(pinned["id"]))["status"] == "queued"
     history = (await farm.api.get("/dispatch/history", key="read")).data
-    assert {h["outcome"] for h in history} == {"started"} and len(history) == 2
+    assert {h["outcome"] for h in history} == {"started"}
+    assert len(history) == 2
 
 
 async def test_failed_start_unassigns_and_cools_down(farm: Farm) -> None:
@@ -132,9 +151,11 @@ async def test_failed_start_unassigns_and_cools_down(farm: Farm) -> None:
     job = await farm.enqueue(await farm.add_file())
     farm.sim(printer).hang_commands(True)  # type: ignore[union-attr]
     result = (await farm.api.post("/dispatch/run", json={}, key="control")).data
-    assert result["started"] == 0 and result["attempts"][0]["error_code"] == "HUB_COMMAND_FAILED"
+    assert result["started"] == 0
+    assert result["attempts"][0]["error_code"] == "HUB_COMMAND_FAILED"
     after = await farm.job(job["id"])
-    assert after["status"] == "queued" and after["printer_id"] is None
+    assert after["status"] == "queued"
+    assert after["printer_id"] is None
     data = (await farm.api.get(f"/jobs/{job['id']}/eligibility", key="read")).data
     assert "COOLDOWN" in _codes(data["printers"][0])
     farm.sim(printer).hang_commands(False)  # type: ignore[union-attr]
@@ -150,13 +171,16 @@ async def test_racing_passes_never_start_a_printer_twice(farm: Farm) -> None:
     assert sorted(a.printer_id for a in started) == sorted(printers)
     states = [(await farm.job(j["id"])) for j in jobs]
     printing = [j for j in states if j["status"] == "printing"]
-    assert len(printing) == 3 and {j["printer_id"] for j in printing} == set(printers)
+    assert len(printing) == 3
+    assert {j["printer_id"] for j in printing} == set(printers)
     assert all(j["printer_id"] is None for j in states if j["status"] == "queued")
 
 
 def test_plan_is_pure_and_dedupes() -> None:
-    printers = [PrinterInfo(id=f"p{i}", name=f"p{i}", slots=(Slot("PLA", "Black", "#000000"),))
-                for i in range(3)]
+    printers = [
+        PrinterInfo(id=f"p{i}", name=f"p{i}", slots=(Slot("PLA", "Black", "#000000"),))
+        for i in range(3)
+    ]
     printers[0].awaiting_bed_clear = True
     jobs = [JobInfo(id=f"j{i}", filament_type="PLA", colour="black") for i in range(5)]
     jobs.append(JobInfo(id="petg", filament_type="PETG", priority=99))
@@ -165,9 +189,14 @@ def test_plan_is_pure_and_dedupes() -> None:
     assert [r.code for r in eligibility(jobs[-1], printers[1])] == ["MATERIAL_MISMATCH"]
 
 
-@pytest.mark.parametrize(("job_model", "printer_model", "ok"), [
-    ("MK4", "Original Prusa MK4", True), ("X1C", "MK4", False), (None, "MK4", True),
-])
+@pytest.mark.parametrize(
+    ("job_model", "printer_model", "ok"),
+    [
+        ("MK4", "Original Prusa MK4", True),
+        ("X1 Carbon", "MK4", False),
+        (None, "MK4", True),
+    ],
+)
 def test_model_rule(job_model: str | None, printer_model: str, ok: bool) -> None:
     job = JobInfo(id="j", model=job_model)
     printer = PrinterInfo(id="p", name="p", model=printer_model)

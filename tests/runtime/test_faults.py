@@ -25,8 +25,10 @@ async def test_printer_offline_mid_print_keeps_tracking(farm: Farm) -> None:
     await farm.wait_for(lambda: not farm.online(printer), what="offline")
     await farm.api.farm.extensions["telemetry"].settle()
     status = await farm.status(printer)
-    assert status["hub_online"] is False and status["status"] == "offline"
-    assert status["nozzle_temp"] is None and status["progress"] is None
+    assert status["hub_online"] is False
+    assert status["status"] == "offline"
+    assert status["nozzle_temp"] is None
+    assert status["progress"] is None
     assert status["last_telemetry_at"] is not None
     assert (await farm.printer(printer))["status"] == "offline"
     assert (await farm.job(job["id"]))["status"] == "printing"  # not failed
@@ -35,12 +37,14 @@ async def test_printer_offline_mid_print_keeps_tracking(farm: Farm) -> None:
     sim.power_on()
     await farm.wait_for(lambda: farm.online(printer), what="online again")
     status = await farm.status(printer)
-    assert status["hub_online"] is True and status["progress"] is not None
+    assert status["hub_online"] is True
+    assert status["progress"] is not None
     assert status["current_job_id"] == job["id"]
     done = await farm.wait_job(job["id"], "completed", timeout=20)
     assert done["failure_reason"] is None
     types = [e.type for e in await _event_types(farm)]
-    assert "printer.offline" in types and types.count("printer.online") >= 2
+    assert "printer.offline" in types
+    assert types.count("printer.online") >= 2
 
 
 async def test_power_cut_loses_the_print_and_fails_the_job(farm: Farm) -> None:
@@ -68,11 +72,15 @@ async def test_start_that_times_out_reverts_to_queued(farm: Farm) -> None:
     assert sim is not None
     sim.hang_commands(True)
     reply = await farm.api.post(f"/jobs/{job['id']}/start", key="control")
-    assert reply.status == 503 and reply.code == "HUB_COMMAND_FAILED"
+    assert reply.status == 503
+    assert reply.code == "HUB_COMMAND_FAILED"
     after = await farm.job(job["id"])
-    assert after["status"] == "queued" and after["time_started"] is None
+    assert after["status"] == "queued"
+    assert after["time_started"] is None
     sim.hang_commands(False)
-    assert (await farm.api.post(f"/jobs/{job['id']}/start", key="control")).data["status"] == "printing"
+    assert (await farm.api.post(f"/jobs/{job['id']}/start", key="control")).data[
+        "status"
+    ] == "printing"
 
 
 async def test_pause_that_times_out_reverts(farm: Farm) -> None:
@@ -81,7 +89,8 @@ async def test_pause_that_times_out_reverts(farm: Farm) -> None:
     assert sim is not None
     sim.hang_commands(True)
     reply = await farm.control(printer, "pause")
-    assert reply.status == 503 and reply.code == "HUB_COMMAND_FAILED"
+    assert reply.status == 503
+    assert reply.code == "HUB_COMMAND_FAILED"
     assert "acknowledge" in reply.body["error"]
     assert (await farm.job(job["id"]))["status"] == "printing"
     sim.hang_commands(False)
@@ -95,7 +104,8 @@ async def test_start_on_powered_off_printer(farm: Farm) -> None:
     sim.power_off()
     await farm.wait_for(lambda: not farm.online(printer), what="offline")
     reply = await farm.api.post(f"/jobs/{job['id']}/start", key="control")
-    assert reply.status == 503 and reply.code == "HUB_OFFLINE"
+    assert reply.status == 503
+    assert reply.code == "HUB_OFFLINE"
     assert (await farm.job(job["id"]))["status"] == "queued"
 
 
@@ -104,51 +114,69 @@ async def test_hardware_commands(farm: Farm) -> None:
     dark = await farm.add_printer("Dark", connection={"has_light": False})
     api = farm.api
     light = await api.post(f"/printers/{printer}/light", json={"state": "on"}, key="control")
-    assert light.data["state"] is True and light.data["command_id"]
+    assert light.data["state"] is True
+    assert light.data["command_id"]
     await farm.wait_for(lambda: api.farm.live.get(printer).light_on is True, what="light on")
     missing = await api.post(f"/printers/{dark}/light", json={"state": True}, key="control")
-    assert missing.status == 400 and missing.code == "CAPABILITY_NOT_SUPPORTED"
+    assert missing.status == 400
+    assert missing.code == "CAPABILITY_NOT_SUPPORTED"
     assert "light" in missing.body["error"]
-    temp = await api.post(f"/printers/{printer}/temperature",
-                          json={"heater": "bed", "target": 55}, key="control")
+    temp = await api.post(
+        f"/printers/{printer}/temperature", json={"heater": "bed", "target": 55}, key="control"
+    )
     assert temp.data["target"] == 55
     await farm.wait_for(lambda: api.farm.live.get(printer).target_bed_temp == 55, what="bed target")
-    chamber = await api.post(f"/printers/{printer}/temperature",
-                             json={"heater": "chamber", "target": 40}, key="control")
+    chamber = await api.post(
+        f"/printers/{printer}/temperature", json={"heater": "chamber", "target": 40}, key="control"
+    )
     assert chamber.code == "CAPABILITY_NOT_SUPPORTED"
     load = await api.post(f"/printers/{printer}/filament/load", json={}, key="control")
-    assert load.data["tray_id"] == 254 and load.data["command_id"]
+    assert load.data["tray_id"] == 254
+    assert load.data["command_id"]
     ams = await api.post(f"/printers/{printer}/filament/load", json={"tray_id": 2}, key="control")
     assert ams.code == "INVALID_TRAY"
-    assert (await api.post(f"/printers/{printer}/filament/unload", json={}, key="control")).status == 200
+    assert (
+        await api.post(f"/printers/{printer}/filament/unload", json={}, key="control")
+    ).status == 200
     await farm.wait_for(lambda: api.farm.live.get(printer).trays, what="trays")
 
 
 async def test_ams_tray_load_sets_current_filament(farm: Farm) -> None:
     printer = await farm.add_printer("AMS", has_ams=True, connection={"has_ams": True})
     api = farm.api
-    reply = await api.post(f"/printers/{printer}/filament/load",
-                           json={"tray_id": 2, "temperature": 240}, key="control")
+    reply = await api.post(
+        f"/printers/{printer}/filament/load", json={"tray_id": 2, "temperature": 240}, key="control"
+    )
     assert reply.status == 200, reply.body
+
     async def petg() -> bool:
-        return (await farm.printer(printer))["current_filament_type"] == "PETG"
+        return bool((await farm.printer(printer))["current_filament_type"] == "PETG")
 
     await farm.wait_for(petg, what="PETG loaded")
     assert (await farm.printer(printer))["current_color_hex"] == "#FF0000"
     empty = await api.post(f"/printers/{printer}/filament/load", json={"tray_id": 9}, key="control")
-    assert empty.status == 503 and empty.code == "HUB_COMMAND_FAILED"
+    assert empty.status == 503
+    assert empty.code == "HUB_COMMAND_FAILED"
 
 
 async def test_maintenance_blocks_and_restores(farm: Farm) -> None:
     printer = await farm.add_printer("Rig")
-    reply = await farm.api.put(f"/printers/{printer}/maintenance",
-                               json={"in_maintenance": True, "maintenance_type": "nozzle"}, key="write")
+    reply = await farm.api.put(
+        f"/printers/{printer}/maintenance",
+        json={"in_maintenance": True, "maintenance_type": "nozzle"},
+        key="write",
+    )
     assert reply.data["status"] == "maintenance"
     assert (await farm.status(printer))["status"] == "maintenance"
     job = await farm.enqueue(await farm.add_file(), printer_id=printer)
-    assert (await farm.api.post(f"/jobs/{job['id']}/start", key="control")).code == "PRINTER_UNAVAILABLE"
-    back = await farm.api.put(f"/printers/{printer}/maintenance", json={"in_maintenance": False}, key="write")
-    assert back.data["status"] == "idle" and back.data["last_maintenance_date"]
+    assert (
+        await farm.api.post(f"/jobs/{job['id']}/start", key="control")
+    ).code == "PRINTER_UNAVAILABLE"
+    back = await farm.api.put(
+        f"/printers/{printer}/maintenance", json={"in_maintenance": False}, key="write"
+    )
+    assert back.data["status"] == "idle"
+    assert back.data["last_maintenance_date"]
 
 
 async def test_printer_deleted_and_deactivated_detach(farm: Farm) -> None:
@@ -160,8 +188,10 @@ async def test_printer_deleted_and_deactivated_detach(farm: Farm) -> None:
     await farm.wait_for(lambda: farm.online(printer), what="attached again")
     old = farm.sim(printer)
     await farm.api.patch(f"/printers/{printer}", json={"connection": {"speed": 900}}, key="write")
-    await farm.wait_for(lambda: farm.sim(printer) is not None and farm.sim(printer) is not old,
-                        what="reconnected with the new connection")
+    await farm.wait_for(
+        lambda: farm.sim(printer) is not None and farm.sim(printer) is not old,
+        what="reconnected with the new connection",
+    )
     assert (await farm.api.delete(f"/printers/{printer}", key="write")).status == 200
     await farm.wait_for(lambda: farm.sim(printer) is None, what="removed")
 

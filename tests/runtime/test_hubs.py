@@ -32,8 +32,14 @@ async def create_hub(farm: Farm, broker: str, name: str = "Garage") -> dict[str,
 
 
 async def hub_printer(farm: Farm, hub_id: str, **connection: Any) -> str:
-    body = {"name": "Remote MK4", "protocol": "simulated", "model": "MK4", "hub_id": hub_id,
-            "current_filament_type": "PLA", "connection": {**FAST, **connection}}
+    body = {
+        "name": "Remote MK4",
+        "protocol": "simulated",
+        "model": "MK4",
+        "hub_id": hub_id,
+        "current_filament_type": "PLA",
+        "connection": {**FAST, **connection},
+    }
     reply = await farm.api.post("/printers", json=body, key="write")
     assert reply.status == 201, reply.body
     return str(reply.data["id"])
@@ -67,16 +73,20 @@ async def test_create_hub_and_scopes(farm: Farm, broker_url: str) -> None:
     assert (await api.post("/hubs", json={"name": "x"}, key="read")).status == 403
     assert (await api.post("/hubs", json={}, key="write")).code == "VALIDATION_ERROR"
     hub = await create_hub(farm, broker_url)
-    assert hub["token"].startswith("apfhub_") and hub["is_online"] is False
+    assert hub["token"].startswith("apfhub_")
+    assert hub["is_online"] is False
     async with api.farm.db.read() as conn:
         stored = await conn.scalar(select(hubs.c.token_hash).where(hubs.c.id == hub["id"]))
     assert stored == token_hash(hub["token"])  # only the hash is kept
     listed = {h["id"]: h for h in (await api.get("/hubs", key="read")).data}
-    assert "token" not in listed[hub["id"]] and listed[hub["id"]]["last_seen_at"] is None
+    assert "token" not in listed[hub["id"]]
+    assert listed[hub["id"]]["last_seen_at"] is None
     detail = (await api.get(f"/hubs/{hub['id']}", key="read")).data
-    assert detail["is_stale"] is True and "token" not in detail
-    bad = await api.post("/printers", json={"name": "p", "protocol": "simulated", "hub_id": "nope"},
-                         key="write")
+    assert detail["is_stale"] is True
+    assert "token" not in detail
+    bad = await api.post(
+        "/printers", json={"name": "p", "protocol": "simulated", "hub_id": "nope"}, key="write"
+    )
     assert bad.code == "HUB_NOT_FOUND"
 
 
@@ -85,11 +95,15 @@ async def test_remote_hub_runs_a_print(farm: Farm, broker_url: str, agents: list
     printer = await hub_printer(farm, hub["id"], has_light=False)
     agent = await start_agent(agents, hub["token"], broker_url)
     data = await wait_hub(farm, hub["id"], True)
-    assert data["is_stale"] is False and data["last_seen_at"] and data["firmware_version"]
-    assert data["printer_count"] == 1 and data["printers"][0]["id"] == printer
+    assert data["is_stale"] is False
+    assert data["last_seen_at"]
+    assert data["firmware_version"]
+    assert data["printer_count"] == 1
+    assert data["printers"][0]["id"] == printer
     await farm.wait_for(lambda: farm.online(printer), what="remote printer online")
     status = await farm.status(printer)
-    assert status["hub_online"] is True and status["nozzle_temp"] is not None
+    assert status["hub_online"] is True
+    assert status["nozzle_temp"] is not None
 
     job = await farm.enqueue(await farm.add_file(), printer_id=printer)
     started = await farm.api.post(f"/jobs/{job['id']}/start", key="control")
@@ -122,10 +136,12 @@ async def test_hub_drop_fails_commands_not_silently(
         task.cancel()
     agent._mqtt._client.loop_stop()  # type: ignore[union-attr]
     reply = await asyncio.wait_for(pending, 8)
-    assert reply.status == 503 and reply.code == "HUB_OFFLINE", reply.body
+    assert reply.status == 503, reply.body
+    assert reply.code == "HUB_OFFLINE"
     await wait_hub(farm, hub["id"], False)
     status = await farm.status(printer)
-    assert status["hub_online"] is False and status["nozzle_temp"] is None
+    assert status["hub_online"] is False
+    assert status["nozzle_temp"] is None
     again = await farm.api.post(f"/printers/{printer}/light", json={"state": True}, key="control")
     assert again.code == "HUB_OFFLINE"
     agents.remove(agent)
@@ -135,10 +151,24 @@ async def test_hub_drop_fails_commands_not_silently(
 async def test_killed_hub_process_goes_offline_by_last_will(farm: Farm, broker_url: str) -> None:
     hub = await create_hub(farm, broker_url)
     await hub_printer(farm, hub["id"])
-    process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "apf_core.cli", "hub", "--server", farm.api.server.url,
-         "--token", hub["token"], "--broker", broker_url, "--heartbeat", "5"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ},
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "apf_core.cli",
+            "hub",
+            "--server",
+            farm.api.server.url,
+            "--token",
+            hub["token"],
+            "--broker",
+            broker_url,
+            "--heartbeat",
+            "5",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ},
     )
     try:
         await wait_hub(farm, hub["id"], True)
@@ -155,17 +185,25 @@ async def test_killed_hub_process_goes_offline_by_last_will(farm: Farm, broker_u
 async def test_stale_hub(farm: Farm, broker_url: str) -> None:
     hub = await create_hub(farm, broker_url)
     async with farm.api.farm.db.begin() as conn:
-        await conn.execute(update(hubs).where(hubs.c.id == hub["id"]).values(
-            is_online=True, last_seen_at=utcnow() - timedelta(minutes=3)))
+        await conn.execute(
+            update(hubs)
+            .where(hubs.c.id == hub["id"])
+            .values(is_online=True, last_seen_at=utcnow() - timedelta(minutes=3))
+        )
     data = (await farm.api.get(f"/hubs/{hub['id']}", key="read")).data
-    assert data["is_stale"] is True and data["is_online"] is False
+    assert data["is_stale"] is True
+    assert data["is_online"] is False
     connection = (await farm.api.get(f"/hubs/{hub['id']}/connection", key="read")).data
     assert connection["is_stale"] is True
     async with farm.api.farm.db.begin() as conn:
-        await conn.execute(update(hubs).where(hubs.c.id == hub["id"]).values(
-            last_seen_at=utcnow() - timedelta(seconds=30)))
+        await conn.execute(
+            update(hubs)
+            .where(hubs.c.id == hub["id"])
+            .values(last_seen_at=utcnow() - timedelta(seconds=30))
+        )
     data = (await farm.api.get(f"/hubs/{hub['id']}", key="read")).data
-    assert data["is_stale"] is False and data["is_online"] is True
+    assert data["is_stale"] is False
+    assert data["is_online"] is True
 
 
 async def test_broker_restart_keeps_hub_state(
@@ -187,4 +225,5 @@ async def test_broker_restart_keeps_hub_state(
     reply = await farm.api.post(f"/printers/{printer}/light", json={"state": True}, key="control")
     assert reply.status == 200, reply.body
     data = (await farm.api.get(f"/hubs/{hub['id']}", key="read")).data
-    assert data["is_online"] is True and data["is_stale"] is False
+    assert data["is_online"] is True
+    assert data["is_stale"] is False

@@ -13,22 +13,28 @@ async def test_enqueue_dispatch_pause_resume_finish_bed_clear_next(farm: Farm) -
     await farm.set_dispatch(True)
 
     printing = await farm.wait_job(first["id"], "printing")
-    assert printing["printer_id"] == printer and printing["time_started"]
+    assert printing["printer_id"] == printer
+    assert printing["time_started"]
     status = await farm.status(printer)
-    assert status["hub_online"] is True and status["current_job_id"] == first["id"]
-    assert status["nozzle_temp"] is not None and status["last_telemetry_at"]
+    assert status["hub_online"] is True
+    assert status["current_job_id"] == first["id"]
+    assert status["nozzle_temp"] is not None
+    assert status["last_telemetry_at"]
     assert (await farm.job(second["id"]))["status"] == "queued"  # one printer, one job
 
     paused = await farm.control(printer, "pause")
-    assert paused.data["status"] == "paused" and paused.data["command_id"]
+    assert paused.data["status"] == "paused"
+    assert paused.data["command_id"]
     assert (await farm.job(first["id"]))["status"] == "paused"
     assert (await farm.control(printer, "pause")).code == "INVALID_STATE"
     assert (await farm.control(printer, "resume")).data["status"] == "printing"
 
     done = await farm.wait_job(first["id"], "completed")
-    assert done["progress_percentage"] == 100.0 and done["time_completed"]
+    assert done["progress_percentage"] == 100.0
+    assert done["time_completed"]
     row = await farm.printer(printer)
-    assert row["awaiting_bed_clear"] is True and row["status"] == "idle"
+    assert row["awaiting_bed_clear"] is True
+    assert row["status"] == "idle"
     # the gate holds: the second job waits until the bed is cleared
     await farm.api.farm.extensions["dispatcher"].run_pass()
     assert (await farm.job(second["id"]))["status"] == "queued"
@@ -37,23 +43,34 @@ async def test_enqueue_dispatch_pause_resume_finish_bed_clear_next(farm: Farm) -
     assert reasons == {"AWAITING_BED_CLEAR"}
 
     cleared = await farm.control(printer, "clear_bed", result="success")
-    assert cleared.data["status"] == "idle" and cleared.data["requeued_job_id"] is None
+    assert cleared.data["status"] == "idle"
+    assert cleared.data["requeued_job_id"] is None
     await farm.wait_job(second["id"], "printing")
     await farm.wait_job(second["id"], "completed")
     events = [e["type"] for e in await _events(farm)]
-    for expected in ("job.started", "job.paused", "job.resumed", "job.completed",
-                     "printer.bed_clear_required", "printer.bed_cleared", "printer.online"):
+    for expected in (
+        "job.started",
+        "job.paused",
+        "job.resumed",
+        "job.completed",
+        "printer.bed_clear_required",
+        "printer.bed_cleared",
+        "printer.online",
+    ):
         assert expected in events, expected
 
 
 async def test_failed_bed_clear_requeues(farm: Farm) -> None:
     printer = await farm.add_printer("Rig 1")
     job = await farm.enqueue(await farm.add_file(), printer_id=printer)
-    assert (await farm.api.post(f"/jobs/{job['id']}/start", key="control")).data["status"] == "printing"
+    assert (await farm.api.post(f"/jobs/{job['id']}/start", key="control")).data[
+        "status"
+    ] == "printing"
     await farm.wait_job(job["id"], "completed")
     reply = await farm.control(printer, "clear_bed", result="failed")
     requeued = reply.data["requeued_job_id"]
-    assert requeued and (await farm.job(requeued))["status"] == "queued"
+    assert requeued
+    assert (await farm.job(requeued))["status"] == "queued"
     assert (await farm.control(printer, "clear_bed")).code == "INVALID_STATE"
 
 
@@ -61,7 +78,9 @@ async def test_printer_error_fails_the_job_with_reason(farm: Farm) -> None:
     printer = await farm.add_printer("Rig 1", connection={"print_seconds": 6000})
     job = await farm.enqueue(await farm.add_file(), printer_id=printer)
     await farm.api.post(f"/jobs/{job['id']}/start", key="control")
-    await farm.wait_for(lambda: farm.api.farm.live.get(printer).status == "printing", what="printing")
+    await farm.wait_for(
+        lambda: farm.api.farm.live.get(printer).status == "printing", what="printing"
+    )
     sim = farm.sim(printer)
     assert sim is not None
     sim.fail("Thermal runaway", code=42)
@@ -89,7 +108,9 @@ async def test_stop_through_the_api_cancels(farm: Farm) -> None:
     stopped = await farm.control(printer, "stop")
     assert stopped.data["status"] == "idle"
     assert (await farm.job(job["id"]))["status"] == "cancelled"
-    await farm.wait_for(lambda: farm.api.farm.live.get(printer).status == "cancelled", what="cancel")
+    await farm.wait_for(
+        lambda: farm.api.farm.live.get(printer).status == "cancelled", what="cancel"
+    )
     await farm.api.farm.extensions["telemetry"].settle()
     assert (await farm.job(job["id"]))["status"] == "cancelled"  # telemetry did not re-fail it
 
@@ -100,5 +121,7 @@ async def _events(farm: Farm) -> list[dict]:  # type: ignore[type-arg]
     from apf_core.storage.tables.spine import events
 
     async with farm.api.farm.db.read() as conn:
-        rows = (await conn.execute(select(events.c.type, events.c.payload).order_by(events.c.id))).all()
+        rows = (
+            await conn.execute(select(events.c.type, events.c.payload).order_by(events.c.id))
+        ).all()
     return [{"type": r.type, "data": r.payload} for r in rows]
