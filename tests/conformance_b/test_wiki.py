@@ -202,3 +202,20 @@ async def test_scopes_and_keys(api: Api) -> None:
         assert reply.body["error"] == "API key missing required scope: write"
     assert_error(await api.get("/wiki", key=None), 401, "UNAUTHORIZED")
     assert_error(await api.get("/wiki", key="expired"), 401, "TOKEN_EXPIRED")
+
+
+async def test_concurrent_publish_applies_once(api: Api) -> None:
+    made = await article(api, title="Race to publish")
+    replies = await asyncio.gather(
+        *(api.post(f"/wiki/{made['id']}/publish") for _ in range(6))
+    )
+    assert sorted(r.status for r in replies) == [200] + [400] * 5
+    assert all(r.code == "ALREADY_PUBLISHED" for r in replies if r.status == 400)
+
+
+async def test_delete(api: Api) -> None:
+    made = await article(api, title="Short lived")
+    assert_error(await api.delete(f"/wiki/{made['id']}", key="read"), 403, "INSUFFICIENT_SCOPE")
+    assert (await api.delete(f"/wiki/{made['id']}", key="write")).status == 200
+    assert_error(await api.get(f"/wiki/{made['slug']}"), 404, "ARTICLE_NOT_FOUND")
+    assert_error(await api.delete(f"/wiki/{made['id']}"), 404, "ARTICLE_NOT_FOUND")

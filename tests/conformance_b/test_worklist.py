@@ -224,3 +224,24 @@ async def test_scopes(api: Api) -> None:
         reply = await api.request(method, path, json=body, key="read")
         assert_error(reply, 403, "INSUFFICIENT_SCOPE")
         assert reply.body["error"] == "API key missing required scope: write"
+
+
+async def test_concurrent_completes_apply_once(api: Api) -> None:
+    printer = await idle_printer(api)
+    made = await task(api, title="Race", task_type="maintenance", printer_id=printer["id"])
+    replies = await asyncio.gather(
+        *(api.post(f"/worklist/{made['id']}/complete") for _ in range(6))
+    )
+    assert sorted(r.status for r in replies) == [200] + [409] * 5
+    assert all(r.code == "INVALID_STATE" for r in replies if r.status == 409)
+    after = (await api.get(f"/printers/{printer['id']}")).data
+    assert after["in_maintenance"] is False and after["last_maintenance_date"]
+
+
+async def test_delete(api: Api) -> None:
+    made = await task(api)
+    assert_error(await api.delete(f"/worklist/{made['id']}", key="read"), 403,
+                 "INSUFFICIENT_SCOPE")
+    assert (await api.delete(f"/worklist/{made['id']}", key="write")).status == 200
+    assert_error(await api.get(f"/worklist/{made['id']}"), 404, "TASK_NOT_FOUND")
+    assert_error(await api.delete(f"/worklist/{made['id']}"), 404, "TASK_NOT_FOUND")
