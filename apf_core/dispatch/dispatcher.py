@@ -187,12 +187,15 @@ class Dispatcher:
             slots = [
                 Slot(row["current_filament_type"], row["current_color"], row["current_color_hex"])
             ]
-            if row["has_ams"] and live is not None:
-                slots.extend(
-                    Slot(t.get("filament_type"), None, t.get("color_hex"))
-                    for t in live.trays
-                    if t.get("filament_type")
-                )
+            trays = [
+                Slot(t.get("filament_type"), None, t.get("color_hex"))
+                for t in (live.trays if row["has_ams"] and live is not None else ())
+                if t.get("filament_type")
+            ]
+            if trays and slots[0] == Slot(None, None, None):
+                slots = trays  # an AMS printer that reports its trays: the trays are the truth
+            else:
+                slots.extend(trays)
             result.append(
                 PrinterInfo(
                     id=row["id"],

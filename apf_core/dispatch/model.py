@@ -140,9 +140,10 @@ def colour_hex(value: str | None) -> str | None:
 
 
 def slot_matches(slot: Slot, filament_type: str | None, colour: str | None) -> bool:
-    if filament_type and _norm(slot.filament_type) != _norm(filament_type):
+    """What a slot does not declare (no material, no colour) does not block a job."""
+    if filament_type and slot.filament_type and _norm(slot.filament_type) != _norm(filament_type):
         return False
-    if colour:
+    if colour and (slot.colour_name or slot.colour_hex):
         if slot.colour_name and _norm(slot.colour_name) == _norm(colour):
             return True
         wanted = colour_hex(colour)

@@ -201,3 +201,14 @@ def test_model_rule(job_model: str | None, printer_model: str, ok: bool) -> None
     job = JobInfo(id="j", model=job_model)
     printer = PrinterInfo(id="p", name="p", model=printer_model)
     assert (not eligibility(job, printer)) is ok
+
+
+def test_undeclared_filament_does_not_block() -> None:
+    unknown = PrinterInfo(id="p", name="p", slots=(Slot(None, None, None),))
+    typed = PrinterInfo(id="q", name="q", slots=(Slot("PLA", None, None),))
+    job = JobInfo(id="j", filament_type="PLA", colour="Red")
+    assert eligibility(job, unknown) == []
+    assert eligibility(job, typed) == []  # colour unknown: allowed
+    assert [r.code for r in eligibility(JobInfo(id="k", filament_type="PETG"), typed)] == [
+        "MATERIAL_MISMATCH"
+    ]
