@@ -64,6 +64,10 @@ class Farm:
                 await stop()
             except Exception:
                 _LOGGER.exception("error while stopping a runtime module")
+        try:
+            await self.events.close()
+        except Exception:
+            _LOGGER.exception("could not flush held events")
         await self.db.dispose()
 
     async def _setting(self, key: str, default: Callable[[], Any]) -> Any:

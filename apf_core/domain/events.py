@@ -19,6 +19,7 @@ WebSocket replay, webhook fan-out) rely on:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -75,6 +76,8 @@ class EventBus:
         self._db = db
         self._subscribers: list[Subscriber] = []
         self._last_coalesced: dict[tuple[str, str], float] = {}
+        self._held: dict[tuple[str, str], dict[str, Any]] = {}
+        self._flushes: set[asyncio.Task[None]] = set()
         #: types that went through :meth:`emit_coalesced` (they expire like telemetry)
         self.coalesced_types: set[str] = set(TELEMETRY_TYPES)
 
@@ -103,20 +106,53 @@ class EventBus:
         pending.items.append(item)
 
     async def emit_coalesced(self, type_: str, key: str, data: dict[str, Any]) -> None:
-        """High-rate telemetry (``printer.status``, ``job.progress``): at most one
-        event per second per ``(type, key)``; later frames inside the window are dropped."""
+        """High-rate telemetry (``printer.status``, ``job.progress``): at most one event
+        per second per ``(type, key)``. A frame inside the window is held, and the newest
+        held frame is written when the window ends, so the last state always arrives."""
         now = time.monotonic()
         slot = (type_, key)
-        if now - self._last_coalesced.get(slot, -1e9) < COALESCE_SECONDS:
-            return
-        self._last_coalesced[slot] = now
         self.coalesced_types.add(type_)
+        wait = COALESCE_SECONDS - (now - self._last_coalesced.get(slot, -1e9))
+        if wait > 0:
+            first_held = slot not in self._held
+            self._held[slot] = data
+            if first_held:
+                self._schedule_flush(slot, wait)
+            return
+        self._held.pop(slot, None)
+        self._last_coalesced[slot] = now
         if len(self._last_coalesced) > 100_000:  # keys of deleted printers/jobs
             self._last_coalesced = {
                 k: v for k, v in self._last_coalesced.items() if now - v < COALESCE_SECONDS
             }
         async with self._db.begin() as conn:
             await self.emit(conn, type_, data)
+
+    def _schedule_flush(self, slot: tuple[str, str], delay: float) -> None:
+        async def flush() -> None:
+            await asyncio.sleep(delay)
+            held = self._held.pop(slot, None)
+            if held is not None:
+                try:
+                    await self.emit_coalesced(slot[0], slot[1], held)
+                except Exception:
+                    _LOGGER.exception("could not write held %s event", slot[0])
+
+        task = asyncio.get_running_loop().create_task(flush())
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+
+    async def close(self) -> None:
+        """Write every held telemetry frame now (at shutdown)."""
+        for task in tuple(self._flushes):
+            task.cancel()
+        held, self._held = self._held, {}
+        for (type_, _key), data in held.items():
+            try:
+                async with self._db.begin() as conn:
+                    await self.emit(conn, type_, data)
+            except Exception:
+                _LOGGER.exception("could not write held %s event", type_)
 
     def publish(self, event: Event) -> None:
         """Tell live subscribers; a failing subscriber never blocks the others."""

@@ -121,6 +121,22 @@ async def test_coalesced_events_at_most_once_per_second_per_key(database: Databa
         ("printer.status", "p1", 0), ("printer.status", "p2", 0), ("sensor.reading", None, None)
     ]
     assert "sensor.reading" in bus.coalesced_types
+    # the newest frame held back inside the window is written when the window ends
+    await asyncio.sleep(1.3)
+    async with database.read() as conn:
+        later = await fetch_events(conn, after=stored[-1].id, limit=100)
+    assert sorted((e.data["printer_id"], e.data["i"]) for e in later) == [("p1", 4), ("p2", 4)]
+
+
+async def test_held_telemetry_is_written_at_shutdown(database: Database) -> None:
+    await database.migrate()
+    bus = EventBus(database)
+    await bus.emit_coalesced("printer.status", "p1", {"printer_id": "p1", "status": "printing"})
+    await bus.emit_coalesced("printer.status", "p1", {"printer_id": "p1", "status": "paused"})
+    await bus.close()
+    async with database.read() as conn:
+        stored = await fetch_events(conn, after=0, limit=100)
+    assert [e.data["status"] for e in stored] == ["printing", "paused"]
 
 
 async def test_retention_deletes_old_telemetry_only_and_keeps_the_newest(
