@@ -152,7 +152,11 @@ def _operation(route: Route) -> dict[str, Any]:
         },
     }
     if route.paginated:
-        meta_fields = ("limit", "offset", "count", "total") if route.paged_total else ("limit", "offset", "count")
+        meta_fields = (
+            ("limit", "offset", "count", "total")
+            if route.paged_total
+            else ("limit", "offset", "count")
+        )
         ok_schema["properties"]["meta"] = {
             "type": "object",
             "required": list(meta_fields),
@@ -190,8 +194,13 @@ def _operation(route: Route) -> dict[str, Any]:
 
 _CONFLICT_CODES = frozenset(
     {
-        "INVALID_STATE", "PRINTER_PRINTING", "JOB_STATE_CHANGED", "PART_IN_EXTERNAL_BOM",
-        "SKU_IN_USE_BY_ORDER", "IMAGE_CAP_REACHED", "CONFLICT",
+        "INVALID_STATE",
+        "PRINTER_PRINTING",
+        "JOB_STATE_CHANGED",
+        "PART_IN_EXTERNAL_BOM",
+        "SKU_IN_USE_BY_ORDER",
+        "IMAGE_CAP_REACHED",
+        "CONFLICT",
     }
 )
 

@@ -17,8 +17,16 @@ if TYPE_CHECKING:
 
 STALE_AFTER = timedelta(minutes=2)
 HUB_FIELDS = (
-    "id", "name", "firmware_version", "hardware_version", "is_online", "last_seen_at",
-    "printer_count", "claimed_at", "created_at", "updated_at",
+    "id",
+    "name",
+    "firmware_version",
+    "hardware_version",
+    "is_online",
+    "last_seen_at",
+    "printer_count",
+    "claimed_at",
+    "created_at",
+    "updated_at",
 )
 CONNECTION_FIELDS = ("id", "name", "is_online", "last_seen_at", "firmware_version", "is_stale")
 
@@ -42,7 +50,9 @@ class HubService:
 
     async def list(self) -> list[dict[str, Any]]:
         counts = (
-            select(printers.c.hub_id, func.count().label("n")).group_by(printers.c.hub_id).subquery()
+            select(printers.c.hub_id, func.count().label("n"))
+            .group_by(printers.c.hub_id)
+            .subquery()
         )
         query = (
             select(hubs, func.coalesce(counts.c.n, 0).label("printer_count"))
@@ -57,11 +67,16 @@ class HubService:
         async with self.db.read() as conn:
             row = self._live(await self._row(conn, hub_id))
             members = (
-                await conn.execute(
-                    select(printers.c.id, printers.c.name, printers.c.model, printers.c.status)
-                    .where(printers.c.hub_id == hub_id).order_by(printers.c.name)
+                (
+                    await conn.execute(
+                        select(printers.c.id, printers.c.name, printers.c.model, printers.c.status)
+                        .where(printers.c.hub_id == hub_id)
+                        .order_by(printers.c.name)
+                    )
                 )
-            ).mappings().all()
+                .mappings()
+                .all()
+            )
         row["printer_count"] = len(members)
         data = project(row, (*HUB_FIELDS, "is_stale"))
         data["printers"] = [dict(m) for m in members]
@@ -88,8 +103,13 @@ class HubService:
         token = new_token()
         now = utcnow()
         row = {
-            "id": new_id(), "name": name, "kind": "remote", "is_online": False,
-            "token_hash": token_hash(token), "created_at": now, "updated_at": now,
+            "id": new_id(),
+            "name": name,
+            "kind": "remote",
+            "is_online": False,
+            "token_hash": token_hash(token),
+            "created_at": now,
+            "updated_at": now,
         }
         async with self.db.begin() as conn:
             await conn.execute(insert(hubs).values(**row))

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import re
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -34,21 +34,56 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 JOB_STATUSES = (
-    "queued", "processing", "uploaded", "printing", "paused", "completed", "failed", "cancelled",
+    "queued",
+    "processing",
+    "uploaded",
+    "printing",
+    "paused",
+    "completed",
+    "failed",
+    "cancelled",
 )
 TERMINAL = ("completed", "cancelled")
 FINISHED = ("completed", "failed", "cancelled")
 LIST_FIELDS = (
-    "id", "status", "printer_id", "print_file_id", "product_id", "product_sku_id", "product_name",
-    "file_name", "number_of_units", "quantity_per_print", "requires_assembly", "color",
-    "filament_type", "material_type", "required_printer_model", "required_tags", "priority",
-    "progress_percentage", "estimated_print_time_minutes", "actual_print_time_minutes",
-    "failure_reason", "order_id", "time_submitted", "time_started", "time_completed",
-    "created_at", "updated_at",
+    "id",
+    "status",
+    "printer_id",
+    "print_file_id",
+    "product_id",
+    "product_sku_id",
+    "product_name",
+    "file_name",
+    "number_of_units",
+    "quantity_per_print",
+    "requires_assembly",
+    "color",
+    "filament_type",
+    "material_type",
+    "required_printer_model",
+    "required_tags",
+    "priority",
+    "progress_percentage",
+    "estimated_print_time_minutes",
+    "actual_print_time_minutes",
+    "failure_reason",
+    "order_id",
+    "time_submitted",
+    "time_started",
+    "time_completed",
+    "created_at",
+    "updated_at",
 )
 PATCHABLE = (
-    "printer_id", "color", "filament_type", "material_type", "number_of_units",
-    "requires_assembly", "quantity_per_print", "priority", "required_tags",
+    "printer_id",
+    "color",
+    "filament_type",
+    "material_type",
+    "number_of_units",
+    "requires_assembly",
+    "quantity_per_print",
+    "priority",
+    "required_tags",
     "required_printer_model",
 )
 
@@ -145,7 +180,9 @@ class JobService:
     async def stats(self) -> dict[str, Any]:
         start_of_day = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
         async with self.db.read() as conn:
-            rows = (await conn.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status))).all()
+            rows = (
+                await conn.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status))
+            ).all()
             today = await conn.scalar(
                 select(func.count()).where(
                     jobs.c.status == "completed", jobs.c.time_completed >= start_of_day
@@ -217,7 +254,8 @@ class JobService:
                 "requires_assembly", bool(sku.get("requires_assembly", False))
             ),
             "color": body.get("color") or sku.get("color"),
-            "filament_type": body.get("filament_type") or sku.get("filament_type")
+            "filament_type": body.get("filament_type")
+            or sku.get("filament_type")
             or file["filament_type"],
             "material_type": body.get("material_type"),
             "printer_model": required_model,
@@ -240,13 +278,17 @@ class JobService:
         async with self.db.begin() as conn:
             row = await self._row(conn, job_id, for_update=True)
             if row["status"] in TERMINAL:
-                raise BadRequest(f"Job is {row['status']} and cannot be changed", code="JOB_TERMINAL")
+                raise BadRequest(
+                    f"Job is {row['status']} and cannot be changed", code="JOB_TERMINAL"
+                )
             if changes.get("printer_id"):
                 await fetch_one(
                     conn, printers, changes["printer_id"], code="PRINTER_NOT_FOUND", label="Printer"
                 )
             if "printer_id" in changes and row["status"] not in ("queued", "failed"):
-                raise Conflict("Only a queued job can move to another printer", code="INVALID_STATE")
+                raise Conflict(
+                    "Only a queued job can move to another printer", code="INVALID_STATE"
+                )
             values = {k: v for k, v in changes.items() if k in PATCHABLE}
             if "required_printer_model" in values:
                 values["printer_model"] = values.pop("required_printer_model")
@@ -259,16 +301,23 @@ class JobService:
     async def retry(self, job_id: str) -> dict[str, Any]:
         async with self.db.begin() as conn:
             result = await conn.execute(
-                update(jobs).where(jobs.c.id == job_id, jobs.c.status == "failed").values(
-                    status="queued", progress_percentage=None, failure_reason=None,
-                    time_started=None, time_completed=None, actual_print_time_minutes=None,
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status == "failed")
+                .values(
+                    status="queued",
+                    progress_percentage=None,
+                    failure_reason=None,
+                    time_started=None,
+                    time_completed=None,
+                    actual_print_time_minutes=None,
                     updated_at=utcnow(),
                 )
             )
             row = await self._row(conn, job_id)
             if result.rowcount == 0:
                 raise Conflict(
-                    f"Only failed jobs can be retried (job is {row['status']})", code="INVALID_STATE"
+                    f"Only failed jobs can be retried (job is {row['status']})",
+                    code="INVALID_STATE",
                 )
             view = job_view(row)
             await self.farm.events.emit(conn, "job.created", view)
@@ -277,19 +326,33 @@ class JobService:
     async def requeue_last(self, conn: AsyncConnection, printer_id: str) -> str | None:
         """Queue a fresh copy of the printer's last finished job (failed bed check)."""
         last = (
-            await conn.execute(
-                select(jobs).where(jobs.c.printer_id == printer_id, jobs.c.status.in_(FINISHED))
-                .order_by(jobs.c.time_completed.desc().nulls_last()).limit(1)
+            (
+                await conn.execute(
+                    select(jobs)
+                    .where(jobs.c.printer_id == printer_id, jobs.c.status.in_(FINISHED))
+                    .order_by(jobs.c.time_completed.desc().nulls_last())
+                    .limit(1)
+                )
             )
-        ).mappings().first()
+            .mappings()
+            .first()
+        )
         if last is None or last["print_file_id"] is None:
             return None
         now = utcnow()
         copy = {
-            **dict(last), "id": new_id(), "status": "queued", "printer_id": None,
-            "progress_percentage": None, "failure_reason": None, "time_started": None,
-            "time_completed": None, "actual_print_time_minutes": None, "time_submitted": now,
-            "created_at": now, "updated_at": now,
+            **dict(last),
+            "id": new_id(),
+            "status": "queued",
+            "printer_id": None,
+            "progress_percentage": None,
+            "failure_reason": None,
+            "time_started": None,
+            "time_completed": None,
+            "actual_print_time_minutes": None,
+            "time_submitted": now,
+            "created_at": now,
+            "updated_at": now,
         }
         await conn.execute(insert(jobs).values(**copy))
         await self.farm.events.emit(conn, "job.created", job_view(copy))
@@ -308,9 +371,14 @@ class JobService:
             if actual_minutes is None and row["time_started"] is not None:
                 actual_minutes = max(0, round((now - row["time_started"]).total_seconds() / 60))
             await conn.execute(
-                update(jobs).where(jobs.c.id == job_id).values(
-                    status="completed", progress_percentage=100.0, time_completed=now,
-                    actual_print_time_minutes=actual_minutes, failure_reason=failure_reason,
+                update(jobs)
+                .where(jobs.c.id == job_id)
+                .values(
+                    status="completed",
+                    progress_percentage=100.0,
+                    time_completed=now,
+                    actual_print_time_minutes=actual_minutes,
+                    failure_reason=failure_reason,
                     updated_at=now,
                 )
             )
@@ -332,9 +400,14 @@ class JobService:
             if row["time_started"] is not None:
                 minutes = max(0, round((now - row["time_started"]).total_seconds() / 60))
             await conn.execute(
-                update(jobs).where(jobs.c.id == job_id).values(
-                    status="failed", failure_reason=reason, time_completed=now,
-                    actual_print_time_minutes=minutes, updated_at=now,
+                update(jobs)
+                .where(jobs.c.id == job_id)
+                .values(
+                    status="failed",
+                    failure_reason=reason,
+                    time_completed=now,
+                    actual_print_time_minutes=minutes,
+                    updated_at=now,
                 )
             )
             row = await self._row(conn, job_id)
@@ -346,7 +419,8 @@ class JobService:
     async def set_progress(self, job_id: str, progress: float) -> None:
         async with self.db.begin() as conn:
             await conn.execute(
-                update(jobs).where(jobs.c.id == job_id, jobs.c.status == "printing")
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status == "printing")
                 .values(progress_percentage=progress, updated_at=utcnow())
             )
 
@@ -361,14 +435,19 @@ class JobService:
         if minutes:
             values["total_print_time"] = printers.c.total_print_time + minutes
         await conn.execute(
-            update(printers).where(
+            update(printers)
+            .where(
                 printers.c.id == job["printer_id"], printers.c.status.in_(("printing", "paused"))
-            ).values(status="idle")
+            )
+            .values(status="idle")
         )
-        await conn.execute(update(printers).where(printers.c.id == job["printer_id"]).values(**values))
+        await conn.execute(
+            update(printers).where(printers.c.id == job["printer_id"]).values(**values)
+        )
         if values.get("awaiting_bed_clear"):
             await self.farm.events.emit(
-                conn, "printer.bed_clear_required",
+                conn,
+                "printer.bed_clear_required",
                 {"printer_id": job["printer_id"], "job_id": job["id"], "status": job["status"]},
             )
 
@@ -377,18 +456,19 @@ class JobService:
         async with self.db.begin() as conn:
             job = await self._row(conn, job_id, for_update=True)
             if job["status"] != "queued":
-                raise Conflict(
-                    f"Job is {job['status']}, not queued", code="JOB_STATE_CHANGED"
-                )
+                raise Conflict(f"Job is {job['status']}, not queued", code="JOB_STATE_CHANGED")
             path, filename = await self._check_startable(conn, job)
             reserved = await conn.execute(
-                update(jobs).where(jobs.c.id == job_id, jobs.c.status == "queued")
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status == "queued")
                 .values(status="processing", updated_at=utcnow())
             )
             if reserved.rowcount == 0:
                 raise Conflict("Job state changed concurrently", code="JOB_STATE_CHANGED")
         printer_id = job["printer_id"]
-        command = PrinterCommand("start", {"path": str(path), "filename": filename, "job_id": job_id})
+        command = PrinterCommand(
+            "start", {"path": str(path), "filename": filename, "job_id": job_id}
+        )
         try:
             await PrinterService(self.farm).send(printer_id, command)
         except ApiError:
@@ -401,12 +481,16 @@ class JobService:
         async with self.db.begin() as conn:
             now = utcnow()
             await conn.execute(
-                update(jobs).where(jobs.c.id == job_id, jobs.c.status.in_(("processing", "uploaded")))
-                .values(status="printing", time_started=now, progress_percentage=0.0, updated_at=now)
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status.in_(("processing", "uploaded")))
+                .values(
+                    status="printing", time_started=now, progress_percentage=0.0, updated_at=now
+                )
             )
             row = await self._row(conn, job_id)
             await conn.execute(
-                update(printers).where(printers.c.id == row["printer_id"])
+                update(printers)
+                .where(printers.c.id == row["printer_id"])
                 .values(status="printing", updated_at=now)
             )
             view = job_view(row)
@@ -419,14 +503,18 @@ class JobService:
         async with self.db.begin() as conn:
             now = utcnow()
             result = await conn.execute(
-                update(jobs).where(jobs.c.id == job_id, jobs.c.status.in_(("processing", "uploaded")))
-                .values(status="printing", time_started=now, progress_percentage=0.0, updated_at=now)
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status.in_(("processing", "uploaded")))
+                .values(
+                    status="printing", time_started=now, progress_percentage=0.0, updated_at=now
+                )
             )
             if result.rowcount == 0:
                 return False
             row = await self._row(conn, job_id)
             await conn.execute(
-                update(printers).where(printers.c.id == row["printer_id"])
+                update(printers)
+                .where(printers.c.id == row["printer_id"])
                 .values(status="printing", updated_at=now)
             )
             await self.farm.events.emit(conn, "job.started", job_view(row))
@@ -437,28 +525,38 @@ class JobService:
         async with self.db.begin() as conn:
             now = utcnow()
             result = await conn.execute(
-                update(jobs).where(jobs.c.id == job_id, jobs.c.status == from_state)
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status == from_state)
                 .values(status=to_state, updated_at=now)
             )
             if result.rowcount == 0:
                 return False
             row = await self._row(conn, job_id)
             await conn.execute(
-                update(printers).where(printers.c.id == row["printer_id"])
+                update(printers)
+                .where(printers.c.id == row["printer_id"])
                 .values(status=to_state, updated_at=now)
             )
             await self.farm.events.emit(conn, event, job_view(row))
         return True
 
     async def pause(self, job_id: str, *, command_only: bool = False) -> Any:
-        return await self._transition(job_id, "pause", ("printing",), "paused", "job.paused", command_only)
+        return await self._transition(
+            job_id, "pause", ("printing",), "paused", "job.paused", command_only
+        )
 
     async def resume(self, job_id: str, *, command_only: bool = False) -> Any:
-        return await self._transition(job_id, "resume", ("paused",), "printing", "job.resumed", command_only)
+        return await self._transition(
+            job_id, "resume", ("paused",), "printing", "job.resumed", command_only
+        )
 
     async def stop(self, job_id: str, *, command_only: bool = False) -> Any:
         return await self._transition(
-            job_id, "stop", ("printing", "paused", "processing"), "cancelled", "job.cancelled",
+            job_id,
+            "stop",
+            ("printing", "paused", "processing"),
+            "cancelled",
+            "job.cancelled",
             command_only,
         )
 
@@ -471,9 +569,9 @@ class JobService:
             was_running = row["status"] in ("printing", "paused", "processing", "uploaded")
             now = utcnow()
             await conn.execute(
-                update(jobs).where(jobs.c.id == job_id).values(
-                    status="cancelled", time_completed=now, updated_at=now
-                )
+                update(jobs)
+                .where(jobs.c.id == job_id)
+                .values(status="cancelled", time_completed=now, updated_at=now)
             )
             row = await self._row(conn, job_id)
             if was_running:
@@ -493,18 +591,26 @@ class JobService:
             _LOGGER.warning("stop after cancel was not delivered: %s", err.code)
 
     async def _transition(
-        self, job_id: str, action: str, from_states: tuple[str, ...], to_state: str,
-        event: str, command_only: bool,
+        self,
+        job_id: str,
+        action: str,
+        from_states: tuple[str, ...],
+        to_state: str,
+        event: str,
+        command_only: bool,
     ) -> Any:
         async with self.db.begin() as conn:
             job = await self._row(conn, job_id, for_update=True)
             if job["status"] not in from_states:
-                raise Conflict(f"Cannot {action} a job that is {job['status']}", code="INVALID_STATE")
+                raise Conflict(
+                    f"Cannot {action} a job that is {job['status']}", code="INVALID_STATE"
+                )
             if not job["printer_id"]:
                 raise BadRequest("Job has no printer", code="NO_PRINTER_ASSIGNED")
             previous = job["status"]
             await conn.execute(
-                update(jobs).where(jobs.c.id == job_id, jobs.c.status == previous)
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status == previous)
                 .values(status=to_state, updated_at=utcnow())
             )
         try:
@@ -514,17 +620,22 @@ class JobService:
             raise
         async with self.db.begin() as conn:
             now = utcnow()
-            printer_status = {"paused": "paused", "printing": "printing", "cancelled": "idle"}[to_state]
+            printer_status = {"paused": "paused", "printing": "printing", "cancelled": "idle"}[
+                to_state
+            ]
             if to_state == "cancelled":
                 await conn.execute(
-                    update(jobs).where(jobs.c.id == job_id).values(time_completed=now, updated_at=now)
+                    update(jobs)
+                    .where(jobs.c.id == job_id)
+                    .values(time_completed=now, updated_at=now)
                 )
             row = await self._row(conn, job_id)
             if to_state == "cancelled":
                 await self._finish_printer(conn, row, None)
             else:
                 await conn.execute(
-                    update(printers).where(printers.c.id == row["printer_id"])
+                    update(printers)
+                    .where(printers.c.id == row["printer_id"])
                     .values(status=printer_status, updated_at=now)
                 )
             view = job_view(row)
@@ -534,35 +645,54 @@ class JobService:
     async def _revert(self, job_id: str, from_state: str, to_state: str) -> None:
         async with self.db.begin() as conn:
             await conn.execute(
-                update(jobs).where(and_(jobs.c.id == job_id, jobs.c.status == from_state))
+                update(jobs)
+                .where(and_(jobs.c.id == job_id, jobs.c.status == from_state))
                 .values(status=to_state, updated_at=utcnow())
             )
 
-    async def _check_startable(self, conn: AsyncConnection, job: dict[str, Any]) -> tuple[Path, str]:
+    async def _check_startable(
+        self, conn: AsyncConnection, job: dict[str, Any]
+    ) -> tuple[Path, str]:
         if not job["printer_id"]:
             raise BadRequest("Job has no printer assigned", code="NO_PRINTER_ASSIGNED")
         printer = await fetch_one(
-            conn, printers, job["printer_id"], code="PRINTER_NOT_FOUND", label="Printer",
+            conn,
+            printers,
+            job["printer_id"],
+            code="PRINTER_NOT_FOUND",
+            label="Printer",
             for_update=True,
         )
         if not printer["hub_id"]:
             raise BadRequest("Printer is not connected to a hub", code="NO_HUB_ASSIGNED")
         if not job["print_file_id"]:
             raise NotFound("File not found", code="FILE_NOT_FOUND")
-        file = await fetch_one(conn, print_files, job["print_file_id"], code="FILE_NOT_FOUND", label="File")
+        file = await fetch_one(
+            conn, print_files, job["print_file_id"], code="FILE_NOT_FOUND", label="File"
+        )
         if not models_match(job["printer_model"] or file["printer_model_id"], printer["model"]):
-            raise BadRequest("The file was sliced for another printer model", code="PRINTER_MODEL_MISMATCH")
+            raise BadRequest(
+                "The file was sliced for another printer model", code="PRINTER_MODEL_MISMATCH"
+            )
         busy = await conn.scalar(
             select(func.count()).where(
-                jobs.c.printer_id == printer["id"], jobs.c.id != job["id"],
+                jobs.c.printer_id == printer["id"],
+                jobs.c.id != job["id"],
                 jobs.c.status.in_(("processing", "uploaded", "printing", "paused")),
             )
         )
         live = self.farm.live.get(printer["id"])
-        live_busy = live is not None and live.online and live.status not in ("idle", "finished", "cancelled")
+        live_busy = (
+            live is not None
+            and live.online
+            and live.status not in ("idle", "finished", "cancelled")
+        )
         if (
-            busy or printer["in_maintenance"] or printer["awaiting_bed_clear"]
-            or not printer["is_active"] or printer["status"] in ("printing", "paused", "error")
+            busy
+            or printer["in_maintenance"]
+            or printer["awaiting_bed_clear"]
+            or not printer["is_active"]
+            or printer["status"] in ("printing", "paused", "error")
             or live_busy
         ):
             raise BadRequest("Printer is not available", code="PRINTER_UNAVAILABLE")
@@ -572,7 +702,8 @@ class JobService:
         current = (
             await conn.execute(
                 select(file_versions.c.storage_key).where(
-                    file_versions.c.file_id == file["id"], file_versions.c.is_current_version.is_(True)
+                    file_versions.c.file_id == file["id"],
+                    file_versions.c.is_current_version.is_(True),
                 )
             )
         ).first()
@@ -584,10 +715,12 @@ class JobService:
         lookup: SkuLookup | None = self.farm.extensions.get("sku_lookup")
         return lookup
 
-    async def _row(self, conn: AsyncConnection, job_id: str, *, for_update: bool = False) -> dict[str, Any]:
-        return await fetch_one(conn, jobs, job_id, code="JOB_NOT_FOUND", label="Job", for_update=for_update)
+    async def _row(
+        self, conn: AsyncConnection, job_id: str, *, for_update: bool = False
+    ) -> dict[str, Any]:
+        return await fetch_one(
+            conn, jobs, job_id, code="JOB_NOT_FOUND", label="Job", for_update=for_update
+        )
 
 
 _BACKGROUND: set[asyncio.Task[None]] = set()
-
-

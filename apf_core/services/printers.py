@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -36,18 +35,48 @@ REQUIRED_CONNECTION = {
 }
 
 LIST_FIELDS = (
-    "id", "name", "model", "manufacturer", "status", "location", "nozzle_size", "current_color",
-    "current_color_hex", "current_filament_type", "current_build_plate", "has_ams", "is_active",
-    "created_at", "updated_at",
+    "id",
+    "name",
+    "model",
+    "manufacturer",
+    "status",
+    "location",
+    "nozzle_size",
+    "current_color",
+    "current_color_hex",
+    "current_filament_type",
+    "current_build_plate",
+    "has_ams",
+    "is_active",
+    "created_at",
+    "updated_at",
 )
 DETAIL_FIELDS = (
-    *LIST_FIELDS, "firmware_version", "total_print_time", "filament_level",
-    "last_maintenance_date", "in_maintenance", "maintenance_type", "notes", "protocol", "hub_id",
-    "auto_dispatch", "tags", "awaiting_bed_clear",
+    *LIST_FIELDS,
+    "firmware_version",
+    "total_print_time",
+    "filament_level",
+    "last_maintenance_date",
+    "in_maintenance",
+    "maintenance_type",
+    "notes",
+    "protocol",
+    "hub_id",
+    "auto_dispatch",
+    "tags",
+    "awaiting_bed_clear",
 )
 STATUS_LIVE_FIELDS = (
-    "status", "progress", "nozzle_temp", "bed_temp", "chamber_temp", "target_nozzle_temp",
-    "target_bed_temp", "layer_num", "total_layers", "remaining_time_minutes",
+    "status",
+    "progress",
+    "nozzle_temp",
+    "bed_temp",
+    "chamber_temp",
+    "target_nozzle_temp",
+    "target_bed_temp",
+    "layer_num",
+    "total_layers",
+    "remaining_time_minutes",
 )
 ACTIVE_JOB_STATES = ("processing", "uploaded", "printing", "paused")
 MAINTENANCE_ALLOWED_FROM = ("idle", "offline", "error", "maintenance")
@@ -63,7 +92,9 @@ def check_connection(protocol: str, connection: dict[str, Any]) -> None:
         raise ApiError(
             f"Invalid body: connection.{missing[0]}: is required for protocol {protocol}",
             code="VALIDATION_ERROR",
-            extra={"details": [{"field": f"connection.{f}", "message": "is required"} for f in missing]},
+            extra={
+                "details": [{"field": f"connection.{f}", "message": "is required"} for f in missing]
+            },
         )
 
 
@@ -74,8 +105,12 @@ class PrinterService:
 
     # --- reads ------------------------------------------------------------
     async def list(
-        self, *, is_active: bool | None = None, status: str | None = None,
-        location: str | None = None, search: str | None = None,
+        self,
+        *,
+        is_active: bool | None = None,
+        status: str | None = None,
+        location: str | None = None,
+        search: str | None = None,
     ) -> list[dict[str, Any]]:
         query = select(printers).order_by(printers.c.name, printers.c.id)
         if is_active is not None:
@@ -85,7 +120,9 @@ class PrinterService:
         if location is not None:
             query = query.where(printers.c.location == location)
         if search:
-            query = query.where(func.lower(printers.c.name).contains(search.lower(), autoescape=True))
+            query = query.where(
+                func.lower(printers.c.name).contains(search.lower(), autoescape=True)
+            )
         async with self.db.read() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [printer_view(dict(r)) for r in rows]
@@ -98,7 +135,8 @@ class PrinterService:
         async with self.db.read() as conn:
             rows = (
                 await conn.execute(
-                    select(printers.c.status, func.count()).where(printers.c.is_active.is_(True))
+                    select(printers.c.status, func.count())
+                    .where(printers.c.is_active.is_(True))
                     .group_by(printers.c.status)
                 )
             ).all()
@@ -135,12 +173,17 @@ class PrinterService:
 
     async def _status_row(self, printer_id: str) -> dict[str, Any]:
         active_job = (
-            select(jobs.c.id).where(jobs.c.printer_id == printers.c.id, jobs.c.status.in_(ACTIVE_JOB_STATES))
-            .limit(1).scalar_subquery()
+            select(jobs.c.id)
+            .where(jobs.c.printer_id == printers.c.id, jobs.c.status.in_(ACTIVE_JOB_STATES))
+            .limit(1)
+            .scalar_subquery()
         )
         query = select(
-            printers.c.status, printers.c.current_color, printers.c.current_color_hex,
-            printers.c.current_filament_type, printers.c.last_telemetry_at,
+            printers.c.status,
+            printers.c.current_color,
+            printers.c.current_color_hex,
+            printers.c.current_filament_type,
+            printers.c.last_telemetry_at,
             active_job.label("current_job_id"),
         ).where(printers.c.id == printer_id)
         async with self.db.read() as conn:
@@ -180,7 +223,8 @@ class PrinterService:
                 check_connection(changes["protocol"], current["connection"] or {})
             if changes:
                 await conn.execute(
-                    update(printers).where(printers.c.id == printer_id)
+                    update(printers)
+                    .where(printers.c.id == printer_id)
                     .values(**changes, updated_at=utcnow())
                 )
             view = printer_view(await self._row(conn, printer_id), detail=True)
@@ -212,7 +256,10 @@ class PrinterService:
             return printer_view(await self._row(conn, printer_id), detail=True)
 
     async def apply_maintenance(
-        self, conn: AsyncConnection, row: dict[str, Any], in_maintenance: bool,
+        self,
+        conn: AsyncConnection,
+        row: dict[str, Any],
+        in_maintenance: bool,
         maintenance_type: str | None,
     ) -> None:
         """Enter or leave maintenance inside the caller's transaction."""
@@ -246,19 +293,19 @@ class PrinterService:
         async with self.db.read() as conn:
             row = await self._row(conn, printer_id)
             job_id = await conn.scalar(
-                select(jobs.c.id).where(
+                select(jobs.c.id)
+                .where(
                     jobs.c.printer_id == printer_id,
                     jobs.c.status.in_(("printing", "paused", "processing")),
-                ).limit(1)
+                )
+                .limit(1)
             )
         if action == "clear_bed":
             return await self.clear_bed(printer_id, result or "success")
         status = self._effective_status(row)
         allowed = {"pause": ("printing",), "resume": ("paused",), "stop": ("printing", "paused")}
         if status not in allowed[action]:
-            raise Conflict(
-                f"Cannot {action} a printer that is {status}", code="INVALID_STATE"
-            )
+            raise Conflict(f"Cannot {action} a printer that is {status}", code="INVALID_STATE")
         self.require_online(printer_id)
         job_service = JobService(self.farm)
         if job_id is not None:
@@ -266,7 +313,12 @@ class PrinterService:
         else:
             ack_id = await self.send(printer_id, PrinterCommand(action))
         new_status = {"pause": "paused", "resume": "printing", "stop": "idle"}[action]
-        return {"printer_id": printer_id, "action": action, "status": new_status, "command_id": ack_id}
+        return {
+            "printer_id": printer_id,
+            "action": action,
+            "status": new_status,
+            "command_id": ack_id,
+        }
 
     async def clear_bed(self, printer_id: str, result: str) -> dict[str, Any]:
         """Record the bed-clear check; a failed check re-queues the last job."""
@@ -281,16 +333,22 @@ class PrinterService:
                 requeued = await JobService(self.farm).requeue_last(conn, printer_id)
             status = "idle" if row["status"] in ("idle", "printing", "paused") else row["status"]
             await conn.execute(
-                update(printers).where(printers.c.id == printer_id)
+                update(printers)
+                .where(printers.c.id == printer_id)
                 .values(awaiting_bed_clear=False, status=status, updated_at=utcnow())
             )
             await self.farm.events.emit(
-                conn, "printer.bed_cleared",
+                conn,
+                "printer.bed_cleared",
                 {"printer_id": printer_id, "result": result, "requeued_job_id": requeued},
             )
         return {
-            "printer_id": printer_id, "action": "clear_bed", "status": status,
-            "command_id": new_id(), "result": result, "requeued_job_id": requeued,
+            "printer_id": printer_id,
+            "action": "clear_bed",
+            "status": status,
+            "command_id": new_id(),
+            "result": result,
+            "requeued_job_id": requeued,
         }
 
     async def light(self, printer_id: str, on: bool) -> dict[str, Any]:
@@ -308,7 +366,10 @@ class PrinterService:
         return {"printer_id": printer_id, "heater": heater, "target": target, "command_id": ack}
 
     async def filament(
-        self, printer_id: str, action: str, tray_id: int | None = None,
+        self,
+        printer_id: str,
+        action: str,
+        tray_id: int | None = None,
         temperature: float | None = None,
     ) -> dict[str, Any]:
         async with self.db.read() as conn:
@@ -343,8 +404,10 @@ class PrinterService:
         except CapabilityMissing as err:
             raise BadRequest(str(err), code="CAPABILITY_NOT_SUPPORTED") from None
         except HubOffline as err:
-            raise ServiceUnavailable(str(err) or "Printer hub is offline", code="HUB_OFFLINE") from None
-        except (HubCommandFailed, ControlError, TimeoutError, asyncio.TimeoutError) as err:
+            raise ServiceUnavailable(
+                str(err) or "Printer hub is offline", code="HUB_OFFLINE"
+            ) from None
+        except (HubCommandFailed, ControlError, TimeoutError) as err:
             raise ServiceUnavailable(
                 str(err) or "Printer did not acknowledge the command", code="HUB_COMMAND_FAILED"
             ) from None
@@ -362,8 +425,10 @@ class PrinterService:
         self, conn: AsyncConnection, printer_id: str, *, for_update: bool = False
     ) -> dict[str, Any]:
         return await fetch_one(
-            conn, printers, printer_id, code="PRINTER_NOT_FOUND", label="Printer",
+            conn,
+            printers,
+            printer_id,
+            code="PRINTER_NOT_FOUND",
+            label="Printer",
             for_update=for_update,
         )
-
-

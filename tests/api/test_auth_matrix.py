@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 import uuid
 
-import pytest
-
 from apf_core.api.app import all_routes
 
 ROUTES = [r for r in all_routes() if r.auth]
