@@ -102,8 +102,9 @@ class HubService:
 
         token = new_token()
         now = utcnow()
-        row = {
-            "id": new_id(),
+        hub_id = new_id()
+        row: dict[str, Any] = {
+            "id": hub_id,
             "name": name,
             "kind": "remote",
             "is_online": False,
@@ -113,7 +114,7 @@ class HubService:
         }
         async with self.db.begin() as conn:
             await conn.execute(insert(hubs).values(**row))
-            data = await self.get_in(conn, row["id"])
+            data = await self.get_in(conn, hub_id)
             await self.farm.events.emit(conn, "hub.created", data)
         link = self.farm.extensions.get("hub_link")
         if link is not None:
