@@ -146,6 +146,8 @@ async def test_hub_drop_fails_commands_not_silently(
     assert again.code == "HUB_OFFLINE"
     agents.remove(agent)
     agent._mqtt._client.disconnect()  # type: ignore[union-attr]
+    for driver in agent.drivers.values():
+        await driver.close()
 
 
 async def test_killed_hub_process_goes_offline_by_last_will(farm: Farm, broker_url: str) -> None:
@@ -227,3 +229,31 @@ async def test_broker_restart_keeps_hub_state(
     data = (await farm.api.get(f"/hubs/{hub['id']}", key="read")).data
     assert data["is_online"] is True
     assert data["is_stale"] is False
+
+
+def test_hub_cli_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+    from apf_core.cli import build_parser
+    from apf_core.hub.cli import default_broker
+
+    parser = build_parser()
+    args = parser.parse_args(["hub", "--server", "http://apf.lan:8580", "--token", ""])
+    assert args.handler(args) == 2
+    assert "--token is required" in capsys.readouterr().err
+    args = parser.parse_args(["hub", "--server", "x", "--token", "t", "--heartbeat", "0"])
+    assert args.handler(args) == 2
+    assert default_broker("http://apf.lan:8580") == "mqtt://apf.lan:1883"
+    assert default_broker("apf.lan") == "mqtt://apf.lan:1883"
+
+
+def test_state_round_trip_and_malformed() -> None:
+    from apf_core.drivers.base import PrinterState, Status, Tray
+    from apf_core.hub.protocol import broker_address, parse_topic, state_from_dict, state_to_dict
+
+    state = PrinterState(status=Status.PRINTING, progress=12.5, trays=(Tray(2, "PETG", "FF0000FF"),), active_tray=2)
+    assert state_from_dict(state_to_dict(state)) == state
+    with pytest.raises(ValueError):
+        state_from_dict({"status": "exploded"})
+    assert parse_topic("apf/v1/hub/abc/up/state") == ("abc", ("up", "state"))
+    assert parse_topic("other/topic") is None
+    assert broker_address("mqtts://b:8884") == ("b", 8884, True)
+    assert broker_address("b") == ("b", 1883, False)
