@@ -54,7 +54,11 @@ ROW_STATUS: dict[Status, str] = {
 ACTIVE_JOB_STATES = ("processing", "uploaded", "printing", "paused")
 #: a job this young is not failed by an IDLE frame (drivers that poll lag behind a start)
 IDLE_GRACE_SECONDS = 15.0
-PROGRESS_WRITE_SECONDS = 30.0
+#: job progress is written to the jobs row when it moved by a point (at most every
+#: PROGRESS_MIN_SECONDS), or at least every PROGRESS_MAX_SECONDS while it changes
+PROGRESS_MIN_SECONDS = 5.0
+PROGRESS_MAX_SECONDS = 30.0
+PROGRESS_STEP = 1.0
 MIRROR_GRACE_SECONDS = 3.0
 
 
@@ -250,8 +254,11 @@ class TelemetryBridge:
             },
         )
         now = time.monotonic()
+        since = now - tracker.last_progress_write
+        moved = abs(state.progress - (tracker.last_progress or 0.0))
         if state.progress != tracker.last_progress and (
-            now - tracker.last_progress_write >= PROGRESS_WRITE_SECONDS
+            since >= PROGRESS_MAX_SECONDS
+            or (since >= PROGRESS_MIN_SECONDS and moved >= PROGRESS_STEP)
         ):
             tracker.last_progress_write = now
             tracker.last_progress = state.progress

@@ -40,6 +40,11 @@ async def test_printer_offline_mid_print_keeps_tracking(farm: Farm) -> None:
     assert status["hub_online"] is True
     assert status["progress"] is not None
     assert status["current_job_id"] == job["id"]
+
+    async def progress_written() -> bool:
+        return bool((await farm.job(job["id"]))["progress_percentage"])
+
+    await farm.wait_for(progress_written, what="job progress persisted")
     done = await farm.wait_job(job["id"], "completed", timeout=20)
     assert done["failure_reason"] is None
     types = [e.type for e in await _event_types(farm)]
