@@ -56,13 +56,17 @@ class Farm:
         model: str | None = None,
         nozzle: float | None = 0.4,
         filament: str = "PLA",
+        content: str | None = None,
     ) -> str:
         farm = self.api.farm
         file_id = new_id()
         key = f"{file_id}/v1/{name}"
         path = farm.settings.files_dir / key
         path.parent.mkdir(parents=True, exist_ok=True)
-        content = demo_gcode(name, minutes=30, layers=20, grams=5.0, filament=filament, model="")
+        if content is None:
+            content = demo_gcode(
+                name, minutes=30, layers=20, grams=5.0, filament=filament, model=""
+            )
         path.write_text(content)
         now = utcnow()
         async with farm.db.begin() as conn:

@@ -249,7 +249,9 @@ def test_state_round_trip_and_malformed() -> None:
     from apf_core.drivers.base import PrinterState, Status, Tray
     from apf_core.hub.protocol import broker_address, parse_topic, state_from_dict, state_to_dict
 
-    state = PrinterState(status=Status.PRINTING, progress=12.5, trays=(Tray(2, "PETG", "FF0000FF"),), active_tray=2)
+    state = PrinterState(
+        status=Status.PRINTING, progress=12.5, trays=(Tray(2, "PETG", "FF0000FF"),), active_tray=2
+    )
     assert state_from_dict(state_to_dict(state)) == state
     with pytest.raises(ValueError):
         state_from_dict({"status": "exploded"})
