@@ -13,7 +13,16 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import Api, Reply, api, empty_api, farm_options  # noqa: F401  (fixtures)
+# _manual_dispatch (autouse): automatic dispatch stays off, so demo jobs do not start on the
+# idle printers the worklist tests put into maintenance
+from tests.api.conftest import (  # noqa: F401  (fixtures)
+    Api,
+    Reply,
+    _manual_dispatch,
+    api,
+    empty_api,
+    farm_options,
+)
 
 pytestmark = pytest.mark.asyncio
 
