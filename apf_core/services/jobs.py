@@ -135,11 +135,19 @@ class JobService:
 
     # --- reads ------------------------------------------------------------
     async def list(self, *, status: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
+        """The queue view dashboards poll: served from memory until a job row changes."""
         query = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
         if status:
             query = query.where(jobs.c.status == status)
-        async with self.db.read() as conn:
-            return [job_view(r) for r in await fetch_page(conn, query, limit, offset)]
+
+        async def load() -> builtins.list[dict[str, Any]]:
+            async with self.db.read() as conn:
+                return [job_view(r) for r in await fetch_page(conn, query, limit, offset)]
+
+        rows: builtins.list[dict[str, Any]] = await self.db.cached(
+            ("jobs.list", status, limit, offset), ("jobs",), load
+        )
+        return rows
 
     async def history(
         self, *, start: datetime | None, end: datetime | None, limit: int, offset: int

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 _LOGGER = logging.getLogger(__name__)
@@ -65,6 +67,11 @@ class Database:
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._after_commit: dict[int, list[Callable[[], None]]] = {}
         self._before_commit: dict[int, list[Callable[[], Awaitable[None]]]] = {}
+        #: table name -> how many committed transactions have written it (this process)
+        self._versions: dict[str, int] = {}
+        self._touched: dict[int, set[str]] = {}
+        self._read_cache: dict[Hashable, tuple[tuple[int, ...], float, Any]] = {}
+        event.listen(self.engine.sync_engine, "before_execute", self._note_write)
 
     @property
     def dialect(self) -> str:
@@ -82,6 +89,7 @@ class Database:
         async with lock:
             async with self.engine.begin() as conn:
                 key = id(conn)
+                touched = self._touched[id(conn.sync_connection)] = set()
                 self._after_commit[key] = []
                 hooks: list[Callable[[], Awaitable[None]]] = []
                 self._before_commit[key] = hooks
@@ -96,12 +104,47 @@ class Database:
                     raise
                 finally:
                     self._before_commit.pop(key, None)
+                    self._touched.pop(id(conn.sync_connection), None)
+            for table in touched:
+                self._versions[table] = self._versions.get(table, 0) + 1
             callbacks = self._after_commit.pop(key, [])
         for callback in callbacks:
             try:
                 callback()
             except Exception:
                 _LOGGER.exception("after-commit callback failed")
+
+    def _note_write(self, conn: Connection, clause: Any, *_args: Any) -> None:
+        touched = self._touched.get(id(conn))
+        if touched is not None and isinstance(clause, UpdateBase):
+            table = getattr(clause, "table", None)
+            name = getattr(table, "name", None)
+            if name:
+                touched.add(str(name))
+
+    async def cached(
+        self,
+        key: Hashable,
+        tables: tuple[str, ...],
+        load: Callable[[], Awaitable[Any]],
+        *,
+        ttl: float = 1.0,
+    ) -> Any:
+        """A hot read served from memory until a transaction of this process writes one of
+        ``tables`` (and at most ``ttl`` seconds, for writers in other processes).
+
+        The version is taken before loading, so a result that raced a commit is
+        never kept past it. Callers must not mutate what they get back."""
+        version = tuple(self._versions.get(t, 0) for t in tables)
+        now = time.monotonic()
+        hit = self._read_cache.get(key)
+        if hit is not None and hit[0] == version and now - hit[1] < ttl:
+            return hit[2]
+        value = await load()
+        if len(self._read_cache) > 1024:
+            self._read_cache.clear()
+        self._read_cache[key] = (version, now, value)
+        return value
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

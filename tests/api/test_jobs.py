@@ -346,3 +346,15 @@ def test_models_match(required, actual, expected) -> None:
     from apf_core.services.jobs import models_match
 
     assert models_match(required, actual) is expected
+
+
+async def test_job_list_is_never_stale_after_a_write(api) -> None:
+    """The list is served from memory, but every committed write is visible at once."""
+    first = (await api.get("/jobs", key="read")).data
+    job = await queued_job(api)
+    after_create = (await api.get("/jobs", key="read")).data
+    assert after_create[0]["id"] == job["id"] and len(after_create) == len(first) + 1
+    await api.patch(f"/jobs/{job['id']}", json={"color": "Teal"}, key="write")
+    assert (await api.get("/jobs", key="read")).data[0]["color"] == "Teal"
+    await api.post(f"/jobs/{job['id']}/cancel", key="control")
+    assert (await api.get("/jobs", key="read")).data[0]["status"] == "cancelled"
