@@ -20,8 +20,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.dml import UpdateBase
 
 _LOGGER = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
