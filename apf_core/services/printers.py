@@ -129,7 +129,9 @@ class PrinterService:
 
     async def get(self, printer_id: str) -> dict[str, Any]:
         async with self.db.read() as conn:
-            return printer_view(await self._row(conn, printer_id), detail=True)
+            view = printer_view(await self._row(conn, printer_id), detail=True)
+        view["capabilities"] = self.capabilities(printer_id)
+        return view
 
     async def stats(self) -> dict[str, Any]:
         async with self.db.read() as conn:
@@ -169,7 +171,18 @@ class PrinterService:
         data["current_filament_type"] = stored["current_filament_type"]
         last = live.last_telemetry_at if live is not None else None
         data["last_telemetry_at"] = iso(last or stored["last_telemetry_at"])
+        # extensions: the chamber light as last reported, and what the printer can do
+        data["light_on"] = live.light_on if online and live is not None else None
+        data["capabilities"] = self.capabilities(printer_id)
         return data
+
+    def capabilities(self, printer_id: str) -> list[str] | None:
+        """What the connected driver declares (light, ams, ...); None when unknown."""
+        lookup = getattr(self.farm.control, "driver", None)
+        driver = lookup(printer_id) if callable(lookup) else None
+        if driver is None:
+            return None
+        return sorted(str(c) for c in driver.capabilities)
 
     async def _status_row(self, printer_id: str) -> dict[str, Any]:
         active_job = (

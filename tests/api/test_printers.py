@@ -109,8 +109,10 @@ async def test_patch_updates_fields_and_connection(api) -> None:
 
 async def test_filters_and_search(api) -> None:
     await register(api, name="Garage Prusa", location="Garage", is_active=False)
+
     def names(r):
         return {p["name"] for p in r.data}
+
     assert names(await api.get("/printers", params={"location": "Garage"}, key="read")) == {
         "Garage Prusa"
     }
@@ -283,3 +285,24 @@ async def test_delete(api) -> None:
     assert (await api.delete(f"/printers/{printer['id']}", key="write")).data["deleted"] is True
     assert (await api.get(f"/printers/{printer['id']}", key="read")).code == "PRINTER_NOT_FOUND"
     assert (await api.delete(f"/printers/{printer['id']}", key="write")).code == "PRINTER_NOT_FOUND"
+
+
+async def test_status_and_detail_report_capabilities_of_connected_printers(api) -> None:
+    import asyncio
+
+    printers = {p["name"]: p["id"] for p in (await api.get("/printers", key="read")).data}
+    x1c = printers["X1C"]
+    for _ in range(100):  # the simulated printers connect right after start-up
+        status = (await api.get(f"/printers/{x1c}/status", key="read")).data
+        if status["hub_online"]:
+            break
+        await asyncio.sleep(0.05)
+    assert status["hub_online"] is True
+    assert {"light", "ams"} <= set(status["capabilities"])
+    assert status["light_on"] in (True, False)
+    detail = (await api.get(f"/printers/{printers['MK4']}", key="read")).data
+    assert "light" not in detail["capabilities"]
+    octoprint = await register(api)  # OctoPrint has no chamber light, reachable or not
+    assert "light" not in (
+        (await api.get(f"/printers/{octoprint['id']}", key="read")).data["capabilities"] or []
+    )
