@@ -152,7 +152,7 @@ class Farm:
 
 @pytest.fixture
 def farm_options() -> dict[str, Any]:  # type: ignore[no-redef]  # noqa: F811
-    return {"demo": False, "command_timeout_seconds": 0.5}
+    return {"demo": False, "command_timeout_seconds": 0.5, "rate_limit": 1_000_000}
 
 
 @pytest.fixture(autouse=True)
