@@ -81,6 +81,7 @@ class Dispatcher:
         self._reserved: set[str] = set()
         self._released_at: dict[str, float] = {}
         self._cooldown_until: dict[str, float] = {}
+        self._job_cooldown_until: dict[str, float] = {}
         self._kick = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -264,7 +265,11 @@ class Dispatcher:
         printer_infos = await self.load_printers()
         if not any(not p.availability() for p in printer_infos):
             return []
-        job_infos = await self.load_jobs()
+        job_infos = [
+            j
+            for j in await self.load_jobs()
+            if self._job_cooldown_until.get(j.id, 0.0) <= snapshot_at
+        ]
         # --- synchronous from here until every chosen printer is reserved ---
         for info in printer_infos:
             if info.id in self._reserved or self._released_at.get(info.id, -1.0) >= snapshot_at:
@@ -297,13 +302,11 @@ class Dispatcher:
             except ApiError as err:
                 if job.printer_id is None:
                     await self._unassign(job.id, printer.id)
-                if err.code in (
-                    "HUB_OFFLINE",
-                    "HUB_COMMAND_FAILED",
-                    "PRINTER_UNAVAILABLE",
-                    "FILE_NOT_FOUND",
-                ):
-                    self._cooldown_until[printer.id] = time.monotonic() + COOLDOWN_SECONDS
+                until = time.monotonic() + COOLDOWN_SECONDS
+                if err.code in ("HUB_OFFLINE", "HUB_COMMAND_FAILED", "PRINTER_UNAVAILABLE"):
+                    self._cooldown_until[printer.id] = until  # the printer's fault
+                else:  # the job's (file gone, model mismatch...): skip it for a while
+                    self._job_cooldown_until[job.id] = until
                 _LOGGER.warning(
                     "dispatch of job %s to printer %s failed: %s %s",
                     job.id,

@@ -212,3 +212,22 @@ def test_undeclared_filament_does_not_block() -> None:
     assert [r.code for r in eligibility(JobInfo(id="k", filament_type="PETG"), typed)] == [
         "MATERIAL_MISMATCH"
     ]
+
+
+async def test_job_whose_file_vanished_does_not_block_printers(farm: Farm) -> None:
+    from sqlalchemy import update
+
+    from apf_core.storage.tables.spine import jobs
+
+    printer = await farm.add_printer("Rig")
+    file_id = await farm.add_file()
+    broken = await farm.enqueue(file_id, priority=10)
+    good = await farm.enqueue(file_id)
+    async with farm.api.farm.db.begin() as conn:
+        await conn.execute(update(jobs).where(jobs.c.id == broken["id"]).values(print_file_id=None))
+    first = (await farm.api.post("/dispatch/run", json={}, key="control")).data
+    assert first["attempts"][0]["error_code"] == "FILE_NOT_FOUND"
+    second = (await farm.api.post("/dispatch/run", json={}, key="control")).data
+    assert second["started"] == 1
+    assert (await farm.job(good["id"]))["printer_id"] == printer
+    assert (await farm.job(broken["id"]))["status"] == "queued"
