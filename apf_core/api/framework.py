@@ -176,12 +176,27 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 # --- reusable schema pieces -----------------------------------------------------
 
 
+#: the largest value an INTEGER column holds on every backend
+MAX_INT = 2**31 - 1
+
+
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise vol.Invalid("expected int")
+    return value
+
+
+def integer(minimum: int = -MAX_INT, maximum: int = MAX_INT) -> vol.All:
+    """A JSON integer (not a boolean) within ``minimum..maximum``."""
+    return vol.All(int, _not_bool, vol.Range(min=minimum, max=maximum))
+
+
 def page_query(max_limit: int = 100) -> dict[Any, Any]:
     return {
         vol.Optional("limit", default=50): vol.All(
             vol.Coerce(int), vol.Range(min=1, max=max_limit)
         ),
-        vol.Optional("offset", default=0): vol.All(vol.Coerce(int), vol.Range(min=0)),
+        vol.Optional("offset", default=0): vol.All(vol.Coerce(int), vol.Range(min=0, max=MAX_INT)),
     }
 
 

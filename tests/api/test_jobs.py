@@ -358,3 +358,34 @@ async def test_job_list_is_never_stale_after_a_write(api) -> None:
     assert (await api.get("/jobs", key="read")).data[0]["color"] == "Teal"
     await api.post(f"/jobs/{job['id']}/cancel", key="control")
     assert (await api.get("/jobs", key="read")).data[0]["status"] == "cancelled"
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/jobs", {"offset": "99999999999999999999"}),
+        ("/jobs/history", {"from": "9999-12-31T23:00:00-05:00"}),
+    ],
+)
+async def test_extreme_query_values_are_400(api, path, params) -> None:
+    reply = await api.get(path, params=params, key="read")
+    assert reply.status == 400 and reply.code == "VALIDATION_ERROR"
+
+
+@pytest.mark.parametrize("field", ["number_of_units", "quantity_per_print", "priority"])
+async def test_booleans_are_not_integers(api, field) -> None:
+    reply = await api.post(
+        "/jobs", json={"print_file_id": await a_file(api), field: True}, key="write"
+    )
+    assert reply.status == 400 and reply.code == "VALIDATION_ERROR" and field in reply.body["error"]
+
+
+async def test_huge_minutes_on_complete_are_400(api) -> None:
+    job = await queued_job(api)
+    reply = await api.post(
+        f"/jobs/{job['id']}/complete",
+        json={"actual_print_time_minutes": 3_000_000_000},
+        key="write",
+    )
+    assert reply.status == 400 and reply.code == "VALIDATION_ERROR"
+    assert (await api.get(f"/jobs/{job['id']}", key="read")).data["status"] == "queued"

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from ...services.jobs import JOB_STATUSES, JobService
 from ...timeutil import parse_iso
-from ..framework import Ctx, RouteTable, created, nullable, ok, page_query, paged, text
+from ..framework import Ctx, RouteTable, created, integer, nullable, ok, page_query, paged, text
 
 routes = RouteTable("Jobs", "The print queue and job lifecycle.")
 
@@ -25,10 +25,10 @@ _JOB_FIELDS: dict[Any, Any] = {
     vol.Optional("color"): nullable(text(50)),
     vol.Optional("filament_type"): nullable(text(50)),
     vol.Optional("material_type"): nullable(text(50)),
-    vol.Optional("number_of_units"): vol.All(int, vol.Range(min=1, max=10000)),
-    vol.Optional("quantity_per_print"): vol.All(int, vol.Range(min=1, max=10000)),
+    vol.Optional("number_of_units"): integer(1, 10000),
+    vol.Optional("quantity_per_print"): integer(1, 10000),
     vol.Optional("requires_assembly"): bool,
-    vol.Optional("priority"): vol.All(int, vol.Range(min=-100, max=100)),
+    vol.Optional("priority"): integer(-100, 100),
     vol.Optional("required_tags"): [text(50, 1)],
     vol.Optional("required_printer_model"): nullable(text(120)),
 }
@@ -164,7 +164,7 @@ async def cancel_job(ctx: Ctx) -> web.StreamResponse:
     scope="write",
     summary="Mark a job completed",
     body={
-        vol.Optional("actual_print_time_minutes"): nullable(vol.All(int, vol.Range(min=0))),
+        vol.Optional("actual_print_time_minutes"): nullable(integer(0)),
         vol.Optional("failure_reason"): nullable(text(2000)),
     },
     errors=("JOB_TERMINAL",),
