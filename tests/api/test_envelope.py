@@ -115,3 +115,15 @@ async def test_head_on_get_routes(api) -> None:
 async def test_long_query_strings_get_the_envelope(api) -> None:
     reply = await api.get("/printers", params={"search": "x" * 9000}, key="read")
     assert_envelope(reply, 400, "VALIDATION_ERROR")
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/inventory", {"limit": "5", "offset": "99999999999999999999"}),
+        ("/events", {"after": "99999999999999999999"}),
+        ("/orders", {"offset": "99999999999999999999"}),
+    ],
+)
+async def test_huge_numbers_in_queries_are_400(api, path, params) -> None:
+    assert_envelope(await api.get(path, params=params, key="read"), 400, "VALIDATION_ERROR")

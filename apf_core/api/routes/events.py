@@ -86,7 +86,7 @@ Event types: """
     summary="Event stream (WebSocket)",
     query={
         vol.Optional("types"): vol.All(str, _patterns, lambda v: ",".join(v)),
-        vol.Optional("last_event_id"): vol.All(vol.Coerce(int), vol.Range(min=0)),
+        vol.Optional("last_event_id"): vol.All(vol.Coerce(int), vol.Range(min=0, max=2**63 - 1)),
     },
     description=_WS_DESCRIPTION,
 )
@@ -101,7 +101,7 @@ async def event_stream(ctx: Ctx) -> web.StreamResponse:
     scope="read",
     summary="Event log (for pollers)",
     query={
-        vol.Optional("after", default=0): vol.All(vol.Coerce(int), vol.Range(min=0)),
+        vol.Optional("after", default=0): vol.All(vol.Coerce(int), vol.Range(min=0, max=2**63 - 1)),
         vol.Optional("type"): vol.All(text(2000, 1), _patterns),
         vol.Optional("limit", default=100): vol.All(vol.Coerce(int), vol.Range(min=1, max=1000)),
     },

@@ -28,7 +28,7 @@ routes = RouteTable("Inventory", "Finished goods: sellable stock per SKU.")
         vol.Optional("status"): vol.In(FG_STATUSES),
         vol.Optional("is_active"): BOOL_STRING,
         vol.Optional("limit"): vol.All(vol.Coerce(int), vol.Range(min=1, max=500)),
-        vol.Optional("offset"): vol.All(vol.Coerce(int), vol.Range(min=0)),
+        vol.Optional("offset"): vol.All(vol.Coerce(int), vol.Range(min=0, max=2**31 - 1)),
     },
 )
 async def list_inventory(ctx: Ctx) -> web.StreamResponse:
