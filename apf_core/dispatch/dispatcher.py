@@ -18,9 +18,10 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.events import Event
@@ -40,6 +41,8 @@ ACTIVE_JOB_STATES = ("processing", "uploaded", "printing", "paused")
 #: after a failed start the printer is skipped for this long
 COOLDOWN_SECONDS = 60.0
 DEFAULT_INTERVAL = 10.0
+HISTORY_DAYS = 30
+PRUNE_EVERY_SECONDS = 3600.0
 TRIGGER_EVENTS = frozenset({
     "job.created", "job.completed", "job.failed", "job.cancelled", "printer.bed_cleared",
     "printer.idle", "printer.online", "printer.updated", "printer.created", "dispatch.settings",
@@ -82,6 +85,7 @@ class Dispatcher:
         self._released_at: dict[str, float] = {}
         self._cooldown_until: dict[str, float] = {}
         self._job_cooldown_until: dict[str, float] = {}
+        self._pruned_at = -PRUNE_EVERY_SECONDS
         self._kick = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -128,11 +132,25 @@ class Dispatcher:
             if not self.enabled:
                 continue
             try:
+                await self.prune()
                 await self.run_pass()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 _LOGGER.exception("dispatch pass failed")
+
+    async def prune(self, *, force: bool = False) -> int:
+        """Forget dispatch attempts older than ``HISTORY_DAYS`` (at most hourly)."""
+        now = time.monotonic()
+        if not force and now - self._pruned_at < PRUNE_EVERY_SECONDS:
+            return 0
+        self._pruned_at = now
+        cutoff = utcnow() - timedelta(days=HISTORY_DAYS)
+        async with self.farm.db.begin() as conn:
+            result = await conn.execute(
+                delete(dispatch_attempts).where(dispatch_attempts.c.created_at < cutoff)
+            )
+        return int(result.rowcount or 0)
 
     # --- settings ---------------------------------------------------------------------
     async def set_enabled(self, enabled: bool) -> None:

@@ -231,3 +231,27 @@ async def test_job_whose_file_vanished_does_not_block_printers(farm: Farm) -> No
     assert second["started"] == 1
     assert (await farm.job(good["id"]))["printer_id"] == printer
     assert (await farm.job(broken["id"]))["status"] == "queued"
+
+
+async def test_history_is_pruned(farm: Farm) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import func, insert, select
+
+    from apf_core.storage.tables.dispatch import dispatch_attempts
+    from apf_core.timeutil import utcnow
+
+    db = farm.api.farm.db
+    async with db.begin() as conn:
+        for age in (40, 1):
+            await conn.execute(
+                insert(dispatch_attempts).values(
+                    job_id="j",
+                    printer_id="p",
+                    outcome="started",
+                    created_at=utcnow() - timedelta(days=age),
+                )
+            )
+    assert await farm.api.farm.extensions["dispatcher"].prune(force=True) == 1
+    async with db.read() as conn:
+        assert await conn.scalar(select(func.count()).select_from(dispatch_attempts)) == 1
