@@ -114,14 +114,14 @@ def live_from_state(state: PrinterState) -> LiveStatus:
 
 @dataclass(slots=True)
 class _Transition:
-    previous: Status
+    previous: Status | None  # None: the first frame since start-up
     state: PrinterState
 
 
 @dataclass(slots=True)
 class _Tracker:
     printer_id: str
-    status: Status = Status.OFFLINE
+    status: Status | None = None
     filament: tuple[str | None, str | None] | None = None
     latest: PrinterState | None = None
     pending: deque[_Transition] = field(default_factory=deque)
@@ -357,7 +357,7 @@ class TelemetryBridge:
                     if status in ("printing", "paused") and self._old_enough(job):
                         reason = (
                             "Printer came back without the print (power loss?)"
-                            if transition.previous is Status.OFFLINE
+                            if transition.previous in (Status.OFFLINE, None)
                             else "Printer stopped printing without reporting a result"
                         )
                         await service.fail(job_id, reason)
@@ -421,11 +421,11 @@ class TelemetryBridge:
             payload = {
                 "printer_id": printer_id,
                 "status": state.status.value,
-                "previous_status": previous.value,
+                "previous_status": previous.value if previous is not None else None,
             }
-            if previous is Status.OFFLINE and state.status is not Status.OFFLINE:
+            if previous in (Status.OFFLINE, None) and state.status is not Status.OFFLINE:
                 await self.farm.events.emit(conn, "printer.online", payload)
-            elif state.status is Status.OFFLINE and previous is not Status.OFFLINE:
+            elif state.status is Status.OFFLINE and previous not in (Status.OFFLINE, None):
                 await self.farm.events.emit(conn, "printer.offline", payload)
             if state.status is Status.ERROR and previous is not Status.ERROR:
                 await self.farm.events.emit(

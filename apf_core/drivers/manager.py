@@ -36,6 +36,7 @@ from .base import (
     ConnectionConfig,
     DriverError,
     PrinterDriver,
+    PrinterState,
     PrinterUnreachable,
     Status,
 )
@@ -210,6 +211,9 @@ class DriverManager:
             }
             for printer_id in set(self.remote_printers) - set(remote):
                 self.telemetry.printer_gone(printer_id)
+            for printer_id in set(remote) - set(self.remote_printers):
+                if self.farm.live.get(printer_id) is None:  # offline until its hub reports
+                    self.telemetry.on_state(printer_id, PrinterState())
             self.remote_printers = remote
         if self._remote is not None:
             for hub_id in changed_hubs:
@@ -228,6 +232,7 @@ class DriverManager:
         self._drivers[printer_id] = driver
         self._fingerprints[printer_id] = _fingerprint(row)
         self._remove_listener[printer_id] = driver.add_listener(self.telemetry.listener(printer_id))
+        self.telemetry.on_state(printer_id, driver.state)  # a printer that never answers is offline
         task = asyncio.create_task(self._connect(printer_id, driver), name=f"connect {printer_id}")
         self._connecting[printer_id] = task
 

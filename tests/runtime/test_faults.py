@@ -208,3 +208,33 @@ async def _event_types(farm: Farm) -> list:  # type: ignore[type-arg]
 
     async with farm.api.farm.db.read() as conn:
         return list((await conn.execute(select(events.c.type).order_by(events.c.id))).all())
+
+
+async def test_unreachable_printer_is_offline_from_the_first_frame(farm: Farm) -> None:
+    from sqlalchemy import update
+
+    from apf_core.drivers.base import PrinterState
+    from apf_core.storage.tables.spine import printers
+    from tests.runtime.broker import free_port
+
+    api = farm.api
+    body = {
+        "name": "Gone",
+        "protocol": "octoprint",
+        "connection": {"url": f"http://127.0.0.1:{free_port()}", "api_key": "k", "timeout": 0.5},
+    }
+    printer = (await api.post("/printers", json=body, key="write")).data["id"]
+    telemetry = api.farm.extensions["telemetry"]
+    await farm.wait_for(lambda: api.farm.live.get(printer) is not None, what="first frame")
+    status = await farm.status(printer)
+    assert status["hub_online"] is False
+    assert status["nozzle_temp"] is None
+    # after a restart the first frame is persisted even when it says "offline"
+    async with api.farm.db.begin() as conn:
+        await conn.execute(update(printers).where(printers.c.id == printer).values(status="idle"))
+    telemetry._trackers.pop(printer).task.cancel()
+    telemetry.on_state(printer, PrinterState())
+    await telemetry.settle()
+    assert (await farm.printer(printer))["status"] == "offline"
+    job = await farm.enqueue(await farm.add_file(), printer_id=printer)
+    assert (await api.post(f"/jobs/{job['id']}/start", key="control")).code == "HUB_OFFLINE"
