@@ -177,6 +177,8 @@ class HubAgent:
             self._fingerprints[printer_id] = fingerprint
             driver.add_listener(self._relay(printer_id))
             self._spawn(self._connect(printer_id, driver))
+        for printer_id, driver in self.drivers.items():  # the server may think they are offline
+            self._send_state(printer_id, driver.state, force=True)
         self.configured.set()
         _LOGGER.info("hub %s runs %d printer(s)", self.hub_id, len(self.drivers))
 

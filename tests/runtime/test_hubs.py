@@ -259,3 +259,22 @@ def test_state_round_trip_and_malformed() -> None:
     assert parse_topic("other/topic") is None
     assert broker_address("mqtts://b:8884") == ("b", 8884, True)
     assert broker_address("b") == ("b", 1883, False)
+
+
+async def test_hub_missing_heartbeats_then_back(
+    farm: Farm, broker_url: str, agents: list[HubAgent]
+) -> None:
+    hub = await create_hub(farm, broker_url)
+    printer = await hub_printer(farm, hub["id"])
+    agent = await start_agent(agents, hub["token"], broker_url)
+    await farm.wait_for(lambda: farm.online(printer), what="remote printer online")
+    agent.heartbeat = 1000.0  # heartbeats stop (the MQTT link stays up)
+    await wait_hub(farm, hub["id"], False)
+    assert not farm.online(printer)
+    agent.heartbeat = HEARTBEAT
+    agent._spawn(agent._heartbeats())
+    await wait_hub(farm, hub["id"], True)
+    # the hub re-sends its printers' states, so an idle printer is online again at once
+    await farm.wait_for(lambda: farm.online(printer), what="printer online again")
+    reply = await farm.api.post(f"/printers/{printer}/light", json={"state": True}, key="control")
+    assert reply.status == 200, reply.body
