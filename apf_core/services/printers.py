@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -176,7 +177,7 @@ class PrinterService:
         data["capabilities"] = self.capabilities(printer_id)
         return data
 
-    def capabilities(self, printer_id: str) -> list[str] | None:
+    def capabilities(self, printer_id: str) -> builtins.list[str] | None:
         """What the connected driver declares (light, ams, ...); None when unknown."""
         lookup = getattr(self.farm.control, "driver", None)
         driver = lookup(printer_id) if callable(lookup) else None
