@@ -150,8 +150,8 @@ class Farm:
         return dict(await self.wait_for(check, timeout=timeout, what=f"job {status}"))
 
 
-@pytest.fixture
-def farm_options() -> dict[str, Any]:  # type: ignore[no-redef]  # noqa: F811
+@pytest.fixture  # type: ignore[no-redef]
+def farm_options() -> dict[str, Any]:  # noqa: F811
     return {"demo": False, "command_timeout_seconds": 0.5, "rate_limit": 1_000_000}
 
 
