@@ -53,8 +53,13 @@ def entity_id_for(hass: HomeAssistant, unique_id: str, domain: str) -> str:
 
 
 async def test_pause_button_follows_push(
-    hass: HomeAssistant, tmp_path: Path, service_calls: list[ServiceCall]
+    hass: HomeAssistant,
+    tmp_path: Path,
+    service_calls: list[ServiceCall],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # the test starts its own job; the dispatcher must not take the printer first
+    monkeypatch.setenv("APF_AUTO_DISPATCH", "0")
     async with testing.running_farm(tmp_path / "farm", demo=True) as farm:
         client = ApfClient(async_get_clientsession(hass), farm.url, farm.api_key)
         server = await client.server_info()
