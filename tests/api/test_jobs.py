@@ -75,6 +75,7 @@ async def test_enqueue_shape_and_defaults(api) -> None:
     ],
 )
 async def test_enqueue_errors(api, body, status, code) -> None:
+    body = dict(body)  # the parameter is shared by the SQLite and PostgreSQL runs
     if body.get("print_file_id") == "FILE":
         body["print_file_id"] = await a_file(api)
     reply = await api.post("/jobs", json=body, key="write")
