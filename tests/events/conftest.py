@@ -31,6 +31,8 @@ def fast_events(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Short timings for every test here (read when the farm starts)."""
     for name, value in FAST_ENV.items():
         monkeypatch.setenv(name, value)
+    # the dispatcher would start demo jobs (and emit job events) before a test could stop it
+    monkeypatch.setenv("APF_AUTO_DISPATCH", "0")
     return FAST_ENV
 
 
