@@ -45,7 +45,10 @@ async def _serve(args: argparse.Namespace) -> None:
     async with serve(settings) as server:
         farm = server.farm
         if args.demo and await seed_demo(farm):
-            print("Seeded the demo farm (simulated printers, files, jobs).", flush=True)
+            print(
+                "Seeded the demo farm (simulated printers, files, jobs, products, stock, an order, worklist tasks).",
+                flush=True,
+            )
             await _restart_runtime(farm)
         keys = KeyService(farm.db)
         if await keys.count_active() == 0:
