@@ -46,7 +46,8 @@ async def _serve(args: argparse.Namespace) -> None:
         farm = server.farm
         if args.demo and await seed_demo(farm):
             print(
-                "Seeded the demo farm (simulated printers, files, jobs, products, stock, an order, worklist tasks).",
+                "Seeded the demo farm: simulated printers, files, jobs, products, stock,"
+                " an open order and worklist tasks.",
                 flush=True,
             )
             await _restart_runtime(farm)
