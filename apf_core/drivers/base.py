@@ -91,6 +91,17 @@ class ConnectionConfig:
         return f"ConnectionConfig(protocol={self.protocol!r}, options=<redacted>)"
 
 
+def http_base_url(protocol: str, options: Mapping[str, Any]) -> str:
+    """The printer's HTTP base: ``options["url"]``, or ``http://host:port`` (port 80)."""
+    url = options.get("url")
+    if url:
+        return str(url).rstrip("/")
+    host = options.get("host")
+    if not host:
+        raise ValueError(f"{protocol}: set 'url' or 'host'")
+    return f"http://{host}:{int(options.get('port', 80))}"
+
+
 class DriverError(Exception):
     """A command failed. ``str(err)`` is safe to show to an API client."""
 

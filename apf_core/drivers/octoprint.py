@@ -41,6 +41,7 @@ from .base import (
     PrinterState,
     PrinterUnreachable,
     Status,
+    http_base_url,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -101,16 +102,6 @@ def map_state(text: str, flags: Mapping[str, Any]) -> Status:
     return Status.IDLE
 
 
-def _base_url(options: Mapping[str, Any]) -> str:
-    url = options.get("url")
-    if url:
-        return str(url).rstrip("/")
-    host = options.get("host")
-    if not host:
-        raise ValueError("octoprint: set 'url' or 'host'")
-    return f"http://{host}:{int(options.get('port', 80))}"
-
-
 class OctoPrintDriver(PrinterDriver):
     protocol = "octoprint"
     capabilities = frozenset(
@@ -120,7 +111,7 @@ class OctoPrintDriver(PrinterDriver):
     def __init__(self, config: ConnectionConfig) -> None:
         super().__init__(config)
         options = config.options
-        self.base_url = _base_url(options)
+        self.base_url = http_base_url("octoprint", options)
         self._api_key = str(options.get("api_key", ""))
         self._use_push = bool(options.get("use_push", True))
         self._poll_interval = float(options.get("poll_interval", 5.0))

@@ -44,6 +44,7 @@ from .base import (
     PrinterState,
     PrinterUnreachable,
     Status,
+    http_base_url,
 )
 
 _AUTH_MESSAGE = "PrusaLink rejected the user name or password"
@@ -174,16 +175,6 @@ class _HttpError(DriverError):
         self.status = status
 
 
-def _base_url(options: Mapping[str, Any]) -> str:
-    url = options.get("url")
-    if url:
-        return str(url).rstrip("/")
-    host = options.get("host")
-    if not host:
-        raise ValueError("prusalink: set 'url' or 'host'")
-    return f"http://{host}:{int(options.get('port', 80))}"
-
-
 class PrusaLinkDriver(PrinterDriver):
     protocol = "prusalink"
     capabilities = frozenset({Capability.PAUSE_RESUME})
@@ -191,7 +182,7 @@ class PrusaLinkDriver(PrinterDriver):
     def __init__(self, config: ConnectionConfig) -> None:
         super().__init__(config)
         options = config.options
-        self.base_url = _base_url(options)
+        self.base_url = http_base_url("prusalink", options)
         password = options.get("password")
         self._api_key = None if password else options.get("api_key")
         self._digest = DigestAuth(str(options.get("username", "maker")), str(password or ""))
