@@ -3,19 +3,45 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from .storage.db import sqlite_url
 
 
+def user_data_dir() -> Path:
+    """The per-user default data directory: ``$XDG_DATA_HOME/apf`` (``~/.local/share/apf``) on
+    Linux, ``~/Library/Application Support/apf`` on macOS, ``%LOCALAPPDATA%\\apf`` on Windows."""
+    home = Path.home()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = home / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share")
+    return base / "apf"
+
+
 def default_data_dir() -> Path:
-    return Path(os.environ.get("APF_DATA_DIR", "./apf-data"))
+    """``$APF_DATA_DIR`` when set, else :func:`user_data_dir` (never the working directory)."""
+    env = os.environ.get("APF_DATA_DIR")
+    return Path(env).expanduser() if env else user_data_dir()
+
+
+def resolve_data_dir(flag: str | None) -> Path:
+    """The one rule every command uses: ``--data-dir``, then ``$APF_DATA_DIR``, then the default."""
+    return (Path(flag).expanduser() if flag else default_data_dir()).resolve()
 
 
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     return int(value) if value else default
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
 
 
 @dataclass(slots=True)
@@ -33,8 +59,15 @@ class Settings:
     max_upload_bytes: int = 100 * 1024 * 1024
     upload_token_ttl_seconds: int = 3600
     command_timeout_seconds: float = 30.0
+    #: a job the printer was told to start but never began fails after this long
+    start_timeout_seconds: float = 120.0
     zeroconf: bool = False
     server_name: str = "APF"
+    #: connection bounds (api/connections.py): seconds, and open sockets (0: from ulimit -n)
+    header_timeout_seconds: float = 10.0
+    idle_timeout_seconds: float = 30.0
+    body_timeout_seconds: float = 30.0
+    max_connections: int = 0
 
     @classmethod
     def from_env(cls, data_dir: Path | None = None, **overrides: object) -> Settings:
@@ -45,6 +78,7 @@ class Settings:
             port=_env_int("APF_PORT", 8580),
             rate_limit=_env_int("APF_RATE_LIMIT", 600),
             rate_window_seconds=_env_int("APF_RATE_WINDOW", 60),
+            start_timeout_seconds=_env_int("APF_START_TIMEOUT", 120),
         )
         for key, value in overrides.items():
             if value is not None:

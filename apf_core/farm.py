@@ -19,6 +19,7 @@ from .config import Settings
 from .domain.control import OfflineControl, PrinterControl
 from .domain.events import EventBus
 from .domain.live import LiveStore, PrinterRowCache
+from .lifecycle import Lifecycle
 from .storage.db import Database
 from .storage.tables.spine import hubs, server_settings
 from .timeutil import new_id, utcnow
@@ -38,6 +39,8 @@ class Farm:
         self.live = LiveStore()
         self.printer_rows = PrinterRowCache()
         self.events.subscribe(self.printer_rows.on_event)
+        #: the only writer of job/printer states; completion side effects subscribe to it
+        self.lifecycle = Lifecycle(self.events)
         self.control: PrinterControl = OfflineControl()
         self.server_id = ""
         self.embedded_hub_id = ""

@@ -14,8 +14,10 @@ from aiohttp import web
 
 from . import __version__
 from .api.app import create_app
+from .api.connections import ConnectionLimits, GuardedAppRunner, default_max_connections
 from .config import Settings
 from .farm import Farm
+from .storage.exclusive import sole_sqlite_server
 
 _LOGGER = logging.getLogger(__name__)
 ZEROCONF_TYPE = "_autoprintfarm._tcp.local."
@@ -37,10 +39,32 @@ class RunningServer:
 
 @contextlib.asynccontextmanager
 async def serve(settings: Settings, *, farm: Farm | None = None) -> AsyncIterator[RunningServer]:
-    """Start the farm and the HTTP listener; stop both on exit. Port 0 picks a free port."""
+    """Start the farm and the HTTP listener; stop both on exit. Port 0 picks a free port.
+
+    On SQLite the process holds the database file for its life (a second server is
+    refused with :class:`~apf_core.storage.exclusive.DatabaseInUse`)."""
     farm = farm or Farm(settings)
+    with sole_sqlite_server(farm.db.url):
+        async with _serve_farm(settings, farm) as server:
+            yield server
+
+
+@contextlib.asynccontextmanager
+async def _serve_farm(settings: Settings, farm: Farm) -> AsyncIterator[RunningServer]:
     await farm.start()
-    runner = web.AppRunner(create_app(farm), access_log=None, handle_signals=False)
+    limits = ConnectionLimits(
+        header_timeout=settings.header_timeout_seconds,
+        idle_timeout=settings.idle_timeout_seconds,
+        body_timeout=settings.body_timeout_seconds,
+        max_connections=settings.max_connections or default_max_connections(),
+    )
+    runner = GuardedAppRunner(
+        create_app(farm),
+        limits,
+        access_log=None,
+        handle_signals=False,
+        keepalive_timeout=settings.idle_timeout_seconds,
+    )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
     try:

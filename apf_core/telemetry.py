@@ -25,12 +25,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, or_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .domain.live import LiveStatus
-from .drivers.base import PrinterState, Status, Tray
-from .errors import ApiError
-from .storage.tables.spine import jobs, printers
+from .drivers.base import PrinterMessage, PrinterState, Status, Tray
+from .lifecycle.facts import Report, apply_report
+from .lifecycle.states import RUNNING_JOB_STATES
+from .lifecycle.status import LIVE_FIELDS
+from .storage.group import GroupWriter
+from .storage.tables.spine import jobs
 from .timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -38,20 +42,6 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-#: normalised driver status -> the printers.status column
-ROW_STATUS: dict[Status, str] = {
-    Status.OFFLINE: "offline",
-    Status.IDLE: "idle",
-    Status.PREPARING: "printing",
-    Status.PRINTING: "printing",
-    Status.PAUSING: "printing",
-    Status.PAUSED: "paused",
-    Status.CANCELLING: "printing",
-    Status.FINISHED: "idle",
-    Status.CANCELLED: "idle",
-    Status.ERROR: "error",
-}
-ACTIVE_JOB_STATES = ("processing", "uploaded", "printing", "paused")
 #: a job this young is not failed by an IDLE frame (drivers that poll lag behind a start)
 IDLE_GRACE_SECONDS = 15.0
 #: job progress is written to the jobs row when it moved by a point (at most every
@@ -62,12 +52,24 @@ PROGRESS_STEP = 1.0
 MIRROR_GRACE_SECONDS = 3.0
 
 
-def tray_dict(tray: Tray) -> dict[str, Any]:
+def tray_dict(tray: Tray, active_tray: int | None = None) -> dict[str, Any]:
     return {
         "tray_id": tray.tray_id,
+        "unit": tray.unit,
+        "slot": tray.slot,
         "filament_type": tray.filament_type,
         "color_hex": hex_colour(tray.color_hex),
         "remaining_percent": tray.remaining_percent,
+        "active": active_tray is not None and tray.tray_id == active_tray,
+    }
+
+
+def message_dict(message: PrinterMessage) -> dict[str, Any]:
+    return {
+        "code": message.code,
+        "severity": message.severity.api,  # the drivers' levels in the API's words
+        "text": message.text,
+        "url": message.url,
     }
 
 
@@ -101,13 +103,18 @@ def live_from_state(state: PrinterState) -> LiveStatus:
         chamber_temp=state.chamber_temp,
         target_nozzle_temp=state.nozzle_target,
         target_bed_temp=state.bed_target,
+        target_chamber_temp=state.chamber_target,
         layer_num=state.layer_num,
         total_layers=state.total_layers,
         remaining_time_minutes=state.remaining_time_minutes,
         current_file=state.current_file,
         light_on=state.light_on,
         error=state.error,
-        trays=[tray_dict(t) for t in state.trays],
+        messages=[message_dict(m) for m in state.messages],
+        offline_reason=state.offline_reason,
+        speed_level=state.speed_level,
+        speed_percent=state.speed_percent,
+        trays=[tray_dict(t, state.active_tray) for t in state.trays],
         last_telemetry_at=utcnow(),
     )
 
@@ -140,6 +147,7 @@ class TelemetryBridge:
         self._trackers: dict[str, _Tracker] = {}
         #: awaited by tests: number of transitions fully handled
         self.handled = 0
+        self._progress: GroupWriter[dict[str, Any]] = GroupWriter(farm.db, self._write_progress)
 
     def listener(self, printer_id: str) -> Callable[[PrinterState], None]:
         return lambda state: self.on_state(printer_id, state)
@@ -183,6 +191,7 @@ class TelemetryBridge:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await tracker.task
         self._trackers.clear()
+        await self._progress.drain()
 
     async def settle(self, timeout: float = 5.0) -> None:
         """Wait until every queued transition was handled (for tests and shutdown)."""
@@ -262,58 +271,57 @@ class TelemetryBridge:
         ):
             tracker.last_progress_write = now
             tracker.last_progress = state.progress
-            async with self.farm.db.begin() as conn:
-                await conn.execute(
-                    update(jobs)
-                    .where(jobs.c.id == tracker.job_id, jobs.c.status == "printing")
-                    .values(progress_percentage=state.progress)
-                )
+            await self._progress.add({"job": tracker.job_id, "progress": state.progress})
+
+    @staticmethod
+    async def _write_progress(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+        """Progress of many printers' jobs in one statement (a group commit)."""
+        await conn.execute(
+            update(jobs)
+            .where(
+                jobs.c.id == bindparam("job"),
+                or_(
+                    *(jobs.c.status == status for status in RUNNING_JOB_STATES)
+                ),  # no IN: executemany
+            )
+            .values(progress_percentage=bindparam("progress")),
+            rows,
+        )
 
     @staticmethod
     def status_payload(printer_id: str, live: LiveStatus) -> dict[str, Any]:
-        return {
+        """The ``printer.status`` event: the live part of the status model."""
+        data: dict[str, Any] = {
             "printer_id": printer_id,
             "status": live.status,
             "online": live.online,
-            "progress": live.progress,
-            "nozzle_temp": live.nozzle_temp,
-            "bed_temp": live.bed_temp,
-            "chamber_temp": live.chamber_temp,
-            "target_nozzle_temp": live.target_nozzle_temp,
-            "target_bed_temp": live.target_bed_temp,
-            "layer_num": live.layer_num,
-            "total_layers": live.total_layers,
-            "remaining_time_minutes": live.remaining_time_minutes,
         }
+        for name, (attr, _) in LIVE_FIELDS.items():
+            data[name] = getattr(live, attr)
+        return data
 
     async def _transition(self, tracker: _Tracker, transition: _Transition) -> None:
+        """Report the status change to the lifecycle: one write transaction per change."""
         printer_id = tracker.printer_id
-        job = await self._active_job(printer_id)
-        tracker.job_id = job["id"] if job else None
-        if job is not None:
-            mirror = self._may_mirror(tracker, transition) and not self._recently_changed(job)
-            await self._drive_job(job, transition, mirror=mirror)
-            job = await self._active_job(printer_id)
+        state = transition.state
+        report = Report(
+            printer_id,
+            state.status,
+            transition.previous,
+            error=state.error,
+            error_code=state.error_code,
+            progress=state.progress,
+            mirror=self._may_mirror(tracker, transition),
+            idle_grace_seconds=IDLE_GRACE_SECONDS,
+            start_timeout_seconds=self.farm.settings.start_timeout_seconds,
+            mirror_grace_seconds=MIRROR_GRACE_SECONDS,
+            row_values=self._row_values(tracker, state),
+        )
+        async with self.farm.db.begin() as conn:
+            job, exists = await apply_report(self.farm.lifecycle, conn, report)
             tracker.job_id = job["id"] if job else None
-        await self._persist(printer_id, transition)
-
-    async def _active_job(self, printer_id: str) -> dict[str, Any] | None:
-        async with self.farm.db.read() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        select(jobs.c.id, jobs.c.status, jobs.c.time_started, jobs.c.updated_at)
-                        .where(
-                            jobs.c.printer_id == printer_id, jobs.c.status.in_(ACTIVE_JOB_STATES)
-                        )
-                        .order_by(jobs.c.updated_at.desc())
-                        .limit(1)
-                    )
-                )
-                .mappings()
-                .first()
-            )
-        return dict(row) if row is not None else None
+            if exists:
+                await self._emit_printer_events(conn, printer_id, transition)
 
     def _may_mirror(self, tracker: _Tracker, transition: _Transition) -> bool:
         """Mirror pause/resume made at the printer only from the newest frame, and
@@ -322,124 +330,46 @@ class TelemetryBridge:
         busy = bool(in_flight(tracker.printer_id)) if callable(in_flight) else False
         return not busy and tracker.status is transition.state.status
 
-    async def _drive_job(
-        self, job: dict[str, Any], transition: _Transition, *, mirror: bool
+    @staticmethod
+    def _row_values(tracker: _Tracker, state: PrinterState) -> dict[str, Any]:
+        """Non-state printer columns this frame changes (telemetry time, filament)."""
+        values: dict[str, Any] = {}
+        now = utcnow()
+        if state.status is not Status.OFFLINE:
+            values["last_telemetry_at"] = now
+        filament = active_filament(state)
+        if filament is not None:
+            kind, colour = filament
+            if kind:
+                values["current_filament_type"] = kind
+            if colour:
+                values["current_color_hex"] = colour
+        if values:
+            values["updated_at"] = now
+        return values
+
+    async def _emit_printer_events(
+        self, conn: Any, printer_id: str, transition: _Transition
     ) -> None:
-        from .services.jobs import JobService
-
-        service = JobService(self.farm)
-        state = transition.state
-        status = job["status"]
-        job_id = job["id"]
-        try:
-            match state.status:
-                case Status.PREPARING | Status.PRINTING:
-                    if status in ("processing", "uploaded"):
-                        await service.mark_printing_if_starting(job_id)
-                    elif status == "paused" and mirror:
-                        await service.sync_status(job_id, "paused", "printing", "job.resumed")
-                case Status.PAUSED:
-                    if status == "printing" and mirror:
-                        await service.sync_status(job_id, "printing", "paused", "job.paused")
-                case Status.FINISHED:
-                    if status in ("printing", "paused"):
-                        await service.complete(job_id)
-                case Status.ERROR:
-                    if status in ("printing", "paused"):
-                        reason = state.error or "Printer reported an error"
-                        if state.error_code is not None:
-                            reason = f"{reason} (code {state.error_code})"
-                        await service.fail(job_id, reason)
-                case Status.CANCELLED:
-                    if status in ("printing", "paused"):
-                        await service.fail(job_id, "Cancelled at the printer")
-                case Status.IDLE:
-                    if status in ("printing", "paused") and self._old_enough(job):
-                        reason = (
-                            "Printer came back without the print (power loss?)"
-                            if transition.previous in (Status.OFFLINE, None)
-                            else "Printer stopped printing without reporting a result"
-                        )
-                        await service.fail(job_id, reason)
-                case _:
-                    pass  # OFFLINE keeps the job printing; PAUSING/CANCELLING are transient
-        except ApiError as err:  # the job moved concurrently (a user action won)
-            _LOGGER.info("job %s: telemetry update skipped: %s", job_id, err.code)
-
-    @staticmethod
-    def _recently_changed(job: dict[str, Any]) -> bool:
-        """An API action on the job just now wins over a frame that may predate it."""
-        changed = job["updated_at"]
-        return changed is not None and (utcnow() - changed).total_seconds() < MIRROR_GRACE_SECONDS
-
-    @staticmethod
-    def _old_enough(job: dict[str, Any]) -> bool:
-        started = job["time_started"]
-        return started is None or (utcnow() - started).total_seconds() >= IDLE_GRACE_SECONDS
-
-    async def _persist(self, printer_id: str, transition: _Transition) -> None:
         state = transition.state
         previous = transition.previous
-        now = utcnow()
-        async with self.farm.db.begin() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        select(
-                            printers.c.status,
-                            printers.c.in_maintenance,
-                            printers.c.current_filament_type,
-                            printers.c.current_color_hex,
-                        )
-                        .where(printers.c.id == printer_id)
-                        .with_for_update()
-                    )
-                )
-                .mappings()
-                .first()
+        payload = {
+            "printer_id": printer_id,
+            "status": state.status.value,
+            "previous_status": previous.value if previous is not None else None,
+        }
+        if previous in (Status.OFFLINE, None) and state.status is not Status.OFFLINE:
+            await self.farm.events.emit(conn, "printer.online", payload)
+        elif state.status is Status.OFFLINE and previous not in (Status.OFFLINE, None):
+            await self.farm.events.emit(conn, "printer.offline", payload)
+        if state.status is Status.ERROR and previous is not Status.ERROR:
+            await self.farm.events.emit(
+                conn,
+                "printer.error",
+                {**payload, "error": state.error, "error_code": state.error_code},
             )
-            if row is None:
-                return
-            values: dict[str, Any] = {}
-            mapped = ROW_STATUS[state.status]
-            if not row["in_maintenance"] and row["status"] != mapped:
-                values["status"] = mapped
-            if state.status is not Status.OFFLINE:
-                values["last_telemetry_at"] = now
-            filament = active_filament(state)
-            if filament is not None:
-                kind, colour = filament
-                if kind and kind != row["current_filament_type"]:
-                    values["current_filament_type"] = kind
-                if colour and colour != row["current_color_hex"]:
-                    values["current_color_hex"] = colour
-            if values:
-                values["updated_at"] = now
-                await conn.execute(
-                    update(printers).where(printers.c.id == printer_id).values(**values)
-                )
-            payload = {
-                "printer_id": printer_id,
-                "status": state.status.value,
-                "previous_status": previous.value if previous is not None else None,
-            }
-            if previous in (Status.OFFLINE, None) and state.status is not Status.OFFLINE:
-                await self.farm.events.emit(conn, "printer.online", payload)
-            elif state.status is Status.OFFLINE and previous not in (Status.OFFLINE, None):
-                await self.farm.events.emit(conn, "printer.offline", payload)
-            if state.status is Status.ERROR and previous is not Status.ERROR:
-                await self.farm.events.emit(
-                    conn,
-                    "printer.error",
-                    {**payload, "error": state.error, "error_code": state.error_code},
-                )
-            if state.status in (
-                Status.IDLE,
-                Status.FINISHED,
-                Status.CANCELLED,
-            ) and previous not in (
-                Status.IDLE,
-                Status.FINISHED,
-                Status.CANCELLED,
-            ):
-                await self.farm.events.emit(conn, "printer.idle", payload)
+        if state.status in _AT_REST and previous not in _AT_REST:
+            await self.farm.events.emit(conn, "printer.idle", payload)
+
+
+_AT_REST = (Status.IDLE, Status.FINISHED, Status.CANCELLED)

@@ -1,27 +1,37 @@
-"""Throughput and p99 latency of hot API reads against a bare aiohttp handler.
+"""Server throughput and latency of hot API paths, against a bare aiohttp handler in the same run.
 
-Runs each server in its own process, drives it with the same aiohttp client at
-the same concurrency, and prints requests/s, p50 and p99 and the ratio to bare
-aiohttp (target: >= 0.5). A benchmark, not a test:
+The load generator is wrk (C, epoll), which is much faster than either server, so
+the figures measure the servers and not the client. Each server runs in its own
+process; wrk gets the same threads, connections and duration for every target.
+Printed per target: requests/s, p50 and p99 from wrk's latency distribution, the
+ratio to the bare handler of the same method, and the goal (issue 14):
 
-    .venv/bin/python bench/api.py [--seconds 5] [--concurrency 32]
+* ``GET /printers/{id}/status``: >= 0.6 of bare, p99 < 20 ms
+* ``GET /jobs?limit=50``: >= 0.5 of bare
+* ``POST /jobs``: reported next to a bare POST handler that parses the JSON body
+
+wrk comes from the distribution (``apt-get install wrk``); run as root the bench
+installs it, otherwise it says so and stops. A benchmark, not a test:
+
+    .venv/bin/python bench/api.py [--seconds 10] [--connections 64] [--threads 1]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import json
 import os
+import re
+import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
-
-import aiohttp
 
 BARE_SERVER = textwrap.dedent(
     """
@@ -32,14 +42,47 @@ BARE_SERVER = textwrap.dedent(
     BODY = orjson.dumps({"success": True, "data": {"printer_id": "x", "hub_online": True,
         "status": "printing", "progress": 42.0, "nozzle_temp": 215.0, "bed_temp": 60.0}})
 
-    async def handler(request):
+    async def get(request):
         return web.Response(body=BODY, content_type="application/json")
 
+    async def post(request):
+        data = orjson.loads(await request.read())
+        return web.Response(body=orjson.dumps({"success": True, "data": data}), status=201,
+                            content_type="application/json")
+
     app = web.Application()
-    app.router.add_get("/bare", handler)
+    app.router.add_get("/bare", get)
+    app.router.add_post("/bare", post)
     web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
     """
 )
+
+POST_SCRIPT = """
+wrk.method = "POST"
+wrk.body = '{body}'
+wrk.headers["Content-Type"] = "application/json"
+"""
+
+
+@dataclass(slots=True)
+class Result:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("wrk is missing: apt-get install -y wrk", flush=True)
+        subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, capture_output=True)
+        found = shutil.which("wrk")
+        if found:
+            return found
+    sys.exit("bench/api.py needs wrk: install it with `sudo apt-get install wrk` (Debian/Ubuntu)")
 
 
 def free_port() -> int:
@@ -48,59 +91,85 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def wait_up(url: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            try:
-                async with session.get(url) as resp:
-                    if resp.status < 500:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
+def wait_up(url: str) -> None:
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
     raise RuntimeError(f"server at {url} did not start")
 
 
-async def hammer(
-    url: str, headers: dict[str, str], seconds: float, concurrency: int
-) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-    deadline = time.perf_counter() + seconds
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
-
-        async def worker() -> None:
-            while time.perf_counter() < deadline:
-                start = time.perf_counter()
-                async with session.get(url) as resp:
-                    await resp.read()
-                    if resp.status != 200:
-                        raise RuntimeError(f"{url}: HTTP {resp.status}")
-                latencies.append(time.perf_counter() - start)
-
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - began
-    return len(latencies) / elapsed, latencies
+def call(url: str, key: str, body: dict[str, object] | None = None) -> dict[str, object]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        url,
+        data=data,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return dict(json.loads(resp.read()))
 
 
-def report(name: str, rps: float, latencies: list[float], baseline: float | None) -> None:
-    p50 = statistics.median(latencies) * 1000
-    p99 = statistics.quantiles(latencies, n=100)[98] * 1000
-    ratio = f"  ratio {rps / baseline:.2f} of bare" if baseline else ""
-    print(f"{name:<34} {rps:9.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms{ratio}")
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--concurrency", type=int, default=32)
+def parse_wrk(output: str) -> Result:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", output, re.M))
+    p50, p99 = (re.fullmatch(r"([\d.]+)(us|ms|s|m)", lat[k]) for k in ("50", "99"))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    count = int(errors.group(1)) if errors else 0
+    if socket_errors:
+        count += sum(int(n) for n in socket_errors.groups())
+    return Result(rps, _ms(*p50.groups()), _ms(*p99.groups()), count)  # type: ignore[union-attr]
+
+
+def run_wrk(
+    wrk: str, url: str, args: argparse.Namespace, *, key: str = "", script: str = ""
+) -> Result:
+    command = [wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{args.seconds}s", "--latency"]
+    if key:
+        command += ["-H", f"Authorization: Bearer {key}"]
+    if script:
+        command += ["-s", script]
+    subprocess.run([*command[:3], "-d1s", *command[4:], url], check=True, capture_output=True)
+    done = subprocess.run([*command, url], check=True, capture_output=True, text=True)
+    return parse_wrk(done.stdout)
+
+
+def report(name: str, result: Result, bare: Result | None, goal: str) -> None:
+    ratio = f"{result.rps / bare.rps:5.2f} of bare" if bare else "   (baseline) "
+    errors = f"  ERRORS {result.errors}" if result.errors else ""
+    print(
+        f"{name:<28} {result.rps:8.0f} req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms"
+        f"  {ratio}   goal: {goal}{errors}",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
     args = parser.parse_args()
+    wrk = ensure_wrk()
     apf = Path(sys.executable).with_name("apf")
     with tempfile.TemporaryDirectory() as data_dir:
         env = {**os.environ, "APF_RATE_LIMIT": "1000000000", "APF_DATA_DIR": data_dir}
+        if args.database_url:
+            env["APF_DATABASE_URL"] = args.database_url
         created = subprocess.run(
-            [str(apf), "keys", "create", "--name", "bench", "--scopes", "read"],
+            [str(apf), "keys", "create", "--name", "bench", "--scopes", "read,write"],
             env=env,
             check=True,
             capture_output=True,
@@ -120,33 +189,42 @@ async def main() -> None:
         try:
             bare = f"http://127.0.0.1:{bare_port}/bare"
             base = f"http://127.0.0.1:{apf_port}/public/v1"
-            auth = {"Authorization": f"Bearer {key}"}
-            await wait_up(bare)
-            await wait_up(base + "/health")
-            await asyncio.sleep(1.0)
-            async with (
-                aiohttp.ClientSession(headers=auth) as session,
-                session.get(base + "/printers") as resp,
-            ):
-                printer_id = (await resp.json())["data"][0]["id"]
+            wait_up(bare)
+            wait_up(base + "/health")
+            time.sleep(1.0)
+            printer_id = call(base + "/printers", key)["data"][0]["id"]  # type: ignore[index]
+            file_id = call(base + "/files", key)["data"][0]["id"]  # type: ignore[index]
+            for _ in range(60):  # the job list holds 50 rows
+                call(base + "/jobs", key, {"print_file_id": file_id, "printer_id": printer_id})
+            load = os.getloadavg()
             print(
-                f"{args.concurrency} concurrent clients, {args.seconds:.0f} s per target, same client\n"
+                f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s; "
+                f"{os.cpu_count()} CPUs, load average before {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n",
+                flush=True,
             )
-            await hammer(bare, {}, 1.0, args.concurrency)  # warm-up
-            bare_rps, bare_lat = await hammer(bare, {}, args.seconds, args.concurrency)
-            report("bare aiohttp handler", bare_rps, bare_lat, None)
-            for name, path in (
-                ("GET /printers/{id}/status", f"/printers/{printer_id}/status"),
-                ("GET /jobs", "/jobs"),
-            ):
-                await hammer(base + path, auth, 1.0, args.concurrency)
-                rps, lat = await hammer(base + path, auth, args.seconds, args.concurrency)
-                report(name, rps, lat, bare_rps)
+            bare_get = run_wrk(wrk, bare, args)
+            report("bare aiohttp GET", bare_get, None, "-")
+            status = run_wrk(wrk, f"{base}/printers/{printer_id}/status", args, key=key)
+            report("GET /printers/{id}/status", status, bare_get, ">= 0.60 of bare, p99 < 20 ms")
+            jobs = run_wrk(wrk, f"{base}/jobs?limit=50", args, key=key)
+            report("GET /jobs?limit=50", jobs, bare_get, ">= 0.50 of bare")
+            with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+                body = json.dumps({"print_file_id": file_id, "printer_id": printer_id})
+                script.write(POST_SCRIPT.format(body=body))
+            try:
+                bare_post = run_wrk(wrk, bare, args, script=script.name)
+                report("bare aiohttp POST (JSON)", bare_post, None, "-")
+                post = run_wrk(wrk, f"{base}/jobs", args, key=key, script=script.name)
+                report("POST /jobs", post, bare_post, "reported (write path)")
+            finally:
+                os.unlink(script.name)
+            load = os.getloadavg()
+            print(f"\nload average after {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
         finally:
             for proc in procs:
                 proc.terminate()
-                proc.wait(timeout=10)
+                proc.wait(timeout=20)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

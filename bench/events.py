@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import statistics
 import sys
 import tempfile
@@ -203,6 +204,8 @@ async def client_worker(url: str, key: str, count: int, types: str) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     types = "bench.*" if args.source == "synthetic" else "*"
+    # every client uses the one bench key: allow that many streams on it
+    os.environ.setdefault("APF_EVENT_WS_MAX_PER_KEY", str(args.clients + 10))
     with tempfile.TemporaryDirectory() as tmp:
         async with running_farm(
             Path(tmp) / "data", demo=args.source == "simulator", database_url=args.database_url
@@ -276,7 +279,7 @@ async def main(args: argparse.Namespace) -> None:
     print(f"clients         {args.clients} in a {mode} (dropped as too slow: {dropped})")
     print(
         f"events          {emitted} in {produce_seconds:.2f} s = "
-        f"{emitted / produce_seconds:,.0f} events/s through the outbox"
+        f"{emitted / produce_seconds:,.0f} events/s through the outbox   goal >= 2,000 events/s"
     )
     print(
         f"frames received {delivered:,} = {delivered / max(1, total_events * args.clients):.1%} "
@@ -285,7 +288,7 @@ async def main(args: argparse.Namespace) -> None:
     print(
         f"latency         p50 {_ms(latencies, 0.5):.1f} ms, p99 {_ms(latencies, 0.99):.1f} ms, "
         f"max {max(latencies, default=0) * 1000:.1f} ms"
-        f" (mean {statistics.fmean(latencies) * 1000 if latencies else 0:.1f} ms)"
+        f" (mean {statistics.fmean(latencies) * 1000 if latencies else 0:.1f} ms)   goal p99 < 100 ms"
     )
 
 

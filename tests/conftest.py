@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,6 +19,11 @@ from pathlib import Path
 import pytest
 
 from apf_core.storage.db import Database, sqlite_url
+
+# The API client ships inside the integration (custom_components/autoprintfarm/apf_client) and is
+# also a standalone package: tests import it as `apf_client`. Appended, not prepended, so that the
+# integration's platform modules (select.py, ...) never shadow the standard library.
+sys.path.append(str(Path(__file__).resolve().parent.parent / "custom_components" / "autoprintfarm"))
 
 PG_URL = os.environ.get("APF_TEST_DATABASE_URL")
 

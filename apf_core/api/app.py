@@ -9,15 +9,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-import voluptuous as vol
 from aiohttp import web
 from sqlalchemy.exc import DataError
 
-from ..errors import ApiError, Forbidden, ValidationFailed
+from ..dashboard import install_dashboard
+from ..errors import DomainError, Forbidden, ValidationFailed
 from ..farm import Farm
 from ..services.keys import LEGACY_READ_SCOPES, KeyService
 from . import routes as routes_package
+from .errors import ApiError, http_status
 from .framework import BASE_PATH, Ctx, Route, RouteTable, error_body, json_response
+from .framework import validate as _validate
 from .ratelimit import RateLimiter
 
 _LOGGER = logging.getLogger(__name__)
@@ -65,6 +67,7 @@ def create_app(farm: Farm) -> web.Application:
         app.router.add_route(route.method, BASE_PATH + route.path, handler)
         if route.method == "GET" and not route.websocket:
             app.router.add_route("HEAD", BASE_PATH + route.path, handler)
+    install_dashboard(app)  # the web dashboard at / (static files, no auth: it signs in itself)
     app.on_shutdown.append(_run_shutdown_hooks)  # type: ignore[arg-type]
     return app
 
@@ -102,7 +105,7 @@ def _wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]
         _refuse_nul("query", dict(request.query))
         query = _validate(route.query, dict(request.query), "query") if route.query else {}
         body: Any = None
-        if route.body is not None and route.body_kind == "json":
+        if route.body is not None and _json_body(route, request):
             raw_body = await _read_json(request)
             _refuse_nul("body", raw_body)
             body = _validate(route.body, raw_body, "body")
@@ -118,6 +121,13 @@ def _wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]
 
     handler.__name__ = route.handler.__name__
     return handler
+
+
+def _json_body(route: Route, request: web.Request) -> bool:
+    """Routes that also take a multipart form leave ``body`` unset for one."""
+    if route.body_kind == "json_or_multipart":
+        return not request.content_type.startswith("multipart/")
+    return route.body_kind == "json"
 
 
 def _has_scope(scopes: frozenset[str], required: str, path: str) -> bool:
@@ -140,15 +150,28 @@ async def _read_json(request: web.Request) -> Any:
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as err:
-        raise ValidationFailed(f"Request body is not valid JSON: {err.msg}") from None
+        where = f"line {err.lineno}, column {err.colno}"
+        raise ValidationFailed(
+            f"Invalid body: body is not valid JSON (error at {where})",
+            extra={"details": [{"field": "body", "message": f"is not valid JSON ({where})"}]},
+        ) from None
     if not isinstance(value, dict):
         raise ValidationFailed("Request body must be a JSON object")
     return value
 
 
-def _refuse_nul(where: str, value: Any, path: str = "") -> None:
+#: JSON nested deeper than this is refused (400) before anything walks it recursively
+MAX_JSON_DEPTH = 64
+
+
+def _refuse_nul(where: str, value: Any, path: str = "", depth: int = 0) -> None:
     """NUL characters cannot be stored in PostgreSQL text: refuse them as bad input
-    (400) instead of failing in the database (500)."""
+    (400) instead of failing in the database (500). Also refuses deep nesting."""
+    if depth > MAX_JSON_DEPTH:
+        raise ValidationFailed(
+            f"Invalid {where}: nested deeper than {MAX_JSON_DEPTH} levels",
+            extra={"details": [{"field": path or where, "message": "nested too deeply"}]},
+        )
     if isinstance(value, str):
         if "\x00" in value:
             field = path or where
@@ -159,31 +182,10 @@ def _refuse_nul(where: str, value: Any, path: str = "") -> None:
     elif isinstance(value, dict):
         for key, item in value.items():
             _refuse_nul(where, str(key), path or where)
-            _refuse_nul(where, item, f"{path}.{key}" if path else str(key))
+            _refuse_nul(where, item, f"{path}.{key}" if path else str(key), depth + 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _refuse_nul(where, item, f"{path}.{index}" if path else str(index))
-
-
-def _validate(schema: vol.Schema, data: Any, where: str) -> Any:
-    try:
-        return schema(data)
-    except vol.MultipleInvalid as err:
-        details = [
-            {"field": ".".join(str(p) for p in e.path) or where, "message": _vol_message(e)}
-            for e in err.errors
-        ]
-        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
-        raise ValidationFailed(f"Invalid {where}: {summary}", extra={"details": details}) from None
-
-
-def _vol_message(error: vol.Invalid) -> str:
-    message = error.msg
-    if message.startswith("extra keys not allowed"):
-        return "unknown field"
-    if message == "required key not provided":
-        return "is required"
-    return message
+            _refuse_nul(where, item, f"{path}.{index}" if path else str(index), depth + 1)
 
 
 @web.middleware
@@ -193,9 +195,10 @@ async def _envelope_middleware(
     """Turn every failure into the documented envelope; never leak a traceback."""
     try:
         response = await handler(request)
-    except ApiError as err:
-        response = json_response(error_body(err.code, err.message, **err.extra), err.status)
-        if err.status == 429 and "retry_after" in err.extra:
+    except DomainError as err:
+        status = http_status(err)
+        response = json_response(error_body(err.code, err.message, **err.extra), status)
+        if status == 429 and "retry_after" in err.extra:
             response.headers["Retry-After"] = str(err.extra["retry_after"])
     except web.HTTPException as err:
         if err.status < 400:

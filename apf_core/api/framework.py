@@ -22,6 +22,8 @@ import orjson
 import voluptuous as vol
 from aiohttp import web
 
+from ..errors import ValidationFailed
+
 if TYPE_CHECKING:
     from ..farm import Farm
     from ..services.keys import ApiKey
@@ -56,7 +58,8 @@ class Route:
     status: int = 200
     auth: bool = True
     #: "json" (parsed + validated), "raw" (handler streams request.content),
-    #: "multipart" (handler reads request.multipart())
+    #: "multipart" (handler reads request.multipart()), "json_or_multipart" (``body`` is
+    #: None when the request is a multipart form: the handler reads it)
     body_kind: str = "json"
     errors: tuple[str, ...] = ()
     description: str = ""
@@ -173,6 +176,31 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"success": False, "code": code, "error": message, "message": message, **extra}
 
 
+# --- validation ------------------------------------------------------------------
+
+
+def validate(schema: vol.Schema, data: Any, where: str) -> Any:
+    """``data`` checked by ``schema``; a 400 ``VALIDATION_ERROR`` naming each field otherwise."""
+    try:
+        return schema(data)
+    except vol.MultipleInvalid as err:
+        details = [
+            {"field": ".".join(str(p) for p in e.path) or where, "message": _vol_message(e)}
+            for e in err.errors
+        ]
+        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+        raise ValidationFailed(f"Invalid {where}: {summary}", extra={"details": details}) from None
+
+
+def _vol_message(error: vol.Invalid) -> str:
+    message = error.msg
+    if message.startswith("extra keys not allowed"):
+        return "unknown field"
+    if message == "required key not provided":
+        return "is required"
+    return message
+
+
 # --- reusable schema pieces -----------------------------------------------------
 
 
@@ -187,8 +215,10 @@ def _not_bool(value: Any) -> Any:
 
 
 def integer(minimum: int = -MAX_INT, maximum: int = MAX_INT) -> vol.All:
-    """A JSON integer (not a boolean) within ``minimum..maximum``."""
-    return vol.All(int, _not_bool, vol.Range(min=minimum, max=maximum))
+    """A JSON integer (not a boolean) within ``minimum..maximum``; any failure reads
+    "must be an integer between <minimum> and <maximum>"."""
+    message = f"must be an integer between {minimum} and {maximum}"
+    return vol.All(int, _not_bool, vol.Range(min=minimum, max=maximum), msg=message)
 
 
 def page_query(max_limit: int = 100) -> dict[Any, Any]:

@@ -27,6 +27,15 @@ _ENVELOPE_ERROR = {
     },
 }
 _STATUS_TEXT = {200: "OK", 201: "Created"}
+_UPLOAD_FORM = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {
+        "file": {"type": "string", "format": "binary"},
+        "product_id": {"type": "string", "maxLength": 36},
+        "number_of_units": {"type": "integer", "minimum": 1, "maximum": 100000},
+    },
+}
 
 
 def _convert(schema: vol.Schema) -> dict[str, Any]:
@@ -122,11 +131,13 @@ def _operation(route: Route) -> dict[str, Any]:
             )
     if params:
         op["parameters"] = params
-    if route.body is not None and route.body_kind == "json":
+    if route.body is not None and route.body_kind in ("json", "json_or_multipart"):
         op["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": _convert(route.body)}},
         }
+        if route.body_kind == "json_or_multipart":
+            op["requestBody"]["content"]["multipart/form-data"] = {"schema": _UPLOAD_FORM}
     elif route.body_kind == "raw":
         op["requestBody"] = {
             "content": {
@@ -162,11 +173,10 @@ def _operation(route: Route) -> dict[str, Any]:
             "required": list(meta_fields),
             "properties": {k: {"type": "integer"} for k in meta_fields},
         }
-    content = (
-        {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
-        if route.response_kind == "binary"
-        else {"application/json": {"schema": ok_schema}}
-    )
+    content = {
+        "binary": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        "csv": {"text/csv": {"schema": {"type": "string"}}},
+    }.get(route.response_kind, {"application/json": {"schema": ok_schema}})
     error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     responses: dict[str, Any] = {
         str(route.status): {"description": _STATUS_TEXT.get(route.status, "OK"), "content": content}
@@ -209,7 +219,7 @@ def error_status(code: str) -> str:
     """The HTTP status a documented error code is sent with."""
     if code.endswith("NOT_FOUND") or code in ("NO_THUMBNAIL", "UNKNOWN_INVENTORY_ITEM"):
         return "404"
-    if code.startswith("DUPLICATE") or code in _CONFLICT_CODES:
+    if code.startswith("DUPLICATE") or code.endswith("_IN_USE") or code in _CONFLICT_CODES:
         return "409"
     if code.startswith("HUB_"):
         return "503"

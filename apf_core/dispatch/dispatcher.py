@@ -25,7 +25,8 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.events import Event
-from ..errors import ApiError
+from ..errors import DomainError
+from ..lifecycle import ACTIVE_JOB_STATES
 from ..storage.tables.dispatch import dispatch_attempts
 from ..storage.tables.spine import jobs, print_files, printers, server_settings
 from ..timeutil import utcnow
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 SETTING_KEY = "dispatch.enabled"
-ACTIVE_JOB_STATES = ("processing", "uploaded", "printing", "paused")
 #: after a failed start the printer is skipped for this long
 COOLDOWN_SECONDS = 60.0
 DEFAULT_INTERVAL = 10.0
@@ -47,6 +47,13 @@ TRIGGER_EVENTS = frozenset({
     "job.created", "job.completed", "job.failed", "job.cancelled", "printer.bed_cleared",
     "printer.idle", "printer.online", "printer.updated", "printer.created", "dispatch.settings",
 })  # fmt: skip
+#: start failures that are the printer's fault: the printer is skipped for a while
+PRINTER_FAULTS = frozenset({
+    "HUB_OFFLINE", "HUB_COMMAND_FAILED", "PRINTER_UNAVAILABLE", "NO_SD_CARD",
+    "DEVELOPER_MODE_REQUIRED",
+})  # fmt: skip
+#: failures of this job on this printer only (its filaments are not loaded there)
+PAIR_FAULTS = frozenset({"AMS_MAPPING_UNSATISFIABLE"})
 
 
 def _env_default() -> bool:
@@ -85,6 +92,7 @@ class Dispatcher:
         self._released_at: dict[str, float] = {}
         self._cooldown_until: dict[str, float] = {}
         self._job_cooldown_until: dict[str, float] = {}
+        self._pair_cooldown_until: dict[tuple[str, str], float] = {}
         self._pruned_at = -PRUNE_EVERY_SECONDS
         self._kick = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -260,6 +268,13 @@ class Dispatcher:
             query = query.where(jobs.c.id == job_id)
         async with self.farm.db.read() as conn:
             rows = (await conn.execute(query)).all()
+        now = time.monotonic()
+        self._pair_cooldown_until = {
+            pair: until for pair, until in self._pair_cooldown_until.items() if until > now
+        }
+        avoid: dict[str, set[str]] = {}
+        for job_id, printer_id in self._pair_cooldown_until:
+            avoid.setdefault(job_id, set()).add(printer_id)
         return [
             JobInfo(
                 id=r.id,
@@ -271,6 +286,7 @@ class Dispatcher:
                 filament_type=r.filament_type or r.material_type,
                 colour=r.color,
                 tags=frozenset(str(t).lower() for t in r.required_tags or ()),
+                avoid=frozenset(avoid.get(r.id, ())),
             )
             for r in rows
         ]
@@ -317,12 +333,15 @@ class Dispatcher:
                 )
             try:
                 await JobService(self.farm).start(job.id)
-            except ApiError as err:
+            except DomainError as err:
                 if job.printer_id is None:
                     await self._unassign(job.id, printer.id)
                 until = time.monotonic() + COOLDOWN_SECONDS
-                if err.code in ("HUB_OFFLINE", "HUB_COMMAND_FAILED", "PRINTER_UNAVAILABLE"):
+                if err.code in PRINTER_FAULTS:
                     self._cooldown_until[printer.id] = until  # the printer's fault
+                elif err.code in PAIR_FAULTS:  # another printer may have the filaments
+                    self._pair_cooldown_until[(job.id, printer.id)] = until
+                    self.kick()
                 else:  # the job's (file gone, model mismatch...): skip it for a while
                     self._job_cooldown_until[job.id] = until
                 _LOGGER.warning(

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..services.jobs import models_match
+from ..services.printer_models import models_match
 
 #: printer states in which a printer can take a new job
 IDLE_LIVE_STATES = frozenset({"idle", "finished", "cancelled"})
@@ -107,6 +107,8 @@ class JobInfo:
     filament_type: str | None = None
     colour: str | None = None
     tags: frozenset[str] = field(default_factory=frozenset)
+    #: printers that refused this job's start a moment ago (e.g. no tray for its filaments)
+    avoid: frozenset[str] = field(default_factory=frozenset)
 
     def signature(self) -> tuple[object, ...]:
         """Jobs with the same signature have the same eligible printers."""
@@ -117,6 +119,7 @@ class JobInfo:
             self.filament_type,
             self.colour,
             self.tags,
+            self.avoid,
         )
 
     def order_key(self) -> tuple[int, float, str]:
@@ -193,6 +196,14 @@ def job_reasons(job: JobInfo, printer: PrinterInfo) -> list[Reason]:
             else "COLOR_MISMATCH"
         )
         reasons.append(Reason(code, f"Job needs {wanted}; loaded: {loaded}"))
+    if printer.id in job.avoid:
+        reasons.append(
+            Reason(
+                "START_REFUSED",
+                "The printer refused this job's start a moment ago (its loaded filament "
+                "cannot supply the job's); retrying later",
+            )
+        )
     missing = sorted(job.tags - printer.tags)
     if missing:
         reasons.append(Reason("MISSING_TAGS", f"Printer lacks required tags: {', '.join(missing)}"))
@@ -259,7 +270,7 @@ class _Index:
             )
         for tag in job.tags:
             ids = ids & self.by_tag.get(tag, set())
-        return ids
+        return ids - job.avoid
 
 
 def plan(jobs: list[JobInfo], printers: list[PrinterInfo]) -> list[tuple[JobInfo, PrinterInfo]]:

@@ -17,9 +17,11 @@ class PrinterCommand:
     """One physical command.
 
     ``action`` is one of: start, pause, resume, stop, light, temperature,
-    filament_load, filament_unload, home, gcode.
+    filament_load, filament_unload, home, gcode, cooldown, speed, power, clear_result.
     ``params`` by action: start {path, filename}; light {on}; temperature
-    {heater, target}; filament_load {tray_id, temperature}; gcode {script}.
+    {heater, target}; filament_load {tray_id, temperature}; gcode {script};
+    speed {level}; power {device, on}. ``start`` may also carry plate, use_ams,
+    ams_mapping and task_id (Bambu per-job start).
     """
 
     action: str
@@ -33,7 +35,15 @@ class CommandAck:
 
 
 class ControlError(Exception):
-    """Base of command failures; ``str()`` is safe for API clients."""
+    """Base of command failures; ``str()`` is safe for API clients.
+
+    ``code`` (optional) names the failure more precisely than the class, e.g.
+    ``DEVELOPER_MODE_REQUIRED`` or ``AMS_MAPPING_UNSATISFIABLE``.
+    """
+
+    def __init__(self, message: str = "", code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class HubOffline(ControlError):

@@ -31,6 +31,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..storage.db import Database
+from ..storage.group import GroupWriter
 from ..storage.tables.spine import events
 from ..timeutil import iso, utcnow
 
@@ -78,6 +79,8 @@ class EventBus:
         self._last_coalesced: dict[tuple[str, str], float] = {}
         self._held: dict[tuple[str, str], dict[str, Any]] = {}
         self._flushes: set[asyncio.Task[None]] = set()
+        #: coalesced events share transactions (group commit)
+        self._coalesced: GroupWriter[tuple[str, Any]] = GroupWriter(db, self._write_coalesced)
         #: types that went through :meth:`emit_coalesced` (they expire like telemetry)
         self.coalesced_types: set[str] = set(TELEMETRY_TYPES)
 
@@ -125,7 +128,10 @@ class EventBus:
             self._last_coalesced = {
                 k: v for k, v in self._last_coalesced.items() if now - v < COALESCE_SECONDS
             }
-        async with self._db.begin() as conn:
+        await self._coalesced.add((type_, data))
+
+    async def _write_coalesced(self, conn: AsyncConnection, batch: list[tuple[str, Any]]) -> None:
+        for type_, data in batch:
             await self.emit(conn, type_, data)
 
     def _schedule_flush(self, slot: tuple[str, str], delay: float) -> None:
@@ -146,6 +152,7 @@ class EventBus:
         """Write every held telemetry frame now (at shutdown)."""
         for task in tuple(self._flushes):
             task.cancel()
+        await self._coalesced.drain()
         held, self._held = self._held, {}
         for (type_, _key), data in held.items():
             try:
@@ -169,12 +176,17 @@ class EventBus:
             return
         if conn.dialect.name == "postgresql":
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOCK_KEY})
-        for type_, when, data in items:
-            result = await conn.execute(
-                insert(events)
-                .values(type=type_, created_at=when, payload=data)
-                .returning(events.c.id)
-            )
-            event = Event(id=int(result.scalar_one()), type=type_, time=when, data=data)
+        rows = [{"type": t, "created_at": when, "payload": data} for t, when, data in items]
+        if len(rows) == 1:
+            ids = [
+                (
+                    await conn.execute(insert(events).values(rows[0]).returning(events.c.id))
+                ).scalar_one()
+            ]
+        else:  # one multi-row statement; ids come back in the order of the rows
+            statement = insert(events).returning(events.c.id, sort_by_parameter_order=True)
+            ids = list((await conn.execute(statement, rows)).scalars())
+        for (type_, when, data), event_id in zip(items, ids, strict=True):
+            event = Event(id=int(event_id), type=type_, time=when, data=data)
             self._db.after_commit(conn, lambda e=event: self.publish(e))  # type: ignore[misc]
         items.clear()

@@ -19,12 +19,18 @@ class LiveStatus:
     chamber_temp: float | None = None
     target_nozzle_temp: float | None = None
     target_bed_temp: float | None = None
+    target_chamber_temp: float | None = None
     layer_num: int | None = None
     total_layers: int | None = None
     remaining_time_minutes: int | None = None
     current_file: str | None = None
     light_on: bool | None = None
     error: str | None = None
+    #: [{code, severity, text, url}] the printer says besides its state
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    offline_reason: str | None = None
+    speed_level: str | None = None
+    speed_percent: int | None = None
     trays: list[dict[str, Any]] = field(default_factory=list)
     last_telemetry_at: datetime | None = None
 

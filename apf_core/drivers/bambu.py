@@ -9,164 +9,61 @@ reply that echoes their ``sequence_id``.
 Connection options: ``host``, ``serial``, ``access_code``, ``port`` (8883),
 ``ftp_port`` (990), ``verify_tls`` (False: printers use self-signed
 certificates), ``ca_cert`` (PEM path, used when ``verify_tls``),
-``command_timeout`` (s), ``connect_timeout`` (s), ``stale_after`` (s without
-any report before the printer counts as offline), ``url_scheme`` (``file``:
-``file:///sdcard/<name>``, or ``ftp``), ``plate`` (1), ``use_ams`` (False),
-``ams_mapping`` (list), ``chamber_heater`` (False; True on X1E/H2D).
+``command_timeout`` (s), ``confirm_timeout`` (s a command without a ``result`` may take
+to show its effect), ``connect_timeout`` (s), ``stale_after`` (s without any report before
+the printer counts as offline), ``model`` (overrides the model from ``get_version``),
+``url_scheme`` (``file``: ``file:///sdcard/<name>``, or ``ftp``; default by model),
+``plate`` / ``use_ams`` / ``ams_mapping`` (defaults for jobs that do not say),
+``chamber_heater`` (False; True on X1E/H2D).
+
+Print state comes from ``gcode_state`` (:mod:`.bambu_report`); HMS entries are messages.
+Without Developer mode the printer drops some commands silently or answers with a bare
+``{command, sequence_id}``: such a command counts only when its effect shows up in the
+reports, otherwise it fails with ``DEVELOPER_MODE_REQUIRED``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ftplib
 import itertools
 import json
 import logging
-import socket
 import ssl
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from ..net.session import check_host
+from ..net.ssrf import BlockedAddress
+from . import bambu_report as rep
+from .bambu_camera import JPEG_MODELS, RTSP_PORT, ffmpeg_path, jpeg_snapshot, rtsp_snapshot
+from .bambu_ftps import Upload, upload_time_limit
+from .bambu_report import deep_merge, hms_code, print_error_code  # noqa: F401 - re-exported
+from .bambu_start import plan_start, project_fields, read_plate
 from .base import (
+    SPEED_LEVELS,
     AuthenticationFailed,
     Capability,
     CapabilityNotSupported,
+    CommandIgnored,
     CommandTimeout,
     ConnectionConfig,
     DriverError,
     PrinterDriver,
     PrinterUnreachable,
+    StartOptions,
     Status,
-    Tray,
 )
 
 _LOGGER = logging.getLogger(__name__)
 
-CANCELLED_ERROR = 50348044  # 0x0300400C "cancelled by user"
-EXTERNAL_SPOOL = 254
-NO_TRAY = 255
-GCODE_STATUS = {
-    "IDLE": Status.IDLE,
-    "PREPARE": Status.PREPARING,
-    "SLICING": Status.PREPARING,
-    "INIT": Status.PREPARING,
-    "RUNNING": Status.PRINTING,
-    "PAUSE": Status.PAUSED,
-    "FINISH": Status.FINISHED,
-    "FAILED": Status.ERROR,
-    "OFFLINE": Status.OFFLINE,
-    "UNKNOWN": Status.OFFLINE,
-}
-JOB_STATES = {"PREPARE", "SLICING", "INIT", "RUNNING", "PAUSE", "FINISH", "FAILED"}
 AUTH_REASONS = {"not authorized", "bad user name or password"}
-
-
-def deep_merge(target: dict[str, Any], delta: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge ``delta`` into ``target`` in place: dicts recursively, everything else replaced."""
-    for key, value in delta.items():
-        current = target.get(key)
-        if isinstance(value, Mapping) and isinstance(current, dict):
-            deep_merge(current, value)
-        elif isinstance(value, Mapping):
-            target[key] = deep_merge({}, value)
-        else:
-            target[key] = value
-    return target
-
-
-def hms_code(entry: Mapping[str, Any]) -> str:
-    attr, code = int(entry.get("attr", 0)), int(entry.get("code", 0))
-    return f"HMS_{attr >> 16:04X}_{attr & 0xFFFF:04X}_{code >> 16:04X}_{code & 0xFFFF:04X}"
-
-
-def hms_severity(entry: Mapping[str, Any]) -> int:
-    """1 fatal, 2 serious, 3 common, 4 info."""
-    return int(entry.get("code", 0)) >> 16
-
-
-def print_error_code(value: int) -> str:
-    text = f"{value:08X}"
-    return f"{text[:4]}_{text[4:]}"
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            return float(value)
-    return None
-
-
-def _integer(value: Any) -> int | None:
-    number = _number(value)
-    return None if number is None else int(number)
-
-
-def _packed_temps(packed: Any) -> tuple[float | None, float | None]:
-    """Newer firmware packs ``target << 16 | current`` into one int."""
-    value = _integer(packed)
-    if value is None:
-        return None, None
-    return float(value & 0xFFFF), float(value >> 16)
-
-
-def _section(report: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    value = report.get(name)
-    return value if isinstance(value, Mapping) else {}
-
-
-def _device_info(device: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    section = device.get(name)
-    info = section.get("info") if isinstance(section, Mapping) else None
-    return info if isinstance(info, Mapping) else {}
-
-
-def _tray(tray_id: int, data: Mapping[str, Any]) -> Tray:
-    color = data.get("tray_color")
-    remain = _number(data.get("remain"))
-    return Tray(
-        tray_id=tray_id,
-        filament_type=str(data["tray_type"]) if data.get("tray_type") else None,
-        color_hex=f"#{color[:6].upper()}" if isinstance(color, str) and len(color) >= 6 else None,
-        remaining_percent=remain if remain is not None and remain >= 0 else None,
-    )
-
-
-class ImplicitFTPS(ftplib.FTP_TLS):
-    """FTP over implicit TLS (port 990) that reuses the TLS session on the data channel."""
-
-    def __init__(self, context: ssl.SSLContext, timeout: float) -> None:
-        super().__init__(context=context, timeout=timeout)
-        self._sock: socket.socket | None = None
-
-    @property
-    def sock(self) -> socket.socket | None:  # type: ignore[override]
-        return self._sock
-
-    @sock.setter
-    def sock(self, value: socket.socket | None) -> None:
-        if value is not None and not isinstance(value, ssl.SSLSocket):
-            value = self.context.wrap_socket(value, server_hostname=self.host)
-        self._sock = value
-
-    def ntransfercmd(
-        self, cmd: str, rest: int | str | None = None
-    ) -> tuple[socket.socket, int | None]:
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)  # noqa: S321 - wrapped in TLS below
-        if self._prot_p:  # type: ignore[attr-defined]
-            session = self.sock.session if isinstance(self.sock, ssl.SSLSocket) else None
-            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=session)
-        return conn, size
 
 
 class BambuDriver(PrinterDriver):
@@ -174,8 +71,8 @@ class BambuDriver(PrinterDriver):
     capabilities = frozenset(
         {
             Capability.LIGHT,
-            Capability.AMS,
             Capability.FILAMENT_LOAD,
+            Capability.SPEED,
             Capability.HOME,
             Capability.GCODE,
             Capability.HEATERS,
@@ -196,15 +93,27 @@ class BambuDriver(PrinterDriver):
         self._ftp_port = int(options.get("ftp_port", 990))
         self._verify_tls = bool(options.get("verify_tls", False))
         self._ca_cert: str | None = options.get("ca_cert") or None
+        if self._verify_tls and not self._ca_cert:
+            raise ValueError(
+                "bambu: verify_tls needs ca_cert (printers present a certificate signed by "
+                "Bambu Lab's own CA, which no system store holds)"
+            )
         self._command_timeout = float(options.get("command_timeout", 10.0))
         self._connect_timeout = float(options.get("connect_timeout", 10.0))
         self._stale_after = float(options.get("stale_after", 300.0))
-        self._url_scheme = str(options.get("url_scheme", "file"))
-        self._plate = int(options.get("plate", 1))
-        self._use_ams = bool(options.get("use_ams", False))
-        self._ams_mapping: list[int] = list(options.get("ams_mapping") or [0])
-        if options.get("chamber_heater"):
-            self.capabilities = self.capabilities | {Capability.CHAMBER_TEMP}
+        self._confirm_timeout = float(options.get("confirm_timeout", 20.0))
+        self._final_reply_timeout = float(options.get("ftp_final_reply_timeout", 60.0))
+        self._url_scheme: str | None = options.get("url_scheme") or None
+        self._model_option: str | None = options.get("model") or None
+        plate, mapping = options.get("plate"), options.get("ams_mapping")
+        self._defaults = StartOptions(
+            plate=int(plate) if plate else None,
+            use_ams=bool(options["use_ams"]) if "use_ams" in options else None,
+            ams_mapping=tuple(int(t) for t in mapping) if mapping else None,
+        )
+        self._chamber_heater = bool(options.get("chamber_heater"))
+        self._cleared: tuple[Any, ...] | None = None  # a terminal state the operator cleared
+        self._waiters: list[tuple[Callable[[Mapping[str, Any]], bool], asyncio.Future[None]]] = []
 
         self._report_topic = f"device/{self._serial}/report"
         self._request_topic = f"device/{self._serial}/request"
@@ -220,6 +129,7 @@ class BambuDriver(PrinterDriver):
         self._last_message = 0.0
         self._watchdog: asyncio.Task[None] | None = None
         self.connections = 0  # successful MQTT connections (for diagnostics)
+        self._refresh_capabilities()
 
     # --- lifecycle ---------------------------------------------------------
     async def connect(self) -> None:
@@ -231,6 +141,10 @@ class BambuDriver(PrinterDriver):
         if self._client is not None:
             return
         self._loop = asyncio.get_running_loop()
+        try:
+            await check_host(self._host, self._port)
+        except BlockedAddress as err:
+            raise PrinterUnreachable(f"refused: {err}") from None
         self._first_attempt.clear()
         self._auth_error = None
         client = mqtt.Client(
@@ -241,7 +155,7 @@ class BambuDriver(PrinterDriver):
         )
         client.username_pw_set("bblp", self._access_code)
         # loading CA files is blocking I/O: keep it off the event loop
-        client.tls_set_context(await asyncio.to_thread(self._ssl_context))
+        client.tls_set_context(await asyncio.to_thread(self._ssl_context, False))
         client.tls_insecure_set(True)  # the certificate names the serial, never the host
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
@@ -274,16 +188,15 @@ class BambuDriver(PrinterDriver):
         self._fail_pending(PrinterUnreachable("driver closed"))
         self._update(status=Status.OFFLINE)
 
-    def _ssl_context(self) -> ssl.SSLContext:
+    def _ssl_context(self, tls12: bool = False) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False  # the certificate's CN is the serial, not the host
-        if self._verify_tls:
+        if tls12:
+            context.maximum_version = ssl.TLSVersion.TLSv1_2
+        if self._verify_tls and self._ca_cert:
             context.verify_mode = ssl.CERT_REQUIRED
             context.verify_flags &= ~ssl.VERIFY_X509_STRICT  # Bambu CA lacks key usage
-            if self._ca_cert:
-                context.load_verify_locations(cafile=self._ca_cert)
-            else:
-                context.load_default_certs()
+            context.load_verify_locations(cafile=self._ca_cert)
         else:
             context.verify_mode = ssl.CERT_NONE
         return context
@@ -325,8 +238,9 @@ class BambuDriver(PrinterDriver):
     def _connect_failed(self, reason: str) -> None:
         if reason in AUTH_REASONS:
             self._auth_error = AuthenticationFailed("printer rejected the access code")
-            self._update(status=Status.OFFLINE, error=str(self._auth_error))
-        _LOGGER.debug("bambu %s: connection refused: %s", self._serial, reason)
+            self._go_offline(f"MQTT login refused by the printer: wrong access code ({reason})")
+        else:
+            self._go_offline(f"MQTT connection to {self._host}:{self._port} refused: {reason}")
         self._first_attempt.set()
 
     def _connected_ok(self) -> None:
@@ -340,10 +254,11 @@ class BambuDriver(PrinterDriver):
         self._publish("pushing", "pushall", version=1, push_target=1)
 
     def _disconnected(self, reason: str) -> None:
-        _LOGGER.debug("bambu %s: disconnected: %s", self._serial, reason)
         self._connected = False
         self._fail_pending(PrinterUnreachable("connection to printer lost"))
-        self._update(status=Status.OFFLINE)
+        if self._auth_error is not None:
+            return  # keep saying why: the access code is wrong
+        self._go_offline(f"MQTT connection to {self._host}:{self._port} lost: {reason}", keep=True)
 
     def _fail_pending(self, error: DriverError) -> None:
         pending, self._pending = self._pending, {}
@@ -364,8 +279,7 @@ class BambuDriver(PrinterDriver):
             if not self._connected or silent <= self._stale_after:
                 continue
             if self.state.status is not Status.OFFLINE:
-                _LOGGER.debug("bambu %s: no report for %.0fs", self._serial, silent)
-                self._update(status=Status.OFFLINE)
+                self._go_offline(f"no report from the printer for {silent:.0f} s", keep=True)
             if now - last_probe > self._stale_after:
                 last_probe = now
                 with contextlib.suppress(DriverError):
@@ -385,105 +299,91 @@ class BambuDriver(PrinterDriver):
                     waiting[1].set_result(dict(body))
                 continue
             if kind == "print" and command == "push_status":
-                deep_merge(self._report, body)
+                if body.get("msg") == 0:  # a full report replaces what we knew
+                    self._report = {}
+                rep.merge_report(self._report, body)
                 self._recompute()
+                self._check_waiters()
             elif kind == "info" and command == "get_version":
                 self._version = dict(body)
+                self._refresh_capabilities()
         if self._connected and self.state.status is Status.OFFLINE and self._report:
+            self._recompute()
+
+    # --- derived state -------------------------------------------------------------
+    @property
+    def model(self) -> str | None:
+        """``P1S``, ``A1MINI``, ``X1C``, ``H2D``... from the option or ``get_version``."""
+        return self._model_option or rep.model_name(self._version)
+
+    def _refresh_capabilities(self) -> None:
+        capabilities = set(type(self).capabilities)
+        if self._chamber_heater:
+            capabilities.add(Capability.CHAMBER_TEMP)
+        if rep.has_ams(self._report):
+            capabilities.add(Capability.AMS)
+        model = self.model
+        if model in JPEG_MODELS or (model is not None and ffmpeg_path() is not None):
+            capabilities.add(Capability.CAMERA)
+        self.capabilities = frozenset(capabilities)
+
+    def _terminal_key(self) -> tuple[Any, ...]:
+        report = self._report
+        return (
+            report.get("gcode_state"),
+            report.get("subtask_name"),
+            report.get("task_id"),
+            report.get("print_error"),
+        )
+
+    def clear_result(self) -> None:
+        """FINISH/FAILED stay until the next print: after a bed clear they read as idle."""
+        if str(self._report.get("gcode_state", "")).upper() in rep.TERMINAL_STATES:
+            self._cleared = self._terminal_key()
             self._recompute()
 
     def _recompute(self) -> None:
         report = self._report
         if not report or not self._connected:
             return
+        self._back_online()
+        had_ams = Capability.AMS in self.capabilities
+        if had_ams != rep.has_ams(report):
+            self._refresh_capabilities()
         gcode_state = str(report.get("gcode_state", "UNKNOWN")).upper()
-        status = GCODE_STATUS.get(gcode_state, Status.IDLE)
-        print_error = _integer(report.get("print_error")) or 0
-        error: str | None = None
-        error_code: int | None = None
-        if gcode_state == "FAILED" and print_error == CANCELLED_ERROR:
-            status = Status.CANCELLED
-        elif print_error:
-            error_code = print_error
-            error = f"print error {print_error_code(print_error)}"
-            if gcode_state == "FAILED":
-                status = Status.ERROR
-        elif gcode_state == "FAILED":
-            error = "print failed"
-        hms = [entry for entry in report.get("hms") or () if isinstance(entry, Mapping)]
-        if hms:
-            error = ", ".join(hms_code(entry) for entry in hms)
-            if any(hms_severity(entry) in (1, 2) for entry in hms):
-                status = Status.ERROR
-
-        in_job = gcode_state in JOB_STATES
-        nozzle = _number(report.get("nozzle_temper"))
-        nozzle_target = _number(report.get("nozzle_target_temper"))
-        bed = _number(report.get("bed_temper"))
-        bed_target = _number(report.get("bed_target_temper"))
-        chamber = _number(report.get("chamber_temper"))
-        device = _section(report, "device")
-        if nozzle is None and device:
-            extruders = (device.get("extruder") or {}).get("info") or []
-            if extruders and isinstance(extruders[0], Mapping):
-                nozzle, nozzle_target = _packed_temps(extruders[0].get("temp"))
-        if bed is None and device:
-            bed, bed_target = _packed_temps(_device_info(device, "bed").get("temp"))
-        if chamber is None and device:
-            chamber, _ = _packed_temps(_device_info(device, "ctc").get("temp"))
-
-        progress = 100.0 if gcode_state == "FINISH" else _number(report.get("mc_percent"))
-        remaining = 0 if gcode_state == "FINISH" else _integer(report.get("mc_remaining_time"))
+        status, error, error_code = rep.print_status(report)
+        messages = rep.messages(report)
+        in_job = gcode_state in rep.JOB_STATES
+        if gcode_state not in rep.TERMINAL_STATES:
+            self._cleared = None
+        elif self._cleared == self._terminal_key():
+            status, error, error_code, in_job = Status.IDLE, None, None, False
+            messages = tuple(m for m in messages if m.code.startswith("HMS_"))
+        finished = gcode_state == "FINISH"
+        progress = 100.0 if finished else rep.number(report.get("mc_percent"))
+        remaining = 0 if finished else rep.integer(report.get("mc_remaining_time"))
+        level = rep.integer(report.get("spd_lvl"))
+        names = list(SPEED_LEVELS)
         self._update(
             status=status,
             error=error,
             error_code=error_code,
-            nozzle_temp=nozzle,
-            nozzle_target=nozzle_target,
-            bed_temp=bed,
-            bed_target=bed_target,
-            chamber_temp=chamber,
+            messages=messages,
+            offline_reason=None,
             progress=progress if in_job else None,
             remaining_time_minutes=remaining if in_job else None,
-            layer_num=_integer(report.get("layer_num")) if in_job else None,
-            total_layers=_integer(report.get("total_layer_num")) if in_job else None,
+            layer_num=rep.integer(report.get("layer_num")) if in_job else None,
+            total_layers=rep.integer(report.get("total_layer_num")) if in_job else None,
             current_file=(report.get("subtask_name") or report.get("gcode_file") or None)
             if in_job
             else None,
-            light_on=self._light_state(report),
-            trays=self._trays(report),
-            active_tray=self._active_tray(report),
+            light_on=rep.light_state(report),
+            trays=rep.trays(report),
+            active_tray=rep.active_tray(report),
+            speed_level=names[level - 1] if level is not None and 1 <= level <= 4 else None,
+            speed_percent=rep.integer(report.get("spd_mag")),
+            **rep.temperatures(report, self.model),
         )
-
-    @staticmethod
-    def _light_state(report: Mapping[str, Any]) -> bool | None:
-        for light in report.get("lights_report") or ():
-            if isinstance(light, Mapping) and light.get("node") == "chamber_light":
-                return str(light.get("mode")) in ("on", "flashing")
-        return None
-
-    @staticmethod
-    def _trays(report: Mapping[str, Any]) -> tuple[Tray, ...]:
-        trays: list[Tray] = []
-        ams = _section(report, "ams")
-        for unit in ams.get("ams") or ():
-            unit_id = _integer(unit.get("id")) if isinstance(unit, Mapping) else None
-            if unit_id is None:
-                continue
-            for slot in unit.get("tray") or ():
-                slot_id = _integer(slot.get("id")) if isinstance(slot, Mapping) else None
-                if slot_id is not None:
-                    trays.append(_tray(unit_id * 4 + slot_id, slot))
-        external = report.get("vt_tray")
-        if isinstance(external, Mapping):
-            trays.append(_tray(EXTERNAL_SPOOL, external))
-        return tuple(trays)
-
-    @staticmethod
-    def _active_tray(report: Mapping[str, Any]) -> int | None:
-        ams = _section(report, "ams")
-        tray_now = _integer(ams.get("tray_now"))
-        return None if tray_now is None or tray_now == NO_TRAY else tray_now
 
     @property
     def report(self) -> Mapping[str, Any]:
@@ -506,40 +406,120 @@ class BambuDriver(PrinterDriver):
             raise PrinterUnreachable(f"publish failed: {mqtt.error_string(info.rc)}")
         return sequence
 
-    async def _command(self, kind: str, command: str, **fields: Any) -> dict[str, Any]:
-        """Publish a command and wait for the reply that echoes its ``sequence_id``."""
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    def _check_waiters(self) -> None:
+        for predicate, future in tuple(self._waiters):
+            if not future.done() and predicate(self._report):
+                future.set_result(None)
+
+    async def _report_shows(
+        self, predicate: Callable[[Mapping[str, Any]], bool], timeout: float
+    ) -> bool:
+        if predicate(self._report):
+            return True
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (predicate, future)
+        self._waiters.append(entry)
+        try:
+            async with asyncio.timeout(max(timeout, 0.1)):
+                await future
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._waiters.remove(entry)
+
+    async def _command(
+        self,
+        kind: str,
+        command: str,
+        expect: Callable[[Mapping[str, Any]], bool] | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """Publish a command; it counts when the reply says ``success`` or, for a reply
+        without ``result`` (or none), when ``expect`` becomes true of the reports."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        future: asyncio.Future[dict[str, Any]] = loop.create_future()
         sequence = self._publish(kind, command, **fields)
         self._pending[sequence] = (command, future)
+        reply: dict[str, Any] | None = None
         try:
             async with asyncio.timeout(self._command_timeout):
                 reply = await future
-        except TimeoutError as err:
-            raise CommandTimeout(f"printer did not acknowledge {command} in time") from err
+        except TimeoutError:
+            reply = None
         finally:
             self._pending.pop(sequence, None)
-        result = str(reply.get("result", "success")).lower()
-        if result != "success":
-            reason = reply.get("reason") or reply.get("result")
-            raise DriverError(f"printer refused {command}: {reason}")
-        return reply
+        if reply is not None and "result" in reply:
+            if str(reply["result"]).lower() != "success":
+                reason = reply.get("reason") or reply.get("result")
+                raise DriverError(f"printer refused {command}: {reason}")
+            return reply
+        left = self._confirm_timeout - (loop.time() - started)
+        if expect is not None and await self._report_shows(expect, left):
+            return reply or {}
+        await self._explain_silence(command)
+        return {}  # not reached: _explain_silence raises
 
-    async def start_print(self, path: Path, filename: str) -> None:
+    async def _explain_silence(self, command: str) -> None:
+        """No confirmation: is the printer ignoring us (Developer mode) or gone?"""
+        before = self._last_message
+        with contextlib.suppress(DriverError):
+            self._publish("pushing", "pushall", version=1, push_target=1)
+        await asyncio.sleep(min(3.0, self._command_timeout))
+        if self._last_message > before:
+            raise CommandIgnored(
+                f"the printer ignored '{command}': switch on LAN mode with Developer mode "
+                "on the printer (Settings > Network), then try again",
+                code="DEVELOPER_MODE_REQUIRED",
+            )
+        raise CommandTimeout(f"printer did not acknowledge {command} in time")
+
+    def start_timeout(self, size_bytes: int, default: float) -> float:
+        limit = upload_time_limit(size_bytes, self._connect_timeout)
+        return max(default, limit + self._command_timeout + self._confirm_timeout)
+
+    async def start_print(
+        self, path: Path, filename: str, options: StartOptions | None = None
+    ) -> None:
         if not self._connected:
             raise PrinterUnreachable("not connected to the printer")
+        if "/" in filename or "\\" in filename:
+            raise DriverError("file name must not contain a path")
+        fields: dict[str, Any] | None = None
+        if filename.lower().endswith(".3mf"):
+            fields = await asyncio.to_thread(self._plan, path, options or StartOptions())
         await self.upload(path, filename)
-        await self.start_file(filename)
+        await self.start_file(filename, fields)
 
-    async def start_file(self, filename: str) -> None:
+    def _plan(self, path: Path, options: StartOptions) -> dict[str, Any]:
+        defaults = self._defaults
+        merged = StartOptions(
+            plate=options.plate or defaults.plate,
+            use_ams=options.use_ams if options.use_ams is not None else defaults.use_ams,
+            ams_mapping=options.ams_mapping or defaults.ams_mapping,
+            task_id=options.task_id,
+        )
+        plate, filaments = read_plate(path, merged.plate)
+        has_ams = rep.has_ams(self._report)
+        return project_fields(plan_start(filaments, self.state.trays, has_ams, merged, plate))
+
+    def _print_url(self, filename: str) -> str:
+        scheme = self._url_scheme or ("ftp" if self.model in rep.FTP_URL_MODELS else "file")
+        return f"ftp:///{filename}" if scheme == "ftp" else f"file:///sdcard/{filename}"
+
+    async def start_file(self, filename: str, fields: dict[str, Any] | None = None) -> None:
         """Start a file that is already in the printer's storage root."""
         if filename.lower().endswith(".3mf"):
-            url = f"ftp:///{filename}" if self._url_scheme == "ftp" else f"file:///sdcard/{filename}"
             name = filename.removesuffix(".3mf").removesuffix(".gcode")
+            planned = fields or project_fields(
+                plan_start([], self.state.trays, False, self._defaults, self._defaults.plate or 1)
+            )
             await self._command(
                 "print",
                 "project_file",
-                param=f"Metadata/plate_{self._plate}.gcode",
-                url=url,
+                _job_started,
+                url=self._print_url(filename),
                 subtask_name=name,
                 md5="",
                 bed_type="auto",
@@ -548,52 +528,44 @@ class BambuDriver(PrinterDriver):
                 flow_cali=True,
                 vibration_cali=True,
                 layer_inspect=True,
-                use_ams=self._use_ams,
-                ams_mapping=self._ams_mapping,
                 profile_id="0",
                 project_id="0",
-                subtask_id="0",
-                task_id="0",
+                **planned,
             )
         else:
-            await self._command("print", "gcode_file", param=f"/sdcard/{filename}")
+            await self._command("print", "gcode_file", _job_started, param=f"/sdcard/{filename}")
 
     async def upload(self, path: Path, filename: str) -> None:
-        """Store ``path`` as ``/<filename>`` over implicit FTPS."""
+        """Store ``path`` as ``/<filename>`` over implicit FTPS (cancellable)."""
         if "/" in filename or "\\" in filename:
             raise DriverError("file name must not contain a path")
         if not await asyncio.to_thread(path.is_file):
             raise DriverError(f"cannot read {path.name}: not a file")
-        await asyncio.to_thread(self._ftp_upload, path, filename)
-
-    def _ftp_upload(self, path: Path, filename: str) -> None:
-        ftp = ImplicitFTPS(self._ssl_context(), timeout=self._connect_timeout)
+        await self._check_host(self._ftp_port)
+        if rep.sd_card_missing(self._report):
+            raise DriverError("the printer reports no usable SD card", code="NO_SD_CARD")
+        upload = Upload(
+            self._host,
+            self._ftp_port,
+            self._access_code,
+            self._ssl_context,
+            self._connect_timeout,
+            self._final_reply_timeout,
+        )
         try:
-            ftp.connect(self._host, self._ftp_port)
-            ftp.login("bblp", self._access_code)
-            ftp.prot_p()
-            with path.open("rb") as handle:
-                ftp.storbinary(f"STOR /{filename}", handle, blocksize=32768)
-        except ftplib.error_perm as err:
-            if str(err).startswith("530"):
-                raise AuthenticationFailed("printer rejected the access code (FTPS)") from err
-            raise DriverError(f"upload failed: {err}") from err
-        except (OSError, EOFError, ftplib.Error) as err:
-            raise PrinterUnreachable(f"upload failed: {err}") from err
-        finally:
-            if ftp.sock is not None:
-                with contextlib.suppress(OSError, EOFError, ftplib.Error):
-                    ftp.quit()
-            ftp.close()
+            await asyncio.to_thread(upload.run, path, filename)
+        except asyncio.CancelledError:
+            upload.cancelled.set()  # the thread stops at its next block
+            raise
 
     async def pause(self) -> None:
-        await self._command("print", "pause", param="")
+        await self._command("print", "pause", _state_in("PAUSE"), param="")
 
     async def resume(self) -> None:
-        await self._command("print", "resume", param="")
+        await self._command("print", "resume", _state_in("RUNNING", "PREPARE"), param="")
 
     async def stop(self) -> None:
-        await self._command("print", "stop", param="")
+        await self._command("print", "stop", _state_in("FAILED", "IDLE", "FINISH"), param="")
 
     async def send_gcode(self, script: str) -> None:
         lines = [line.strip() for line in script.splitlines() if line.strip()]
@@ -614,34 +586,67 @@ class BambuDriver(PrinterDriver):
         else:
             raise DriverError(f"unknown heater: {heater}")
 
+    async def cooldown(self) -> None:
+        script = "M104 S0\nM140 S0" + ("\nM141 S0" if self._chamber_heater else "")
+        await self.send_gcode(script)
+
     async def home(self) -> None:
         await self.send_gcode("G28")
 
-    async def set_light(self, on: bool) -> None:
+    async def set_speed(self, level: str) -> None:
+        if level not in SPEED_LEVELS:
+            raise DriverError(f"unknown speed level: {level} (use {', '.join(SPEED_LEVELS)})")
+        number = list(SPEED_LEVELS).index(level) + 1
         await self._command(
-            "system",
-            "ledctrl",
-            led_node="chamber_light",
-            led_mode="on" if on else "off",
-            led_on_time=500,
-            led_off_time=500,
-            loop_times=0,
-            interval_time=0,
+            "print",
+            "print_speed",
+            lambda r: rep.integer(r.get("spd_lvl")) == number,
+            param=str(number),
         )
 
+    async def set_light(self, on: bool) -> None:
+        mode = "on" if on else "off"
+        nodes = ["chamber_light"]
+        reported = {
+            light.get("node")
+            for light in self._report.get("lights_report") or ()
+            if isinstance(light, Mapping)
+        }
+        if self.model in rep.TWO_LIGHT_MODELS or "chamber_light2" in reported:
+            nodes.append("chamber_light2")
+        for node in nodes:
+            await self._command(
+                "system",
+                "ledctrl",
+                _light_is(node, mode),
+                led_node=node,
+                led_mode=mode,
+                led_on_time=500,
+                led_off_time=500,
+                loop_times=0,
+                interval_time=0,
+            )
+
+    def _ams_address(self, tray_id: int) -> tuple[int, int]:
+        if tray_id == rep.EXTERNAL_SPOOL:
+            return rep.NO_TRAY, 0
+        if tray_id == rep.SECOND_EXTERNAL_SPOOL:
+            return rep.EXTERNAL_SPOOL, 0
+        if rep.HT_FIRST_UNIT <= tray_id < rep.HT_FIRST_UNIT + 8:
+            return tray_id, 0
+        if 0 <= tray_id < 4 * 4:  # up to four AMS units of four trays
+            return divmod(tray_id, 4)
+        raise DriverError(f"printer has no tray {tray_id}", code="INVALID_TRAY")
+
     async def load_filament(self, tray_id: int, temperature: float) -> None:
-        if tray_id == EXTERNAL_SPOOL:
-            ams_id, slot_id = NO_TRAY, 0
-        elif 0 <= tray_id < 4 * 4:  # up to four AMS units of four trays
-            ams_id, slot_id = divmod(tray_id, 4)
-        else:
-            raise CapabilityNotSupported(Capability.AMS)
+        ams_id, slot_id = self._ams_address(tray_id)
         known = {tray.tray_id for tray in self.state.trays}
         if known and tray_id not in known:
-            raise DriverError(f"printer has no tray {tray_id}")
+            raise DriverError(f"printer has no tray {tray_id}", code="INVALID_TRAY")
         await self._command(
             "print",
             "ams_change_filament",
+            _tray_target(tray_id),
             ams_id=ams_id,
             slot_id=slot_id,
             target=tray_id,
@@ -651,16 +656,68 @@ class BambuDriver(PrinterDriver):
 
     async def unload_filament(self) -> None:
         active = self.state.active_tray
-        ams_id = active // 4 if active is not None and active < EXTERNAL_SPOOL else NO_TRAY
+        ams_id = active // 4 if active is not None and active < 16 else rep.NO_TRAY
+        if active is not None and rep.HT_FIRST_UNIT <= active < rep.EXTERNAL_SPOOL:
+            ams_id = active
         await self._command(
             "print",
             "ams_change_filament",
+            _tray_target(rep.NO_TRAY),
             ams_id=ams_id,
-            slot_id=NO_TRAY,
-            target=NO_TRAY,
+            slot_id=rep.NO_TRAY,
+            target=rep.NO_TRAY,
             curr_temp=int(self.state.nozzle_temp or 0),
             tar_temp=int(self.state.nozzle_target or 0),
         )
+
+    async def _check_host(self, port: int) -> None:
+        try:
+            await check_host(self._host, port)
+        except BlockedAddress as err:
+            raise PrinterUnreachable(f"refused: {err}") from None
+
+    async def snapshot(self) -> bytes:
+        model = self.model
+        timeout = max(self._command_timeout, 10.0)
+        if model is None or model in JPEG_MODELS:
+            context = await asyncio.to_thread(self._ssl_context, False)
+            port = int(self.config.options.get("camera_port", 6000))
+            await self._check_host(port)
+            return await jpeg_snapshot(self._host, self._access_code, context, timeout, port)
+        ipcam = rep.section(self._report, "ipcam")
+        if ipcam.get("rtsp_url") == "disable":
+            raise CapabilityNotSupported(
+                Capability.CAMERA, "LAN liveview is off: switch it on at the printer's screen"
+            )
+        await self._check_host(RTSP_PORT)
+        url = f"rtsps://bblp:{self._access_code}@{self._host}:{RTSP_PORT}/streaming/live/1"
+        return await rtsp_snapshot(url, timeout)
+
+
+def _state_in(*states: str) -> Callable[[Mapping[str, Any]], bool]:
+    return lambda report: str(report.get("gcode_state", "")).upper() in states
+
+
+def _job_started(report: Mapping[str, Any]) -> bool:
+    return str(report.get("gcode_state", "")).upper() in ("PREPARE", "SLICING", "INIT", "RUNNING")
+
+
+def _light_is(node: str, mode: str) -> Callable[[Mapping[str, Any]], bool]:
+    def check(report: Mapping[str, Any]) -> bool:
+        return any(
+            isinstance(light, Mapping) and light.get("node") == node and light.get("mode") == mode
+            for light in report.get("lights_report") or ()
+        )
+
+    return check
+
+
+def _tray_target(tray: int) -> Callable[[Mapping[str, Any]], bool]:
+    def check(report: Mapping[str, Any]) -> bool:
+        ams = rep.section(report, "ams")
+        return str(tray) in (str(ams.get("tray_tar")), str(ams.get("tray_now")))
+
+    return check
 
 
 DRIVER = BambuDriver

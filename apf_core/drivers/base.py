@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import abc
 import enum
+import logging
 import random
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from ..net.redact import redact
+from ..net.urls import printer_url_from_options
 
 
 class Capability(enum.StrEnum):
@@ -28,6 +33,9 @@ class Capability(enum.StrEnum):
     GCODE = "gcode"
     HEATERS = "heaters"
     PAUSE_RESUME = "pause_resume"
+    CAMERA = "camera"
+    POWER = "power"
+    SPEED = "speed"
 
 
 class Status(enum.StrEnum):
@@ -53,6 +61,38 @@ class Tray:
     filament_type: str | None = None
     color_hex: str | None = None
     remaining_percent: float | None = None
+    #: which unit (AMS/MMU number) and slot in it; None for a lone external spool
+    unit: int | None = None
+    slot: int | None = None
+
+
+class Severity(enum.StrEnum):
+    """How serious a printer message is (Bambu HMS levels, PrusaLink attention, firmware errors)."""
+
+    FATAL = "fatal"
+    SERIOUS = "serious"
+    COMMON = "common"
+    INFO = "info"
+
+    @property
+    def api(self) -> str:
+        """The API's word for it (``messages[].severity``): serious is error, common warning."""
+        return _API_SEVERITY[self.value]
+
+
+#: ``messages[].severity`` in the API and events, least serious first
+MESSAGE_SEVERITIES = ("info", "warning", "error", "fatal")
+_API_SEVERITY = {"fatal": "fatal", "serious": "error", "common": "warning", "info": "info"}
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterMessage:
+    """Something the printer says besides its print state: a reason attached to it, not a state."""
+
+    code: str
+    severity: Severity
+    text: str
+    url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +115,14 @@ class PrinterState:
     active_tray: int | None = None
     error: str | None = None
     error_code: int | None = None
+    messages: tuple[PrinterMessage, ...] = ()
+    chamber_target: float | None = None
+    #: why the printer is offline, in words and without credentials
+    #: ("401 from Moonraker: wrong API key")
+    offline_reason: str | None = None
+    #: print speed: a Bambu level name (``silent``...``ludicrous``) and/or a percentage
+    speed_level: str | None = None
+    speed_percent: int | None = None
 
     def evolve(self, **changes: Any) -> PrinterState:
         return replace(self, **changes)
@@ -92,18 +140,33 @@ class ConnectionConfig:
 
 
 def http_base_url(protocol: str, options: Mapping[str, Any]) -> str:
-    """The printer's HTTP base: ``options["url"]``, or ``http://host:port`` (port 80)."""
-    url = options.get("url")
-    if url:
-        return str(url).rstrip("/")
-    host = options.get("host")
-    if not host:
-        raise ValueError(f"{protocol}: set 'url' or 'host'")
-    return f"http://{host}:{int(options.get('port', 80))}"
+    """The printer's HTTP base (no user-info, query or fragment): ``options["url"]``,
+    or ``http://host:port`` (port 80). See :mod:`apf_core.net.urls`."""
+    return printer_url_from_options(protocol, options).base
+
+
+_LOGGER = logging.getLogger(__name__)
 
 
 class DriverError(Exception):
-    """A command failed. ``str(err)`` is safe to show to an API client."""
+    """A command failed. ``str(err)`` is safe to show to an API client.
+
+    ``code`` names the failure for API clients when it is more specific than
+    "the printer refused" (``COMMAND_IGNORED``, ``AMS_MAPPING_UNSATISFIABLE``...).
+    """
+
+    code: str | None = None
+
+    def __init__(self, message: str = "", code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class CommandIgnored(DriverError):
+    """The printer neither confirmed the command nor changed its state in the allowed time."""
+
+    code = "COMMAND_IGNORED"
 
 
 class PrinterUnreachable(DriverError):
@@ -121,9 +184,48 @@ class CommandTimeout(DriverError):
 class CapabilityNotSupported(DriverError):
     """The printer lacks what the command needs."""
 
-    def __init__(self, capability: Capability) -> None:
-        super().__init__(f"printer does not support: {capability.value}")
+    code = "CAPABILITY_NOT_SUPPORTED"
+
+    def __init__(self, capability: Capability, reason: str | None = None) -> None:
+        detail = f" ({reason})" if reason else ""
+        super().__init__(f"printer does not support: {capability.value}{detail}")
         self.capability = capability
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class StartOptions:
+    """Per-job start settings; ``None`` means "derive it" (Bambu: from the file and the trays).
+
+    ``ams_mapping`` lists, per filament of the file (1-based id - 1), the tray to use.
+    """
+
+    plate: int | None = None
+    use_ams: bool | None = None
+    ams_mapping: tuple[int, ...] | None = None
+    task_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PowerDevice:
+    """A switchable power device the printer host controls (Moonraker ``[power]``)."""
+
+    name: str
+    on: bool | None
+    locked_while_printing: bool = False
+
+
+#: print-speed levels (Bambu's four), and the percentage each one stands for elsewhere (M220)
+SPEED_LEVELS = {"silent": 50, "standard": 100, "sport": 124, "ludicrous": 166}
+
+_SECRET_IN_TEXT = re.compile(
+    r"(?i)(api[_-]?key|access[_-]?code|password|token|authorization)([\"']?\s*[:=]\s*)[^\s,;&'\"]+"
+)
+
+
+def scrub(text: str) -> str:
+    """Remove credentials from a message meant for logs or the status API."""
+    return redact(_SECRET_IN_TEXT.sub(r"\1\2<redacted>", text))
 
 
 StateListener = Callable[[PrinterState], None]
@@ -139,6 +241,7 @@ class PrinterDriver(abc.ABC):
         self.config = config
         self._state = PrinterState()
         self._listeners: list[StateListener] = []
+        self._logged_offline_reason: str | None = None
 
     @property
     def state(self) -> PrinterState:
@@ -163,6 +266,28 @@ class PrinterDriver(abc.ABC):
         if capability not in self.capabilities:
             raise CapabilityNotSupported(capability)
 
+    def _go_offline(self, reason: str | None, *, keep: bool = False) -> None:
+        """Mark the printer offline with ``reason`` (logged once at WARNING, scrubbed).
+
+        ``keep`` keeps the last readings (temperatures, trays) instead of clearing them.
+        """
+        text = scrub(reason) if reason else None
+        if text and text != self._logged_offline_reason:
+            _LOGGER.warning("%s printer %s is offline: %s", self.protocol, self.label, text)
+        self._logged_offline_reason = text
+        base = self._state if keep else PrinterState()
+        self._set_state(base.evolve(status=Status.OFFLINE, error=text, offline_reason=text))
+
+    def _back_online(self) -> None:
+        self._logged_offline_reason = None
+
+    @property
+    def label(self) -> str:
+        """How logs name this printer (its address, never its credentials)."""
+        options = self.config.options
+        where = options.get("url") or options.get("host") or "?"
+        return scrub(str(where))
+
     # --- lifecycle -------------------------------------------------------
     @abc.abstractmethod
     async def connect(self) -> None:
@@ -174,8 +299,22 @@ class PrinterDriver(abc.ABC):
 
     # --- job control -----------------------------------------------------
     @abc.abstractmethod
-    async def start_print(self, path: Path, filename: str) -> None:
+    async def start_print(
+        self, path: Path, filename: str, options: StartOptions | None = None
+    ) -> None:
         """Upload ``path`` to the printer as ``filename`` and start printing it."""
+
+    def start_timeout(self, size_bytes: int, default: float) -> float:
+        """How long :meth:`start_print` may take for a file of ``size_bytes``."""
+        return default
+
+    def clear_result(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Forget a finished, cancelled or failed job so the printer reads idle again.
+
+        Called when the operator clears the bed. Drivers whose printer keeps the last
+        job's outcome (Bambu ``FINISH``/``FAILED``, Klipper ``error``, OctoPrint's stored
+        result) override it.
+        """
 
     @abc.abstractmethod
     async def pause(self) -> None: ...
@@ -205,6 +344,28 @@ class PrinterDriver(abc.ABC):
 
     async def send_gcode(self, script: str) -> None:
         raise CapabilityNotSupported(Capability.GCODE)
+
+    async def cooldown(self) -> None:
+        """Switch every heater off."""
+        self.require(Capability.HEATERS)
+        await self.set_temperature("nozzle", 0)
+        await self.set_temperature("bed", 0)
+        if Capability.CHAMBER_TEMP in self.capabilities:
+            await self.set_temperature("chamber", 0)
+
+    async def set_speed(self, level: str) -> None:
+        """Print speed by level (``silent``, ``standard``, ``sport``, ``ludicrous``)."""
+        raise CapabilityNotSupported(Capability.SPEED)
+
+    async def snapshot(self) -> bytes:
+        """One JPEG from the printer's camera."""
+        raise CapabilityNotSupported(Capability.CAMERA)
+
+    async def power_devices(self) -> list[PowerDevice]:
+        raise CapabilityNotSupported(Capability.POWER)
+
+    async def set_power(self, device: str, on: bool) -> None:
+        raise CapabilityNotSupported(Capability.POWER)
 
 
 class Backoff:

@@ -32,12 +32,14 @@ from ..storage.tables.spine import printers
 from . import create_driver
 from .base import (
     CapabilityNotSupported,
+    CommandIgnored,
     CommandTimeout,
     ConnectionConfig,
     DriverError,
     PrinterDriver,
     PrinterState,
     PrinterUnreachable,
+    StartOptions,
     Status,
 )
 
@@ -71,8 +73,32 @@ class RemoteExecutor(Protocol):
     async def printers_changed(self, hub_id: str) -> None: ...
 
 
-def command_timeout(command: PrinterCommand, timeout: float) -> float:
-    return timeout * START_TIMEOUT_FACTOR if command.action == "start" else timeout
+def command_timeout(
+    command: PrinterCommand, timeout: float, driver: PrinterDriver | None = None
+) -> float:
+    """The ACK deadline; a start also covers the upload, which grows with the file."""
+    if command.action != "start":
+        return timeout
+    default = timeout * START_TIMEOUT_FACTOR
+    if driver is None:
+        return default
+    try:
+        size = Path(command.params["path"]).stat().st_size
+    except (OSError, KeyError):
+        return default
+    return driver.start_timeout(size, default)
+
+
+def start_options(params: dict[str, Any]) -> StartOptions:
+    """Per-job start settings carried in a ``start`` command's params (all optional)."""
+    mapping = params.get("ams_mapping")
+    use_ams = params.get("use_ams")
+    return StartOptions(
+        plate=int(params["plate"]) if params.get("plate") else None,
+        use_ams=None if use_ams is None else bool(use_ams),
+        ams_mapping=tuple(int(t) for t in mapping) if mapping else None,
+        task_id=str(params["task_id"]) if params.get("task_id") else None,
+    )
 
 
 async def run_command(driver: PrinterDriver, command: PrinterCommand) -> None:
@@ -80,7 +106,7 @@ async def run_command(driver: PrinterDriver, command: PrinterCommand) -> None:
     p = command.params
     match command.action:
         case "start":
-            await driver.start_print(Path(p["path"]), str(p["filename"]))
+            await driver.start_print(Path(p["path"]), str(p["filename"]), start_options(p))
         case "pause":
             await driver.pause()
         case "resume":
@@ -104,6 +130,14 @@ async def run_command(driver: PrinterDriver, command: PrinterCommand) -> None:
             await driver.home()
         case "gcode":
             await driver.send_gcode(str(p["script"]))
+        case "cooldown":
+            await driver.cooldown()
+        case "speed":
+            await driver.set_speed(str(p["level"]))
+        case "power":
+            await driver.set_power(str(p["device"]), bool(p["on"]))
+        case "clear_result":
+            driver.clear_result()
         case _:
             raise DriverError(f"unknown command: {command.action}")
 
@@ -114,7 +148,7 @@ async def execute_on_driver(
     timeout: float,
 ) -> CommandAck:
     """Run a command with an ACK deadline and map driver errors to control errors."""
-    limit = command_timeout(command, timeout)
+    limit = command_timeout(command, timeout, driver)
     try:
         await asyncio.wait_for(run_command(driver, command), limit)
     except CapabilityNotSupported as err:
@@ -123,12 +157,15 @@ async def execute_on_driver(
         ) from None
     except PrinterUnreachable as err:
         raise HubOffline(f"Printer is unreachable: {err}") from None
+    except CommandIgnored as err:
+        raise HubCommandFailed(str(err), code=err.code) from None
     except (TimeoutError, CommandTimeout):
         raise HubCommandFailed(
             f"Printer did not acknowledge '{command.action}' within {limit:g} s"
         ) from None
     except DriverError as err:
-        raise HubCommandFailed(f"Printer refused '{command.action}': {err}") from None
+        message = f"Printer refused '{command.action}': {err}"
+        raise HubCommandFailed(message, code=err.code) from None
     return CommandAck(command.command_id)
 
 

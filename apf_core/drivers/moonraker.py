@@ -25,21 +25,28 @@ import random
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
+from ..net.session import guarded_session
+from ..net.urls import parse_printer_url
 from .base import (
+    SPEED_LEVELS,
     AuthenticationFailed,
     Capability,
     CapabilityNotSupported,
     CommandTimeout,
     ConnectionConfig,
     DriverError,
+    PowerDevice,
     PrinterDriver,
+    PrinterMessage,
     PrinterUnreachable,
+    Severity,
+    StartOptions,
     Status,
 )
+from .camera import fetch_snapshot
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -54,6 +61,7 @@ BASE_OBJECTS = (
     "extruder",
     "heater_bed",
     "pause_resume",
+    "gcode_move",
 )
 PRINT_STATS_STATUS = {
     "standby": Status.IDLE,
@@ -72,7 +80,7 @@ class RpcError(DriverError):
 
     def __init__(self, code: int, message: str) -> None:
         super().__init__(f"moonraker error {code}: {message}")
-        self.code = code
+        self.rpc_code = code
 
 
 AUTH_MESSAGES = ("unauthorized", "invalid api key", "forbidden")
@@ -85,6 +93,17 @@ def _raise_for_rpc_error(code: int, message: str) -> None:
     if code == 503:
         raise PrinterUnreachable(f"klippy is not ready: {message}")
     raise RpcError(code, message)
+
+
+def _light_value(light: Mapping[str, Any]) -> float | None:
+    """``output_pin`` has ``value``; LEDs have ``color_data`` [[r, g, b, w], ...]."""
+    value = _as_float(light.get("value"))
+    if value is not None:
+        return value
+    colors = light.get("color_data")
+    if isinstance(colors, list) and colors and isinstance(colors[0], list):
+        return max((_as_float(c) or 0.0) for c in colors[0]) if colors[0] else 0.0
+    return None
 
 
 def _as_float(value: Any) -> float | None:
@@ -106,22 +125,32 @@ def _sha256(path: Path) -> str:
 class MoonrakerDriver(PrinterDriver):
     protocol = "moonraker"
     capabilities = frozenset(
-        {Capability.HEATERS, Capability.HOME, Capability.GCODE, Capability.PAUSE_RESUME}
+        {
+            Capability.SPEED,
+            Capability.HEATERS,
+            Capability.HOME,
+            Capability.GCODE,
+            Capability.PAUSE_RESUME,
+        }
     )
 
     def __init__(self, config: ConnectionConfig) -> None:
         super().__init__(config)
         options = config.options
-        url = str(options.get("url") or "")
-        parts = urlsplit(url if "://" in url else f"http://{url}")
-        if not parts.hostname:
+        if not options.get("url"):
             raise ValueError("moonraker connection needs a 'url' such as http://host:7125")
-        self._base_url = urlunsplit((parts.scheme or "http", parts.netloc, "", "", "")).rstrip("/")
-        ws_scheme = "wss" if parts.scheme == "https" else "ws"
-        self._ws_url = urlunsplit((ws_scheme, parts.netloc, "/websocket", "", ""))
+        self._url = parse_printer_url("moonraker", str(options["url"]))
+        self._base_url = self._url.base
+        self._ws_url = self._url.ws_base + "/websocket"
         self._api_key: str | None = options.get("api_key") or None
         self._use_oneshot = bool(options.get("oneshot_token", False))
         self._light_pin: str | None = options.get("light_pin") or None
+        #: ``light_pin`` names an ``[output_pin]``, or any object: ``led x``, ``neopixel x``
+        pin = self._light_pin or ""
+        self._light_object = pin if " " in pin else f"output_pin {pin}"
+        self._power_names: list[str] = []
+        self._webcams: list[Mapping[str, Any]] = []
+        self._cleared: tuple[Any, ...] | None = None
         self._load_macro = str(options.get("load_macro") or "LOAD_FILAMENT")
         self._unload_macro = str(options.get("unload_macro") or "UNLOAD_FILAMENT")
         self._command_timeout = float(options.get("command_timeout", 30.0))
@@ -159,8 +188,9 @@ class MoonrakerDriver(PrinterDriver):
         self._closing = False
         self._first_attempt.clear()
         self._first_error = None
-        self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=None, connect=self._connect_timeout)
+        self._session = guarded_session(
+            timeout=aiohttp.ClientTimeout(total=None, connect=self._connect_timeout),
+            auth=self._url.auth,
         )
         self._runner = asyncio.create_task(self._run(), name=f"moonraker {self._base_url}")
         with contextlib.suppress(TimeoutError):  # slow printers keep connecting in background
@@ -261,8 +291,12 @@ class MoonrakerDriver(PrinterDriver):
         try:
             await self._call(
                 "server.connection.identify",
-                {"client_name": CLIENT_NAME, "version": CLIENT_VERSION, "type": "agent",
-                 "url": "https://github.com/autoprintfarm"}
+                {
+                    "client_name": CLIENT_NAME,
+                    "version": CLIENT_VERSION,
+                    "type": "agent",
+                    "url": "https://github.com/autoprintfarm",
+                }
                 | ({"api_key": self._api_key} if headers else {}),
                 reply_within=self._connect_timeout,
             )
@@ -270,11 +304,16 @@ class MoonrakerDriver(PrinterDriver):
             klippy_state = info.get("klippy_state") if isinstance(info, Mapping) else None
             if klippy_state == "ready":
                 await self._subscribe()
-            elif klippy_state in ("shutdown", "error"):
+            elif klippy_state == "shutdown":
                 self._update(status=Status.ERROR, error=f"klippy {klippy_state}")
-            else:
-                self._update(status=Status.OFFLINE)
+            else:  # "error" (an unpowered or unplugged MCU) or "startup": not ready, not failed
+                self._go_offline(f"Klipper is not ready ({klippy_state})", keep=True)
             self._first_attempt.set()
+            if klippy_state not in ("ready", "shutdown"):
+                message = await self._klippy_message(klippy_state)
+                if not self._klippy_ready.is_set():  # it may have become ready meanwhile
+                    self._go_offline(message, keep=True)
+            await self._probe_extras()
             await reader
         finally:
             reader.cancel()
@@ -283,6 +322,27 @@ class MoonrakerDriver(PrinterDriver):
             self._ws = None
             if not ws.closed:
                 await ws.close()
+
+    async def _klippy_message(self, klippy_state: Any) -> str:
+        with contextlib.suppress(DriverError):
+            info = await self._call("printer.info", reply_within=min(3.0, self._connect_timeout))
+            if isinstance(info, Mapping) and info.get("state_message"):
+                return f"Klipper is not ready: {str(info['state_message']).strip()}"
+        return f"Klipper is not ready ({klippy_state})"
+
+    async def _probe_extras(self) -> None:
+        """Moonraker ``[power]`` devices and webcams, when configured."""
+        self._power_names = []
+        with contextlib.suppress(DriverError):
+            found = await self._call("machine.device_power.devices", reply_within=5.0)
+            devices = found.get("devices") if isinstance(found, Mapping) else None
+            self._power_names = [str(d["device"]) for d in devices or () if "device" in d]
+        self._webcams = []
+        with contextlib.suppress(DriverError):
+            found = await self._call("server.webcams.list", reply_within=5.0)
+            cams = found.get("webcams") if isinstance(found, Mapping) else None
+            self._webcams = [c for c in cams or () if isinstance(c, Mapping)]
+        self._refresh_capabilities()
 
     async def _read_loop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for message in ws:
@@ -365,7 +425,7 @@ class MoonrakerDriver(PrinterDriver):
         wanted: dict[str, None] = dict.fromkeys(BASE_OBJECTS)
         wanted.update(dict.fromkeys(name for name in CHAMBER_OBJECTS if name in self._available))
         if self._light_pin:
-            wanted[f"output_pin {self._light_pin}"] = None
+            wanted[self._light_object] = None
         result = await self._call(
             "printer.objects.subscribe", {"objects": wanted}, reply_within=self._connect_timeout
         )
@@ -379,6 +439,10 @@ class MoonrakerDriver(PrinterDriver):
         capabilities = set(type(self).capabilities)
         if self._light_pin:
             capabilities.add(Capability.LIGHT)
+        if self._power_names:
+            capabilities.add(Capability.POWER)
+        if any(c.get("enabled", True) and c.get("snapshot_url") for c in self._webcams):
+            capabilities.add(Capability.CAMERA)
         if "heater_generic chamber" in self._available:
             capabilities.add(Capability.CHAMBER_TEMP)
         if self._has_macro(self._load_macro) and self._has_macro(self._unload_macro):
@@ -406,19 +470,28 @@ class MoonrakerDriver(PrinterDriver):
             status = PRINT_STATS_STATUS.get(raw, Status.IDLE)
             if status is Status.ERROR:
                 error = str(stats.get("message") or "print error")
-        elif klippy_state in ("shutdown", "error"):
+        elif klippy_state == "shutdown":
             status = Status.ERROR
             raw = ""
             error = str(webhooks.get("state_message") or f"klippy {klippy_state}").strip()
-        else:
+        else:  # "error" (MCU unpowered/unplugged) or "startup"
             status = Status.OFFLINE
             raw = ""
+            message = str(webhooks.get("state_message") or "").strip()
+            error = f"Klipper is not ready: {message}" if message else None
+        if raw in ("complete", "cancelled", "error"):
+            key = (raw, stats.get("filename"))
+            if self._cleared == key:  # the operator cleared the bed: the result is done with
+                status, error, raw = Status.IDLE, None, "standby"
+        else:
+            self._cleared = None
 
         extruder = self._objects.get("extruder", {})
         bed = self._objects.get("heater_bed", {})
         chamber = next((self._objects[n] for n in CHAMBER_OBJECTS if n in self._objects), {})
-        light = self._objects.get(f"output_pin {self._light_pin}", {}) if self._light_pin else {}
-        light_value = _as_float(light.get("value"))
+        light = self._objects.get(self._light_object, {}) if self._light_pin else {}
+        light_value = _light_value(light)
+        speed = _as_float(self._objects.get("gcode_move", {}).get("speed_factor"))
 
         in_job = raw in JOB_STATES
         filename = str(stats.get("filename") or "") or None
@@ -428,6 +501,9 @@ class MoonrakerDriver(PrinterDriver):
         self._update(
             status=status,
             error=error,
+            offline_reason=error if status is Status.OFFLINE else None,
+            messages=(PrinterMessage("KLIPPER", Severity.SERIOUS, error),) if error else (),
+            speed_percent=round(speed * 100) if speed is not None else None,
             nozzle_temp=_as_float(extruder.get("temperature")),
             nozzle_target=_as_float(extruder.get("target")),
             bed_temp=_as_float(bed.get("temperature")),
@@ -509,7 +585,9 @@ class MoonrakerDriver(PrinterDriver):
         return await self._call(method, params)
 
     # --- job control -----------------------------------------------------------
-    async def start_print(self, path: Path, filename: str) -> None:
+    async def start_print(
+        self, path: Path, filename: str, options: StartOptions | None = None
+    ) -> None:
         if not self._klippy_ready.is_set():
             raise PrinterUnreachable("klippy is not ready")
         await self.upload(path, filename)
@@ -533,8 +611,9 @@ class MoonrakerDriver(PrinterDriver):
         handle = await asyncio.to_thread(path.open, "rb")  # no blocking open in the loop
         try:
             with handle:
-                form.add_field("file", handle, filename=filename,
-                               content_type="application/octet-stream")
+                form.add_field(
+                    "file", handle, filename=filename, content_type="application/octet-stream"
+                )
                 async with self._session.post(
                     f"{self._base_url}/server/files/upload",
                     data=form,
@@ -579,7 +658,57 @@ class MoonrakerDriver(PrinterDriver):
     async def set_light(self, on: bool) -> None:
         if not self._light_pin:
             raise CapabilityNotSupported(Capability.LIGHT)
-        await self.send_gcode(f"SET_PIN PIN={self._light_pin} VALUE={1 if on else 0}")
+        kind, _, name = self._light_object.partition(" ")
+        if kind == "output_pin":
+            await self.send_gcode(f"SET_PIN PIN={name} VALUE={1 if on else 0}")
+        else:  # led, neopixel, dotstar, pca9533...: white on or all off
+            value = 1 if on else 0
+            await self.send_gcode(
+                f"SET_LED LED={name} RED={value} GREEN={value} BLUE={value} WHITE={value}"
+            )
+
+    def clear_result(self) -> None:
+        """``print_stats`` keeps complete/cancelled/error until the next file is loaded."""
+        stats = self._objects.get("print_stats", {})
+        raw = str(stats.get("state", ""))
+        if raw in ("complete", "cancelled", "error"):
+            self._cleared = (raw, stats.get("filename"))
+            self._recompute()
+
+    async def set_speed(self, level: str) -> None:
+        if level not in SPEED_LEVELS:
+            raise DriverError(f"unknown speed level: {level} (use {', '.join(SPEED_LEVELS)})")
+        await self.send_gcode(f"M220 S{SPEED_LEVELS[level]}")
+
+    async def power_devices(self) -> list[PowerDevice]:
+        self.require(Capability.POWER)
+        found = await self._call("machine.device_power.devices", reply_within=5.0)
+        devices = found.get("devices") if isinstance(found, Mapping) else None
+        return [
+            PowerDevice(
+                name=str(d.get("device")),
+                on={"on": True, "off": False}.get(str(d.get("status"))),
+                locked_while_printing=bool(d.get("locked_while_printing")),
+            )
+            for d in devices or ()
+            if isinstance(d, Mapping)
+        ]
+
+    async def set_power(self, device: str, on: bool) -> None:
+        self.require(Capability.POWER)
+        if device not in self._power_names:
+            raise DriverError(f"no power device named {device!r}", code="INVALID_DEVICE")
+        await self._call(
+            "machine.device_power.post_device",
+            {"device": device, "action": "on" if on else "off"},
+            reply_within=10.0,
+        )
+
+    async def snapshot(self) -> bytes:
+        cams = [c for c in self._webcams if c.get("enabled", True) and c.get("snapshot_url")]
+        if not cams:
+            raise CapabilityNotSupported(Capability.CAMERA, "Moonraker lists no webcam")
+        return await fetch_snapshot(self._base_url, str(cams[0]["snapshot_url"]))
 
     async def load_filament(self, tray_id: int, temperature: float) -> None:
         self._require_macro(self._load_macro)

@@ -30,19 +30,26 @@ from typing import Any
 
 import aiohttp
 
+from ..net.session import guarded_session
+from ..net.urls import printer_url_from_options
 from .base import (
+    SPEED_LEVELS,
     AuthenticationFailed,
     Backoff,
     Capability,
+    CapabilityNotSupported,
     CommandTimeout,
     ConnectionConfig,
     DriverError,
     PrinterDriver,
-    PrinterState,
+    PrinterMessage,
     PrinterUnreachable,
+    Severity,
+    StartOptions,
     Status,
     http_base_url,
 )
+from .camera import fetch_snapshot
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -105,7 +112,13 @@ def map_state(text: str, flags: Mapping[str, Any]) -> Status:
 class OctoPrintDriver(PrinterDriver):
     protocol = "octoprint"
     capabilities = frozenset(
-        {Capability.PAUSE_RESUME, Capability.HEATERS, Capability.HOME, Capability.GCODE}
+        {
+            Capability.PAUSE_RESUME,
+            Capability.HEATERS,
+            Capability.HOME,
+            Capability.GCODE,
+            Capability.SPEED,
+        }
     )
 
     def __init__(self, config: ConnectionConfig) -> None:
@@ -128,14 +141,16 @@ class OctoPrintDriver(PrinterDriver):
         self._result: Status | None = None  # FINISHED / CANCELLED / ERROR after a job
         self._result_error: str | None = None
         self._layers: dict[str, list[int]] = {}  # file name -> layer marker offsets
+        self._last_text = ""
         self._temps: dict[str, Any] = {}
 
     # --- lifecycle -------------------------------------------------------------
     async def connect(self) -> None:
         if self._task is not None:
             return
-        self._session = aiohttp.ClientSession(
+        self._session = guarded_session(
             headers={"X-Api-Key": self._api_key},
+            auth=printer_url_from_options("octoprint", self.config.options).auth,
             cookie_jar=aiohttp.DummyCookieJar(),  # API-key requests need no CSRF cookie
         )
         try:
@@ -284,6 +299,8 @@ class OctoPrintDriver(PrinterDriver):
                 capabilities = set(type(self).capabilities)
                 if profile.get("heatedChamber"):
                     capabilities.add(Capability.CHAMBER_TEMP)
+                if await self._webcam_url():
+                    capabilities.add(Capability.CAMERA)
                 self.capabilities = frozenset(capabilities)
 
     async def _refresh(self) -> None:
@@ -324,6 +341,16 @@ class OctoPrintDriver(PrinterDriver):
         file_name = file_info.get("name")
         completion = _number(progress.get("completion"))
         previous = self._state.status
+        failed_here = status is Status.ERROR or self._result is Status.ERROR
+        if text.startswith("Offline after error") and (previous in _ACTIVE or failed_here):
+            # a firmware error mid-print: OctoPrint fires PrintFailed(reason=error) and drops
+            # the serial link; the job failed, the printer is not merely offline
+            self._result = Status.ERROR
+        if status not in _ACTIVE and (self._result is Status.ERROR or status is Status.ERROR):
+            self._result = Status.ERROR
+            self._result_error = self._result_error or str(state.get("error") or text)
+            status = Status.ERROR
+        self._last_text = text
 
         if status in _ACTIVE:
             self._result, self._result_error = None, None
@@ -337,13 +364,21 @@ class OctoPrintDriver(PrinterDriver):
                 status = self._result
 
         error = str(state.get("error") or "") or None
-        if status is Status.ERROR and error is None:
-            error = self._result_error or text
+        if status is Status.ERROR:
+            error = self._result_error or error or text
         if status is Status.OFFLINE:
             error = f"OctoPrint is not connected to the printer ({error or text or 'unknown'})"
             self._maybe_connect_serial()
+        else:
+            self._back_online()
         changes: dict[str, Any] = {
             "status": status,
+            "offline_reason": error if status is Status.OFFLINE else None,
+            "messages": (
+                (PrinterMessage("FIRMWARE_ERROR", Severity.SERIOUS, error or text),)
+                if status is Status.ERROR
+                else ()
+            ),
             "error": error if status in (Status.ERROR, Status.OFFLINE) else None,
             "current_file": file_name if status in _ACTIVE or self._result else None,
         }
@@ -406,12 +441,14 @@ class OctoPrintDriver(PrinterDriver):
             changes["chamber_temp"] = _number(chamber.get("actual"))
         return changes
 
-    def _go_offline(self, reason: str | None) -> None:
+    def _go_offline(self, reason: str | None, *, keep: bool = False) -> None:
         self._online = False
-        self._set_state(PrinterState(status=Status.OFFLINE, error=reason))
+        super()._go_offline(reason, keep=keep)
 
     # --- job control -------------------------------------------------------------
-    async def start_print(self, path: Path, filename: str) -> None:
+    async def start_print(
+        self, path: Path, filename: str, options: StartOptions | None = None
+    ) -> None:
         path = Path(path)
         try:
             offsets = await asyncio.to_thread(layer_offsets, path)
@@ -453,6 +490,51 @@ class OctoPrintDriver(PrinterDriver):
         await self._request("POST", "/api/job", json={"command": "cancel"})
         self._result = Status.CANCELLED
         await self._refresh_quietly()
+
+    def clear_result(self) -> None:
+        """The stored finished/cancelled/failed result stops counting after a bed clear."""
+        if self._result is None:
+            return
+        self._result, self._result_error = None, None
+        if self._last_text.startswith(("Offline", "Error")):
+            self._go_offline(
+                f"OctoPrint is not connected to the printer ({self._last_text})", keep=True
+            )
+        else:
+            self._update(status=Status.IDLE, error=None, current_file=None, progress=None)
+
+    async def _webcam_url(self) -> str | None:
+        """The snapshot URL from OctoPrint's settings (classic webcam plugin, or the old key)."""
+        try:
+            settings = await self._request("GET", "/api/settings")
+        except _HttpError:
+            return None
+        if not isinstance(settings, Mapping):
+            return None
+        plugins = settings.get("plugins") if isinstance(settings.get("plugins"), Mapping) else {}
+        classic = plugins.get("classicwebcam") if isinstance(plugins, Mapping) else None
+        webcam = settings.get("webcam") if isinstance(settings.get("webcam"), Mapping) else {}
+        for url in (
+            classic.get("snapshot") if isinstance(classic, Mapping) else None,
+            webcam.get("snapshotUrl") if isinstance(webcam, Mapping) else None,
+        ):
+            if isinstance(url, str) and url.strip():
+                return url.strip()
+        return None
+
+    async def snapshot(self) -> bytes:
+        url = await self._webcam_url()
+        if url is None:
+            raise CapabilityNotSupported(
+                Capability.CAMERA, "OctoPrint has no webcam snapshot URL in its settings"
+            )
+        return await fetch_snapshot(self.base_url, url)
+
+    async def set_speed(self, level: str) -> None:
+        if level not in SPEED_LEVELS:
+            raise DriverError(f"unknown speed level: {level} (use {', '.join(SPEED_LEVELS)})")
+        await self.send_gcode(f"M220 S{SPEED_LEVELS[level]}")
+        self._update(speed_percent=SPEED_LEVELS[level])  # OctoPrint does not report it
 
     async def _refresh_quietly(self) -> None:
         """Show a command's effect at once; the next push or poll corrects any miss."""

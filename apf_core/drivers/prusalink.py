@@ -33,6 +33,7 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
+from ..net.session import guarded_session
 from .base import (
     AuthenticationFailed,
     Backoff,
@@ -41,8 +42,10 @@ from .base import (
     ConnectionConfig,
     DriverError,
     PrinterDriver,
-    PrinterState,
+    PrinterMessage,
     PrinterUnreachable,
+    Severity,
+    StartOptions,
     Status,
     http_base_url,
 )
@@ -53,14 +56,19 @@ _AUTH_MESSAGE = "PrusaLink rejected the user name or password"
 STATE_MAP = {
     "IDLE": Status.IDLE,
     "READY": Status.IDLE,
-    "BUSY": Status.PREPARING,
+    "BUSY": Status.IDLE,  # selftest, preheat menu, load/unload: not a print (see _apply)
     "PRINTING": Status.PRINTING,
     "PAUSED": Status.PAUSED,
     "FINISHED": Status.FINISHED,
     "STOPPED": Status.CANCELLED,
     "ERROR": Status.ERROR,
-    "ATTENTION": Status.ERROR,
+    "ATTENTION": Status.PAUSED,  # runout, crash or power-panic recovery, a question
 }
+_ATTENTION_TEXT = (
+    "the printer waits at its screen (filament runout, crash or power-panic recovery, "
+    "or a question); answer it there, then resume or stop"
+)
+_BUSY_TEXT = "the printer is busy at its screen (selftest, preheat, load/unload)"
 _JOB_STATES = (
     Status.PREPARING,
     Status.PRINTING,
@@ -195,12 +203,13 @@ class PrusaLinkDriver(PrinterDriver):
         self._task: asyncio.Task[None] | None = None
         self._job_id: int | None = None
         self._job_names: dict[int, str | None] = {}
+        self._version_ok = False
 
     # --- lifecycle -------------------------------------------------------------
     async def connect(self) -> None:
         if self._task is not None:
             return
-        self._session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+        self._session = guarded_session(cookie_jar=aiohttp.DummyCookieJar())
         try:
             await self._refresh()
         except AuthenticationFailed:
@@ -232,11 +241,26 @@ class PrusaLinkDriver(PrinterDriver):
                 self._go_offline(str(err))
                 await asyncio.sleep(backoff.next_delay())
 
-    def _go_offline(self, reason: str | None) -> None:
-        self._set_state(PrinterState(status=Status.OFFLINE, error=reason))
-
     # --- status ------------------------------------------------------------------
+    async def _check_version(self) -> None:
+        """``/api/v1`` needs PrusaLink API 2 (Buddy 4.7+ / PrusaLink 0.7+)."""
+        try:
+            version = await self._request("GET", "/api/version")
+        except _HttpError as err:
+            if err.status != 404:
+                raise
+            version = None
+        api = str(version.get("api") or "") if isinstance(version, dict) else ""
+        major = int(api.split(".")[0]) if api[:1].isdigit() else 0
+        if major < 2:
+            raise PrinterUnreachable(
+                f"PrusaLink API {api or 'unknown'} has no /api/v1: update the printer firmware"
+            )
+        self._version_ok = True
+
     async def _refresh(self) -> None:
+        if not self._version_ok:
+            await self._check_version()
         status = await self._request("GET", "/api/v1/status")
         if not isinstance(status, dict) or not isinstance(status.get("printer"), Mapping):
             raise PrinterUnreachable("PrusaLink sent a malformed status")
@@ -263,12 +287,23 @@ class PrusaLinkDriver(PrinterDriver):
         report = printer.get("status_printer")
         report = report if isinstance(report, Mapping) else {}
         error: str | None = None
+        message = report.get("message") if report.get("ok") is False else None
+        messages: tuple[PrinterMessage, ...] = ()
         if status is Status.ERROR:
-            message = report.get("message") if report.get("ok") is False else None
             error = str(message or f"printer state {state_name or 'unknown'}")
+            messages = (PrinterMessage("PRUSALINK_ERROR", Severity.SERIOUS, error),)
+        elif state_name == "ATTENTION":
+            text = f"{message}: {_ATTENTION_TEXT}" if message else _ATTENTION_TEXT
+            messages = (PrinterMessage("PRUSALINK_ATTENTION", Severity.SERIOUS, text),)
+        elif state_name == "BUSY":
+            status = Status.PRINTING if job is not None else Status.IDLE
+            messages = (PrinterMessage("PRUSALINK_BUSY", Severity.INFO, _BUSY_TEXT),)
+        self._back_online()
         changes: dict[str, Any] = {
             "status": status,
             "error": error,
+            "messages": messages,
+            "offline_reason": None,
             "nozzle_temp": _number(printer.get("temp_nozzle")),
             "nozzle_target": _number(printer.get("target_nozzle")),
             "bed_temp": _number(printer.get("temp_bed")),
@@ -289,7 +324,9 @@ class PrusaLinkDriver(PrinterDriver):
         self._update(**changes)
 
     # --- job control -------------------------------------------------------------
-    async def start_print(self, path: Path, filename: str) -> None:
+    async def start_print(
+        self, path: Path, filename: str, options: StartOptions | None = None
+    ) -> None:
         path = Path(path)
         try:
             size = (await asyncio.to_thread(os.stat, path)).st_size

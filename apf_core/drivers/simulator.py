@@ -40,6 +40,7 @@ from .base import (
     PrinterDriver,
     PrinterState,
     PrinterUnreachable,
+    StartOptions,
     Status,
     Tray,
 )
@@ -328,6 +329,12 @@ class SimulatedPrinter(PrinterDriver):
         self._publish()
         self._wake.set()
 
+    def clear_result(self) -> None:
+        """The bed was confirmed clear: forget a finished or cancelled job (idle again)."""
+        if self._job is not None and self._job.phase not in _ACTIVE:
+            self._job = None
+            self._publish()
+
     def clear_error(self) -> None:
         """Acknowledge a fault: the printer becomes idle again."""
         self._fault = None
@@ -343,7 +350,9 @@ class SimulatedPrinter(PrinterDriver):
             self._unhung.set()
 
     # --- job control -------------------------------------------------------------
-    async def start_print(self, path: Path, filename: str) -> None:
+    async def start_print(
+        self, path: Path, filename: str, options: StartOptions | None = None
+    ) -> None:
         await self._acknowledge()
         if self._job is not None and self._job.phase in _ACTIVE:
             raise DriverError("printer is busy with another print")

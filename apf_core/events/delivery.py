@@ -31,13 +31,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .. import __version__
+from ..net.session import guarded_session
+from ..net.ssrf import BlockedAddress, split_url
 from ..storage.tables.spine import events
 from ..storage.tables.webhooks import webhook_deliveries, webhooks
 from ..timeutil import iso, utcnow
 from .patterns import TypeFilter
 from .settings import EventSettings
 from .signatures import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, sign
-from .ssrf import BlockedAddress, GuardedResolver, SsrfPolicy, split_url
 from .store import max_event_id
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ USER_AGENT = f"APF-Webhooks/{__version__}"
 FAN_OUT_BATCH = 2000
 SEND_BATCH = 100
 MAX_ERROR_LENGTH = 500
+NO_RESPONSE = "No HTTP response (connection failed, timed out or closed)"
 
 
 class WebhookWorker:
@@ -55,7 +57,7 @@ class WebhookWorker:
         self.db = farm.db
         self.bus = farm.events
         self.settings = settings
-        self.policy = SsrfPolicy.from_settings(settings)
+        self.policy = settings.webhook_policy()
         self._session: aiohttp.ClientSession | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -281,21 +283,20 @@ class WebhookWorker:
             async with session.post(
                 hook["url"], data=body, headers=headers, timeout=timeout, allow_redirects=False
             ) as resp:
-                snippet = (await resp.content.read(200)).decode(errors="replace")
                 elapsed = _ms(started)
                 if 200 <= resp.status < 300:
                     return Attempt(True, resp.status, None, elapsed)
-                return Attempt(
-                    False, resp.status, f"HTTP {resp.status}: {snippet}".strip(), elapsed
-                )
+                # the remote body is never stored or shown (it may be anything the URL serves)
+                return Attempt(False, resp.status, f"HTTP {resp.status}", elapsed)
         except BlockedAddress as err:
             return Attempt(False, None, f"Refused: {err}", _ms(started))
-        except TimeoutError:
-            return Attempt(False, None, "Timed out", _ms(started))
-        except (aiohttp.ClientError, OSError, ValueError) as err:
+        except (aiohttp.ClientError, OSError, ValueError, TimeoutError) as err:
             cause = err.__cause__ if isinstance(err.__cause__, BlockedAddress) else err
-            prefix = "Refused" if isinstance(cause, BlockedAddress) else "Connection failed"
-            return Attempt(False, None, f"{prefix}: {cause}".strip(), _ms(started))
+            if isinstance(cause, BlockedAddress):
+                return Attempt(False, None, f"Refused: {cause}", _ms(started))
+            # one text for refused, reset, timed out and non-HTTP replies: the error must not
+            # tell an open port from a closed one
+            return Attempt(False, None, NO_RESPONSE, _ms(started))
 
     async def _record(self, hook: dict[str, Any], delivery: Any, result: Attempt) -> bool:
         """Store an attempt; returns whether the webhook is still enabled."""
@@ -391,8 +392,7 @@ class WebhookWorker:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(resolver=GuardedResolver(self.policy), limit=100)
-            self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
+            self._session = guarded_session(self.policy)
         return self._session
 
     # --- test -----------------------------------------------------------------

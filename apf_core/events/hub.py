@@ -88,6 +88,9 @@ class EventHub:
         self.clients: set[StreamClient] = set()
         #: closers of connections still authenticating (closed by :meth:`stop` too)
         self.handshakes: set[Callable[[], None]] = set()
+        #: open WebSocket streams (authenticated or not), and authenticated ones per key id
+        self.open_streams = 0
+        self.streams_by_key: dict[str, int] = {}
         self._pending: dict[int, Event] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from ..net.ssrf import SsrfPolicy
+
 
 def _float(name: str, default: float) -> float:
     value = os.environ.get(name)
@@ -39,6 +41,11 @@ class EventSettings:
     ws_queue_size: int = 1000
     ws_auth_timeout_seconds: float = 10.0
     ws_heartbeat_seconds: float = 30.0
+    #: open streams in total (handshakes included) and per API key
+    ws_max_streams: int = 500
+    ws_max_streams_per_key: int = 20
+    #: an open stream re-checks its key this often (revoked/expired keys are cut off)
+    ws_key_check_seconds: float = 2.0
     #: the hub also reads the outbox this often (events written by other processes)
     poll_interval_seconds: float = 1.0
     webhook_timeout_seconds: float = 10.0
@@ -52,6 +59,14 @@ class EventSettings:
     webhook_blocked_networks: tuple[str, ...] = ()
     webhook_allowed_networks: tuple[str, ...] = ()
 
+    def webhook_policy(self) -> SsrfPolicy:
+        return SsrfPolicy.build(
+            allow_loopback=self.webhook_allow_loopback,
+            allow_private=self.webhook_allow_private,
+            blocked=self.webhook_blocked_networks,
+            allowed=self.webhook_allowed_networks,
+        )
+
     @classmethod
     def from_env(cls) -> EventSettings:
         return cls(
@@ -61,6 +76,9 @@ class EventSettings:
             ws_queue_size=_int("APF_EVENT_WS_QUEUE", 1000),
             ws_auth_timeout_seconds=_float("APF_EVENT_WS_AUTH_TIMEOUT", 10.0),
             ws_heartbeat_seconds=_float("APF_EVENT_WS_HEARTBEAT", 30.0),
+            ws_max_streams=_int("APF_EVENT_WS_MAX", 500),
+            ws_max_streams_per_key=_int("APF_EVENT_WS_MAX_PER_KEY", 20),
+            ws_key_check_seconds=_float("APF_EVENT_WS_KEY_CHECK", 2.0),
             poll_interval_seconds=_float("APF_EVENT_POLL_INTERVAL", 1.0),
             webhook_timeout_seconds=_float("APF_WEBHOOK_TIMEOUT", 10.0),
             webhook_retry_base_seconds=_float("APF_WEBHOOK_RETRY_BASE", 5.0),

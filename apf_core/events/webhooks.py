@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, insert, select, update
 
 from ..errors import BadRequest, ValidationFailed
+from ..net.ssrf import BlockedAddress, check_url
 from ..services.common import fetch_one, fetch_page, project
 from ..storage.tables.webhooks import webhook_deliveries, webhooks
 from ..timeutil import new_id, utcnow
 from .patterns import parse_patterns
 from .settings import EventSettings
 from .signatures import new_secret
-from .ssrf import BlockedAddress, SsrfPolicy, check_url
 from .store import max_event_id
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class WebhookService:
         self.db = farm.db
         settings = farm.extensions.get("event_settings")
         self.settings: EventSettings = settings or EventSettings.from_env()
-        self.policy = SsrfPolicy.from_settings(self.settings)
+        self.policy = self.settings.webhook_policy()
 
     async def _check_url(self, url: str) -> None:
         try:
@@ -99,7 +99,8 @@ class WebhookService:
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
         await self._check_url(body["url"])
         patterns = self._patterns(body.get("events"))
-        secret = body.get("secret") or new_secret()
+        chosen = body.get("secret")
+        secret = chosen or new_secret()
         now = utcnow()
         async with self.db.begin() as conn:
             row = {
@@ -117,7 +118,8 @@ class WebhookService:
             }
             await conn.execute(insert(webhooks).values(**row))
         self._wake()
-        return {**webhook_view(row), "secret": secret}
+        # a generated secret is shown once; a secret the client chose is never echoed
+        return webhook_view(row) if chosen else {**webhook_view(row), "secret": secret}
 
     async def update(self, webhook_id: str, body: dict[str, Any]) -> dict[str, Any]:
         values: dict[str, Any] = {}

@@ -2,7 +2,9 @@
 
 Protocol (JSON text frames):
 
-* server → client: ``{"kind": "welcome", "last_event_id": N}`` once, then
+* server → client: ``{"kind": "welcome", "last_event_id": N, "warning"?}`` once
+  (``warning`` = ``{"code": "LAST_EVENT_ID_AHEAD", "message"}`` when the client's
+  ``last_event_id`` is newer than the log: the stream starts from N), then
   ``{"kind": "event", "id", "type", "time", "data"}``; ``{"kind": "pong"}``;
   ``{"kind": "error", "code", "error"}`` followed by a close.
 * client → server: ``{"kind": "auth", "api_key", "types"?, "last_event_id"?}``
@@ -21,7 +23,8 @@ from typing import Any
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from ..errors import ApiError
+from ..api.framework import error_body, json_response
+from ..errors import DomainError
 from ..services.keys import ApiKey, KeyService
 from .hub import EventHub, Frame, StreamClient, event_frame
 from .patterns import TypeFilter, parse_patterns
@@ -90,10 +93,41 @@ class StreamSession:
         )
         self.client: StreamClient | None = None
         self.sent_id = 0
+        self.key: ApiKey | None = None
+        self._header = ""
         self._sender: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
 
-    async def run(self) -> web.WebSocketResponse:
+    async def run(self) -> web.StreamResponse:
+        """Counts the stream in the hub's totals for its whole life."""
+        if self.hub.open_streams >= self.hub.settings.ws_max_streams:
+            body = error_body("TOO_MANY_STREAMS", "Too many open event streams; retry later")
+            return json_response(body, 503)
+        self.hub.open_streams += 1
+        try:
+            return await self._run()
+        finally:
+            self.hub.open_streams -= 1
+            if self.key is not None:
+                left = self.hub.streams_by_key.get(self.key.id, 1) - 1
+                if left > 0:
+                    self.hub.streams_by_key[self.key.id] = left
+                else:
+                    self.hub.streams_by_key.pop(self.key.id, None)
+
+    def _claim_key_slot(self, key: ApiKey) -> None:
+        count = self.hub.streams_by_key.get(key.id, 0)
+        if count >= self.hub.settings.ws_max_streams_per_key:
+            raise StreamRejected(
+                "TOO_MANY_STREAMS",
+                f"This API key already has {count} open event streams",
+                TRY_AGAIN_LATER,
+            )
+        self.hub.streams_by_key[key.id] = count + 1
+        self.key = key
+
+    async def _run(self) -> web.WebSocketResponse:
         await self.ws.prepare(self.request)
         close_on_shutdown = self._close_soon
         self.hub.handshakes.add(close_on_shutdown)
@@ -115,17 +149,28 @@ class StreamSession:
             await self._close(WSCloseCode.GOING_AWAY)
             return self.ws
         try:
-            await self.ws.send_str(_dumps({"kind": "welcome", "last_event_id": seam}))
+            welcome: dict[str, Any] = {"kind": "welcome", "last_event_id": seam}
+            if last_id is not None and last_id > seam:
+                welcome["warning"] = {
+                    "code": "LAST_EVENT_ID_AHEAD",
+                    "message": f"last_event_id {last_id} is newer than the newest event ({seam}),"
+                    " e.g. after a restore from an older backup; streaming from "
+                    f"{seam}",
+                }
+                last_id = seam
+            await self.ws.send_str(_dumps(welcome))
             self._sender = asyncio.create_task(self._send_events(client, last_id, seam))
+            self._watcher = asyncio.create_task(self._watch_key())
             await self._receive(client)
         except (ConnectionError, RuntimeError):
             pass  # the peer went away
         finally:
             self.hub.unregister(client)
-            if self._sender is not None:
-                self._sender.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await self._sender
+            for task in (self._sender, self._watcher):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
             if self._closing is not None:
                 with contextlib.suppress(Exception):
                     await self._closing
@@ -155,13 +200,33 @@ class StreamSession:
                 last_id = _last_event_id(message["last_event_id"])
         if not key.has_scope("read"):
             raise StreamRejected("INSUFFICIENT_SCOPE", "API key missing required scope: read")
+        self._claim_key_slot(key)
         return types, last_id
 
     async def _verify(self, header: str) -> ApiKey:
         try:
-            return await self.keys.verify(header)
-        except ApiError as err:
+            key = await self.keys.verify(header)
+        except DomainError as err:
             raise StreamRejected(err.code, err.message) from None
+        self._header = header
+        return key
+
+    async def _watch_key(self) -> None:
+        """A key revoked or expired while the stream is open closes it (1008 + error frame)."""
+        interval = self.hub.settings.ws_key_check_seconds
+        while not self.ws.closed:
+            await asyncio.sleep(interval)
+            try:
+                await self.keys.verify(self._header)
+            except DomainError as err:
+                if self._sender is not None:
+                    self._sender.cancel()
+                self._closing = asyncio.create_task(
+                    self._close_with_error(err.code, err.message, POLICY_VIOLATION)
+                )
+                return
+            except Exception as err:  # the database is busy: check again next time
+                _LOGGER.debug("stream key re-check failed: %s", err)
 
     async def _first_message(self) -> dict[str, Any]:
         timeout = self.hub.settings.ws_auth_timeout_seconds

@@ -7,14 +7,13 @@ streams it, so a large mesh never sits in memory.
 from __future__ import annotations
 
 import os
-import xml.etree.ElementTree as ET  # expat >= 2.4 refuses entity bombs
 import zipfile
 from pathlib import Path
 from typing import IO
 
 from . import gcode_text as text
 from .model import FileMetadata, MetadataError
-from .threemf_parts import ZIP_READ_ERRORS, check_expansion, local_name
+from .threemf_parts import ZIP_READ_ERRORS, check_expansion, local_name, stream_xml
 
 _STL_HEADER = 80
 _STL_TRIANGLE = 50
@@ -83,20 +82,28 @@ def _zipped_amf(path: Path) -> FileMetadata:
 
 
 def _count_amf_objects(stream: IO[bytes], label: str) -> int:
-    objects = 0
-    parents: list[ET.Element] = []
-    try:
-        for event, element in ET.iterparse(stream, events=("start", "end")):  # noqa: S314
-            if event == "start":
-                if not parents and local_name(element.tag).lower() != "amf":
-                    raise MetadataError(f"{label} is not an AMF document (root <{element.tag}>)")
-                parents.append(element)
-                continue
-            parents.pop()
-            if len(parents) == 1 and local_name(element.tag) == "object":
-                objects += 1
-            if parents:
-                parents[-1].clear()  # finished geometry is not kept
-    except ET.ParseError as err:
-        raise MetadataError(f"{label} is not valid XML: {err}") from err
-    return objects
+    counter = _AmfCounter(label)
+    stream_xml(stream, label, counter)
+    return counter.objects
+
+
+class _AmfCounter:
+    """Counts the ``<object>`` children of the ``<amf>`` root."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.done = False
+        self.objects = 0
+
+    def start(self, tag: str, attrs: dict[str, str], depth: int) -> None:
+        name = local_name(tag)
+        if depth == 1 and name.lower() != "amf":
+            raise MetadataError(f"{self.label} is not an AMF document (root <{name}>)")
+        if depth == 2 and name == "object":
+            self.objects += 1
+
+    def end(self, tag: str, depth: int) -> None:
+        return None
+
+    def text(self, data: str) -> None:
+        return None

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import BinaryIO
 
-from .metadata import file_kind
+from .metadata import SUPPORTED_EXTENSIONS, file_kind
 
 UPLOADS = "uploads"
 INCOMING = ".incoming"
@@ -59,7 +59,7 @@ def filename_problem(name: str) -> str | None:
         return "must be a single safe file name (no path separators or control characters)"
     kind = file_kind(name)
     if kind is None:
-        return "must end in .3mf, .gcode, .stl, .obj or .amf"
+        return "must end in " + ", ".join(f".{ext}" for ext in SUPPORTED_EXTENSIONS)
     stem = name[: -len(kind) - 1]
     if not stem.strip(". "):
         return "must have a name before the extension"

@@ -29,6 +29,29 @@ class _Image:
     mime: str
 
 
+MAX_PLATE = 9999
+
+
+def _plate_number(digits: str, entry: str) -> int:
+    if len(digits) > 4 or int(digits) > MAX_PLATE:
+        raise MetadataError(f"3MF entry {entry}: plate number over {MAX_PLATE}")
+    return int(digits)
+
+
+def sliced_plates(path: Path) -> list[int]:
+    """The plates a 3MF has sliced G-code for, in order (empty for a model-only 3MF)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as err:
+        raise MetadataError(f"3MF file is not a valid zip archive: {err}") from err
+    return sorted(
+        _plate_number(match.group(1), name)
+        for name in names
+        if (match := _PLATE_GCODE.match(name.lower()))
+    )
+
+
 def parse_3mf(path: Path) -> FileMetadata:
     try:
         archive = zipfile.ZipFile(path)
@@ -44,7 +67,7 @@ class _Project:
         self.archive = archive
         self.entries = {name.lower(): name for name in archive.namelist()}
         self.plate_gcodes = {
-            int(match.group(1)): name
+            _plate_number(match.group(1), name): name
             for lower, name in self.entries.items()
             if (match := _PLATE_GCODE.match(lower))
         }

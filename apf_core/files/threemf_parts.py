@@ -13,12 +13,21 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Protocol
+from xml.parsers import expat
 
 from .model import MetadataError
 from .values import parse_float, parse_int
 
-MAX_CONFIG_BYTES = 32 << 20
+MAX_CONFIG_BYTES = 4 << 20
+#: elements in one config XML (real ones hold a few thousand); bounds the tree's memory
+MAX_CONFIG_ELEMENTS = 100_000
+#: one entry may inflate to at most this, whatever its ratio
+MAX_ENTRY_BYTES = 1 << 30
+XML_CHUNK_BYTES = 64 << 10
+MAX_XML_TOKEN_BYTES = 4 << 20
+#: real 3MF/AMF documents nest fewer than 10 levels
+MAX_XML_DEPTH = 256
 MAX_IMAGE_BYTES = 16 << 20
 #: zip-bomb guard: declared sizes bound what zipfile inflates, so refuse archives that
 #: declare more than this in total, or a large entry packed far tighter than any real
@@ -73,6 +82,11 @@ def check_expansion(archive: zipfile.ZipFile, label: str) -> None:
     total = 0
     for info in archive.infolist():
         total += info.file_size
+        if info.file_size > MAX_ENTRY_BYTES:
+            raise MetadataError(
+                f"{label} entry {info.filename} inflates to {info.file_size} bytes "
+                f"(over {MAX_ENTRY_BYTES}): refused"
+            )
         ratio = info.file_size // max(info.compress_size, 1)
         if info.file_size > RATIO_FLOOR and ratio > MAX_RATIO:
             raise MetadataError(
@@ -106,10 +120,28 @@ def read_entry(archive: zipfile.ZipFile, entry: str, limit: int = MAX_CONFIG_BYT
 
 
 def parse_xml(data: bytes, entry: str) -> ET.Element:
+    """Parse a (size-capped) config entry, refusing more than MAX_CONFIG_ELEMENTS elements."""
+    parser: ET.XMLPullParser[Any] = ET.XMLPullParser(events=("start",))
+    root: ET.Element | None = None
+    count = 0
     try:
-        return ET.fromstring(data)  # noqa: S314 - see the import note
+        for offset in range(0, len(data), XML_CHUNK_BYTES):
+            parser.feed(data[offset : offset + XML_CHUNK_BYTES])
+            for event in parser.read_events():
+                element: Any = event[1]  # type: ignore[misc]  # ("start", Element)
+                if root is None:
+                    root = element
+                count += 1
+            if count > MAX_CONFIG_ELEMENTS:
+                raise MetadataError(
+                    f"3MF entry {entry} has over {MAX_CONFIG_ELEMENTS} XML elements"
+                )
+        parser.close()
     except ET.ParseError as err:
         raise MetadataError(f"3MF entry {entry} is not valid XML: {err}") from err
+    if root is None:
+        raise MetadataError(f"3MF entry {entry} is not valid XML: no element")
+    return root
 
 
 def parse_json(data: bytes, entry: str) -> dict[str, Any]:
@@ -180,32 +212,88 @@ def _key_values(element: ET.Element, child_tag: str) -> dict[str, str]:
 def scan_model(stream: IO[bytes], entry: str, *, count_objects: bool) -> ModelScan:
     """Stream-parse the 3MF core model: application name and object counts.
 
-    Elements are cleared as they close, so memory stays bounded for large meshes.
     Without ``count_objects`` the scan stops at ``<resources>``.
     """
-    scan = ModelScan()
-    parents: list[ET.Element] = []
+    scanner = _ModelScanner(count_objects)
+    stream_xml(stream, f"3MF entry {entry}", scanner)
+    return scanner.scan
+
+
+class XmlHandler(Protocol):
+    done: bool
+
+    def start(self, tag: str, attrs: dict[str, str], depth: int) -> None: ...
+
+    def end(self, tag: str, depth: int) -> None: ...
+
+    def text(self, data: str) -> None: ...
+
+
+def stream_xml(stream: IO[bytes], label: str, handler: XmlHandler) -> None:
+    """Run ``handler`` over an XML stream in bounded memory (MetadataError when hostile).
+
+    No tree is built (expat callbacks only). Nesting deeper than ``MAX_XML_DEPTH``
+    and a single tag longer than ``MAX_XML_TOKEN_BYTES`` (both of which expat
+    would have to hold) are refused. Stops early once ``handler.done``.
+    """
+    parser = expat.ParserCreate(namespace_separator="}")
+    depth = 0
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        nonlocal depth
+        depth += 1
+        if depth > MAX_XML_DEPTH:
+            raise MetadataError(f"{label} nests XML deeper than {MAX_XML_DEPTH} levels")
+        handler.start(tag, attrs, depth)
+
+    def end(tag: str) -> None:
+        nonlocal depth
+        handler.end(tag, depth)
+        depth -= 1
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = handler.text
+    fed = 0
     try:
-        parser = ET.iterparse(stream, events=("start", "end"))  # noqa: S314
-        for event, element in parser:
-            name = local_name(element.tag)
-            if event == "start":
-                if name == "resources" and not count_objects:
-                    break
-                parents.append(element)
-                continue
-            parents.pop()
-            if name == "metadata" and (element.get("name") or "").lower() == "application":
-                scan.application = (element.text or "").strip() or None
-            elif name == "object":
-                scan.object_count += 1
-            elif name == "item":
-                scan.build_items += 1
-            if parents and name not in ("metadata", "resources", "build"):
-                parents[-1].clear()  # drop finished geometry: vertices, triangles, objects
-    except ET.ParseError as err:
-        raise MetadataError(f"3MF entry {entry} is not valid XML: {err}") from err
-    return scan
+        while not handler.done and (chunk := stream.read(XML_CHUNK_BYTES)):
+            parser.Parse(chunk, False)
+            fed += len(chunk)
+            if fed - parser.CurrentByteIndex > MAX_XML_TOKEN_BYTES:
+                raise MetadataError(f"{label} has an XML tag over {MAX_XML_TOKEN_BYTES} bytes")
+        if not handler.done:
+            parser.Parse(b"", True)
+    except expat.ExpatError as err:
+        raise MetadataError(f"{label} is not valid XML: {err}") from err
+
+
+class _ModelScanner:
+    def __init__(self, count_objects: bool) -> None:
+        self.scan = ModelScan()
+        self.count_objects = count_objects
+        self.done = False
+        self._application: list[str] | None = None  # collecting the application name
+
+    def start(self, tag: str, attrs: dict[str, str], depth: int) -> None:
+        name = local_name(tag)
+        if name == "resources" and not self.count_objects:
+            self.done = True
+        elif name == "metadata" and depth == 2:
+            if (attrs.get("name") or "").lower() == "application":
+                self._application = []
+        elif name == "object":
+            self.scan.object_count += 1
+        elif name == "item":
+            self.scan.build_items += 1
+
+    def end(self, tag: str, depth: int) -> None:
+        if self._application is not None:
+            self.scan.application = "".join(self._application).strip()[:200] or None
+            self._application = None
+
+    def text(self, data: str) -> None:
+        if self._application is not None and sum(map(len, self._application)) < 1024:
+            self._application.append(data)
 
 
 def stream_chunks(

@@ -29,6 +29,8 @@ from ..drivers import create_driver
 from ..drivers.base import ConnectionConfig, PrinterDriver, PrinterState
 from ..drivers.manager import START_TIMEOUT_FACTOR, execute_on_driver
 from . import protocol
+from .channel import WILL_SEQ, Channel, SealError
+from .crypto import LinkKeys
 from .mqtt import AsyncMqtt
 
 _LOGGER = logging.getLogger(__name__)
@@ -50,8 +52,9 @@ class HubAgent:
         username: str | None = None,
         password: str | None = None,
     ) -> None:
-        self.token = token
-        self.key = protocol.hub_key(token)
+        self.keys = LinkKeys.from_token(token)
+        self.key = self.keys.topic_id
+        self.channel = Channel(self.keys, hub_side=True)
         self.broker_url = broker_url
         self.server_url = server_url
         self.heartbeat = heartbeat
@@ -70,9 +73,29 @@ class HubAgent:
         self._mqtt: AsyncMqtt | None = None
         self._stop = asyncio.Event()
         self.configured = asyncio.Event()
+        self._last_hello = 0.0
 
     def _topic(self, *parts: str) -> str:
         return protocol.topic(self.key, *parts)
+
+    def _send(self, parts: tuple[str, ...], body: dict[str, Any], qos: int = 1) -> None:
+        if self._mqtt is not None:
+            name = self._topic("up", *parts)
+            self._mqtt.publish(name, self.channel.seal(name, body), qos=qos)
+
+    def _farewell(self) -> tuple[str, bytes]:
+        name = self._topic("up", "status")
+        return name, self.channel.seal(name, {"online": False}, seq=WILL_SEQ)
+
+    def _hello(self) -> None:
+        self._last_hello = time.monotonic()
+        hello = {
+            "session": self.session,
+            "version": f"apf-hub {__version__}",
+            "hardware": platform.machine()[:50],
+            "heartbeat_seconds": self.heartbeat,
+        }
+        self._send(("hello",), self.channel.hello(hello))
 
     # --- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -82,7 +105,7 @@ class HubAgent:
             f"apf-hub-{self.key[:12]}-{self.session[:8]}",
             on_message=self._on_message,
             on_connect=self._on_connect,
-            will=(self._topic("up", "status"), json.dumps({"online": False}).encode()),
+            will=self._farewell(),
             username=username,
             password=password,
             keepalive=max(5, int(self.heartbeat * 2)),
@@ -105,25 +128,13 @@ class HubAgent:
         for printer_id in tuple(self.drivers):
             await self._detach(printer_id)
         if self._mqtt is not None:
-            await self._mqtt.stop(
-                farewell=(self._topic("up", "status"), json.dumps({"online": False}).encode())
-            )
+            await self._mqtt.stop(farewell=self._farewell())
 
     # --- MQTT -----------------------------------------------------------------------------
     def _on_connect(self) -> None:
         assert self._mqtt is not None
         self._mqtt.subscribe(self._topic("down", "#"))
-        self._mqtt.publish(
-            self._topic("up", "hello"),
-            {
-                "session": self.session,
-                "version": f"apf-hub {__version__}",
-                "hardware": platform.machine()[:50],
-                "heartbeat_seconds": self.heartbeat,
-            },
-        )
-        for printer_id, driver in self.drivers.items():  # the server may have missed frames
-            self._send_state(printer_id, driver.state, force=True)
+        self._hello()
         _LOGGER.info("hub connected to %s", self.broker_url)
 
     def _on_message(self, name: str, payload: bytes) -> None:
@@ -131,28 +142,53 @@ class HubAgent:
         if parsed is None or parsed[0] != self.key:
             return
         parts = parsed[1]
+        try:
+            opened = self.channel.open(name, payload)
+        except SealError:
+            _LOGGER.debug("unauthenticated message on %s dropped", name)
+            return
+        if parts == ("down", "welcome"):
+            self._welcome(opened)
+            return
+        if not self.channel.fresh(opened):
+            if not self.channel.from_peer(opened) and time.monotonic() - self._last_hello > 1.0:
+                self._hello()  # the server restarted (or a replay): shake hands again
+            return
         if parts[:2] == ("down", "file") and len(parts) == 3:
-            self._files[parts[2]] = payload
+            self._files[parts[2]] = opened.body
             self._file_arrived.setdefault(parts[2], asyncio.Event()).set()
             return
         try:
-            body = json.loads(payload)
+            body = json.loads(opened.body)
         except ValueError:
             _LOGGER.warning("malformed message on %s", name)
+            return
+        if not isinstance(body, dict):
             return
         if parts == ("down", "config"):
             self._spawn(self._configure(body))
         elif parts == ("down", "command"):
             self._spawn(self._command(body))
 
+    def _welcome(self, opened: Any) -> None:
+        try:
+            body = json.loads(opened.body)
+        except ValueError:
+            return
+        ready = self.channel.on_welcome(opened, body) if isinstance(body, dict) else None
+        if ready is None:
+            return  # an answer to no hello of ours: a replay
+        self._send(("ready",), ready)
+        for printer_id, driver in self.drivers.items():  # the server may have missed frames
+            self._send_state(printer_id, driver.state, force=True)
+
     async def _heartbeats(self) -> None:
         while True:
-            if self._mqtt is not None:
-                self._mqtt.publish(
-                    self._topic("up", "heartbeat"),
-                    {"session": self.session, "ts": time.time()},
-                    qos=0,
-                )
+            if self._mqtt is not None and self._mqtt.connected:
+                if self.channel.established:
+                    self._send(("heartbeat",), {"session": self.session, "ts": time.time()}, 0)
+                else:
+                    self._hello()  # no (authentic) server answered yet
             await asyncio.sleep(self.heartbeat)
 
     # --- printers ----------------------------------------------------------------------------
@@ -200,7 +236,7 @@ class HubAgent:
         return lambda state: self._send_state(printer_id, state)
 
     def _send_state(self, printer_id: str, state: PrinterState, *, force: bool = False) -> None:
-        if self._mqtt is None:
+        if self._mqtt is None or not self.channel.established:
             return
         now = time.monotonic()
         shape = (state.status, state.active_tray, state.trays)
@@ -208,10 +244,7 @@ class HubAgent:
         if not force and last is not None and last[0] == shape and now - last[1] < STATE_INTERVAL:
             return  # nothing important changed and one was sent just now
         self._last_sent[printer_id] = (shape, now)
-        self._mqtt.publish(
-            self._topic("up", "state"),
-            {"printer_id": printer_id, "state": protocol.state_to_dict(state)},
-        )
+        self._send(("state",), {"printer_id": printer_id, "state": protocol.state_to_dict(state)})
 
     # --- commands ------------------------------------------------------------------------------
     async def _command(self, body: dict[str, Any]) -> None:
@@ -235,8 +268,7 @@ class HubAgent:
         self._ack(result)
 
     def _ack(self, result: dict[str, Any]) -> None:
-        if self._mqtt is not None:
-            self._mqtt.publish(self._topic("up", "ack"), result)
+        self._send(("ack",), result)
 
     async def _run_command(self, command_id: str, body: dict[str, Any]) -> dict[str, Any]:
         def failure(kind: str, message: str) -> dict[str, Any]:

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, agent.request_stop)
-        print(f"APF hub for {args.server} via {broker} (key {agent.key[:8]}…)", flush=True)
+        print(f"APF hub for {args.server} via {broker} (topic {agent.key[:8]}…)", flush=True)
         await agent.run()
 
     asyncio.run(main())

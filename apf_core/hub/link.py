@@ -34,7 +34,10 @@ from ..drivers.manager import command_timeout
 from ..storage.tables.spine import hubs, printers
 from ..timeutil import utcnow
 from . import protocol
+from .channel import Channel, SealError
+from .crypto import LinkKeys
 from .mqtt import AsyncMqtt
+from .vault import VaultError, load_master_key, open_secret
 
 if TYPE_CHECKING:
     from ..drivers.manager import DriverManager
@@ -46,18 +49,27 @@ WATCHDOG_SECONDS = 1.0
 #: a last will is believed only if the broker link survives this long after it
 #: (Mosquitto also publishes wills when the broker itself shuts down)
 WILL_CONFIRM_SECONDS = 1.0
+#: messages on an unknown topic id re-read the hub list at most this often
+UNKNOWN_REFRESH_SECONDS = 5.0
 
 
 @dataclass(slots=True)
 class HubSession:
     hub_id: str
-    key: str
+    channel: Channel
+    sealed_key: str
     online: bool = False
     last_seen: float = 0.0
     heartbeat: float = protocol.HEARTBEAT_SECONDS
     session: str | None = None
     pending: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
     printers: set[str] = field(default_factory=set)
+    hello: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """The hub's topic id."""
+        return self.channel.keys.topic_id
 
 
 class HubLink:
@@ -76,6 +88,9 @@ class HubLink:
         self._watchdog: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._link_drops = 0
+        self._master: bytes | None = None
+        self._legacy_warned: set[str] = set()
+        self._last_unknown_refresh = 0.0
 
     @property
     def connected(self) -> bool:
@@ -83,6 +98,7 @@ class HubLink:
 
     # --- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
+        self._master = await asyncio.to_thread(load_master_key, self.farm.settings.data_dir)
         await self.refresh_hubs()
         host, port, tls = protocol.broker_address(self.broker_url)
         self._mqtt = AsyncMqtt(
@@ -106,25 +122,52 @@ class HubLink:
             await self._mqtt.stop()
 
     async def refresh_hubs(self) -> None:
-        """Learn remote hubs (and their topic keys) from the database."""
+        """Learn remote hubs (and open their sealed link keys) from the database."""
         async with self.farm.db.read() as conn:
             rows = (
                 await conn.execute(
-                    select(hubs.c.id, hubs.c.token_hash).where(
-                        hubs.c.kind != "embedded", hubs.c.token_hash.is_not(None)
-                    )
+                    select(hubs.c.id, hubs.c.link_key).where(hubs.c.kind != "embedded")
                 )
             ).all()
+        known: set[str] = set()
         for row in rows:
-            if row.id not in self.sessions:
-                session = HubSession(row.id, protocol.hub_key(row.token_hash, hashed=True))
-                self.sessions[row.id] = session
-                self._by_key[session.key] = session
-        known = {row.id for row in rows}
+            current = self.sessions.get(row.id)
+            if current is not None and current.sealed_key == row.link_key:
+                known.add(row.id)
+                continue
+            session = self._open_session(row.id, row.link_key)
+            if session is None:
+                continue
+            if current is not None:  # the token was rotated: the old hub is cut off
+                self._by_key.pop(current.key, None)
+                self._fail_pending(current, HubOffline("The hub's token was rotated"))
+            known.add(row.id)
+            self.sessions[row.id] = session
+            self._by_key[session.key] = session
         for hub_id in set(self.sessions) - known:
             session = self.sessions.pop(hub_id)
             self._by_key.pop(session.key, None)
             self._fail_pending(session, HubOffline("The hub was removed"))
+
+    def _open_session(self, hub_id: str, sealed: str | None) -> HubSession | None:
+        if not sealed:
+            if hub_id not in self._legacy_warned:
+                self._legacy_warned.add(hub_id)
+                _LOGGER.warning("hub %s has no link key: rotate its token to link it", hub_id)
+            return None
+        try:
+            assert self._master is not None
+            root = open_secret(self._master, sealed, hub_id)
+        except VaultError as err:
+            _LOGGER.error("hub %s: %s", hub_id, err)
+            return None
+        return HubSession(hub_id, Channel(LinkKeys.from_root(root), hub_side=False), sealed)
+
+    def _send(self, session: HubSession, body: bytes | dict[str, Any], *parts: str) -> bool:
+        if self._mqtt is None:
+            return False
+        name = protocol.topic(session.key, "down", *parts)
+        return self._mqtt.publish(name, session.channel.seal(name, body))
 
     # --- RemoteExecutor ------------------------------------------------------------------
     def is_online(self, hub_id: str, printer_id: str) -> bool:
@@ -168,14 +211,12 @@ class HubLink:
                 "size": len(data),
                 "sha256": hashlib.sha256(data).hexdigest(),
             }
-            if not self._mqtt.publish(
-                protocol.topic(session.key, "down", "file", command.command_id), data
-            ):
+            if not self._send(session, data, "file", command.command_id):
                 raise HubOffline("The connection to the hub's broker is down")
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         session.pending[command.command_id] = future
         try:
-            if not self._mqtt.publish(protocol.topic(session.key, "down", "command"), body):
+            if not self._send(session, body, "command"):
                 raise HubOffline("The connection to the hub's broker is down")
             try:
                 ack = await asyncio.wait_for(asyncio.shield(future), limit + 2.0)
@@ -211,6 +252,7 @@ class HubLink:
         now = time.monotonic()
         for session in self.sessions.values():  # grace: hubs need a moment to reconnect too
             session.last_seen = max(session.last_seen, now)
+            self._send(session, {}, "ping")  # a hub that knew an older server shakes hands
         _LOGGER.info("hub link connected to %s", self.broker_url)
 
     def _on_disconnect(self) -> None:
@@ -230,28 +272,41 @@ class HubLink:
         key, parts = parsed
         session = self._by_key.get(key)
         if session is None:
-            self._spawn(self._unknown_key(key))
+            now = time.monotonic()
+            if now - self._last_unknown_refresh > UNKNOWN_REFRESH_SECONDS:
+                self._last_unknown_refresh = now  # anyone may publish: read the DB rarely
+                self._spawn(self._unknown_key(key))
+            return
+        if parts[:1] != ("up",) or len(parts) != 2:
             return
         try:
-            body = json.loads(payload) if payload else {}
-        except ValueError:
-            _LOGGER.warning("hub %s sent malformed JSON on %s", session.hub_id, name)
+            opened = session.channel.open(name, payload)
+            body = json.loads(opened.body)
+        except (SealError, ValueError):
+            _LOGGER.debug("hub %s: unauthenticated message on %s dropped", session.hub_id, name)
             return
-        if not isinstance(body, dict) or parts[:1] != ("up",):
+        if not isinstance(body, dict):
             return
-        kind = parts[1] if len(parts) > 1 else ""
+        kind = parts[1]
         now = time.monotonic()
-        if kind in ("hello", "heartbeat", "state", "ack"):
-            session.last_seen = now
         if kind == "hello":
-            session.heartbeat = float(body.get("heartbeat_seconds") or protocol.HEARTBEAT_SECONDS)
-            new_session = str(body.get("session") or "")
-            if session.session and new_session != session.session:
-                # the hub restarted: what the old process was doing will never be acknowledged
-                self._fail_pending(session, HubOffline("The hub restarted before acknowledging"))
-            session.session = new_session
-            self._spawn(self._came_online(session, body, hello=True))
-        elif kind == "heartbeat":
+            session.hello = body
+            self._send(session, session.channel.on_hello(opened, body), "welcome")
+            return
+        if kind == "ready":
+            if session.channel.on_ready(opened, body):
+                self._hub_ready(session, now)
+            return
+        if kind == "status":  # the last will: from the hub's session, replays only cost a ping
+            if body.get("online") is False and session.channel.from_peer(opened):
+                self._spawn(self._confirm_will(session, now, self._link_drops))
+            return
+        if not session.channel.fresh(opened):
+            _LOGGER.debug("hub %s: replayed or stale message on %s dropped", session.hub_id, name)
+            return
+        if kind in ("heartbeat", "state", "ack"):
+            session.last_seen = now
+        if kind == "heartbeat":
             if not session.online:
                 self._spawn(self._came_online(session, body, hello=False))
             else:
@@ -262,8 +317,18 @@ class HubLink:
             future = session.pending.get(str(body.get("command_id")))
             if future is not None and not future.done():
                 future.set_result(body)
-        elif kind == "status" and body.get("online") is False:
-            self._spawn(self._confirm_will(session, now, self._link_drops))
+
+    def _hub_ready(self, session: HubSession, now: float) -> None:
+        """The handshake completed: the hub proved it holds the token."""
+        session.last_seen = now
+        body = session.hello
+        session.heartbeat = float(body.get("heartbeat_seconds") or protocol.HEARTBEAT_SECONDS)
+        new_session = str(body.get("session") or "")
+        if session.session and new_session != session.session:
+            # the hub restarted: what the old process was doing will never be acknowledged
+            self._fail_pending(session, HubOffline("The hub restarted before acknowledging"))
+        session.session = new_session
+        self._spawn(self._came_online(session, body, hello=True))
 
     async def _confirm_will(self, session: HubSession, at: float, drops: int) -> None:
         await asyncio.sleep(WILL_CONFIRM_SECONDS)
@@ -363,8 +428,7 @@ class HubLink:
                 for r in rows
             ],
         }
-        if self._mqtt is not None:
-            self._mqtt.publish(protocol.topic(session.key, "down", "config"), config)
+        self._send(session, config, "config")
 
     def _fail_pending(self, session: HubSession, error: Exception) -> None:
         for future in session.pending.values():

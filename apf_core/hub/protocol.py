@@ -1,19 +1,22 @@
-"""The hub wire protocol: topics, keys and message bodies (JSON over MQTT).
+"""The hub wire protocol: topics and message bodies (sealed JSON over MQTT).
 
-Every hub has a topic namespace derived from its token, so the token itself
-never travels over MQTT::
+Every hub has a topic id derived (HKDF) from its token; the token itself never
+travels over MQTT and every payload is sealed (:mod:`apf_core.hub.crypto`,
+handshake in :mod:`apf_core.hub.channel`)::
 
-    apf/v1/hub/<key>/up/hello       hub -> server  on every (re)connect
-    apf/v1/hub/<key>/up/heartbeat   hub -> server  every ``heartbeat_seconds``
-    apf/v1/hub/<key>/up/state       hub -> server  {"printer_id", "state"}
-    apf/v1/hub/<key>/up/ack         hub -> server  {"command_id", "ok", "error"?}
-    apf/v1/hub/<key>/up/status      hub -> server  {"online": false} (last will)
-    apf/v1/hub/<key>/down/config    server -> hub  {"hub_id", "printers", ...}
-    apf/v1/hub/<key>/down/command   server -> hub  {"command_id", "printer_id", "action", ...}
-    apf/v1/hub/<key>/down/file/<id> server -> hub  raw bytes of a print file
+    apf/v1/hub/<id>/up/hello        hub -> server  handshake 1 (on every (re)connect)
+    apf/v1/hub/<id>/down/welcome    server -> hub  handshake 2
+    apf/v1/hub/<id>/up/ready        hub -> server  handshake 3
+    apf/v1/hub/<id>/up/heartbeat    hub -> server  every ``heartbeat_seconds``
+    apf/v1/hub/<id>/up/state        hub -> server  {"printer_id", "state"}
+    apf/v1/hub/<id>/up/ack          hub -> server  {"command_id", "ok", "error"?}
+    apf/v1/hub/<id>/up/status       hub -> server  {"online": false} (last will)
+    apf/v1/hub/<id>/down/ping       server -> hub  "I (re)started: shake hands again"
+    apf/v1/hub/<id>/down/config     server -> hub  {"hub_id", "printers", ...}
+    apf/v1/hub/<id>/down/command    server -> hub  {"command_id", "printer_id", "action", ...}
+    apf/v1/hub/<id>/down/file/<id>  server -> hub  raw bytes of a print file
 
-``<key>`` is the first 32 hex digits of SHA-256(token), which is also the
-prefix of ``hubs.token_hash``.
+``<id>`` is not derivable from ``hubs.token_hash`` (different function and salt).
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from urllib.parse import urlparse
 from ..drivers.base import PrinterState, Status, Tray
 
 PREFIX = "apf/v1/hub"
-KEY_LENGTH = 32
 TOKEN_PREFIX = "apfhub_"  # noqa: S105 - a prefix, not a secret
 DEFAULT_PORT = 1883
 HEARTBEAT_SECONDS = 15.0
@@ -43,13 +45,8 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def hub_key(token_or_hash: str, *, hashed: bool = False) -> str:
-    digest = token_or_hash if hashed else token_hash(token_or_hash)
-    return digest[:KEY_LENGTH]
-
-
-def topic(key: str, *parts: str) -> str:
-    return "/".join((PREFIX, key, *parts))
+def topic(topic_id: str, *parts: str) -> str:
+    return "/".join((PREFIX, topic_id, *parts))
 
 
 def parse_topic(name: str) -> tuple[str, tuple[str, ...]] | None:

@@ -77,7 +77,7 @@ def completion_hook(farm: Farm) -> Any:
 
 
 async def start(farm: Farm) -> None:
-    farm.extensions.setdefault("job_completion_hooks", []).append(completion_hook(farm))
+    farm.lifecycle.on_job_completed(completion_hook(farm))
     farm.extensions["sku_lookup"] = SkuService.lookup
     (farm.settings.data_dir / "images").mkdir(parents=True, exist_ok=True)
     return None

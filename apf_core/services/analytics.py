@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..lifecycle import ACTIVE_JOB_STATES
 from ..storage.tables.catalogue import products, skus
 from ..storage.tables.materials import filament_spools, material_components
 from ..storage.tables.orders import orders
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
     from ..farm import Farm
 
 EXCLUDED_ORDER_STATUSES = ("cancelled", "refunded")
-ACTIVE_JOB_STATES = ("processing", "uploaded", "printing", "paused")
 DEFAULT_DAYS = 30
 MAX_DAYS = 3660
 TOP = 20

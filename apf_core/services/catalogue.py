@@ -55,15 +55,11 @@ EDITABLE = (
 COMPONENT_FIELDS = ("id", "component_name", "component_type", "quantity_required", "notes")
 
 
-def image_url(product_id: str, image_id: str) -> str:
-    return f"/public/v1/products/{product_id}/images/{image_id}"
-
-
 def image_view(row: dict[str, Any]) -> dict[str, Any]:
+    """An image's metadata; its ``url`` is added by the API layer (see api/links.py)."""
     return {
         "id": row["id"],
         "sort_order": row["sort_order"],
-        "url": image_url(row["product_id"], row["id"]),
         "content_type": row["content_type"],
         "size_bytes": row["size_bytes"],
     }
@@ -84,15 +80,15 @@ async def images_of(conn: AsyncConnection, product_ids: list[str]) -> dict[str, 
 
 
 async def product_views(conn: AsyncConnection, rows: Rows) -> Rows:
-    """PRODUCT projections; the first image (lowest sort_order) is the hero ``image_url``."""
+    """PRODUCT projections with the gallery's image ids in order. ``image_url`` and each
+    image's ``url`` are filled in by the API layer, which alone knows the URLs."""
     images = await images_of(conn, [r["id"] for r in rows])
     views = []
     for row in rows:
-        gallery = [{k: i[k] for k in ("id", "sort_order", "url")} for i in images[row["id"]]]
+        gallery = [{k: i[k] for k in ("id", "sort_order")} for i in images[row["id"]]]
         data = {
             **row,
             "images": gallery,
-            "image_url": gallery[0]["url"] if gallery else None,
             "is_kit": row["kind"] == "kit",
         }
         views.append(project(data, PRODUCT_FIELDS))

@@ -21,14 +21,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..errors import ApiError, BadRequest, NotFound, Unauthorized, ValidationFailed
+from ..errors import BadRequest, NotFound, TooLarge, Unauthorized, ValidationFailed
 from ..files import FileMetadata, MetadataError, content_type_for, file_kind, parse_metadata
 from ..files.store import (
     FileStore,
     PayloadTooLarge,
     discard_claim,
     parse_upload_key,
-    thumbnail_key,
     upload_key,
     version_key,
 )
@@ -36,6 +35,13 @@ from ..storage.tables.catalogue import products
 from ..storage.tables.spine import file_versions, print_files, upload_tokens
 from ..timeutil import new_id, utcnow
 from .common import fetch_one, fetch_page, project
+from .file_columns import (
+    base_name,
+    file_columns,
+    public_metadata,
+    thumbnail_entry,
+    version_metadata,
+)
 
 if TYPE_CHECKING:
     from ..farm import Farm
@@ -75,7 +81,7 @@ METADATA_COLUMNS = (
     "object_count",
 )
 #: kinds parse-metadata accepts (the reference: 3MF or GCODE only)
-PARSEABLE_KINDS = ("3mf", "gcode")
+PARSEABLE_KINDS = ("3mf", "gcode", "bgcode")
 #: larger version numbers cannot exist (the column is a 32-bit integer)
 MAX_VERSION_NUMBER = 2_147_483_647
 #: expired, never-used upload tokens (and their bytes) are purged after this
@@ -157,9 +163,10 @@ class FileService:
 
     # --- upload tokens ------------------------------------------------------
     async def issue_upload(
-        self, filename: str, content_type: str | None, api_key_id: str | None, base_url: str
+        self, filename: str, content_type: str | None, api_key_id: str | None
     ) -> dict[str, Any]:
-        """A one-hour token for PUT /files/upload/{token}; the bytes land at ``storage_key``."""
+        """A one-hour upload token; the bytes land at ``storage_key`` (the API layer
+        tells the client where to send them)."""
         token = secrets.token_urlsafe(32)
         file_id = new_id()
         storage_key = upload_key(file_id, filename)
@@ -188,7 +195,6 @@ class FileService:
             "upload_token": token,
             "content_type": content_type,
             "expires_in": ttl,
-            "upload_url": f"{base_url}/files/upload/{token}",
             "storage_key": storage_key,
         }
 
@@ -235,7 +241,7 @@ class FileService:
         claimed, meta, size = await self._claim_and_parse(storage_key, name)
         now = utcnow()
         stored_key = version_key(file_id, 1, name)
-        thumb = _thumbnail(file_id, 1, meta)
+        thumb = thumbnail_entry(file_id, 1, meta)
         row = {
             "id": file_id,
             "name": name,
@@ -243,7 +249,7 @@ class FileService:
             "number_of_units": body.get("number_of_units", 1),
             "created_at": now,
             "updated_at": now,
-            **_file_columns(meta, size, stored_key, thumb),
+            **file_columns(meta, size, stored_key, thumb),
         }
         installed: list[str] = []
         try:
@@ -258,7 +264,7 @@ class FileService:
                         storage_key=stored_key,
                         is_current_version=True,
                         created_at=now,
-                        metadata=_version_metadata(meta, size, thumb, name),
+                        metadata=version_metadata(meta, size, thumb, name),
                     )
                 )
                 await asyncio.to_thread(self._install, claimed, stored_key, thumb, storage_key)
@@ -288,7 +294,7 @@ class FileService:
                 number = await self._next_version_number(conn, file_id)
                 await self._consume_token(conn, token["token_hash"])
                 stored_key = version_key(file_id, number, filename)
-                thumb = _thumbnail(file_id, number, meta)
+                thumb = thumbnail_entry(file_id, number, meta)
                 version_id = new_id()
                 await conn.execute(
                     insert(file_versions).values(
@@ -299,7 +305,7 @@ class FileService:
                         storage_key=stored_key,
                         is_current_version=False,
                         created_at=utcnow(),
-                        metadata=_version_metadata(meta, size, thumb, filename),
+                        metadata=version_metadata(meta, size, thumb, filename),
                     )
                 )
                 await asyncio.to_thread(self._install, claimed, stored_key, thumb, storage_key)
@@ -326,11 +332,11 @@ class FileService:
         return view
 
     async def parse_only(self, filename: str, chunks: AsyncIterator[bytes]) -> dict[str, Any]:
-        """Metadata of an uploaded 3MF/G-code without storing anything."""
+        """Metadata of an uploaded 3MF, G-code or binary G-code file without storing anything."""
         kind = file_kind(filename)
         if kind not in PARSEABLE_KINDS:
             raise BadRequest(
-                "Only .3mf and .gcode files can be parsed", code="UNSUPPORTED_FILE_TYPE"
+                "Only .3mf, .gcode and .bgcode files can be parsed", code="UNSUPPORTED_FILE_TYPE"
             )
         try:
             temp, size = await self.store.receive(chunks)
@@ -342,7 +348,7 @@ class FileService:
             raise BadRequest(str(err), code="INVALID_FILE") from None
         finally:
             await asyncio.to_thread(temp.unlink, missing_ok=True)
-        return {"name": _base_name(filename), "file_size_bytes": size, **_public_metadata(meta)}
+        return {"name": base_name(filename), "file_size_bytes": size, **public_metadata(meta)}
 
     # --- helpers ------------------------------------------------------------
     async def _file(
@@ -495,67 +501,5 @@ def _invalid_field(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(f"Invalid body: {field}: {message}", extra={"details": details})
 
 
-def _too_large(limit: int) -> ApiError:
-    return ApiError(
-        f"File is larger than the {limit // (1024 * 1024)} MB upload limit",
-        code="PAYLOAD_TOO_LARGE",
-        status=413,
-    )
-
-
-def _thumbnail(file_id: str, number: int, meta: FileMetadata) -> tuple[str, bytes] | None:
-    if meta.thumbnail is None:
-        return None
-    return thumbnail_key(file_id, number, meta.thumbnail_mime or "image/png"), meta.thumbnail
-
-
-#: column widths of print_files (PostgreSQL enforces them)
-_WIDTHS = {
-    "filament_type": 50,
-    "printer_model_id": 120,
-    "curr_bed_type": 100,
-    "default_print_profile": 200,
-}
-
-
-def _fitted(meta: FileMetadata) -> dict[str, Any]:
-    fields = meta.api_fields()
-    for column, width in _WIDTHS.items():
-        value = fields[column]
-        if isinstance(value, str) and len(value) > width:
-            fields[column] = value[:width]
-    return fields
-
-
-def _file_columns(
-    meta: FileMetadata, size: int, stored_key: str, thumb: tuple[str, bytes] | None
-) -> dict[str, Any]:
-    return {
-        **_fitted(meta),
-        "file_size_bytes": size,
-        "storage_key": stored_key,
-        "thumbnail_key": thumb[0] if thumb else None,
-        "has_thumbnail": thumb is not None,
-    }
-
-
-def _version_metadata(
-    meta: FileMetadata, size: int, thumb: tuple[str, bytes] | None, filename: str
-) -> dict[str, Any]:
-    """What a version remembers so it can become current again later."""
-    return {
-        **meta.as_dict(),
-        **_fitted(meta),
-        "file_size_bytes": size,
-        "thumbnail_key": thumb[0] if thumb else None,
-        "filename": filename,
-    }
-
-
-def _base_name(filename: str) -> str:
-    """The last path segment of a client-supplied name (never echo a path back)."""
-    return filename.replace("\\", "/").rsplit("/", 1)[-1]
-
-
-def _public_metadata(meta: FileMetadata) -> dict[str, Any]:
-    return meta.as_dict()
+def _too_large(limit: int) -> TooLarge:
+    return TooLarge(f"File is larger than the {limit // (1024 * 1024)} MB upload limit")

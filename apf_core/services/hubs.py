@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..errors import Conflict
 from ..storage.tables.spine import hubs, printers
 from ..timeutil import new_id, utcnow
 from .common import fetch_one, project
@@ -96,19 +98,33 @@ class HubService:
             "printers": row["discovered_printers"] or [],
         }
 
-    async def create_remote(self, name: str) -> dict[str, Any]:
-        """A remote hub for ``apf hub``; its token is returned once, only its hash is kept."""
+    async def _new_credentials(self, hub_id: str) -> tuple[str, dict[str, Any]]:
+        """A fresh token and the columns that store it (hash, sealed link key)."""
+        from ..hub.crypto import root_key
         from ..hub.protocol import new_token, token_hash
+        from ..hub.vault import load_master_key, seal_secret
 
         token = new_token()
+        master = await asyncio.to_thread(load_master_key, self.farm.settings.data_dir)
+        sealed = seal_secret(master, root_key(token), hub_id)
+        return token, {"token_hash": token_hash(token), "link_key": sealed}
+
+    async def _relink(self) -> None:
+        link = self.farm.extensions.get("hub_link")
+        if link is not None:
+            await link.ensure_started()
+
+    async def create_remote(self, name: str) -> dict[str, Any]:
+        """A remote hub for ``apf hub``; its token is returned once and never stored in clear."""
         now = utcnow()
         hub_id = new_id()
+        token, stored = await self._new_credentials(hub_id)
         row: dict[str, Any] = {
             "id": hub_id,
             "name": name,
             "kind": "remote",
             "is_online": False,
-            "token_hash": token_hash(token),
+            **stored,
             "created_at": now,
             "updated_at": now,
         }
@@ -116,10 +132,45 @@ class HubService:
             await conn.execute(insert(hubs).values(**row))
             data = await self.get_in(conn, hub_id)
             await self.farm.events.emit(conn, "hub.created", data)
-        link = self.farm.extensions.get("hub_link")
-        if link is not None:
-            await link.ensure_started()
+        await self._relink()
         return {**data, "token": token}
+
+    async def rotate_token(self, hub_id: str) -> dict[str, Any]:
+        """A new token for a remote hub; the old one stops working at once."""
+        token, stored = await self._new_credentials(hub_id)
+        async with self.db.begin() as conn:
+            row = await self._row(conn, hub_id)
+            if row["kind"] == "embedded":
+                raise Conflict("The embedded hub has no token", code="HUB_EMBEDDED")
+            await conn.execute(
+                update(hubs)
+                .where(hubs.c.id == hub_id)
+                .values(**stored, is_online=False, updated_at=utcnow())
+            )
+            data = await self.get_in(conn, hub_id)
+            await self.farm.events.emit(conn, "hub.token_rotated", {"hub_id": hub_id})
+        await self._relink()
+        return {**data, "token": token}
+
+    async def delete(self, hub_id: str) -> dict[str, Any]:
+        """Delete a remote hub that no printer uses."""
+        async with self.db.begin() as conn:
+            row = await self._row(conn, hub_id)
+            if row["kind"] == "embedded":
+                raise Conflict("The embedded hub cannot be deleted", code="HUB_EMBEDDED")
+            used = await conn.scalar(
+                select(func.count()).select_from(printers).where(printers.c.hub_id == hub_id)
+            )
+            if used:
+                raise Conflict(
+                    f"{used} printer(s) still use this hub: move or delete them first",
+                    code="HUB_IN_USE",
+                    extra={"printer_count": int(used)},
+                )
+            await conn.execute(delete(hubs).where(hubs.c.id == hub_id))
+            await self.farm.events.emit(conn, "hub.deleted", {"hub_id": hub_id})
+        await self._relink()
+        return {"id": hub_id, "deleted": True}
 
     async def get_in(self, conn: AsyncConnection, hub_id: str) -> dict[str, Any]:
         row = self._live(await self._row(conn, hub_id))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, insert, select, update
 
-from ..errors import ApiError, BadRequest, Conflict, NotFound
+from ..errors import BadRequest, Conflict, NotFound, TooLarge
 from ..storage.tables.catalogue import product_images
 from ..timeutil import new_id, utcnow
 from .catalogue import image_view, images_of, product_row
@@ -41,11 +41,10 @@ def sniff_image(head: bytes) -> str | None:
     return None
 
 
-def too_large() -> ApiError:
-    return ApiError(
+def too_large() -> TooLarge:
+    return TooLarge(
         f"Image is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB",
         code="FILE_TOO_LARGE",
-        status=413,
         extra={"max_bytes": MAX_IMAGE_BYTES},
     )
 

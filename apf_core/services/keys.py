@@ -59,6 +59,11 @@ class KeyService:
         rate_limit: int | None = None,
     ) -> tuple[str, dict[str, Any]]:
         """Mint a key. Returns the full key (shown once) and its public record."""
+        name = name.strip()
+        if not name:
+            raise ValueError("name must not be empty")
+        if expires_in_days is not None and expires_in_days < 1:
+            raise ValueError("expiry must be at least 1 day (omit it for a key that never expires)")
         unknown = set(scopes) - set(SCOPES)
         if unknown or not scopes:
             raise ValueError(f"scopes must be a non-empty subset of {', '.join(SCOPES)}")
@@ -72,7 +77,7 @@ class KeyService:
             "scopes": sorted(set(scopes), key=SCOPES.index),
             "rate_limit": rate_limit,
             "created_at": now,
-            "expires_at": now + timedelta(days=expires_in_days) if expires_in_days else None,
+            "expires_at": None if expires_in_days is None else now + timedelta(expires_in_days),
         }
         async with self._db.begin() as conn:
             await conn.execute(insert(api_keys).values(**row))

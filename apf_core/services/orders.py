@@ -14,14 +14,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import BadRequest, Conflict, NotFound, ValidationFailed
-from ..storage.tables.catalogue import products, skus
+from ..storage.tables.catalogue import skus
 from ..storage.tables.orders import assembly_tasks, order_items, orders
-from ..storage.tables.spine import jobs, print_files
+from ..storage.tables.spine import jobs
 from ..timeutil import new_id, utcnow
-from .assembly import insert_task
 from .bom import available_to_build, children_of, inventory_of
 from .common import count, fetch_page, project
-from .jobs import JobService
+from .order_production import OrderProduction
 from .stock import fg_for_sku, move_stock
 
 if TYPE_CHECKING:
@@ -441,117 +440,15 @@ class OrderService:
     # --- production ------------------------------------------------------------
     async def produce(self, order_id: str) -> dict[str, Any]:
         """Queue what the open lines still need; safe to call again (idempotent)."""
-        created_jobs: Rows = []
-        created_tasks: Rows = []
-        shortages: Rows = []
-        unmatched: Rows = []
         async with self.db.begin() as conn:
             order = await self._row(conn, order_id, for_update=True)
             if order["status"] in CLOSED:
                 raise BadRequest(f"Order is {order['status']}", code="INVALID_STATE")
-            jobs_service = JobService(self.farm)
+            production = OrderProduction(self.farm, conn, order_id, LIVE_JOB_STATES)
             for item in await self._items(conn, order_id):
-                remaining = int(item["quantity"]) - int(item["quantity_fulfilled"])
-                if remaining <= 0:
-                    continue
-                if item["product_sku_id"] is None:
-                    unmatched.append(
-                        {
-                            "order_item_id": item["id"],
-                            "sku": item["sku"],
-                            "product_name": item["product_name"],
-                        }
-                    )
-                    continue
-                sku = (
-                    (
-                        await conn.execute(
-                            select(skus, products.c.print_file_id, products.c.requires_assembly)
-                            .select_from(skus.join(products))
-                            .where(skus.c.id == item["product_sku_id"])
-                        )
-                    )
-                    .mappings()
-                    .first()
-                )
-                if sku is None:
-                    unmatched.append(
-                        {
-                            "order_item_id": item["id"],
-                            "sku": item["sku"],
-                            "product_name": item["product_name"],
-                        }
-                    )
-                    continue
-                live_jobs = await self._live_job_skus(conn, item["id"])
-                if sku["is_composite"]:
-                    if not await self._has_live_task(conn, item["id"]):
-                        fg = await fg_for_sku(conn, sku["id"])
-                        if fg is not None:
-                            created_tasks.append(
-                                await insert_task(
-                                    conn,
-                                    self.farm,
-                                    task_type="kit_assembly",
-                                    fg=fg,
-                                    quantity=remaining,
-                                    order_id=order_id,
-                                    order_item_id=item["id"],
-                                )
-                            )
-                    for child in (await children_of(conn, [sku["id"]]))[sku["id"]]:
-                        if child["child_sku_id"] in live_jobs:
-                            continue
-                        part = await self._part_file(conn, child["child_product_id"])
-                        if part is None:
-                            shortages.append(
-                                {
-                                    "order_item_id": item["id"],
-                                    "sku": item["sku"],
-                                    "part_sku": child["child_sku"],
-                                    "reason": "NO_PRINT_FILE",
-                                }
-                            )
-                            continue
-                        created_jobs.append(
-                            await jobs_service.create_in(
-                                conn,
-                                {
-                                    "print_file_id": part[0],
-                                    "product_sku_id": child["child_sku_id"],
-                                    "number_of_units": remaining * int(child["quantity_required"]),
-                                    "requires_assembly": part[1],
-                                    "order_id": order_id,
-                                    "order_item_id": item["id"],
-                                },
-                            )
-                        )
-                elif sku["id"] not in live_jobs:
-                    part = await self._part_file(conn, sku["product_id"])
-                    if part is None:
-                        shortages.append(
-                            {
-                                "order_item_id": item["id"],
-                                "sku": item["sku"],
-                                "part_sku": None,
-                                "reason": "NO_PRINT_FILE",
-                            }
-                        )
-                        continue
-                    created_jobs.append(
-                        await jobs_service.create_in(
-                            conn,
-                            {
-                                "print_file_id": part[0],
-                                "product_sku_id": sku["id"],
-                                "number_of_units": remaining,
-                                "requires_assembly": part[1],
-                                "order_id": order_id,
-                                "order_item_id": item["id"],
-                            },
-                        )
-                    )
-            if (created_jobs or created_tasks) and order["status"] == "pending":
+                await production.item(item)
+            made = production.out
+            if (made.jobs or made.assembly_tasks) and order["status"] == "pending":
                 await conn.execute(
                     update(orders)
                     .where(orders.c.id == order_id)
@@ -559,52 +456,11 @@ class OrderService:
                 )
         return {
             "order_id": order_id,
-            "jobs": created_jobs,
-            "assembly_tasks": created_tasks,
-            "shortages": shortages,
-            "unmatched_items": unmatched,
+            "jobs": made.jobs,
+            "assembly_tasks": made.assembly_tasks,
+            "shortages": made.shortages,
+            "unmatched_items": made.unmatched_items,
         }
-
-    async def _live_job_skus(self, conn: AsyncConnection, item_id: str) -> set[str]:
-        rows = await conn.execute(
-            select(jobs.c.product_sku_id).where(
-                jobs.c.order_item_id == item_id, jobs.c.status.in_(LIVE_JOB_STATES)
-            )
-        )
-        return {r[0] for r in rows if r[0]}
-
-    async def _has_live_task(self, conn: AsyncConnection, item_id: str) -> bool:
-        found = await conn.scalar(
-            select(func.count())
-            .select_from(assembly_tasks)
-            .where(
-                assembly_tasks.c.order_item_id == item_id,
-                assembly_tasks.c.task_type == "kit_assembly",
-                assembly_tasks.c.status != "cancelled",
-            )
-        )
-        return bool(found)
-
-    async def _part_file(self, conn: AsyncConnection, product_id: str) -> tuple[str, bool] | None:
-        """(print file id, requires_assembly) of a product: its own file, else its newest file."""
-        product = (
-            await conn.execute(
-                select(products.c.print_file_id, products.c.requires_assembly).where(
-                    products.c.id == product_id
-                )
-            )
-        ).first()
-        if product is None:
-            return None
-        file_id = product.print_file_id
-        if file_id is None:
-            file_id = await conn.scalar(
-                select(print_files.c.id)
-                .where(print_files.c.product_id == product_id)
-                .order_by(print_files.c.created_at.desc())
-                .limit(1)
-            )
-        return (str(file_id), bool(product.requires_assembly)) if file_id else None
 
     # --- helpers -------------------------------------------------------------------
     async def _match_sku(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import builtins
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.control import (
@@ -16,16 +17,25 @@ from ..domain.control import (
     HubOffline,
     PrinterCommand,
 )
-from ..errors import ApiError, BadRequest, Conflict, ServiceUnavailable
+from ..errors import (
+    BadRequest,
+    Conflict,
+    DomainError,
+    NotFound,
+    ServiceUnavailable,
+    ValidationFailed,
+)
+from ..lifecycle import ACTIVE_JOB_STATES, PrinterStatus
+from ..lifecycle.status import coarse_status, status_view
 from ..storage.tables.spine import jobs, printers
-from ..timeutil import iso, new_id, utcnow
+from ..timeutil import new_id, utcnow
 from .common import fetch_one, project
 
 if TYPE_CHECKING:
     from ..farm import Farm
 
 PROTOCOLS = ("octoprint", "moonraker", "bambu", "prusalink", "simulated")
-STATUSES = ("idle", "printing", "paused", "maintenance", "offline", "error")
+STATUSES = tuple(s.value for s in PrinterStatus)
 #: connection fields each protocol needs; they are stored but never returned
 REQUIRED_CONNECTION = {
     "octoprint": ("url", "api_key"),
@@ -67,19 +77,8 @@ DETAIL_FIELDS = (
     "tags",
     "awaiting_bed_clear",
 )
-STATUS_LIVE_FIELDS = (
-    "status",
-    "progress",
-    "nozzle_temp",
-    "bed_temp",
-    "chamber_temp",
-    "target_nozzle_temp",
-    "target_bed_temp",
-    "layer_num",
-    "total_layers",
-    "remaining_time_minutes",
-)
-ACTIVE_JOB_STATES = ("processing", "uploaded", "printing", "paused")
+
+_LOGGER = logging.getLogger(__name__)
 MAINTENANCE_ALLOWED_FROM = ("idle", "offline", "error", "maintenance")
 
 
@@ -90,9 +89,9 @@ def printer_view(row: dict[str, Any], *, detail: bool = False) -> dict[str, Any]
 def check_connection(protocol: str, connection: dict[str, Any]) -> None:
     missing = [f for f in REQUIRED_CONNECTION[protocol] if not connection.get(f)]
     if missing:
-        raise ApiError(
+        raise ValidationFailed(
             f"Invalid body: connection.{missing[0]}: is required for protocol {protocol}",
-            code="VALIDATION_ERROR",
+            field=f"connection.{missing[0]}",
             extra={
                 "details": [{"field": f"connection.{f}", "message": "is required"} for f in missing]
             },
@@ -116,8 +115,6 @@ class PrinterService:
         query = select(printers).order_by(printers.c.name, printers.c.id)
         if is_active is not None:
             query = query.where(printers.c.is_active == is_active)
-        if status is not None:
-            query = query.where(printers.c.status == status)
         if location is not None:
             query = query.where(printers.c.location == location)
         if search:
@@ -126,11 +123,12 @@ class PrinterService:
             )
         async with self.db.read() as conn:
             rows = (await conn.execute(query)).mappings().all()
-        return [printer_view(dict(r)) for r in rows]
+        views = [self._derive(printer_view(dict(r))) for r in rows]
+        return [v for v in views if status is None or v["status"] == status]
 
     async def get(self, printer_id: str) -> dict[str, Any]:
         async with self.db.read() as conn:
-            view = printer_view(await self._row(conn, printer_id), detail=True)
+            view = self._derive(printer_view(await self._row(conn, printer_id), detail=True))
         view["capabilities"] = self.capabilities(printer_id)
         return view
 
@@ -138,14 +136,13 @@ class PrinterService:
         async with self.db.read() as conn:
             rows = (
                 await conn.execute(
-                    select(printers.c.status, func.count())
-                    .where(printers.c.is_active.is_(True))
-                    .group_by(printers.c.status)
+                    select(printers.c.id, printers.c.status).where(printers.c.is_active.is_(True))
                 )
             ).all()
         by_status = dict.fromkeys(STATUSES, 0)
-        for status, n in rows:
-            by_status[status] = by_status.get(status, 0) + int(n)
+        for row in rows:
+            status = self._derive({"id": row.id, "status": row.status})["status"]
+            by_status[status] = by_status.get(status, 0) + 1
         return {"total": sum(by_status.values()), "by_status": by_status}
 
     async def status(self, printer_id: str) -> dict[str, Any]:
@@ -155,27 +152,21 @@ class PrinterService:
         if stored is None:
             stored = await self._status_row(printer_id)
             self.farm.printer_rows.put(printer_id, stored, now)
-        live = self.farm.live.get(printer_id)
-        online = live is not None and live.online and self.farm.control.is_online(printer_id)
-        data: dict[str, Any] = {"printer_id": printer_id, "hub_online": online}
-        if online and live is not None:
-            for name in STATUS_LIVE_FIELDS:
-                data[name] = getattr(live, name)
-            if stored["status"] == "maintenance":
-                data["status"] = "maintenance"
-        else:
-            data.update(dict.fromkeys(STATUS_LIVE_FIELDS))
-            data["status"] = "maintenance" if stored["status"] == "maintenance" else "offline"
-        data["current_job_id"] = stored["current_job_id"]
-        data["current_color"] = stored["current_color"]
-        data["current_color_hex"] = stored["current_color_hex"]
-        data["current_filament_type"] = stored["current_filament_type"]
-        last = live.last_telemetry_at if live is not None else None
-        data["last_telemetry_at"] = iso(last or stored["last_telemetry_at"])
-        # extensions: the chamber light as last reported, and what the printer can do
-        data["light_on"] = live.light_on if online and live is not None else None
-        data["capabilities"] = self.capabilities(printer_id)
-        return data
+        return status_view(
+            printer_id,
+            stored,
+            self.farm.live.get(printer_id),
+            self.farm.control.is_online(printer_id),
+            self.capabilities(printer_id),
+        )
+
+    def _derive(self, view: dict[str, Any]) -> dict[str, Any]:
+        """List and detail say what ``/status`` says (coarsely)."""
+        pid = view["id"]
+        view["status"] = coarse_status(
+            view["status"], self.farm.live.get(pid), self.farm.control.is_online(pid)
+        )
+        return view
 
     def capabilities(self, printer_id: str) -> builtins.list[str] | None:
         """What the connected driver declares (light, ams, ...); None when unknown."""
@@ -186,24 +177,27 @@ class PrinterService:
         return sorted(str(c) for c in driver.capabilities)
 
     async def _status_row(self, printer_id: str) -> dict[str, Any]:
-        active_job = (
-            select(jobs.c.id)
-            .where(jobs.c.printer_id == printers.c.id, jobs.c.status.in_(ACTIVE_JOB_STATES))
+        active = (
+            select(jobs.c.id, jobs.c.time_started)
+            .where(jobs.c.printer_id == printer_id, jobs.c.status.in_(ACTIVE_JOB_STATES))
+            .order_by(jobs.c.updated_at.desc())
             .limit(1)
-            .scalar_subquery()
+            .subquery()
         )
         query = select(
             printers.c.status,
+            printers.c.awaiting_bed_clear,
+            active.c.id.label("current_job_id"),
+            active.c.time_started.label("print_started_at"),
             printers.c.current_color,
             printers.c.current_color_hex,
             printers.c.current_filament_type,
             printers.c.last_telemetry_at,
-            active_job.label("current_job_id"),
-        ).where(printers.c.id == printer_id)
+        ).select_from(printers.outerjoin(active, true())).where(printers.c.id == printer_id)
         async with self.db.read() as conn:
             row = (await conn.execute(query)).mappings().first()
         if row is None:
-            raise ApiError("Printer not found", code="PRINTER_NOT_FOUND", status=404)
+            raise NotFound("Printer not found", code="PRINTER_NOT_FOUND")
         return dict(row)
 
     # --- writes -----------------------------------------------------------
@@ -286,17 +280,17 @@ class PrinterService:
             raise Conflict("Printer is printing", code="PRINTER_PRINTING")
         now = utcnow()
         values: dict[str, Any] = {"in_maintenance": in_maintenance, "updated_at": now}
+        status = PrinterStatus(row["status"])
         if in_maintenance:
-            values["status"] = "maintenance"
+            status = PrinterStatus.MAINTENANCE
             values["maintenance_type"] = maintenance_type
         elif row["in_maintenance"]:
             live = self.farm.live.get(row["id"])
-            values["status"] = live.status if live and live.online else "idle"
-            if values["status"] not in STATUSES:
-                values["status"] = "idle"
+            live_status = live.status if live and live.online else "idle"
+            status = PrinterStatus(live_status) if live_status in STATUSES else PrinterStatus.IDLE
             values["last_maintenance_date"] = now
             values["maintenance_type"] = None
-        await conn.execute(update(printers).where(printers.c.id == row["id"]).values(**values))
+        await self.farm.lifecycle.set_maintenance(conn, row["id"], status, values)
         view = printer_view(await self._row(conn, row["id"]), detail=True)
         await self.farm.events.emit(conn, "printer.updated", {**view, "connection_changed": False})
 
@@ -310,7 +304,7 @@ class PrinterService:
                 select(jobs.c.id)
                 .where(
                     jobs.c.printer_id == printer_id,
-                    jobs.c.status.in_(("printing", "paused", "processing")),
+                    jobs.c.status.in_(("printing", "paused", "processing")),  # stoppable
                 )
                 .limit(1)
             )
@@ -345,17 +339,15 @@ class PrinterService:
             requeued = None
             if result == "failed":
                 requeued = await JobService(self.farm).requeue_last(conn, printer_id)
-            status = "idle" if row["status"] in ("idle", "printing", "paused") else row["status"]
-            await conn.execute(
-                update(printers)
-                .where(printers.c.id == printer_id)
-                .values(awaiting_bed_clear=False, status=status, updated_at=utcnow())
-            )
+            status = await self.farm.lifecycle.clear_bed(conn, printer_id)
+            if status is None:
+                raise Conflict("Printer is not waiting for a bed clear", code="INVALID_STATE")
             await self.farm.events.emit(
                 conn,
                 "printer.bed_cleared",
                 {"printer_id": printer_id, "result": result, "requeued_job_id": requeued},
             )
+        await self._forget_result(printer_id)
         return {
             "printer_id": printer_id,
             "action": "clear_bed",
@@ -364,6 +356,17 @@ class PrinterService:
             "result": result,
             "requeued_job_id": requeued,
         }
+
+    async def _forget_result(self, printer_id: str) -> None:
+        """The bed is confirmed clear: the driver's ``clear_result`` hook forgets the last
+        finished/cancelled job so the printer reads idle. Best effort: the check is already
+        recorded, and a printer that is offline now reads idle when it reconnects."""
+        if not self.farm.control.is_online(printer_id):
+            return
+        try:
+            await self.send(printer_id, PrinterCommand("clear_result"))
+        except DomainError as err:
+            _LOGGER.info("clear_result on printer %s not delivered: %s", printer_id, err.code)
 
     async def light(self, printer_id: str, on: bool) -> dict[str, Any]:
         async with self.db.read() as conn:
@@ -423,7 +426,8 @@ class PrinterService:
             ) from None
         except (HubCommandFailed, ControlError, TimeoutError) as err:
             raise ServiceUnavailable(
-                str(err) or "Printer did not acknowledge the command", code="HUB_COMMAND_FAILED"
+                str(err) or "Printer did not acknowledge the command",
+                code=getattr(err, "code", None) or "HUB_COMMAND_FAILED",
             ) from None
         return ack.command_id
 

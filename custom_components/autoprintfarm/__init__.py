@@ -9,16 +9,18 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from apf_core.client import APFAuthenticationError, ApfClient, APFError
-
+from .apf_client import APFAuthenticationError, ApfClient, APFError
 from .compat import HAS_OPTIONS_FLOW_WITH_RELOAD
 from .const import DOMAIN
 from .coordinator import ApfConfigEntry, ApfFarmCoordinator, ApfRuntimeData, ApfStockCoordinator
-from .entity import build_hub_device_info
+from .entity import hub_device_fields
+from .issues import missing_scopes_issue_id, sync_scope_issue
 from .services import async_setup_services
+from .voice import async_setup_voice
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -63,7 +65,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ApfConfigEntry) -> bool:
     farm = ApfFarmCoordinator(hass, entry, client, stock)
     hub = dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id,
-        **build_hub_device_info(entry.unique_id or entry.entry_id, server, client.base_url),
+        **hub_device_fields(entry.unique_id or entry.entry_id, server, client.base_url),
     )
     farm.hub_device_id = hub.id
     entry.runtime_data = ApfRuntimeData(
@@ -84,7 +86,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: ApfConfigEntry) -> bool:
         entry.async_on_unload(entry.add_update_listener(_async_options_updated))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     farm.async_start_push()
+    sync_scope_issue(hass, entry.entry_id, entry.title, server)
+    await async_setup_voice(hass, entry)
     return True
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: ApfConfigEntry) -> None:
+    """A removed entry leaves no repair issue behind."""
+    ir.async_delete_issue(hass, DOMAIN, missing_scopes_issue_id(entry.entry_id))
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: ApfConfigEntry) -> bool:

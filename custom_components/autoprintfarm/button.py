@@ -10,8 +10,7 @@ from homeassistant.components.button import ButtonEntity, ButtonEntityDescriptio
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from apf_core.client import ApfClient
-
+from .apf_client import ApfClient
 from .coordinator import ApfConfigEntry
 from .entity import ApfPrinterEntity
 from .helpers import apf_exception_handler

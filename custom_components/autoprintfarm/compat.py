@@ -6,7 +6,7 @@ Every ``hasattr``/signature check of the integration lives here.
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from homeassistant import config_entries
 from homeassistant.helpers import device_registry as dr
@@ -42,11 +42,12 @@ def update_failed(
     return UpdateFailed(**kwargs)
 
 
-def via_hub(hub_identifier: tuple[str, str], hub_device_id: str) -> dr.DeviceInfo:
-    """The DeviceInfo keys linking a printer to the farm hub device."""
+def via_hub(hub_identifier: tuple[str, str], hub_device_id: str) -> dict[str, Any]:
+    """The DeviceInfo arguments linking a printer to the farm hub device (built directly,
+    without DeviceInfo's dict-style layer, which 2026.x deprecates)."""
     if HAS_VIA_DEVICE_ID:
-        return cast(dr.DeviceInfo, {"via_device_id": hub_device_id})
-    return dr.DeviceInfo(via_device=hub_identifier)
+        return {"via_device_id": hub_device_id}
+    return {"via_device": hub_identifier}
 
 
 def device_entry_ids(device: dr.DeviceEntry) -> set[str]:

@@ -22,7 +22,7 @@ from homeassistant.helpers.selector import (
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from yarl import URL
 
-from apf_core.client import (
+from .apf_client import (
     APFAuthenticationError,
     ApfClient,
     APFConnectionError,
@@ -30,7 +30,6 @@ from apf_core.client import (
     APFInsufficientScopeError,
     ServerInfo,
 )
-
 from .compat import OptionsFlowBase
 from .const import (
     CONF_SCAN_INTERVAL,
@@ -41,6 +40,7 @@ from .const import (
     MIN_SCAN_INTERVAL,
 )
 
+SUPPORTED_API = "autoprintfarm-public-v1"
 KEY_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 URL_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
 USER_SCHEMA = vol.Schema(
@@ -83,6 +83,8 @@ class ApfConfigFlow(ConfigFlow, domain=DOMAIN):
         client = ApfClient(async_get_clientsession(self.hass), url, api_key)
         try:
             server = await client.server_info()
+            if server.api is not None and server.api != SUPPORTED_API:
+                return None, {"base": "unsupported_api"}
             await client.printers()  # proves the key has the read scope
         except APFAuthenticationError:
             return None, {CONF_API_KEY: "invalid_auth"}

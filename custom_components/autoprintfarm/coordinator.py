@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -17,7 +18,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from apf_core.client import (
+from .apf_client import (
     APFAuthenticationError,
     ApfClient,
     APFConnectionError,
@@ -32,7 +33,6 @@ from apf_core.client import (
     PrinterStatus,
     ServerInfo,
 )
-
 from .compat import update_failed
 from .const import (
     ACTIVE_STATES,
@@ -300,11 +300,16 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
         self._backoff = 1.0
         while True:
             try:
-                async for event in self.client.events(
-                    STREAM_TYPES, self.last_event_id, on_connect=self._on_stream_connected
-                ):
-                    self.last_event_id = event.id
-                    await self._handle_event(event)
+                # aclosing: on cancel (unload) the socket closes now, not when the generator
+                # is garbage collected (its heartbeat timer would outlive the entry).
+                async with contextlib.aclosing(
+                    self.client.events(
+                        STREAM_TYPES, self.last_event_id, on_connect=self._on_stream_connected
+                    )
+                ) as stream:
+                    async for event in stream:
+                        self.last_event_id = event.id
+                        await self._handle_event(event)
             except APFEventStreamUnavailable:
                 LOGGER.info("The server has no event stream; polling every %s", self.poll_interval)
                 self.push_supported = False

@@ -7,8 +7,7 @@ from datetime import datetime, timedelta
 
 from homeassistant.util import dt as dt_util
 
-from apf_core.client import Filament, InventoryItem, Job, JobStats, Printer, PrinterStatus
-
+from .apf_client import Filament, InventoryItem, Job, JobStats, Printer, PrinterStatus
 from .const import ACTIVE_STATES
 
 # What a printer is doing when its current job enters a state.

@@ -23,7 +23,7 @@ async def async_get_config_entry_diagnostics(
     farm = runtime.farm
     return {
         "entry": async_redact_data(entry.as_dict(), TO_REDACT),
-        "server": async_redact_data(asdict(runtime.server), TO_REDACT),
+        "server": async_redact_data(_jsonable(asdict(runtime.server)), TO_REDACT),
         "push": {
             "connected": farm.push_connected,
             "supported": farm.push_supported,

@@ -8,25 +8,29 @@ from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
 
-from apf_core.client import ServerInfo
-
+from .apf_client import ServerInfo
 from .compat import via_hub
 from .const import DOMAIN
 from .coordinator import ApfConfigEntry, ApfFarmCoordinator
 from .data import PrinterData
 
 
+def hub_device_fields(unique_id: str, server: ServerInfo, base_url: str) -> dict[str, Any]:
+    """The farm (server) device's registry fields, as keyword arguments."""
+    return {
+        "identifiers": {(DOMAIN, unique_id)},
+        "name": server.name,
+        "manufacturer": "APF",
+        "model": "Print farm server",
+        "sw_version": server.version,
+        "entry_type": DeviceEntryType.SERVICE,
+        "configuration_url": base_url,
+    }
+
+
 def build_hub_device_info(unique_id: str, server: ServerInfo, base_url: str) -> DeviceInfo:
     """DeviceInfo of the farm (server) device."""
-    return DeviceInfo(
-        identifiers={(DOMAIN, unique_id)},
-        name=server.name,
-        manufacturer="APF",
-        model="Print farm server",
-        sw_version=server.version,
-        entry_type=DeviceEntryType.SERVICE,
-        configuration_url=base_url,
-    )
+    return DeviceInfo(**hub_device_fields(unique_id, server, base_url))
 
 
 def hub_device_info(entry: ApfConfigEntry) -> DeviceInfo:
@@ -73,9 +77,7 @@ class ApfPrinterEntity(CoordinatorEntity[ApfFarmCoordinator]):
             model=printer.model,
             sw_version=printer.firmware_version,
             suggested_area=printer.location,
-        )
-        self._attr_device_info.update(
-            via_hub((DOMAIN, entry.unique_id), entry.runtime_data.hub_device_id)
+            **via_hub((DOMAIN, entry.unique_id), entry.runtime_data.hub_device_id),
         )
 
     @property

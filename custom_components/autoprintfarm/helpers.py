@@ -9,14 +9,13 @@ from typing import Any, cast
 
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
-from apf_core.client import (
+from .apf_client import (
     APFAuthenticationError,
     APFConnectionError,
     APFError,
     APFInsufficientScopeError,
     APFNotFoundError,
 )
-
 from .const import DOMAIN
 from .coordinator import ApfConfigEntry
 from .entity import ApfPrinterEntity

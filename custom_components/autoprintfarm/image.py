@@ -7,8 +7,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
-from apf_core.client import APFError
-
+from .apf_client import APFError
 from .const import LOGGER
 from .coordinator import ApfConfigEntry, ApfFarmCoordinator
 from .entity import ApfPrinterEntity

@@ -1,4 +1,8 @@
-"""Assist intents: pause, resume and ask about a printer by name."""
+"""Assist intents: pause, resume and ask about a printer by name.
+
+The sentences need no setup (voice.py registers them as conversation triggers); these intents
+serve custom sentences and LLM agents, with the same translated replies.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import intent
 
-from apf_core.client import APFError
-
 from .const import DOMAIN
-from .coordinator import ApfConfigEntry
-from .data import PrinterData
+from .voice import async_reply
 
 INTENT_PAUSE = "ApfPausePrinter"
 INTENT_RESUME = "ApfResumePrinter"
@@ -23,39 +24,23 @@ INTENT_STATUS = "ApfPrinterStatus"
 async def async_setup_intents(hass: HomeAssistant) -> None:
     """Register the intent handlers (intent platform: called by the intent component)."""
     intent.async_register(
-        hass, PrinterCommandIntent(INTENT_PAUSE, "pause", "Pauses a 3D printer of the print farm")
+        hass, PrinterIntent(INTENT_PAUSE, "pause", "Pauses a 3D printer of the print farm")
     )
     intent.async_register(
         hass,
-        PrinterCommandIntent(
-            INTENT_RESUME, "resume", "Resumes a paused 3D printer of the print farm"
-        ),
+        PrinterIntent(INTENT_RESUME, "resume", "Resumes a paused 3D printer of the print farm"),
     )
-    intent.async_register(hass, PrinterStatusIntent())
+    intent.async_register(
+        hass,
+        PrinterIntent(INTENT_STATUS, "status", "Reports what a 3D printer of the farm is doing"),
+    )
 
 
-def find_printer(hass: HomeAssistant, name: str) -> tuple[ApfConfigEntry, PrinterData]:
-    """The printer whose name matches (case-insensitive) in any loaded farm."""
-    wanted = " ".join(name.casefold().split())
-    entries: list[ApfConfigEntry] = hass.config_entries.async_loaded_entries(DOMAIN)
-    for entry in entries:
-        for data in entry.runtime_data.farm.data.printers.values():
-            if " ".join(data.printer.name.casefold().split()) == wanted:
-                return entry, data
-    raise intent.IntentHandleError(f"No printer named {name}")
+class PrinterIntent(intent.IntentHandler):
+    """Pause, resume or report a printer; an unknown name is an error naming the printers."""
 
-
-class _PrinterIntent(intent.IntentHandler):
     slot_schema: dict[Any, Any] = {vol.Required("printer"): cv.string}
     platforms = {DOMAIN}
-
-    def _printer(self, intent_obj: intent.Intent) -> tuple[ApfConfigEntry, PrinterData]:
-        slots = self.async_validate_slots(intent_obj.slots)
-        return find_printer(intent_obj.hass, slots["printer"]["value"])
-
-
-class PrinterCommandIntent(_PrinterIntent):
-    """Pause or resume a printer."""
 
     def __init__(self, intent_type: str, action: str, description: str) -> None:
         self.intent_type = intent_type
@@ -63,41 +48,10 @@ class PrinterCommandIntent(_PrinterIntent):
         self.description = description
 
     async def async_handle(self, intent_obj: intent.Intent) -> intent.IntentResponse:
-        entry, data = self._printer(intent_obj)
-        client = entry.runtime_data.client
-        try:
-            if self.action == "pause":
-                await client.pause(data.printer.id)
-            else:
-                await client.resume(data.printer.id)
-        except APFError as err:
-            raise intent.IntentHandleError(
-                f"Could not {self.action} {data.printer.name}: {err}"
-            ) from err
-        await entry.runtime_data.farm.async_request_refresh()
-        response = intent_obj.create_response()
-        verb = "Paused" if self.action == "pause" else "Resumed"
-        response.async_set_speech(f"{verb} {data.printer.name}")
-        return response
-
-
-class PrinterStatusIntent(_PrinterIntent):
-    """Say what a printer is doing."""
-
-    intent_type = INTENT_STATUS
-    description = "Reports what a 3D printer of the print farm is doing"
-
-    async def async_handle(self, intent_obj: intent.Intent) -> intent.IntentResponse:
-        _entry, data = self._printer(intent_obj)
-        speech = f"{data.printer.name} is {data.state}"
-        if (
-            data.state in ("printing", "paused")
-            and data.status
-            and data.status.progress is not None
-        ):
-            speech += f", {round(data.status.progress)} percent done"
-            if data.status.remaining_time_minutes:
-                speech += f", {data.status.remaining_time_minutes} minutes left"
+        name = self.async_validate_slots(intent_obj.slots)["printer"]["value"]
+        speech, ok = await async_reply(intent_obj.hass, self.action, name, intent_obj.language)
+        if not ok:
+            raise intent.IntentHandleError(speech)
         response = intent_obj.create_response()
         response.async_set_speech(speech)
         return response

@@ -1,4 +1,4 @@
-"""Logbook descriptions of autoprintfarm_event."""
+"""Logbook descriptions of autoprintfarm_event, translated (strings.json, common.logbook_*)."""
 
 from __future__ import annotations
 
@@ -8,27 +8,9 @@ from typing import Any
 from homeassistant.components.logbook.const import LOGBOOK_ENTRY_MESSAGE, LOGBOOK_ENTRY_NAME
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import translation
 
 from .const import DOMAIN, EVENT_APF
-
-MESSAGES: dict[str, str] = {
-    "print_started": "started printing{file}",
-    "print_paused": "paused printing{file}",
-    "print_resumed": "resumed printing{file}",
-    "print_completed": "completed{file}",
-    "print_failed": "failed printing{file}{reason}",
-    "print_cancelled": "cancelled printing{file}",
-    "printer_online": "came online",
-    "printer_offline": "went offline",
-    "printer_error": "reported an error{error}",
-    "bed_clear_required": "needs its bed cleared",
-    "low_stock": "is low on {sku} ({stock} left)",
-    "filament_low": "is low on filament {spool} ({grams} g left)",
-    "filament_empty": "ran out of filament {spool}",
-    "order_created": "received order {order}",
-    "order_fulfilled": "fulfilled order {order}",
-    "assembly_completed": "completed an assembly task",
-}
 
 
 def _placeholders(data: Mapping[str, Any]) -> dict[str, str]:
@@ -56,15 +38,25 @@ def async_describe_events(
 ) -> None:
     """Describe autoprintfarm events in the logbook."""
     registry = dr.async_get(hass)
+    # The describer is synchronous: load the texts now, read them from the cache later.
+    hass.async_create_task(
+        translation.async_get_translations(hass, hass.config.language, "common", [DOMAIN]),
+        eager_start=True,
+    )
 
     @callback
     def describe(event: Event) -> dict[str, str]:
-        device = registry.devices.get(event.data.get("device_id") or "")
+        texts = translation.async_get_cached_translations(
+            hass, hass.config.language, "common", DOMAIN
+        )
+        prefix = f"component.{DOMAIN}.common."
+        device = registry.async_get(event.data.get("device_id") or "")
         name = (device.name_by_user or device.name) if device else None
         kind = str(event.data.get("type", ""))
         payload = event.data.get("data")
-        template = MESSAGES.get(kind, kind.replace("_", " "))
+        template = texts.get(f"{prefix}logbook_{kind}", kind.replace("_", " "))
         message = template.format(**_placeholders(payload if isinstance(payload, Mapping) else {}))
-        return {LOGBOOK_ENTRY_NAME: name or "AutoPrintFarm", LOGBOOK_ENTRY_MESSAGE: message}
+        farm = texts.get(f"{prefix}logbook_farm", "AutoPrintFarm")
+        return {LOGBOOK_ENTRY_NAME: name or farm, LOGBOOK_ENTRY_MESSAGE: message}
 
     async_describe_event(DOMAIN, EVENT_APF, describe)

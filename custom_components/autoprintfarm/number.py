@@ -16,8 +16,7 @@ from homeassistant.const import UnitOfTemperature
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from apf_core.client import PrinterStatus
-
+from .apf_client import PrinterStatus
 from .coordinator import ApfConfigEntry
 from .entity import ApfPrinterEntity
 from .helpers import apf_exception_handler

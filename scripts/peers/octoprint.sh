@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Install the OctoPrint test peer (printer-protocols.md §1.6) into <repo>/.peers/octoprint.
+# Install the OctoPrint test peer (printer-protocols.md §1.6) into <cache>/peers/octoprint (scripts/_cache.sh).
 # Idempotent: does nothing when the pinned version is already installed.
 # Override the interpreter with OCTOPRINT_PYTHON=/path/to/python3.11.
 set -euo pipefail
 
 OCTOPRINT_VERSION="1.11.8"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-PEERS_DIR="$REPO_ROOT/.peers"
+. "$REPO_ROOT/scripts/_cache.sh"
+PEERS_DIR="$(apf_peers_dir)"
 VENV="$PEERS_DIR/octoprint"
 
 pick_python() {
@@ -19,8 +20,6 @@ pick_python() {
 }
 
 mkdir -p "$PEERS_DIR"
-# keep the peers out of git without touching the project's .gitignore
-[[ -f "$PEERS_DIR/.gitignore" ]] || echo '*' > "$PEERS_DIR/.gitignore"
 
 if [[ -x "$VENV/bin/octoprint" ]] && \
    [[ "$("$VENV/bin/python" -c 'import octoprint; print(octoprint.__version__)' 2>/dev/null)" == "$OCTOPRINT_VERSION" ]]; then

@@ -127,3 +127,18 @@ async def test_long_query_strings_get_the_envelope(api) -> None:
 )
 async def test_huge_numbers_in_queries_are_400(api, path, params) -> None:
     assert_envelope(await api.get(path, params=params, key="read"), 400, "VALIDATION_ERROR")
+
+
+async def test_deeply_nested_json_is_a_400(api) -> None:
+    import aiohttp
+
+    body = '{"a":' * 990 + "1" + "}" * 990  # orjson accepts it; walking it used to recurse
+    headers = {"Authorization": f"Bearer {api.keys['write']}", "Content-Type": "application/json"}
+    async with aiohttp.ClientSession() as session, session.post(
+        api.server.api + "/printers", data=body, headers=headers
+    ) as resp:
+        assert resp.status == 400
+        payload = await resp.json()
+    assert payload["success"] is False
+    assert payload["code"] == "VALIDATION_ERROR"
+    assert "nested deeper" in payload["message"]

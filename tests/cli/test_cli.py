@@ -108,6 +108,18 @@ def test_serve_demo_prints_a_key_once_and_lists_printers(tmp_path: Path) -> None
         with urllib.request.urlopen(request, timeout=10) as resp:
             body = json.loads(resp.read())
         assert body["success"] is True and len(body["data"]) >= 4
+        # a second server on the same SQLite file is refused, the first keeps serving
+        refused = subprocess.run(
+            [sys.executable, "-m", "apf_core.cli", "serve", "--no-zeroconf", "--port", str(_free_port())],
+            env=env, capture_output=True, text=True, timeout=60,
+        )
+        assert refused.returncode == 1, refused.stderr
+        assert f"another APF server (pid {proc.pid})" in refused.stderr
+        assert "PostgreSQL" in refused.stderr and "Traceback" not in refused.stderr
+        # short read-only commands still work next to the running server
+        assert len(json.loads(apf("keys", "list", "--json", data_dir=tmp_path).stdout)) == 1
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            assert json.loads(resp.read())["success"] is True
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -121,3 +133,26 @@ def test_serve_demo_prints_a_key_once_and_lists_printers(tmp_path: Path) -> None
         check=True,
     )
     assert len(json.loads(second.stdout)) == 1
+
+
+def test_keys_expiry_name_and_states(tmp_path: Path) -> None:
+    for bad in (["--expires-in", "0"], ["--expires-in", "-3"]):
+        refused = apf("keys", "create", "--name", "x", "--scopes", "read", *bad, data_dir=tmp_path, check=False)
+        assert refused.returncode == 2
+        assert "at least 1 day" in refused.stderr
+    empty = apf("keys", "create", "--name", "  ", "--scopes", "read", data_dir=tmp_path, check=False)
+    assert empty.returncode == 2
+    assert "name must not be empty" in empty.stderr
+    apf("keys", "create", "--name", "day", "--scopes", "read", "--expires-in", "1", data_dir=tmp_path)
+    apf("keys", "create", "--name", "old", "--scopes", "read", "--expires-in", "1", data_dir=tmp_path)
+    apf("keys", "create", "--name", "gone", "--scopes", "read", data_dir=tmp_path)
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "apf.db") as conn:
+        conn.execute("UPDATE api_keys SET expires_at = '2020-01-01 00:00:00.000000' WHERE name = 'old'")
+    listed = {r["name"]: r for r in json.loads(apf("keys", "list", "--json", data_dir=tmp_path).stdout)}
+    apf("keys", "revoke", listed["gone"]["id"], data_dir=tmp_path)
+    states = {r["name"]: r["state"] for r in json.loads(apf("keys", "list", "--json", data_dir=tmp_path).stdout)}
+    assert states == {"day": "active", "old": "expired", "gone": "revoked"}
+    human = apf("keys", "list", data_dir=tmp_path).stdout
+    assert "expired" in human and "revoked" in human

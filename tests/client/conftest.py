@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from apf_core.client import ApfClient
+from apf_client import ApfClient
 
 KEY = "apf_live_" + "ab" * 32
 

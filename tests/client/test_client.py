@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from apf_core.client import (
+from apf_client import (
     APFAuthenticationError,
     ApfClient,
     APFConnectionError,

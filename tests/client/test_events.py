@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from aiohttp import WSMsgType, web
 
-from apf_core.client import (
+from apf_client import (
     APFAuthenticationError,
     ApfClient,
     APFConnectionError,

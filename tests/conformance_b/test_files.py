@@ -467,5 +467,5 @@ async def test_concurrent_version_adds_get_distinct_numbers(api: Api, tmp_path: 
 
 async def test_unknown_routes_and_methods(api: Api) -> None:
     assert_error(await api.get("/files/x/y/z"), 404, "NOT_FOUND")
-    assert_error(await api.delete("/files/upload-url"), 405, "METHOD_NOT_ALLOWED")
+    assert_error(await api.put("/files/upload-url"), 405, "METHOD_NOT_ALLOWED")
     assert_error(await api.patch("/files"), 405, "METHOD_NOT_ALLOWED")

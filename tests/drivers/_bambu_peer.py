@@ -141,8 +141,25 @@ class Broker:
         self.process = None
 
 
-def _implicit_ftps_handler() -> type:
-    from pyftpdlib.handlers import TLS_FTPHandler
+@dataclass
+class FtpQuirks:
+    """How the fake printer's FTPS server misbehaves, like real ones do."""
+
+    late_226_s: float = 0.0  # H2D: the final 226 comes long after the data
+    refuse_tls13: bool = False  # P2S: 426 on a TLS 1.3 session
+    rate_bytes_s: float = 0.0  # A1: about 75 KB/s (0: as fast as loopback goes)
+    stores: int = 0
+
+
+def _implicit_ftps_handler(quirks: FtpQuirks) -> type:
+    from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
+
+    class SlowDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
+        def recv(self, buffer_size: int) -> bytes:
+            data: bytes = super().recv(min(buffer_size, 16384))
+            if quirks.rate_bytes_s and data:
+                time.sleep(len(data) / quirks.rate_bytes_s)  # the fake serves one client
+            return data
 
     class ImplicitTLSHandler(TLS_FTPHandler):  # type: ignore[misc]
         """TLS from the first byte, like the printer on port 990."""
@@ -150,6 +167,21 @@ def _implicit_ftps_handler() -> type:
         def handle(self) -> None:
             self.secure_connection(self.ssl_context)
             super().handle()
+
+        dtp_handler = SlowDTPHandler
+
+        def respond(self, resp: str, *args: Any, **kwargs: Any) -> None:
+            if not resp.startswith("226"):
+                super().respond(resp, *args, **kwargs)
+                return
+            quirks.stores += 1
+            version = self.socket.get_protocol_version_name()
+            if quirks.refuse_tls13 and version == "TLSv1.3":
+                super().respond("426 Failure reading network stream.", *args, **kwargs)
+            elif quirks.late_226_s:
+                self.ioloop.call_later(quirks.late_226_s, super().respond, resp, *args, **kwargs)
+            else:
+                super().respond(resp, *args, **kwargs)
 
         def ftp_AUTH(self, line: str) -> None:  # pyftpdlib's command naming
             self.respond("503 Already secured (implicit TLS).")
@@ -166,7 +198,8 @@ class FtpsServer:
 
         authorizer = DummyAuthorizer()
         authorizer.add_user("bblp", access_code, str(root), perm="elradfmwMT")
-        handler = _implicit_ftps_handler()
+        self.quirks = FtpQuirks()
+        handler = _implicit_ftps_handler(self.quirks)
         handler.certfile = str(cert)
         handler.keyfile = str(key)
         handler.authorizer = authorizer
@@ -214,6 +247,8 @@ def initial_report() -> dict[str, Any]:
         "bed_target_temper": 0.0,
         "chamber_temper": 25.0,
         "hms": [],
+        "sdcard": True,
+        "home_flag": 0x100,  # SD card present, axes not homed
         "lights_report": [{"node": "chamber_light", "mode": "off"}],
         "upload": {"status": "idle", "progress": 0, "message": ""},
         "ams": {
@@ -269,12 +304,16 @@ def initial_report() -> dict[str, Any]:
 def h2d_report() -> dict[str, Any]:
     """Newer firmware: temperatures packed as ``target << 16 | current`` under ``device``."""
     report = initial_report()
-    for key in ("nozzle_temper", "nozzle_target_temper", "bed_temper", "bed_target_temper",
-                "chamber_temper"):
+    for key in (
+        "nozzle_temper",
+        "nozzle_target_temper",
+        "bed_temper",
+        "bed_target_temper",
+        "chamber_temper",
+    ):
         del report[key]
     report["device"] = {
-        "extruder": {"info": [{"id": 0, "temp": (220 << 16) | 215},
-                              {"id": 1, "temp": 30}]},
+        "extruder": {"info": [{"id": 0, "temp": (220 << 16) | 215}, {"id": 1, "temp": 30}]},
         "bed": {"info": {"temp": (60 << 16) | 58}},
         "ctc": {"info": {"temp": 35}},
     }
@@ -293,12 +332,22 @@ class FakePrinter:
         tick: float = 0.1,
         step: float = 2.0,
         model: str = "P1S",
+        developer_mode: bool = True,
+        bare_acks: bool = False,
+        ams: bool = True,
     ) -> None:
         self.serial = serial
         self.files = files
         self.tick = tick
         self.step = step  # percent per tick while RUNNING
+        self.model = model
+        #: without Developer mode (2025+ firmware) these requests are dropped without a reply
+        self.developer_mode = developer_mode
+        #: some firmware answers ``{command, sequence_id}`` without ``result``
+        self.bare_acks = bare_acks
         self.report = h2d_report() if model == "H2D" else initial_report()
+        if not ams:
+            del self.report["ams"]["ams"]
         self.requests: list[dict[str, Any]] = []
         self.mute = False  # ignore requests (for timeout tests)
         self.refuse: set[str] = set()  # commands answered with result "failed"
@@ -374,6 +423,16 @@ class FakePrinter:
     def _reply(
         self, kind: str, request: dict[str, Any], result: str = "success", reason: str = ""
     ) -> None:
+        if self.bare_acks:
+            self._publish(
+                {
+                    kind: {
+                        "command": request.get("command"),
+                        "sequence_id": request.get("sequence_id"),
+                    }
+                }
+            )
+            return
         self._publish({kind: request | {"result": result, "reason": reason}})
 
     # --- requests --------------------------------------------------------------------
@@ -385,6 +444,11 @@ class FakePrinter:
         with self._lock:
             self.requests.append(payload)
         if self.mute:
+            return
+        dropped = ("project_file", "gcode_line", "ams_change_filament")
+        if not self.developer_mode and any(
+            isinstance(r, dict) and r.get("command") in dropped for r in payload.values()
+        ):
             return
         for kind, request in payload.items():
             if isinstance(request, dict):
@@ -405,7 +469,7 @@ class FakePrinter:
                             {
                                 "name": "ota",
                                 "sw_ver": "01.08.02.00",
-                                "product_name": "Bambu Lab P1S",
+                                "product_name": f"Bambu Lab {self.model}",
                                 "sn": self.serial,
                             }
                         ]
@@ -431,11 +495,27 @@ class FakePrinter:
     def _cmd_project_file(self, request: dict[str, Any]) -> str | None:
         url = str(request.get("url", ""))
         name = url.rsplit("/", 1)[-1]
-        if not (self.files / name).is_file():
-            return f"file not found: {name}"
+        prefix = "ftp:///" if self.model.startswith("H2") else "file:///sdcard/"
+        if not url.startswith(prefix) or not (self.files / name).is_file():
+            return f"file not found: {url}"
         if not str(request.get("param", "")).startswith("Metadata/plate_"):
             return "bad plate"
-        return self._start_job(request.get("subtask_name") or name, name)
+        units = self.report.get("ams", {}).get("ams") or []
+        if request.get("use_ams") and not units:
+            return "use_ams without AMS"
+        error = self._start_job(request.get("subtask_name") or name, name)
+        loaded = {
+            int(u["id"]) * 4 + int(t["id"])
+            for u in units
+            for t in u.get("tray", [])
+            if t.get("tray_type")
+        }
+        mapping = [int(t) for t in request.get("ams_mapping") or [] if int(t) >= 0]
+        if error is None and request.get("use_ams") and not set(mapping) <= loaded:
+            # like the real printer: it pauses at once with a runout HMS and never starts
+            self._prepare_ticks = 10**9
+            self.push_delta(gcode_state="PAUSE", hms=[{"attr": 0x07000700, "code": 0x00020004}])
+        return error
 
     def _cmd_gcode_file(self, request: dict[str, Any]) -> str | None:
         name = str(request.get("param", "")).rsplit("/", 1)[-1]
@@ -498,23 +578,49 @@ class FakePrinter:
             elif words[0] == "M140" and value is not None:
                 changes["bed_target_temper"] = value
             elif words[0] == "G28":
-                changes["home_flag"] = 1
+                changes["home_flag"] = int(self.report.get("home_flag", 0)) | 0x7
         if changes:
             self.push_delta(**changes)
         return None
 
     def _cmd_ledctrl(self, request: dict[str, Any]) -> str | None:
-        mode = request.get("led_mode")
-        if request.get("led_node") != "chamber_light" or mode not in ("on", "off", "flashing"):
+        mode, node = request.get("led_mode"), request.get("led_node")
+        nodes = ("chamber_light", "chamber_light2") if self.model.startswith("H2") else ()
+        if node not in (nodes or ("chamber_light",)) or mode not in ("on", "off", "flashing"):
             return "bad light"
-        self.push_delta(lights_report=[{"node": "chamber_light", "mode": mode}])
+        lights = [dict(light) for light in self.report["lights_report"]]
+        lights = [light for light in lights if light["node"] != node] + [
+            {"node": node, "mode": mode}
+        ]
+        self.push_delta(lights_report=lights)
         return None
+
+    def _cmd_print_speed(self, request: dict[str, Any]) -> str | None:
+        level = int(request.get("param", 0))
+        if not 1 <= level <= 4:
+            return "bad speed level"
+        self.push_delta(spd_lvl=level, spd_mag=[50, 100, 124, 166][level - 1])
+        return None
+
+    def push_ams_unit(self, unit: dict[str, Any], **ams_fields: Any) -> None:
+        """A P1/A1/H2D-style delta naming one AMS unit only (the others are not repeated)."""
+        with self._lock:
+            units = self.report["ams"].setdefault("ams", [])
+            for index, known in enumerate(units):
+                if known.get("id") == unit.get("id"):
+                    units[index] = _merged(known, unit)
+                    break
+            else:
+                units.append(copy.deepcopy(unit))
+            self.report["ams"].update(ams_fields)
+            body = {"command": "push_status", "msg": 1, "sequence_id": self._next_sequence()}
+        self._publish({"print": body | {"ams": {"ams": [unit], **ams_fields}}})
 
     def _cmd_ams_change_filament(self, request: dict[str, Any]) -> str | None:
         target = int(request.get("target", -1))
         if target == 255:
             self.push_delta(ams={"tray_now": "255", "tray_tar": "255"})
-        elif 0 <= target < 4 or target == 254:
+        elif 0 <= target < 4 or target in (128, 254):
             self.push_delta(ams={"tray_now": str(target), "tray_tar": str(target)})
         else:
             return "no such tray"
@@ -547,6 +653,13 @@ class FakePrinter:
                             layer_num=max(1, int(percent / 2)),
                             nozzle_temper=round(min(220.0, 24.5 + percent * 4), 1),
                         )
+
+
+def _merged(known: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    trays = {t["id"]: t for t in known.get("tray", [])}
+    for tray in delta.get("tray", []):
+        trays[tray["id"]] = trays.get(tray["id"], {}) | tray
+    return known | {k: v for k, v in delta.items() if k != "tray"} | {"tray": list(trays.values())}
 
 
 def _merge(target: dict[str, Any], changes: dict[str, Any]) -> None:
@@ -594,3 +707,78 @@ class BambuPeer:
             "port": self.broker.port,
             "ftp_port": self.ftps.port,
         } | overrides
+
+
+def make_project(
+    path: Path,
+    filaments: tuple[tuple[int, str, str], ...] = ((1, "PLA", "#FF0000"),),
+    plates: tuple[int, ...] = (1,),
+    gcode_bytes: int = 100_000,
+) -> Path:
+    """A sliced Bambu 3MF: plate G-code plus slice_info.config naming each plate's filaments."""
+    import zipfile
+
+    rows = "".join(
+        f'<filament id="{i}" tray_info_idx="GFA00" type="{kind}" color="{color}" '
+        f'used_m="1.0" used_g="3.0"/>'
+        for i, kind, color in filaments
+    )
+    info = (
+        "<config>"
+        + "".join(f'<plate><metadata key="index" value="{n}"/>{rows}</plate>' for n in plates)
+        + "</config>"
+    )
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("Metadata/slice_info.config", info)
+        for n in plates:
+            archive.writestr(f"Metadata/plate_{n}.gcode", ("G1 X1 Y1\n" * (gcode_bytes // 9)))
+    return path
+
+
+class FakeCamera:
+    """The P1/A1 JPEG stream on TLS port 6000 (OpenBambuAPI video.md): checks the login."""
+
+    JPEG = b"\xff\xd8\xff\xe0" + b"fake-jpeg" * 10 + b"\xff\xd9"
+
+    def __init__(self, cert: Path, key: Path, access_code: str = ACCESS_CODE) -> None:
+        self.access_code = access_code
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self._context = context
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.2)
+        self.port = int(self._sock.getsockname()[1])
+        self.logins: list[bytes] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="fake-camera", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                raw, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            try:
+                with self._context.wrap_socket(raw, server_side=True) as conn:
+                    conn.settimeout(5)
+                    login = b""
+                    while len(login) < 80:
+                        chunk = conn.recv(80 - len(login))
+                        if not chunk:
+                            break
+                        login += chunk
+                    self.logins.append(login)
+                    code = login[48:80].rstrip(b"\0").decode(errors="replace")
+                    if login[16:20] != b"bblp" or code != self.access_code:
+                        continue  # the real printer just closes the connection
+                    header = len(self.JPEG).to_bytes(4, "little") + bytes(4)
+                    header += (1).to_bytes(4, "little") + bytes(4)
+                    conn.sendall(header + self.JPEG)
+            except (OSError, ssl.SSLError):
+                continue
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._sock.close()

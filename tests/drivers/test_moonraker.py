@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -31,13 +32,13 @@ from tests.drivers._moonraker_peer import (
     big_gcode,
     free_port,
     missing_reason,
+    start_fake_webcam,
 )
 
 SMALL_GCODE = (
     "G28\nG90\nSET_PRINT_STATS_INFO TOTAL_LAYER=2 CURRENT_LAYER=1\nG1 X20 Y20 F6000\n"
     "SET_PRINT_STATS_INFO CURRENT_LAYER=2\nG1 X40 Y40 F6000\n"
 )
-
 
 
 @pytest.fixture(autouse=True)
@@ -243,7 +244,7 @@ async def test_light_and_filament_need_configuration(
 async def test_missing_file_is_a_driver_error(driver: MoonrakerDriver) -> None:
     with pytest.raises(RpcError) as info:
         await driver.start_file("does-not-exist.gcode")
-    assert info.value.code == 400
+    assert info.value.rpc_code == 400
     with pytest.raises(DriverError, match="cannot read") as local:
         await driver.start_print(Path("/nonexistent.gcode"), "x.gcode")
     assert not isinstance(local.value, PrinterUnreachable)
@@ -364,19 +365,26 @@ async def fake_moonraker() -> AsyncIterator[str]:
             elif method == "server.info":
                 reply["result"] = {"klippy_state": "startup"}
                 asyncio.get_running_loop().call_later(
-                    0.3, lambda: asyncio.ensure_future(
+                    0.3,
+                    lambda: asyncio.ensure_future(
                         ws.send_str(json.dumps({"jsonrpc": "2.0", "method": "notify_klippy_ready"}))
-                    )
+                    ),
                 )
             elif method == "printer.objects.list":
                 reply["result"] = {"objects": ["webhooks", "print_stats", "extruder"]}
             elif method == "printer.objects.subscribe":
-                reply["result"] = {"eventtime": 1.0, "status": {
-                    "webhooks": {"state": "ready"},
-                    "print_stats": {"state": "error", "message": "Move out of range",
-                                    "filename": "x.gcode"},
-                    "extruder": {"temperature": 21.5, "target": 0.0},
-                }}
+                reply["result"] = {
+                    "eventtime": 1.0,
+                    "status": {
+                        "webhooks": {"state": "ready"},
+                        "print_stats": {
+                            "state": "error",
+                            "message": "Move out of range",
+                            "filename": "x.gcode",
+                        },
+                        "extruder": {"temperature": 21.5, "target": 0.0},
+                    },
+                }
             elif method == "printer.print.pause":
                 reply["error"] = {"code": 503, "message": "Klippy Disconnected"}
             elif method == "printer.print.resume":
@@ -400,8 +408,11 @@ async def fake_moonraker() -> AsyncIterator[str]:
 
 
 async def test_fake_server_startup_errors_and_timeouts(fake_moonraker: str) -> None:
-    driver = MoonrakerDriver(ConnectionConfig("moonraker", {
-        "url": fake_moonraker, "command_timeout": 0.3, "backoff_initial": 0.1}))
+    driver = MoonrakerDriver(
+        ConnectionConfig(
+            "moonraker", {"url": fake_moonraker, "command_timeout": 0.3, "backoff_initial": 0.1}
+        )
+    )
     try:
         await driver.connect()
         assert driver.state.status is Status.OFFLINE  # klippy still starting
@@ -419,3 +430,54 @@ async def test_fake_server_startup_errors_and_timeouts(fake_moonraker: str) -> N
         assert driver.connections == 1  # malformed frames did not break the socket
     finally:
         await driver.close()
+
+
+async def test_webcam_snapshot_and_speed(
+    make_driver: Callable[..., MoonrakerDriver], peer: MoonrakerPeer
+) -> None:
+    runner, url = await start_fake_webcam()
+    try:
+        peer.post(
+            "/server/webcams/item", {"name": "apf-test", "snapshot_url": url, "stream_url": url}
+        )
+        driver = make_driver()
+        await driver.connect()
+        await wait_for(driver, lambda s: Capability.CAMERA in driver.capabilities, timeout=30)
+        image = await driver.snapshot()
+        assert image.startswith(b"\xff\xd8")
+        await driver.set_speed("sport")
+        await wait_for(driver, lambda s: s.speed_percent == 124, timeout=30)
+        await driver.set_speed("standard")
+        await wait_for(driver, lambda s: s.speed_percent == 100, timeout=30)
+        assert Capability.POWER not in driver.capabilities  # the peer has no [power] section
+    finally:
+        with contextlib.suppress(Exception):
+            peer.post("/server/webcams/delete_item?name=apf-test")
+        await runner.cleanup()
+
+
+def test_unpowered_mcu_is_offline_with_the_reason() -> None:
+    driver = MoonrakerDriver(ConnectionConfig("moonraker", {"url": "http://127.0.0.1:1"}))
+    driver._objects["webhooks"] = {
+        "state": "error",
+        "state_message": "mcu 'mcu': Unable to connect\n",
+    }
+    driver._recompute()
+    assert driver.state.status is Status.OFFLINE
+    assert driver.state.offline_reason == "Klipper is not ready: mcu 'mcu': Unable to connect"
+
+
+async def test_klipper_error_result_is_cleared_by_a_bed_clear() -> None:
+    driver = MoonrakerDriver(ConnectionConfig("moonraker", {"url": "http://127.0.0.1:1"}))
+    driver._klippy_ready.set()
+    driver._objects.update(
+        webhooks={"state": "ready"},
+        print_stats={"state": "error", "message": "Move out of range", "filename": "a.gcode"},
+    )
+    driver._recompute()
+    assert driver.state.status is Status.ERROR
+    driver.clear_result()
+    assert driver.state.status is Status.IDLE and driver.state.error is None
+    driver._merge({"print_stats": {"state": "printing", "filename": "b.gcode"}})
+    driver._merge({"print_stats": {"state": "error", "filename": "b.gcode"}})
+    assert driver.state.status is Status.ERROR  # a new failure counts again

@@ -25,6 +25,7 @@ from apf_core.drivers.base import (
     Status,
 )
 from apf_core.drivers.octoprint import OctoPrintDriver, layer_offsets, map_state
+from tests.drivers._moonraker_peer import start_fake_webcam
 from tests.drivers._octoprint_peer import SETUP_HINT, OctoPrintPeer, free_port, peer_available
 from tests.drivers.conftest import allow_local_sockets, wait_for, wait_for_status
 
@@ -388,3 +389,51 @@ async def test_serial_port_offline(
     await healer.connect()
     await wait_for(healer, lambda s: s.status is not Status.OFFLINE, timeout=30)
     await wait_for(watcher, lambda s: s.status is not Status.OFFLINE, timeout=30)
+
+
+@needs_peer
+async def test_firmware_error_mid_print_fails_the_job(
+    idle_peer: OctoPrintPeer, make_driver: Callable[..., Any], tmp_path: Path
+) -> None:
+    """The real Virtual Printer halts with a Marlin kill(): OctoPrint fires PrintFailed and
+    goes "Offline after error". The driver says ERROR (the job failed), not OFFLINE, and the
+    result sticks until the bed is cleared."""
+    path = tmp_path / "long.gcode"
+    path.write_text(long_gcode())
+    driver = make_driver(idle_peer)
+    await driver.connect()
+    await driver.start_print(path, "doomed.gcode")
+    await wait_for(driver, lambda s: s.status is Status.PRINTING, timeout=30)
+    idle_peer.request(
+        "POST", "/api/printer/command", {"command": "!!DEBUG:trigger_fatal_error_marlin"}
+    )
+    failed = await wait_for_status(driver, Status.ERROR, timeout=30)
+    assert failed.error is not None
+    assert failed.messages and failed.messages[0].code == "FIRMWARE_ERROR"
+    await asyncio.sleep(2)
+    assert driver.state.status is Status.ERROR  # not OFFLINE forever, and not forgotten
+    assert str(idle_peer.get("/api/job")["state"]).startswith("Offline")
+
+    driver.clear_result()
+    cleared = await wait_for_status(driver, Status.OFFLINE, timeout=10)
+    assert cleared.offline_reason is not None and "not connected" in cleared.offline_reason
+
+
+@needs_peer
+async def test_webcam_snapshot_from_settings(
+    idle_peer: OctoPrintPeer, make_driver: Callable[..., Any]
+) -> None:
+    runner, url = await start_fake_webcam()
+    try:
+        idle_peer.request(
+            "POST", "/api/settings", {"plugins": {"classicwebcam": {"snapshot": url}}}
+        )
+        driver = make_driver(idle_peer)
+        await driver.connect()
+        assert Capability.CAMERA in driver.capabilities
+        assert (await driver.snapshot()).startswith(b"\xff\xd8")  # no API key sent to it
+        idle_peer.request("POST", "/api/settings", {"plugins": {"classicwebcam": {"snapshot": ""}}})
+        with pytest.raises(CapabilityNotSupported, match="snapshot URL"):
+            await driver.snapshot()
+    finally:
+        await runner.cleanup()

@@ -24,7 +24,7 @@ from apf_core.drivers.base import (
 )
 from apf_core.drivers.prusalink import DigestAuth, PrusaLinkDriver, parse_challenge
 from tests.drivers._prusalink_peer import REALM, FakePrusaLink
-from tests.drivers.conftest import wait_for_status
+from tests.drivers.conftest import wait_for, wait_for_status
 
 MakeDriver = Callable[..., PrusaLinkDriver]
 
@@ -140,9 +140,9 @@ async def test_wrong_user(make_driver: MakeDriver) -> None:
         await make_driver(username="admin").connect()
 
 
-async def test_digest_without_qop(fake: tuple[FakePrusaLink, str], make_driver: MakeDriver) -> None:
+async def test_digest_with_qop(fake: tuple[FakePrusaLink, str], make_driver: MakeDriver) -> None:
     printer, _ = fake
-    printer.use_qop = False  # RFC 2069 style, as Buddy firmware answers
+    printer.use_qop = True  # RFC 7616 style, as the Raspberry Pi PrusaLink answers
     driver = make_driver()
     await driver.connect()
     assert driver.state.status is Status.IDLE
@@ -221,15 +221,53 @@ async def test_pause_without_job(make_driver: MakeDriver) -> None:
         await driver.pause()
 
 
-async def test_attention_state_is_an_error(
+async def test_attention_pauses_with_the_reason(
+    fake: tuple[FakePrusaLink, str], make_driver: MakeDriver, tmp_path: Path
+) -> None:
+    """Buddy's ATTENTION (runout, crash recovery, a question): the job is still there."""
+    printer, _ = fake
+    printer.print_seconds = 60
+    driver = make_driver()
+    await driver.connect()
+    path = tmp_path / "part.gcode"
+    path.write_text("G28\n")
+    await driver.start_print(path, "part.gcode")
+    await wait_for_status(driver, Status.PRINTING)
+    printer.fault = "Filament runout"
+    state = await wait_for_status(driver, Status.PAUSED)
+    assert state.error is None
+    (message,) = state.messages
+    assert message.code == "PRUSALINK_ATTENTION" and "Filament runout" in message.text
+    assert state.current_file == "part.gcode"
+    printer.fault = None
+    state = await wait_for_status(driver, Status.PRINTING)
+    assert state.messages == ()
+
+
+async def test_busy_is_not_a_print(
     fake: tuple[FakePrusaLink, str], make_driver: MakeDriver
 ) -> None:
     printer, _ = fake
     driver = make_driver()
     await driver.connect()
-    printer.fault = "Filament runout"
-    state = await wait_for_status(driver, Status.ERROR)
-    assert state.error == "Filament runout"
+    printer.busy = True
+    state = await wait_for(driver, lambda s: bool(s.messages))
+    assert state.status is Status.IDLE
+    assert state.messages[0].code == "PRUSALINK_BUSY"
+
+
+async def test_old_firmware_says_why(
+    fake: tuple[FakePrusaLink, str], make_driver: MakeDriver
+) -> None:
+    printer, _ = fake
+    printer.legacy = True
+    driver = make_driver()
+    await driver.connect()
+    state = driver.state
+    assert state.status is Status.OFFLINE
+    assert (
+        state.offline_reason is not None and "update the printer firmware" in state.offline_reason
+    )
 
 
 async def test_unavailable_then_back(
@@ -277,14 +315,14 @@ async def test_unsupported_features(make_driver: MakeDriver) -> None:
 
 
 async def test_realm_and_user_in_challenge(fake: tuple[FakePrusaLink, str]) -> None:
-    """The fake challenges like the spec says: digest, realm, MD5, qop=auth."""
+    """The fake challenges like Buddy firmware: digest, realm, MD5 and no qop."""
     _, url = fake
     async with aiohttp.ClientSession() as session, session.get(url + "/api/v1/status") as response:
         assert response.status == 401
         challenge = parse_challenge(response.headers["WWW-Authenticate"])
     assert challenge is not None
     assert challenge["realm"] == REALM
-    assert challenge["qop"] == "auth"
+    assert "qop" not in challenge
 
 
 async def test_slow_printer_times_out(

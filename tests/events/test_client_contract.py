@@ -1,4 +1,4 @@
-"""The Home Assistant client (apf_core.client) against the real event stream."""
+"""The Home Assistant client (apf_client, shipped inside the integration) against the real event stream."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from apf_core.client import ApfClient, FarmEvent
-from apf_core.client.exceptions import APFAuthenticationError, APFError, APFInsufficientScopeError
+from apf_client import ApfClient, FarmEvent
+from apf_client.exceptions import APFAuthenticationError, APFError, APFInsufficientScopeError
 from tests.api.conftest import Api
 
 from .conftest import make_job

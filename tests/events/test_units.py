@@ -5,12 +5,14 @@ from __future__ import annotations
 import ipaddress
 import socket
 
+import aiohttp
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from apf_core.events.patterns import TypeFilter, matches, parse_patterns, valid_pattern
 from apf_core.events.signatures import new_secret, sign, verify
-from apf_core.events.ssrf import BlockedAddress, GuardedResolver, SsrfPolicy, check_url, split_url
+from apf_core.net.session import GuardedConnector
+from apf_core.net.ssrf import BlockedAddress, SsrfPolicy, check_url, split_url
 
 
 @pytest.mark.parametrize(
@@ -136,17 +138,16 @@ class FakeResolver(AbstractResolver):
         return None
 
 
-async def test_guarded_resolver_checks_what_is_connected_to() -> None:
-    guarded = GuardedResolver(SsrfPolicy(), FakeResolver(["192.168.1.5"]))
-    assert [r["host"] for r in await guarded.resolve("ha.example", 80)] == ["192.168.1.5"]
-    rebinding = GuardedResolver(SsrfPolicy(), FakeResolver(["192.168.1.5", "169.254.169.254"]))
-    with pytest.raises(BlockedAddress, match="metadata"):
-        await rebinding.resolve("evil.example", 80)
-    with pytest.raises(BlockedAddress):
-        await GuardedResolver(SsrfPolicy(), FakeResolver(["8.8.8.8"])).resolve(
-            "metadata.google.internal", 80
-        )
-    await guarded.close()
+async def test_guarded_connector_checks_what_is_connected_to() -> None:
+    """DNS rebinding: the name resolves to a metadata address at delivery."""
+    session = aiohttp.ClientSession(
+        connector=GuardedConnector(SsrfPolicy(), resolver=FakeResolver(["169.254.169.254"]))
+    )
+    async with session:
+        with pytest.raises(BlockedAddress, match="metadata"):
+            await session.get("http://evil.example/latest/meta-data/")
+        with pytest.raises(BlockedAddress, match="metadata host"):
+            await session.get("http://metadata.google.internal/")
 
 
 async def test_delivery_to_a_rebound_name_is_refused(api, monkeypatch) -> None:
@@ -157,8 +158,10 @@ async def test_delivery_to_a_rebound_name_is_refused(api, monkeypatch) -> None:
     worker = api.farm.extensions["webhook_worker"]
     await worker.close()
     monkeypatch.setattr(
-        "apf_core.events.delivery.GuardedResolver",
-        lambda policy: GuardedResolver(policy, FakeResolver(["169.254.169.254"])),
+        "apf_core.events.delivery.guarded_session",
+        lambda policy: aiohttp.ClientSession(
+            connector=GuardedConnector(policy, resolver=FakeResolver(["169.254.169.254"]))
+        ),
     )
     result = (await api.post(f"/webhooks/{hook['id']}/test", key="write")).data
     assert result["delivered"] is False

@@ -42,7 +42,8 @@ FILE_RESOURCE_METADATA = {
         ("scene.obj", "obj"),
         ("model.amf", "amf"),
         ("archive.zip", None),
-        ("firmware.bgcode", None),
+        ("MK4_part.BGCODE", "bgcode"),
+        ("firmware.bin", None),
         ("noextension", None),
         ("trailingdot.", None),
     ],
@@ -52,7 +53,7 @@ def test_file_kind(filename: str, kind: str | None) -> None:
 
 
 def test_supported_extensions() -> None:
-    assert set(SUPPORTED_EXTENSIONS) == {"3mf", "gcode", "stl", "obj", "amf"}
+    assert set(SUPPORTED_EXTENSIONS) == {"3mf", "gcode", "bgcode", "stl", "obj", "amf"}
 
 
 def test_content_types() -> None:

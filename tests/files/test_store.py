@@ -46,7 +46,7 @@ def test_acceptable_names(name: str) -> None:
         ("tab\t.gcode", "single safe"),
         ("trailing.gcode ", "single safe"),
         ("notes.txt", "must end in"),
-        ("firmware.bgcode", "must end in"),
+        ("firmware.bgcode.txt", "must end in"),
         (".gcode", "before the extension"),
         ("...3mf", "before the extension"),
     ],

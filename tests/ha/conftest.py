@@ -1,9 +1,10 @@
-"""Fixtures for the Home Assistant integration tests (mocked apf_core client by default)."""
+"""Fixtures for the Home Assistant integration tests (mocked apf_client by default)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Callable, Generator
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,15 @@ from unittest.mock import AsyncMock, MagicMock, PropertyMock, patch
 
 import pytest
 from homeassistant.const import CONF_API_KEY, CONF_URL, Platform
+from homeassistant.const import __version__ as HA_VERSION
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
-from apf_core.client import (
+from custom_components.autoprintfarm.apf_client import (
     FarmEvent,
     Filament,
     InventoryItem,
@@ -32,6 +36,33 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SERVER_ID = "5d0f3c1e-8a4b-4c2d-9e7f-0a1b2c3d4e5f"
 URL = "http://farm.local:8080"
 API_KEY = "apf_live_" + "ab" * 32
+
+
+# Home Assistant 2026.x puts the device's area in new entity ids ("sensor.garage_prusa_one_status"):
+# the fixture printer p1 stands in the "Garage" (location -> suggested_area), p2 has no location.
+AREA_IN_ENTITY_IDS = hasattr(er, "EntityNamePart")
+PRUSA = "garage_prusa_one" if AREA_IN_ENTITY_IDS else "prusa_one"
+
+
+def get_device(hass: HomeAssistant, ident: str) -> dr.DeviceEntry | None:
+    """The device with identifier (DOMAIN, ident), on every tested Home Assistant version.
+
+    2026.x deprecates (and raises from tests on) `async_get_device`: identifiers are unique only
+    within a config entry there, so the lookup names the entry.
+    """
+    registry = dr.async_get(hass)
+    if not hasattr(registry, "async_get_device_by_identifier"):
+        return registry.async_get_device(identifiers={(DOMAIN, ident)})
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        device = registry.async_get_device_by_identifier((DOMAIN, ident), entry.entry_id)
+        if device is not None:
+            return device
+    return None
+
+
+def logged(caplog: pytest.LogCaptureFixture, text: str) -> int:
+    """How many INFO-or-louder log lines contain text (debug lines vary between HA versions)."""
+    return sum(text in r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
 
 
 def load_json(name: str) -> Any:
@@ -59,10 +90,36 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Load custom_components/ in every test."""
 
 
+class VersionedSnapshotExtension(HomeAssistantSnapshotExtension):
+    """One snapshot set per tested Home Assistant version (snapshots/ha-<version>/): registry
+    entries gain keys between versions (object_id_base, suggested_object_id, ...)."""
+
+    @classmethod
+    def dirname(cls, *, test_location: Any) -> str:
+        return str(Path(test_location.filepath).parent / "snapshots" / f"ha-{HA_VERSION}")
+
+
 @pytest.fixture
 def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    """HA's snapshot extension (masks ids/timestamps, writes to snapshots/)."""
-    return snapshot.use_extension(HomeAssistantSnapshotExtension)
+    """HA's snapshot extension (masks ids/timestamps), in snapshots/ha-<version>/."""
+    return snapshot.use_extension(VersionedSnapshotExtension)
+
+
+def is_our_deprecation_report(message: str) -> bool:
+    """A Home Assistant deprecation report (frame.report_usage) that blames this integration."""
+    if "Detected that custom integration 'autoprintfarm'" in message:
+        return True
+    return "Detected code that" in message and "autoprintfarm" in message
+
+
+@pytest.fixture(autouse=True)
+def _fail_on_deprecation_reports(caplog: pytest.LogCaptureFixture) -> Generator[None]:
+    """A test fails when Home Assistant reports deprecated use by this integration."""
+    yield
+    records = caplog.get_records("setup") + caplog.get_records("call")
+    reports = [r.getMessage() for r in records if is_our_deprecation_report(r.getMessage())]
+    if reports:
+        pytest.fail("Home Assistant reported deprecated use:\n" + "\n".join(reports))
 
 
 @pytest.fixture

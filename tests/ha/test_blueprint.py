@@ -8,15 +8,13 @@ from pathlib import Path
 from homeassistant.components.automation.config import AUTOMATION_BLUEPRINT_SCHEMA
 from homeassistant.components.blueprint.models import Blueprint, BlueprintInputs
 from homeassistant.core import HomeAssistant, ServiceCall
-from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 from homeassistant.util.yaml import load_yaml_dict
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from apf_core.client import FarmEvent
-from custom_components.autoprintfarm.const import DOMAIN
+from custom_components.autoprintfarm.apf_client import FarmEvent
 
-from .conftest import make_event
+from .conftest import get_device, make_event
 
 BLUEPRINT = (
     Path(__file__).parents[2] / "blueprints/automation/autoprintfarm/notify_print_failed.yaml"
@@ -32,7 +30,7 @@ async def test_notify_blueprint(
     blueprint = Blueprint(
         load_yaml_dict(BLUEPRINT), expected_domain="automation", schema=AUTOMATION_BLUEPRINT_SCHEMA
     )
-    printer = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "p1")})
+    printer = get_device(hass, "p1")
     assert printer is not None
     inputs = BlueprintInputs(
         blueprint,

@@ -14,7 +14,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from apf_core.client import (
+from custom_components.autoprintfarm.apf_client import (
     APFAuthenticationError,
     APFConnectionError,
     APFError,

@@ -14,7 +14,7 @@ from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from apf_core.client import (
+from custom_components.autoprintfarm.apf_client import (
     APFConnectionError,
     APFInsufficientScopeError,
     APFNotFoundError,
@@ -25,7 +25,7 @@ from apf_core.client import (
 )
 from custom_components.autoprintfarm.data import FarmData
 
-from .conftest import FakeFarm, make_event
+from .conftest import PRUSA, FakeFarm, logged, make_event
 
 pytestmark = pytest.mark.usefixtures("mock_client")
 
@@ -96,7 +96,7 @@ async def test_printer_vanishes_during_poll(
     data: FarmData = mock_config_entry.runtime_data.farm.data
     assert set(data.printers) == {"p1"}
     assert data.printers["p1"].job is None
-    assert hass.states.get("sensor.prusa_one_current_job").state == "unknown"
+    assert hass.states.get(f"sensor.{PRUSA}_current_job").state == "unknown"
 
 
 async def test_status_404_keeps_printer(
@@ -125,7 +125,7 @@ async def test_rate_limited(
     mock_client.job_stats.side_effect = APFRateLimitError("slow down", retry_after=60)
     await farm.async_refresh()
     await hass.async_block_till_done()
-    assert hass.states.get("sensor.prusa_one_status").state == STATE_UNAVAILABLE
+    assert hass.states.get(f"sensor.{PRUSA}_status").state == STATE_UNAVAILABLE
     assert farm.last_exception is not None
     assert farm.last_exception.translation_key == "rate_limited"
 
@@ -237,12 +237,12 @@ async def test_push_does_not_hide_an_outage(
     await farm.async_refresh()
     await event_queue.put(make_event(1, "printer.status", {"printer_id": "p1", "status": "idle"}))
     await hass.async_block_till_done()
-    assert hass.states.get("sensor.prusa_one_status").state == STATE_UNAVAILABLE
+    assert hass.states.get(f"sensor.{PRUSA}_status").state == STATE_UNAVAILABLE
     mock_client.printers.side_effect = lambda: list(fake_farm.printers)
     await farm.async_refresh()
     await hass.async_block_till_done()
-    assert hass.states.get("sensor.prusa_one_status").state == "printing"
-    assert caplog.text.count("farm data recovered") == 1
+    assert hass.states.get(f"sensor.{PRUSA}_status").state == "printing"
+    assert logged(caplog, "farm data recovered") == 1
 
 
 async def test_stream_reconnect_ends_outage_at_once(
@@ -258,7 +258,7 @@ async def test_stream_reconnect_ends_outage_at_once(
     mock_client.printers.side_effect = APFConnectionError("refused")
     await event_queue.put(APFConnectionError("stream closed"))
     await hass.async_block_till_done()
-    assert hass.states.get("sensor.prusa_one_status").state == STATE_UNAVAILABLE
+    assert hass.states.get(f"sensor.{PRUSA}_status").state == STATE_UNAVAILABLE
     mock_client.printers.side_effect = lambda: list(fake_farm.printers)
     freezer.tick(timedelta(seconds=1))  # reconnect after the first backoff, before any poll
     async_fire_time_changed(hass)
@@ -267,4 +267,4 @@ async def test_stream_reconnect_ends_outage_at_once(
     for _ in range(10):  # the catch-up poll runs as a background task
         await asyncio.sleep(0)
         await hass.async_block_till_done()
-    assert hass.states.get("sensor.prusa_one_status").state == "printing"
+    assert hass.states.get(f"sensor.{PRUSA}_status").state == "printing"

@@ -16,17 +16,17 @@ from pytest_homeassistant_custom_component.common import (
 )
 from pytest_unordered import unordered
 
-from apf_core.client import FarmEvent
+from custom_components.autoprintfarm.apf_client import FarmEvent
 from custom_components.autoprintfarm.const import DOMAIN, EVENT_APF, FARM_TRIGGERS, PRINTER_TRIGGERS
 from custom_components.autoprintfarm.device_trigger import async_get_triggers
 
-from .conftest import make_event
+from .conftest import get_device, make_event
 
 pytestmark = pytest.mark.usefixtures("init_integration")
 
 
 def _device(hass: HomeAssistant, ident: str) -> dr.DeviceEntry:
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, ident)})
+    device = get_device(hass, ident)
     assert device is not None
     return device
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from homeassistant.const import __version__ as HA_VERSION
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
@@ -17,7 +15,6 @@ from syrupy.filters import props
 from .conftest import API_KEY
 
 
-@pytest.mark.skipif(HA_VERSION != "2025.4.4", reason="entry fields differ between HA releases")
 async def test_diagnostics(
     hass: HomeAssistant, hass_client, init_integration: MockConfigEntry, snapshot: SnapshotAssertion
 ) -> None:

@@ -19,7 +19,7 @@ from homeassistant.const import ATTR_ENTITY_ID, SERVICE_TURN_OFF, SERVICE_TURN_O
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
-from apf_core.client import (
+from custom_components.autoprintfarm.apf_client import (
     APFAuthenticationError,
     APFConnectionError,
     APFError,
@@ -32,7 +32,7 @@ from apf_core.client import (
 )
 from custom_components.autoprintfarm.const import DOMAIN
 
-from .conftest import FakeFarm, make_event
+from .conftest import PRUSA, FakeFarm, make_event
 
 pytestmark = pytest.mark.usefixtures("init_integration")
 
@@ -46,11 +46,11 @@ async def press(hass: HomeAssistant, entity_id: str) -> None:
 @pytest.mark.parametrize(
     ("entity_id", "method", "args"),
     [
-        ("button.prusa_one_pause", "pause", ("p1",)),
-        ("button.prusa_one_resume", "resume", ("p1",)),
-        ("button.prusa_one_stop", "stop", ("p1",)),
-        ("button.prusa_one_clear_bed", "clear_bed", ("p1", "success")),
-        ("button.prusa_one_clear_bed_failed_re_queue", "clear_bed", ("p1", "failed")),
+        (f"button.{PRUSA}_pause", "pause", ("p1",)),
+        (f"button.{PRUSA}_resume", "resume", ("p1",)),
+        (f"button.{PRUSA}_stop", "stop", ("p1",)),
+        (f"button.{PRUSA}_clear_bed", "clear_bed", ("p1", "success")),
+        (f"button.{PRUSA}_clear_bed_failed_re_queue", "clear_bed", ("p1", "failed")),
     ],
 )
 async def test_buttons(
@@ -72,9 +72,9 @@ async def test_clear_bed_button_resets_flag(
         make_event(1, "printer.bed_clear_required", {"printer_id": "p1", "status": "idle"})
     )
     await hass.async_block_till_done()
-    assert hass.states.get("binary_sensor.prusa_one_awaiting_bed_clear").state == "on"
-    await press(hass, "button.prusa_one_clear_bed")
-    assert hass.states.get("binary_sensor.prusa_one_awaiting_bed_clear").state == "off"
+    assert hass.states.get(f"binary_sensor.{PRUSA}_awaiting_bed_clear").state == "on"
+    await press(hass, f"button.{PRUSA}_clear_bed")
+    assert hass.states.get(f"binary_sensor.{PRUSA}_awaiting_bed_clear").state == "off"
 
 
 @pytest.mark.parametrize(
@@ -108,7 +108,7 @@ async def test_button_errors(
 ) -> None:
     mock_client.pause.side_effect = error
     with pytest.raises(exception) as info:
-        await press(hass, "button.prusa_one_pause")
+        await press(hass, f"button.{PRUSA}_pause")
     assert info.value.translation_key == key
     assert info.value.translation_domain == DOMAIN
 
@@ -118,7 +118,7 @@ async def test_button_auth_error_starts_reauth(hass: HomeAssistant, mock_client:
         "revoked", code="TOKEN_REVOKED", status=401
     )
     with pytest.raises(HomeAssistantError, match="re-authenticate") as info:
-        await press(hass, "button.prusa_one_stop")
+        await press(hass, f"button.{PRUSA}_stop")
     assert info.value.translation_key == "auth_failed"
     await hass.async_block_till_done()
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
@@ -128,11 +128,11 @@ async def test_button_auth_error_starts_reauth(hass: HomeAssistant, mock_client:
 async def test_light_follows_server(hass: HomeAssistant, mock_client: MagicMock) -> None:
     mock_client.set_light.return_value = CommandResult(printer_id="p1")
     await hass.services.async_call(
-        LIGHT_DOMAIN, SERVICE_TURN_OFF, {ATTR_ENTITY_ID: "light.prusa_one_light"}, blocking=True
+        LIGHT_DOMAIN, SERVICE_TURN_OFF, {ATTR_ENTITY_ID: f"light.{PRUSA}_light"}, blocking=True
     )
     mock_client.set_light.assert_awaited_once_with("p1", False)
     # The server still reports the light on: the entity shows what the server says.
-    state = hass.states.get("light.prusa_one_light")
+    state = hass.states.get(f"light.{PRUSA}_light")
     assert state.state == "on"
     assert "assumed_state" not in state.attributes
 
@@ -147,17 +147,17 @@ async def test_light_assumed_state(
     fake_farm.statuses["p1"] = replace(fake_farm.statuses["p1"], status="idle", light_on=None)
     await event_queue.put(make_event(1, "printer.status", {"printer_id": "p1", "status": "idle"}))
     await hass.async_block_till_done()
-    assert hass.states.get("light.prusa_one_light").state == "unknown"
+    assert hass.states.get(f"light.{PRUSA}_light").state == "unknown"
     await hass.services.async_call(
-        LIGHT_DOMAIN, SERVICE_TURN_ON, {ATTR_ENTITY_ID: "light.prusa_one_light"}, blocking=True
+        LIGHT_DOMAIN, SERVICE_TURN_ON, {ATTR_ENTITY_ID: f"light.{PRUSA}_light"}, blocking=True
     )
-    state = hass.states.get("light.prusa_one_light")
+    state = hass.states.get(f"light.{PRUSA}_light")
     assert state.state == "on"
     assert state.attributes["assumed_state"] is True
     await hass.services.async_call(
-        LIGHT_DOMAIN, SERVICE_TURN_OFF, {ATTR_ENTITY_ID: "light.prusa_one_light"}, blocking=True
+        LIGHT_DOMAIN, SERVICE_TURN_OFF, {ATTR_ENTITY_ID: f"light.{PRUSA}_light"}, blocking=True
     )
-    assert hass.states.get("light.prusa_one_light").state == "off"
+    assert hass.states.get(f"light.{PRUSA}_light").state == "off"
 
 
 async def test_maintenance_switch(
@@ -195,7 +195,7 @@ async def test_switch_reports_server_error(hass: HomeAssistant, mock_client: Mag
         await hass.services.async_call(
             SWITCH_DOMAIN,
             SERVICE_TURN_ON,
-            {ATTR_ENTITY_ID: "switch.prusa_one_maintenance_mode"},
+            {ATTR_ENTITY_ID: f"switch.{PRUSA}_maintenance_mode"},
             blocking=True,
         )
 
@@ -203,8 +203,8 @@ async def test_switch_reports_server_error(hass: HomeAssistant, mock_client: Mag
 @pytest.mark.parametrize(
     ("entity_id", "heater", "value"),
     [
-        ("number.prusa_one_nozzle_target", "nozzle", 220.0),
-        ("number.prusa_one_bed_target", "bed", 65.0),
+        (f"number.{PRUSA}_nozzle_target", "nozzle", 220.0),
+        (f"number.{PRUSA}_bed_target", "bed", 65.0),
     ],
 )
 async def test_heater_targets(
@@ -227,7 +227,7 @@ async def test_thumbnail_image(
     fake_farm: FakeFarm,
 ) -> None:
     client = await hass_client()
-    resp = await client.get("/api/image_proxy/image.prusa_one_job_thumbnail")
+    resp = await client.get(f"/api/image_proxy/image.{PRUSA}_job_thumbnail")
     assert resp.status == HTTPStatus.OK
     assert await resp.read() == b"\x89PNG\r\n\x1a\nthumb"
     mock_client.file_thumbnail.assert_awaited_with("f1")
@@ -259,9 +259,9 @@ async def test_thumbnail_image(
         )
     )
     await hass.async_block_till_done()
-    resp = await client.get("/api/image_proxy/image.prusa_one_job_thumbnail")
+    resp = await client.get(f"/api/image_proxy/image.{PRUSA}_job_thumbnail")
     assert resp.status == HTTPStatus.INTERNAL_SERVER_ERROR
-    assert hass.states.get("sensor.prusa_one_current_file").state == "b.gcode"
+    assert hass.states.get(f"sensor.{PRUSA}_current_file").state == "b.gcode"
 
 
 async def test_event_entity_fires(
@@ -278,7 +278,7 @@ async def test_event_entity_fires(
         make_event(42, "order.created", {"id": "o1"})
     )  # farm-level: not a printer event
     await hass.async_block_till_done()
-    state = hass.states.get("event.prusa_one_printer_event")
+    state = hass.states.get(f"event.{PRUSA}_printer_event")
     assert state.attributes["event_type"] == "print_failed"
     assert state.attributes["event_id"] == 41
     assert state.attributes["job_id"] == "j1"

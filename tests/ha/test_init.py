@@ -13,7 +13,7 @@ from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from apf_core.client import (
+from custom_components.autoprintfarm.apf_client import (
     APFAuthenticationError,
     APFConnectionError,
     APFError,
@@ -22,13 +22,13 @@ from apf_core.client import (
 )
 from custom_components.autoprintfarm.const import DOMAIN
 
-from .conftest import FakeFarm, make_event
+from .conftest import PRUSA, FakeFarm, get_device, logged, make_event
 
 
 async def test_setup_and_unload(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
     entry = init_integration
     assert entry.state is ConfigEntryState.LOADED
-    assert hass.states.get("sensor.prusa_one_status").state == "printing"
+    assert hass.states.get(f"sensor.{PRUSA}_status").state == "printing"
     assert hass.states.get("sensor.bambu_two_status").state == "offline"
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
@@ -96,22 +96,22 @@ async def test_unavailable_and_recovery_logged_once(
         await hass.async_block_till_done(wait_background_tasks=True)
     assert mock_client.inventory.await_count >= 2
     for entity_id in (
-        "sensor.prusa_one_status",
-        "button.prusa_one_pause",
+        f"sensor.{PRUSA}_status",
+        f"button.{PRUSA}_pause",
         "sensor.bambu_two_status",
         "sensor.garage_farm_low_stock_items",
     ):
         assert hass.states.get(entity_id).state == STATE_UNAVAILABLE
-    assert caplog.text.count("connection refused") == 1
+    assert logged(caplog, "connection refused") == 1
     mock_client.printers.side_effect = lambda: list(fake_farm.printers)
     mock_client.inventory.side_effect = lambda **_: list(fake_farm.inventory)
     for _ in range(2):
         freezer.tick(timedelta(seconds=31))
         async_fire_time_changed(hass)
         await hass.async_block_till_done(wait_background_tasks=True)
-    assert hass.states.get("sensor.prusa_one_status").state == "printing"
+    assert hass.states.get(f"sensor.{PRUSA}_status").state == "printing"
     assert hass.states.get("sensor.garage_farm_low_stock_items").state == "1"
-    assert caplog.text.count("recovered") == 1
+    assert logged(caplog, "recovered") == 1
 
 
 @pytest.mark.usefixtures("no_stream")
@@ -129,7 +129,7 @@ async def test_stock_failure_alone_is_logged(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert "Error fetching autoprintfarm stock data" in caplog.text
     assert hass.states.get("sensor.garage_farm_low_stock_items").state == STATE_UNAVAILABLE
-    assert hass.states.get("sensor.prusa_one_status").state == "printing"
+    assert hass.states.get(f"sensor.{PRUSA}_status").state == "printing"
 
 
 @pytest.mark.usefixtures("no_stream")
@@ -185,10 +185,10 @@ async def test_push_status_updates_entity(
         )
     )
     await hass.async_block_till_done()
-    assert hass.states.get("sensor.prusa_one_status").state == "paused"
-    assert hass.states.get("sensor.prusa_one_progress").state == "43.0"
-    assert hass.states.get("sensor.prusa_one_nozzle_temperature").state == "200.0"
-    assert hass.states.get("sensor.prusa_one_current_job").state == "Cable Clip"
+    assert hass.states.get(f"sensor.{PRUSA}_status").state == "paused"
+    assert hass.states.get(f"sensor.{PRUSA}_progress").state == "43.0"
+    assert hass.states.get(f"sensor.{PRUSA}_nozzle_temperature").state == "200.0"
+    assert hass.states.get(f"sensor.{PRUSA}_current_job").state == "Cable Clip"
     assert farm.last_event_id == 7
     assert mock_client.printers.await_count == calls_before  # no poll needed
 
@@ -202,29 +202,29 @@ async def test_push_printer_events_and_bed_clear(
         make_event(1, "printer.offline", {"printer_id": "p1", "status": "offline"})
     )
     await hass.async_block_till_done()
-    assert hass.states.get("sensor.prusa_one_status").state == "offline"
-    assert hass.states.get("binary_sensor.prusa_one_online").state == "off"
+    assert hass.states.get(f"sensor.{PRUSA}_status").state == "offline"
+    assert hass.states.get(f"binary_sensor.{PRUSA}_online").state == "off"
     await event_queue.put(
         make_event(
             2, "printer.error", {"printer_id": "p1", "status": "error", "error": "thermal runaway"}
         )
     )
     await hass.async_block_till_done()
-    assert hass.states.get("binary_sensor.prusa_one_error").state == "on"
+    assert hass.states.get(f"binary_sensor.{PRUSA}_error").state == "on"
     await event_queue.put(
         make_event(3, "printer.bed_clear_required", {"printer_id": "p1", "status": "idle"})
     )
     await hass.async_block_till_done()
-    assert hass.states.get("binary_sensor.prusa_one_awaiting_bed_clear").state == "on"
+    assert hass.states.get(f"binary_sensor.{PRUSA}_awaiting_bed_clear").state == "on"
     # the flag survives a status push while idle, and clears once printing again
     await event_queue.put(make_event(4, "printer.status", {"printer_id": "p1", "status": "idle"}))
     await hass.async_block_till_done()
-    assert hass.states.get("binary_sensor.prusa_one_awaiting_bed_clear").state == "on"
+    assert hass.states.get(f"binary_sensor.{PRUSA}_awaiting_bed_clear").state == "on"
     await event_queue.put(
         make_event(5, "printer.status", {"printer_id": "p1", "status": "printing"})
     )
     await hass.async_block_till_done()
-    assert hass.states.get("binary_sensor.prusa_one_awaiting_bed_clear").state == "off"
+    assert hass.states.get(f"binary_sensor.{PRUSA}_awaiting_bed_clear").state == "off"
 
 
 async def test_push_ignores_malformed_and_unknown(
@@ -236,7 +236,7 @@ async def test_push_ignores_malformed_and_unknown(
     await event_queue.put(make_event(2, "job.started", {"status": "printing"}))  # no job id
     await event_queue.put(make_event(3, "something.new", {"x": 1}))
     await hass.async_block_till_done()
-    assert hass.states.get("sensor.prusa_one_status").state == "printing"
+    assert hass.states.get(f"sensor.{PRUSA}_status").state == "printing"
     assert init_integration.runtime_data.farm.last_event_id == 3
 
 
@@ -280,11 +280,8 @@ async def test_dynamic_and_stale_devices(
     init_integration: MockConfigEntry,
     fake_farm: FakeFarm,
 ) -> None:
-    from homeassistant.helpers import device_registry as dr
+    from custom_components.autoprintfarm.apf_client import Printer, PrinterStatus
 
-    from apf_core.client import Printer, PrinterStatus
-
-    registry = dr.async_get(hass)
     fake_farm.printers = [p for p in fake_farm.printers if p.id != "p2"] + [
         Printer(id="p3", name="Voron Three", model="2.4", capabilities=frozenset({"light"}))
     ]
@@ -296,11 +293,11 @@ async def test_dynamic_and_stale_devices(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert hass.states.get("sensor.voron_three_status").state == "idle"
     assert hass.states.get("light.voron_three_light").state == "off"
-    assert registry.async_get_device(identifiers={(DOMAIN, "p2")}) is None
+    assert get_device(hass, "p2") is None
     assert hass.states.get("sensor.bambu_two_status") is None
-    hub = registry.async_get_device(identifiers={(DOMAIN, init_integration.unique_id)})
+    hub = get_device(hass, init_integration.unique_id)
     assert hub is not None
-    voron = registry.async_get_device(identifiers={(DOMAIN, "p3")})
+    voron = get_device(hass, "p3")
     assert voron is not None
     assert voron.via_device_id == hub.id
 
@@ -314,7 +311,7 @@ async def test_dynamic_stock_entities(
 ) -> None:
     from homeassistant.helpers import entity_registry as er
 
-    from apf_core.client import Filament
+    from custom_components.autoprintfarm.apf_client import Filament
 
     registry = er.async_get(hass)
     assert registry.async_get("sensor.garage_farm_stock_clip_wht") is not None
@@ -340,8 +337,8 @@ async def test_remove_config_entry_device(
 
     assert await async_setup_component(hass, "config", {})
     registry = dr.async_get(hass)
-    hub = registry.async_get_device(identifiers={(DOMAIN, init_integration.unique_id)})
-    printer = registry.async_get_device(identifiers={(DOMAIN, "p1")})
+    hub = get_device(hass, init_integration.unique_id)
+    printer = get_device(hass, "p1")
     assert not await async_remove_config_entry_device(hass, init_integration, hub)
     assert not await async_remove_config_entry_device(hass, init_integration, printer)
     leftover = registry.async_get_or_create(
@@ -371,7 +368,7 @@ async def test_reload(hass: HomeAssistant, init_integration: MockConfigEntry) ->
     assert await hass.config_entries.async_reload(init_integration.entry_id)
     await hass.async_block_till_done()
     assert init_integration.state is ConfigEntryState.LOADED
-    assert hass.states.get("sensor.prusa_one_status").state == "printing"
+    assert hass.states.get(f"sensor.{PRUSA}_status").state == "printing"
 
 
 async def test_event_log_restart_resumes_from_start(
@@ -401,4 +398,4 @@ async def test_event_log_restart_resumes_from_start(
     )
     await hass.async_block_till_done()
     assert farm.last_event_id == 4
-    assert hass.states.get("sensor.prusa_one_status").state == "printing"
+    assert hass.states.get(f"sensor.{PRUSA}_status").state == "printing"

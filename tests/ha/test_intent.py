@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from unittest.mock import MagicMock
 
 import pytest
@@ -9,7 +10,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import intent
 from homeassistant.setup import async_setup_component
 
-from apf_core.client import APFError
+from custom_components.autoprintfarm.apf_client import APFError
 from custom_components.autoprintfarm.intent import INTENT_PAUSE, INTENT_RESUME, INTENT_STATUS
 
 pytestmark = pytest.mark.usefixtures("init_integration", "intent_component")
@@ -46,7 +47,8 @@ async def test_status(hass: HomeAssistant) -> None:
 
 
 async def test_unknown_printer_and_failure(hass: HomeAssistant, mock_client: MagicMock) -> None:
-    with pytest.raises(intent.IntentHandleError, match="No printer named Ender"):
+    helpful = "There is no printer called Ender. The printers are: Bambu Two, Prusa One."
+    with pytest.raises(intent.IntentHandleError, match=re.escape(helpful)):
         await handle(hass, INTENT_PAUSE, "Ender")
     mock_client.pause.side_effect = APFError("wrong state", code="INVALID_STATE", status=409)
     with pytest.raises(intent.IntentHandleError, match="Could not pause Prusa One"):

@@ -74,6 +74,8 @@ async def test_describe(
 ) -> None:
     registry = dr.async_get(hass)
     ident = mock_config_entry.unique_id if device == "hub" else device
-    device_id = registry.async_get_device(identifiers={(DOMAIN, ident)}).id if ident else None
+    devices = dr.async_entries_for_config_entry(registry, mock_config_entry.entry_id)
+    by_ident = {i: d.id for d in devices for domain, i in d.identifiers if domain == DOMAIN}
+    device_id = by_ident[ident] if ident else None
     event = Event(EVENT_APF, {"type": kind, "device_id": device_id, "data": data})
     assert describer(hass)(event) == {"name": name, "message": message}

@@ -7,18 +7,13 @@ from unittest.mock import patch
 
 import pytest
 from homeassistant.const import Platform
-from homeassistant.const import __version__ as HA_VERSION
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
-pytestmark = [
-    pytest.mark.skipif(
-        HA_VERSION != "2025.4.4", reason="registry snapshots are pinned to HA 2025.4.4"
-    ),
-    pytest.mark.freeze_time("2026-11-21 12:00:00+00:00"),
-]
+# Snapshots are kept per Home Assistant version (conftest.VersionedSnapshotExtension).
+pytestmark = [pytest.mark.freeze_time("2026-11-21 12:00:00+00:00")]
 
 
 @pytest.fixture(autouse=True)

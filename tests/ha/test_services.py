@@ -13,7 +13,7 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from apf_core.client import (
+from custom_components.autoprintfarm.apf_client import (
     APFConnectionError,
     APFError,
     APFNotFoundError,
@@ -23,13 +23,13 @@ from apf_core.client import (
 )
 from custom_components.autoprintfarm.const import DOMAIN
 
-from .conftest import load_json
+from .conftest import get_device, load_json
 
 JOB = Job.from_dict({**load_json("job_j1.json"), "status": "queued", "printer_id": None})
 
 
 def device_id(hass: HomeAssistant, ident: str) -> str:
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, ident)})
+    device = get_device(hass, ident)
     assert device is not None
     return device.id
 

@@ -71,7 +71,7 @@ def test_copy_is_valid(repo: Path) -> None:
 def _manifest_breaks(data: dict) -> None:
     data["bogus"] = 1
     data["version"] = "not a version!"
-    data["requirements"] = ["apf-core>=0.1", "aiohttp==3.11.16"]
+    data["requirements"] = ["somepkg>=0.1", "aiohttp==3.11.16"]
     del data["issue_tracker"]
 
 

@@ -52,9 +52,13 @@ EVENT_TYPES = (
     "file.created",
     "file.version_added",
     "file.version_current",
+    "file.deleted",
+    "job.deleted",
     "hub.created",
     "hub.online",
     "hub.offline",
+    "hub.token_rotated",
+    "hub.deleted",
     "dispatch.settings",
 )
 
@@ -77,7 +81,14 @@ Server → client: `{"kind":"welcome","last_event_id":N}` once, then
 `{"kind":"event","id":123,"type":"job.started","time":"<ISO-8601>","data":{…}}`;
 `{"kind":"pong"}`; `{"kind":"error","code":"…","error":"…"}` followed by a close
 (codes UNAUTHORIZED, TOKEN_INVALID, TOKEN_REVOKED, TOKEN_EXPIRED, INSUFFICIENT_SCOPE,
-VALIDATION_ERROR, SLOW_CONSUMER, STREAM_UNAVAILABLE).
+VALIDATION_ERROR, SLOW_CONSUMER, STREAM_UNAVAILABLE, TOO_MANY_STREAMS).
+
+The key is re-checked every 2 s: a key revoked or expired while the stream is open gets
+`TOKEN_REVOKED`/`TOKEN_EXPIRED` and close code 1008. At most 20 streams per key
+(`TOO_MANY_STREAMS`, close code 1013) and 500 in total, unauthenticated sockets included
+(beyond that the handshake gets HTTP 503 `TOO_MANY_STREAMS`). A `last_event_id` newer than
+the newest event (e.g. after restoring an older backup) gets a welcome with
+`warning: {code: "LAST_EVENT_ID_AHEAD", message}` and the stream starts from the newest event.
 
 Client → server: `{"kind":"ping"}`, `{"kind":"subscribe","types":["job.*"]}` (replaces the filter).
 

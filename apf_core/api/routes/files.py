@@ -5,14 +5,27 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import voluptuous as vol
 from aiohttp import BodyPartReader, web
 
-from ...errors import ApiError, BadRequest, ValidationFailed
+from ...errors import BadRequest, DomainError, ValidationFailed
 from ...files.store import filename_problem
+from ...services.file_admin import FileAdmin
 from ...services.files import FileService
-from ..framework import BASE_PATH, Ctx, RouteTable, created, nullable, ok, page_query, paged, text
+from ..framework import (
+    BASE_PATH,
+    Ctx,
+    RouteTable,
+    created,
+    nullable,
+    ok,
+    page_query,
+    paged,
+    text,
+    validate,
+)
 
 routes = RouteTable("Files", "Print files: uploads, parsed metadata, versions and thumbnails.")
 
@@ -80,11 +93,11 @@ async def list_files(ctx: Ctx) -> web.StreamResponse:
     "hour; replays overwrite), then POST /files with `storage_key` verbatim.",
 )
 async def upload_url(ctx: Ctx) -> web.StreamResponse:
-    base = f"{ctx.request.url.origin()}{BASE_PATH}"
     data = await FileService(ctx.farm).issue_upload(
-        ctx.body["filename"], ctx.body.get("content_type"), ctx.key.id if ctx.key else None, base
+        ctx.body["filename"], ctx.body.get("content_type"), ctx.key.id if ctx.key else None
     )
-    return created(data)
+    base = f"{ctx.request.url.origin()}{BASE_PATH}"
+    return created({**data, "upload_url": f"{base}/files/upload/{data['upload_token']}"})
 
 
 @routes.put(
@@ -112,7 +125,7 @@ async def upload_bytes(ctx: Ctx) -> web.StreamResponse:
     summary="Parse a file's metadata without storing it",
     body_kind="multipart",
     errors=("UNSUPPORTED_FILE_TYPE", "INVALID_FILE", "PAYLOAD_TOO_LARGE"),
-    description="Multipart field `file` (.3mf or .gcode). Nothing is persisted.",
+    description="Multipart field `file` (.3mf, .gcode or .bgcode). Nothing is persisted.",
 )
 async def parse_file_metadata(ctx: Ctx) -> web.StreamResponse:
     request = ctx.request
@@ -131,23 +144,128 @@ async def parse_file_metadata(ctx: Ctx) -> web.StreamResponse:
     raise _missing_file()
 
 
+#: the form fields of a one-request upload (strings, like every form value)
+_FORM = vol.Schema(
+    {
+        vol.Optional("product_id"): text(36, 1),
+        vol.Optional("number_of_units", default=1): vol.All(
+            vol.Coerce(int, msg="must be a whole number"), vol.Range(min=1, max=100000)
+        ),
+    }
+)
+#: a form text field longer than this is refused
+MAX_FORM_VALUE = 1024
+
+
 @routes.post(
     "/files",
     scope="write",
-    summary="Create a file from an upload",
+    summary="Create a file (from an upload, or in one multipart request)",
     body={
         vol.Required("name"): safe_filename,
         vol.Required("storage_key"): text(500, 1),
         vol.Optional("product_id"): nullable(text(36, 1)),
         vol.Optional("number_of_units", default=1): vol.All(_count, vol.Range(min=1, max=100000)),
     },
+    body_kind="json_or_multipart",
     status=201,
-    errors=("INVALID_STORAGE_KEY", "UPLOAD_MISSING", "INVALID_FILE", "PRODUCT_NOT_FOUND"),
-    description="Parses 3MF/G-code metadata and the thumbnail synchronously and stores the file "
-    "with version 1. A malformed file is rejected (`INVALID_FILE`) and nothing is kept.",
+    errors=(
+        "INVALID_STORAGE_KEY",
+        "UPLOAD_MISSING",
+        "INVALID_FILE",
+        "PRODUCT_NOT_FOUND",
+        "PAYLOAD_TOO_LARGE",
+    ),
+    description="Parses 3MF/G-code/binary G-code metadata and the thumbnail synchronously and "
+    "stores the file with version 1. A malformed file is rejected (`INVALID_FILE`) and nothing "
+    "is kept.\n\nTwo ways to send it:\n\n- **JSON** `{name, storage_key, product_id?, "
+    "number_of_units?}` after `POST /files/upload-url` and `PUT /files/upload/{token}`.\n"
+    "- **One request**: `multipart/form-data` with the part `file` (its filename names the file) "
+    "and optional text fields `product_id` and `number_of_units`; same 100 MB limit, same "
+    "parsing, same response.",
 )
 async def create_file(ctx: Ctx) -> web.StreamResponse:
+    if ctx.body is None:
+        return await _create_from_form(ctx)
     return created(await FileService(ctx.farm).create(ctx.body))
+
+
+async def _create_from_form(ctx: Ctx) -> web.StreamResponse:
+    request = ctx.request
+    admin = FileAdmin(ctx.farm)
+    fields: dict[str, str] = {}
+    async with _drained_on_refusal(request, ctx.farm.settings.max_upload_bytes):
+        try:
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                if not isinstance(part, BodyPartReader):
+                    continue
+                if part.name != "file":
+                    await _form_field(part, fields)
+                    continue
+                name = validate(vol.Schema(safe_filename), part.filename or "", "file")
+                key_id = ctx.key.id if ctx.key else None
+                async with admin.staged(name, _chunks(part), None, key_id) as storage_key:
+                    while (rest := await reader.next()) is not None:
+                        if isinstance(rest, BodyPartReader):
+                            await _form_field(rest, fields)
+                    body = validate(_FORM, fields, "body")
+                    data = await admin.files.create(
+                        {"name": name, "storage_key": storage_key, **body}
+                    )
+                return created(data)
+        except (ValueError, AssertionError) as err:  # aiohttp's multipart parser errors
+            raise BadRequest(f"Malformed multipart body: {err}") from None
+    raise _missing_file()
+
+
+async def _form_field(part: BodyPartReader, fields: dict[str, str]) -> None:
+    """Keep a known text field (bounded); drop anything else."""
+    if part.name not in ("product_id", "number_of_units"):
+        await part.release()
+        return
+    value = await part.read_chunk(MAX_FORM_VALUE + 1)
+    if len(value) > MAX_FORM_VALUE or await part.read_chunk(1):
+        raise ValidationFailed(
+            f"Invalid body: {part.name}: must be at most {MAX_FORM_VALUE} bytes",
+            extra={"details": [{"field": part.name, "message": "is too long"}]},
+        )
+    fields[part.name] = value.decode("utf-8", errors="replace").strip()
+
+
+@routes.delete(
+    "/files/{id}",
+    scope="write",
+    summary="Delete a file",
+    errors=("FILE_NOT_FOUND", "FILE_IN_USE"),
+    description="Removes the file, every version, its thumbnails and bytes. Refused with "
+    "`409 FILE_IN_USE` while a queued or active job, or a kit part, uses it; finished jobs "
+    "keep their history with `print_file_id` set to null. Products that named it as their "
+    "print file forget it.",
+)
+async def delete_file(ctx: Ctx) -> web.StreamResponse:
+    return ok(await FileAdmin(ctx.farm).delete(ctx.params["id"]))
+
+
+@routes.get(
+    "/files/{id}/download",
+    scope="read",
+    summary="Download the file's bytes",
+    response_kind="binary",
+    errors=("FILE_NOT_FOUND",),
+    description="The current version as an attachment with the file's name (range requests "
+    "work).",
+)
+async def download_file(ctx: Ctx) -> web.StreamResponse:
+    found = await FileAdmin(ctx.farm).download(ctx.params["id"])
+    ascii_name = found.filename.encode("ascii", "replace").decode().replace("?", "_")
+    disposition = (
+        f'attachment; filename="{ascii_name}"; filename*=UTF-8\'\'{quote(found.filename)}'
+    )
+    return web.FileResponse(
+        found.path,
+        headers={"Content-Type": found.content_type, "Content-Disposition": disposition},
+    )
 
 
 @routes.get("/files/{id}", scope="read", summary="Get a file", errors=("FILE_NOT_FOUND",))
@@ -217,7 +335,7 @@ async def _drained_on_refusal(request: web.Request, limit: int) -> AsyncIterator
     clean connection instead of a reset."""
     try:
         yield
-    except ApiError:
+    except DomainError:
         drained = 0
         while drained < limit and (chunk := await request.content.readany()):
             drained += len(chunk)

@@ -7,8 +7,9 @@ from typing import Any
 import voluptuous as vol
 from aiohttp import web
 
+from ...services.job_admin import JobAdmin
 from ...services.jobs import JOB_STATUSES, JobService
-from ...timeutil import parse_iso
+from ...timeutil import parse_iso, utcnow
 from ..framework import Ctx, RouteTable, created, integer, nullable, ok, page_query, paged, text
 
 routes = RouteTable("Jobs", "The print queue and job lifecycle.")
@@ -21,6 +22,16 @@ def _iso(value: Any) -> Any:
         raise vol.Invalid("must be an ISO-8601 date or date-time") from None
 
 
+#: what a job pins for its start on a Bambu printer; anything left out is derived from the
+#: file (first sliced plate) and the printer's loaded trays (docs/printers.md)
+START_OPTIONS = vol.Schema(
+    {
+        vol.Optional("plate"): nullable(integer(1, 9999)),
+        vol.Optional("use_ams"): nullable(bool),
+        vol.Optional("ams_mapping"): nullable(vol.All([integer(-1, 255)], vol.Length(1, 64))),
+    }
+)
+
 _JOB_FIELDS: dict[Any, Any] = {
     vol.Optional("color"): nullable(text(50)),
     vol.Optional("filament_type"): nullable(text(50)),
@@ -31,6 +42,7 @@ _JOB_FIELDS: dict[Any, Any] = {
     vol.Optional("priority"): integer(-100, 100),
     vol.Optional("required_tags"): [text(50, 1)],
     vol.Optional("required_printer_model"): nullable(text(120)),
+    vol.Optional("start_options"): nullable(START_OPTIONS),
 }
 
 
@@ -60,10 +72,50 @@ async def list_jobs(ctx: Ctx) -> web.StreamResponse:
         vol.Optional("product_sku_id"): nullable(text(64, 1)),
         **_JOB_FIELDS,
     },
-    errors=("FILE_NOT_FOUND", "PRINTER_NOT_FOUND", "SKU_NOT_FOUND", "PRINTER_MODEL_MISMATCH"),
+    errors=(
+        "FILE_NOT_FOUND",
+        "PRINTER_NOT_FOUND",
+        "SKU_NOT_FOUND",
+        "PRINTER_MODEL_MISMATCH",
+        "INVALID_PLATE",
+    ),
 )
 async def create_job(ctx: Ctx) -> web.StreamResponse:
     return created(await JobService(ctx.farm).create(ctx.body))
+
+
+@routes.get(
+    "/jobs/export",
+    scope="read",
+    summary="Export jobs as CSV",
+    query={
+        vol.Optional("status"): vol.In(JOB_STATUSES),
+        vol.Optional("from"): _iso,
+        vol.Optional("to"): _iso,
+    },
+    response_kind="csv",
+    description="Every job matching the filters (the `status` filter of `GET /jobs`, and "
+    "`from`/`to` on `created_at`), newest first, as `text/csv` with a header row of the job "
+    "fields. Lists are joined with `;`; empty cells are null. Streamed, so any history size "
+    "works.",
+)
+async def export_jobs(ctx: Ctx) -> web.StreamResponse:
+    q = ctx.query
+    rows = JobAdmin(ctx.farm).export_csv(
+        status=q.get("status"), start=q.get("from"), end=q.get("to")
+    )
+    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="apf-jobs-{stamp}.csv"',
+        }
+    )
+    await response.prepare(ctx.request)
+    async for chunk in rows:
+        await response.write(chunk)
+    await response.write_eof()
+    return response
 
 
 @routes.get("/jobs/stats", scope="read", summary="Job counts by state")
@@ -91,12 +143,25 @@ async def get_job(ctx: Ctx) -> web.StreamResponse:
     return ok(await JobService(ctx.farm).get(ctx.params["id"]))
 
 
+@routes.delete(
+    "/jobs/{id}",
+    scope="write",
+    summary="Delete a queued job",
+    errors=("JOB_NOT_FOUND", "INVALID_STATE"),
+    description="Only a job still `queued` (never sent to a printer) can be deleted; it is "
+    "gone from lists and history (event `job.deleted`). Any other state is `409 INVALID_STATE`: "
+    "cancel a started job instead, which keeps its history.",
+)
+async def delete_job(ctx: Ctx) -> web.StreamResponse:
+    return ok(await JobAdmin(ctx.farm).delete_queued(ctx.params["id"]))
+
+
 @routes.patch(
     "/jobs/{id}",
     scope="write",
     summary="Update a job that has not finished",
     body={vol.Optional("printer_id"): nullable(text(64, 1)), **_JOB_FIELDS},
-    errors=("JOB_TERMINAL", "PRINTER_NOT_FOUND"),
+    errors=("JOB_TERMINAL", "PRINTER_NOT_FOUND", "INVALID_PLATE"),
 )
 async def update_job(ctx: Ctx) -> web.StreamResponse:
     return ok(await JobService(ctx.farm).update(ctx.params["id"], ctx.body))
@@ -112,6 +177,8 @@ _START_ERRORS = (
     "JOB_STATE_CHANGED",
     "HUB_OFFLINE",
     "HUB_COMMAND_FAILED",
+    "AMS_MAPPING_UNSATISFIABLE",
+    "INVALID_PLATE",
 )
 
 

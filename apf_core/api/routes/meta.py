@@ -5,14 +5,17 @@ from __future__ import annotations
 from aiohttp import web
 
 from ... import __version__
-from ..framework import Ctx, RouteTable, json_response, ok
+from ...services.keys import SCOPES, ApiKey
+from ...timeutil import iso
+from ..framework import BASE_PATH, Ctx, RouteTable, json_response, ok
 
 routes = RouteTable("Server", "Identity, health and API documentation.")
 
 
 @routes.get("/server", scope="read", summary="Server identity")
 async def server_info(ctx: Ctx) -> web.StreamResponse:
-    """A stable `server_id` (used by Home Assistant as the unique id), name and version."""
+    """A stable `server_id` (used by Home Assistant as the unique id), name and version, and
+    `key`: the calling key (id, name, scopes, expires_at), so a client can tell what it may do."""
     farm = ctx.farm
     return ok(
         {
@@ -22,6 +25,37 @@ async def server_info(ctx: Ctx) -> web.StreamResponse:
             "api": "autoprintfarm-public-v1",
             "database": farm.db.dialect,
             "embedded_hub_id": farm.embedded_hub_id,
+            "key": _key_view(ctx.key),
+        }
+    )
+
+
+def _key_view(key: ApiKey | None) -> dict[str, object] | None:
+    """The calling key, never its secret or hash."""
+    if key is None:
+        return None
+    return {
+        "id": key.id,
+        "name": key.name,
+        "scopes": [scope for scope in SCOPES if scope in key.scopes],
+        "expires_at": iso(key.expires_at),
+    }
+
+
+@routes.get("", scope=None, auth=False, summary="API root: links to the docs")
+async def api_root(ctx: Ctx) -> web.StreamResponse:
+    """Where to go next: the interactive docs, the OpenAPI document and the health check."""
+    base = f"{ctx.request.url.origin()}{BASE_PATH}"
+    return ok(
+        {
+            "name": ctx.farm.settings.server_name,
+            "version": __version__,
+            "api": "autoprintfarm-public-v1",
+            "links": {
+                "docs": f"{base}/docs",
+                "openapi": f"{base}/openapi.json",
+                "health": f"{base}/health",
+            },
         }
     )
 

@@ -8,7 +8,9 @@ import voluptuous as vol
 from aiohttp import web
 
 from ...errors import BadRequest
+from ...lifecycle.status import STATUS_SCHEMA
 from ...services.hubs import HubService
+from ...services.printer_control import PrinterControlService
 from ...services.printers import PROTOCOLS, STATUSES, PrinterService
 from ..framework import BOOL_STRING, Ctx, RouteTable, created, nullable, ok, text
 
@@ -104,7 +106,12 @@ async def delete_printer(ctx: Ctx) -> web.StreamResponse:
     return ok(await PrinterService(ctx.farm).delete(ctx.params["id"]))
 
 
-@routes.get("/printers/{id}/status", scope="read", summary="Live printer status")
+@routes.get(
+    "/printers/{id}/status",
+    scope="read",
+    summary="Live printer status",
+    response=STATUS_SCHEMA,
+)
 async def printer_status(ctx: Ctx) -> web.StreamResponse:
     """Served from memory. Live fields are null when the printer is unreachable."""
     return ok(await PrinterService(ctx.farm).status(ctx.params["id"]))
@@ -113,9 +120,11 @@ async def printer_status(ctx: Ctx) -> web.StreamResponse:
 @routes.post(
     "/printers/{id}/control",
     scope="control",
-    summary="Pause, resume, stop or clear the bed",
+    summary="Pause, resume, stop, clear the bed, home or cool down",
     body={
-        vol.Required("action"): vol.In(("pause", "resume", "stop", "clear_bed")),
+        vol.Required("action"): vol.In(
+            ("pause", "resume", "stop", "clear_bed", "home", "cooldown")
+        ),
         vol.Optional("result"): vol.In(("success", "failed")),
     },
     errors=("INVALID_STATE", "HUB_OFFLINE", "HUB_COMMAND_FAILED"),
@@ -124,6 +133,8 @@ async def printer_status(ctx: Ctx) -> web.StreamResponse:
 )
 async def control_printer(ctx: Ctx) -> web.StreamResponse:
     body = ctx.body
+    if body["action"] in ("home", "cooldown"):  # home is refused while printing
+        return ok(await PrinterControlService(ctx.farm).manual(ctx.params["id"], body["action"]))
     return ok(
         await PrinterService(ctx.farm).control(ctx.params["id"], body["action"], body.get("result"))
     )

@@ -13,6 +13,7 @@ from ...services.images import MAX_IMAGE_BYTES, ImageService, too_large
 from ...services.kits import KitService
 from ...services.skus import SkuService
 from ..framework import BOOL_STRING, Ctx, RouteTable, created, nullable, ok, page_query, paged, text
+from ..links import product_links, with_image_urls
 from ._business import HEX, ID, integer
 from .skus import SKU_BODY
 
@@ -98,7 +99,7 @@ async def list_products(ctx: Ctx) -> web.StreamResponse:
         limit=q["limit"],
         offset=q["offset"],
     )
-    return paged(rows, q["limit"], q["offset"])
+    return paged([product_links(row) for row in rows], q["limit"], q["offset"])
 
 
 @routes.post(
@@ -110,7 +111,7 @@ async def list_products(ctx: Ctx) -> web.StreamResponse:
     errors=("DUPLICATE_NAME", "PRINT_FILE_NOT_FOUND", "ARTICLE_NOT_FOUND"),
 )
 async def create_product(ctx: Ctx) -> web.StreamResponse:
-    return created(await ProductService(ctx.farm).create(ctx.body))
+    return created(product_links(await ProductService(ctx.farm).create(ctx.body)))
 
 
 @routes.get("/products/categories", scope="read", summary="Distinct product categories")
@@ -134,12 +135,12 @@ async def list_all_product_components(ctx: Ctx) -> web.StreamResponse:
 async def create_kit(ctx: Ctx) -> web.StreamResponse:
     """Atomically creates the kit product, its internal part products, one composite SKU
     per variant, one child SKU per (part, colour), and the BOM wiring."""
-    return created(await KitService(ctx.farm).create(ctx.body))
+    return created(product_links(await KitService(ctx.farm).create(ctx.body)))
 
 
 @routes.get("/products/{id}", scope="read", summary="Get a product", errors=("PRODUCT_NOT_FOUND",))
 async def get_product(ctx: Ctx) -> web.StreamResponse:
-    return ok(await ProductService(ctx.farm).get(ctx.params["id"]))
+    return ok(product_links(await ProductService(ctx.farm).get(ctx.params["id"])))
 
 
 @routes.patch(
@@ -150,7 +151,7 @@ async def get_product(ctx: Ctx) -> web.StreamResponse:
     errors=("PRODUCT_NOT_FOUND", "DUPLICATE_NAME", "PRINT_FILE_NOT_FOUND", "ARTICLE_NOT_FOUND"),
 )
 async def update_product(ctx: Ctx) -> web.StreamResponse:
-    return ok(await ProductService(ctx.farm).update(ctx.params["id"], ctx.body))
+    return ok(product_links(await ProductService(ctx.farm).update(ctx.params["id"], ctx.body)))
 
 
 @routes.put(
@@ -171,7 +172,7 @@ async def update_product(ctx: Ctx) -> web.StreamResponse:
 )
 async def replace_kit(ctx: Ctx) -> web.StreamResponse:
     """Atomic replace; SKUs whose code survives keep their finished-goods stock."""
-    return ok(await KitService(ctx.farm).replace(ctx.params["id"], ctx.body))
+    return ok(product_links(await KitService(ctx.farm).replace(ctx.params["id"], ctx.body)))
 
 
 @routes.post(
@@ -239,7 +240,8 @@ async def delete_product_components(ctx: Ctx) -> web.StreamResponse:
 )
 async def list_images(ctx: Ctx) -> web.StreamResponse:
     """Sorted by `sort_order`; the first image is the product's `image_url`."""
-    return ok(await ImageService(ctx.farm).list(ctx.params["id"]))
+    product_id = ctx.params["id"]
+    return ok(with_image_urls(product_id, await ImageService(ctx.farm).list(product_id)))
 
 
 @routes.post(
@@ -260,7 +262,9 @@ async def list_images(ctx: Ctx) -> web.StreamResponse:
 async def upload_image(ctx: Ctx) -> web.StreamResponse:
     """Multipart field `file`: JPEG, PNG, WebP or GIF (sniffed from the bytes), at most 5 MB."""
     data = await _read_upload(ctx.request)
-    return created(await ImageService(ctx.farm).add(ctx.params["id"], data))
+    product_id = ctx.params["id"]
+    image = await ImageService(ctx.farm).add(product_id, data)
+    return created(with_image_urls(product_id, [image])[0])
 
 
 @routes.put(
@@ -272,7 +276,9 @@ async def upload_image(ctx: Ctx) -> web.StreamResponse:
 )
 async def reorder_images(ctx: Ctx) -> web.StreamResponse:
     """`order` must list every image id exactly once."""
-    return ok(await ImageService(ctx.farm).reorder(ctx.params["id"], ctx.body["order"]))
+    product_id = ctx.params["id"]
+    images = await ImageService(ctx.farm).reorder(product_id, ctx.body["order"])
+    return ok(with_image_urls(product_id, images))
 
 
 @routes.get(

@@ -58,7 +58,8 @@ async def list_webhooks(ctx: Ctx) -> web.StreamResponse:
     },
     errors=("WEBHOOK_URL_BLOCKED",),
     description="`secret` (16 to 200 characters) is generated when omitted and returned in this "
-    "response only. The webhook receives events emitted from now on.\n\n" + _DELIVERY_DOC,
+    "response only; a secret you send is never echoed. The webhook receives events emitted "
+    "from now on.\n\n" + _DELIVERY_DOC,
 )
 async def create_webhook(ctx: Ctx) -> web.StreamResponse:
     return created(await WebhookService(ctx.farm).create(ctx.body))

@@ -55,6 +55,8 @@ hubs = Table(
     Column("last_seen_at", UTCDateTime, nullable=True),
     Column("claimed_at", UTCDateTime, nullable=True),
     Column("token_hash", String(64), nullable=True, unique=True),
+    #: the token-derived link root key, sealed with the server's master key (hub/vault.py)
+    Column("link_key", Text, nullable=True),
     Column("discovered_printers", JSON, nullable=True),
     Column("discovered_at", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
@@ -170,6 +172,8 @@ jobs = Table(
     Column("material_type", String(50), nullable=True),
     Column("printer_model", String(120), nullable=True),
     Column("required_tags", JSON, nullable=True),
+    # {"plate": int, "use_ams": bool, "ams_mapping": [int]}: what the job pins for its start
+    Column("start_options", JSON, nullable=True),
     Column("priority", Integer, nullable=False, server_default="0"),
     Column("progress_percentage", Float, nullable=True),
     Column("estimated_print_time_minutes", Integer, nullable=True),

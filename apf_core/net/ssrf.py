@@ -1,12 +1,12 @@
-"""Server-side request forgery guard for webhook URLs.
+"""Server-side request forgery guard for every outbound request (webhooks, printers, cameras).
 
 Only ``http``/``https``. The host is resolved and every address checked; by
 default link-local (169.254/16, fe80::/10, which holds the cloud metadata
 services), known metadata addresses, multicast, unspecified, broadcast and
 reserved ranges are refused. Loopback and private LAN targets (a Home
-Assistant at 192.168.x.y) are allowed unless switched off. Deliveries use
-:class:`GuardedResolver`, so the address that is checked is the address that
-is connected to (no DNS-rebinding window).
+Assistant at 192.168.x.y) are allowed unless switched off. Sessions made by
+:func:`apf_core.net.session.guarded_session` check the address actually
+connected to, IP literals included (no DNS-rebinding window).
 """
 
 from __future__ import annotations
@@ -16,13 +16,9 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
-
-from .settings import EventSettings
+import aiohttp
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -43,8 +39,11 @@ _ALWAYS_BLOCKED = tuple(
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
 
 
-class BlockedAddress(ValueError):
-    """The URL is not allowed as a webhook target."""
+METADATA_HOSTS = frozenset(("metadata.google.internal", "metadata", "instance-data"))
+
+
+class BlockedAddress(aiohttp.ClientConnectionError, ValueError):
+    """The URL's address is refused by the policy (never connected to)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,16 +55,19 @@ class SsrfPolicy:
     allowed: tuple[IPNetwork, ...] = ()
 
     @classmethod
-    def from_settings(cls, settings: EventSettings) -> SsrfPolicy:
+    def build(
+        cls,
+        *,
+        allow_loopback: bool = True,
+        allow_private: bool = True,
+        blocked: Iterable[str] = (),
+        allowed: Iterable[str] = (),
+    ) -> SsrfPolicy:
         return cls(
-            allow_loopback=settings.webhook_allow_loopback,
-            allow_private=settings.webhook_allow_private,
-            blocked=tuple(
-                ipaddress.ip_network(n, strict=False) for n in settings.webhook_blocked_networks
-            ),
-            allowed=tuple(
-                ipaddress.ip_network(n, strict=False) for n in settings.webhook_allowed_networks
-            ),
+            allow_loopback=allow_loopback,
+            allow_private=allow_private,
+            blocked=tuple(ipaddress.ip_network(n, strict=False) for n in blocked),
+            allowed=tuple(ipaddress.ip_network(n, strict=False) for n in allowed),
         )
 
     def refusal(self, address: IPAddress) -> str | None:
@@ -102,7 +104,7 @@ class SsrfPolicy:
 
 
 def split_url(url: str) -> tuple[str, str, int]:
-    """Scheme, host and port of a webhook URL; raises ValueError when malformed."""
+    """Scheme, host and port of an http(s) URL; raises ValueError when malformed."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -129,7 +131,7 @@ async def resolve(host: str, port: int) -> list[str]:
 
 
 async def check_url(url: str, policy: SsrfPolicy, *, resolve_timeout: float = 5.0) -> str | None:
-    """Validate a webhook URL. Raises ValueError (malformed) or BlockedAddress.
+    """Validate a URL before storing it. Raises ValueError (malformed) or BlockedAddress.
 
     Returns a warning when the host cannot be resolved now (it may be a LAN name
     that resolves later; deliveries check again)."""
@@ -138,7 +140,7 @@ async def check_url(url: str, policy: SsrfPolicy, *, resolve_timeout: float = 5.
     if literal is not None:
         policy.check_addresses(host, [str(literal)])
         return None
-    if host.lower() in ("metadata.google.internal", "metadata", "instance-data"):
+    if host.lower().rstrip(".") in METADATA_HOSTS:
         raise BlockedAddress(f"{host} is a cloud metadata host")
     try:
         async with asyncio.timeout(resolve_timeout):
@@ -147,27 +149,3 @@ async def check_url(url: str, policy: SsrfPolicy, *, resolve_timeout: float = 5.
         return f"{host} does not resolve yet: {err}"
     policy.check_addresses(host, addresses)
     return None
-
-
-class GuardedResolver(AbstractResolver):
-    """An aiohttp resolver that refuses blocked addresses."""
-
-    def __init__(self, policy: SsrfPolicy, inner: AbstractResolver | None = None) -> None:
-        self._policy = policy
-        self._inner = inner or DefaultResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        if host.lower() in ("metadata.google.internal", "metadata", "instance-data"):
-            raise BlockedAddress(f"{host} is a cloud metadata host")
-        results = await self._inner.resolve(host, port, family)
-        self._policy.check_addresses(host, [r["host"] for r in results])
-        return results
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-
-def describe(err: Any) -> str:
-    return str(err) or err.__class__.__name__

@@ -24,8 +24,9 @@ from .models import (
     PrinterStatus,
     ServerInfo,
     StockAdjustment,
-    parse_time,
 )
+from .parsing import parse_time
+from .status_parts import KeyInfo, PrinterMessage, Tray
 
 __all__ = [
     "API_PREFIX",
@@ -46,11 +47,14 @@ __all__ = [
     "InventoryItem",
     "Job",
     "JobStats",
+    "KeyInfo",
     "Order",
     "Printer",
+    "PrinterMessage",
     "PrinterStatus",
     "ServerInfo",
     "StockAdjustment",
+    "Tray",
     "error_from_response",
     "parse_time",
 ]

@@ -13,53 +13,8 @@ from datetime import datetime
 from typing import Any, Self
 
 from .exceptions import APFResponseError
-
-type JSONObject = Mapping[str, Any]
-
-
-def _req_str(data: JSONObject, key: str, kind: str) -> str:
-    value = data.get(key)
-    if value is None or isinstance(value, (dict, list)):
-        raise APFResponseError(f"{kind} without {key!r}")
-    return str(value)
-
-
-def _str(value: Any) -> str | None:
-    if value is None or isinstance(value, (dict, list)):
-        return None
-    return str(value)
-
-
-def _float(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _int(value: Any) -> int | None:
-    number = _float(value)
-    return None if number is None else int(number)
-
-
-def _bool(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    return None
-
-
-def parse_time(value: Any) -> datetime | None:
-    """Parse an ISO-8601 timestamp (``Z`` allowed); ``None`` if absent or invalid."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+from .parsing import JSONObject, opt_bool, opt_float, opt_int, opt_str, parse_time, req_str
+from .status_parts import KeyInfo, PrinterMessage, Tray
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +24,19 @@ class ServerInfo:
     server_id: str
     name: str
     version: str | None = None
+    api: str | None = None  # "autoprintfarm-public-v1"; older servers do not say
+    key: KeyInfo | None = None  # the calling key (newer servers)
 
     @classmethod
     def from_dict(cls, data: JSONObject) -> Self:
-        server_id = _req_str(data, "server_id", "server")
+        server_id = req_str(data, "server_id", "server")
+        key = data.get("key")
         return cls(
             server_id=server_id,
-            name=_str(data.get("name")) or "AutoPrintFarm",
-            version=_str(data.get("version")),
+            name=opt_str(data.get("name")) or "AutoPrintFarm",
+            version=opt_str(data.get("version")),
+            api=opt_str(data.get("api")),
+            key=KeyInfo.from_dict(key) if isinstance(key, Mapping) else None,
         )
 
 
@@ -105,22 +65,22 @@ class Printer:
     def from_dict(cls, data: JSONObject) -> Self:
         caps = data.get("capabilities")
         return cls(
-            id=_req_str(data, "id", "printer"),
-            name=_str(data.get("name")) or _req_str(data, "id", "printer"),
-            model=_str(data.get("model")),
-            manufacturer=_str(data.get("manufacturer")),
-            status=_str(data.get("status")),
-            location=_str(data.get("location")),
-            nozzle_size=_float(data.get("nozzle_size")),
-            current_color=_str(data.get("current_color")),
-            current_color_hex=_str(data.get("current_color_hex")),
-            current_filament_type=_str(data.get("current_filament_type")),
-            is_active=_bool(data.get("is_active")) is not False,
-            firmware_version=_str(data.get("firmware_version")),
-            in_maintenance=_bool(data.get("in_maintenance")),
-            maintenance_type=_str(data.get("maintenance_type")),
+            id=req_str(data, "id", "printer"),
+            name=opt_str(data.get("name")) or req_str(data, "id", "printer"),
+            model=opt_str(data.get("model")),
+            manufacturer=opt_str(data.get("manufacturer")),
+            status=opt_str(data.get("status")),
+            location=opt_str(data.get("location")),
+            nozzle_size=opt_float(data.get("nozzle_size")),
+            current_color=opt_str(data.get("current_color")),
+            current_color_hex=opt_str(data.get("current_color_hex")),
+            current_filament_type=opt_str(data.get("current_filament_type")),
+            is_active=opt_bool(data.get("is_active")) is not False,
+            firmware_version=opt_str(data.get("firmware_version")),
+            in_maintenance=opt_bool(data.get("in_maintenance")),
+            maintenance_type=opt_str(data.get("maintenance_type")),
             capabilities=frozenset(str(c) for c in caps) if isinstance(caps, list) else None,
-            awaiting_bed_clear=_bool(data.get("awaiting_bed_clear")),
+            awaiting_bed_clear=opt_bool(data.get("awaiting_bed_clear")),
         )
 
     def has_capability(self, capability: str) -> bool | None:
@@ -153,34 +113,46 @@ class PrinterStatus:
     light_on: bool | None = None
     error: str | None = None
     bed_clear_required: bool | None = None
+    print_started_at: datetime | None = None
+    offline_reason: str | None = None
+    messages: tuple[PrinterMessage, ...] = ()
+    trays: tuple[Tray, ...] | None = None  # None: not reported; () : no trays
+    speed_level: str | None = None
+    speed_percent: float | None = None
 
     @classmethod
     def from_dict(cls, data: JSONObject) -> Self:
-        bed_clear = _bool(data.get("bed_clear_required"))
+        bed_clear = opt_bool(data.get("bed_clear_required"))
         if bed_clear is None:
-            bed_clear = _bool(data.get("awaiting_bed_clear"))
+            bed_clear = opt_bool(data.get("awaiting_bed_clear"))
         return cls(
-            printer_id=_req_str(data, "printer_id", "printer status"),
-            status=_str(data.get("status")),
-            hub_online=_bool(data.get("hub_online")),
-            progress=_float(data.get("progress")),
-            nozzle_temp=_float(data.get("nozzle_temp")),
-            bed_temp=_float(data.get("bed_temp")),
-            chamber_temp=_float(data.get("chamber_temp")),
-            target_nozzle_temp=_float(data.get("target_nozzle_temp")),
-            target_bed_temp=_float(data.get("target_bed_temp")),
-            target_chamber_temp=_float(data.get("target_chamber_temp")),
-            layer_num=_int(data.get("layer_num")),
-            total_layers=_int(data.get("total_layers")),
-            remaining_time_minutes=_int(data.get("remaining_time_minutes")),
-            current_job_id=_str(data.get("current_job_id")),
-            current_color=_str(data.get("current_color")),
-            current_color_hex=_str(data.get("current_color_hex")),
-            current_filament_type=_str(data.get("current_filament_type")),
+            printer_id=req_str(data, "printer_id", "printer status"),
+            status=opt_str(data.get("status")),
+            hub_online=opt_bool(data.get("hub_online")),
+            progress=opt_float(data.get("progress")),
+            nozzle_temp=opt_float(data.get("nozzle_temp")),
+            bed_temp=opt_float(data.get("bed_temp")),
+            chamber_temp=opt_float(data.get("chamber_temp")),
+            target_nozzle_temp=opt_float(data.get("target_nozzle_temp")),
+            target_bed_temp=opt_float(data.get("target_bed_temp")),
+            target_chamber_temp=opt_float(data.get("target_chamber_temp")),
+            layer_num=opt_int(data.get("layer_num")),
+            total_layers=opt_int(data.get("total_layers")),
+            remaining_time_minutes=opt_int(data.get("remaining_time_minutes")),
+            current_job_id=opt_str(data.get("current_job_id")),
+            current_color=opt_str(data.get("current_color")),
+            current_color_hex=opt_str(data.get("current_color_hex")),
+            current_filament_type=opt_str(data.get("current_filament_type")),
             last_telemetry_at=parse_time(data.get("last_telemetry_at")),
-            light_on=_bool(data.get("light_on")),
-            error=_str(data.get("error")),
+            light_on=opt_bool(data.get("light_on")),
+            error=opt_str(data.get("error")),
             bed_clear_required=bed_clear,
+            print_started_at=parse_time(data.get("print_started_at")),
+            offline_reason=opt_str(data.get("offline_reason")),
+            messages=PrinterMessage.parse_list(data.get("messages")),
+            trays=Tray.parse_list(data.get("trays")),
+            speed_level=opt_str(data.get("speed_level")),
+            speed_percent=opt_float(data.get("speed_percent")),
         )
 
 
@@ -206,17 +178,17 @@ class Job:
     @classmethod
     def from_dict(cls, data: JSONObject) -> Self:
         return cls(
-            id=_req_str(data, "id", "job"),
-            status=_str(data.get("status")) or "unknown",
-            printer_id=_str(data.get("printer_id")),
-            product_name=_str(data.get("product_name")),
-            product_sku_id=_str(data.get("product_sku_id")),
-            print_file_id=_str(data.get("print_file_id") or data.get("file_id")),
-            file_name=_str(data.get("file_name")),
-            number_of_units=_int(data.get("number_of_units")),
-            progress_percentage=_float(data.get("progress_percentage")),
-            estimated_print_time_minutes=_int(data.get("estimated_print_time_minutes")),
-            failure_reason=_str(data.get("failure_reason")),
+            id=req_str(data, "id", "job"),
+            status=opt_str(data.get("status")) or "unknown",
+            printer_id=opt_str(data.get("printer_id")),
+            product_name=opt_str(data.get("product_name")),
+            product_sku_id=opt_str(data.get("product_sku_id")),
+            print_file_id=opt_str(data.get("print_file_id") or data.get("file_id")),
+            file_name=opt_str(data.get("file_name")),
+            number_of_units=opt_int(data.get("number_of_units")),
+            progress_percentage=opt_float(data.get("progress_percentage")),
+            estimated_print_time_minutes=opt_int(data.get("estimated_print_time_minutes")),
+            failure_reason=opt_str(data.get("failure_reason")),
             time_submitted=parse_time(data.get("time_submitted")),
             time_started=parse_time(data.get("time_started")),
             time_completed=parse_time(data.get("time_completed")),
@@ -263,7 +235,7 @@ class JobStats:
         summary = data.get("summary") if isinstance(data.get("summary"), Mapping) else data
         raw_by_status = data.get("by_status")
         by_status = (
-            {str(k): _int(v) or 0 for k, v in raw_by_status.items()}
+            {str(k): opt_int(v) or 0 for k, v in raw_by_status.items()}
             if isinstance(raw_by_status, Mapping)
             else {}
         )
@@ -271,7 +243,7 @@ class JobStats:
 
         def pick(key: str, *fallbacks: str) -> int:
             for name in (key, *fallbacks):
-                if (value := _int(summary.get(name))) is not None:
+                if (value := opt_int(summary.get(name))) is not None:
                     return value
                 if name in by_status:
                     return by_status[name]
@@ -284,7 +256,7 @@ class JobStats:
             failed=pick("failed"),
             cancelled=pick("cancelled"),
             completed_today=pick("completed_today"),
-            failed_today=_int(summary.get("failed_today")),
+            failed_today=opt_int(summary.get("failed_today")),
             by_status=by_status,
         )
 
@@ -307,16 +279,16 @@ class InventoryItem:
     @classmethod
     def from_dict(cls, data: JSONObject) -> Self:
         return cls(
-            id=_req_str(data, "id", "inventory item"),
-            sku=_str(data.get("sku")) or _req_str(data, "id", "inventory item"),
-            product_sku_id=_str(data.get("product_sku_id")),
-            color=_str(data.get("color")),
-            material=_str(data.get("material")),
-            ready_stock=_int(data.get("ready_stock")) or 0,
-            low_stock_threshold=_int(data.get("low_stock_threshold")),
-            status=_str(data.get("status")),
-            is_active=_bool(data.get("is_active")) is not False,
-            product_name=_str(data.get("product_name")),
+            id=req_str(data, "id", "inventory item"),
+            sku=opt_str(data.get("sku")) or req_str(data, "id", "inventory item"),
+            product_sku_id=opt_str(data.get("product_sku_id")),
+            color=opt_str(data.get("color")),
+            material=opt_str(data.get("material")),
+            ready_stock=opt_int(data.get("ready_stock")) or 0,
+            low_stock_threshold=opt_int(data.get("low_stock_threshold")),
+            status=opt_str(data.get("status")),
+            is_active=opt_bool(data.get("is_active")) is not False,
+            product_name=opt_str(data.get("product_name")),
         )
 
     @property
@@ -340,12 +312,12 @@ class StockAdjustment:
     @classmethod
     def from_dict(cls, data: JSONObject) -> Self:
         return cls(
-            id=_req_str(data, "id", "stock adjustment"),
-            previous_stock=_int(data.get("previous_stock")) or 0,
-            adjustment=_int(data.get("adjustment")) or 0,
-            new_stock=_int(data.get("new_stock")) or 0,
-            new_status=_str(data.get("new_status")),
-            is_low_stock=_bool(data.get("is_low_stock")),
+            id=req_str(data, "id", "stock adjustment"),
+            previous_stock=opt_int(data.get("previous_stock")) or 0,
+            adjustment=opt_int(data.get("adjustment")) or 0,
+            new_stock=opt_int(data.get("new_stock")) or 0,
+            new_status=opt_str(data.get("new_status")),
+            is_low_stock=opt_bool(data.get("is_low_stock")),
         )
 
 
@@ -366,15 +338,15 @@ class Filament:
     @classmethod
     def from_dict(cls, data: JSONObject) -> Self:
         return cls(
-            id=_req_str(data, "id", "filament"),
-            type=_str(data.get("type")) or "unknown",
-            color=_str(data.get("color")),
-            hex_code=_str(data.get("hex_code")),
-            brand=_str(data.get("brand")),
-            remaining_grams=_float(data.get("remaining_grams")),
-            low_threshold=_float(data.get("low_threshold")),
-            status=_str(data.get("status")),
-            location=_str(data.get("location")),
+            id=req_str(data, "id", "filament"),
+            type=opt_str(data.get("type")) or "unknown",
+            color=opt_str(data.get("color")),
+            hex_code=opt_str(data.get("hex_code")),
+            brand=opt_str(data.get("brand")),
+            remaining_grams=opt_float(data.get("remaining_grams")),
+            low_threshold=opt_float(data.get("low_threshold")),
+            status=opt_str(data.get("status")),
+            location=opt_str(data.get("location")),
         )
 
     @property
@@ -396,11 +368,11 @@ class Hub:
     @classmethod
     def from_dict(cls, data: JSONObject) -> Self:
         return cls(
-            id=_req_str(data, "id", "hub"),
-            name=_str(data.get("name")) or _req_str(data, "id", "hub"),
-            firmware_version=_str(data.get("firmware_version")),
-            is_online=_bool(data.get("is_online")),
-            printer_count=_int(data.get("printer_count")),
+            id=req_str(data, "id", "hub"),
+            name=opt_str(data.get("name")) or req_str(data, "id", "hub"),
+            firmware_version=opt_str(data.get("firmware_version")),
+            is_online=opt_bool(data.get("is_online")),
+            printer_count=opt_int(data.get("printer_count")),
         )
 
 
@@ -416,10 +388,10 @@ class CommandResult:
     @classmethod
     def from_dict(cls, data: JSONObject) -> Self:
         return cls(
-            printer_id=_req_str(data, "printer_id", "command result"),
-            command_id=_str(data.get("command_id")),
-            action=_str(data.get("action")),
-            status=_str(data.get("status")),
+            printer_id=req_str(data, "printer_id", "command result"),
+            command_id=opt_str(data.get("command_id")),
+            action=opt_str(data.get("action")),
+            status=opt_str(data.get("status")),
         )
 
 
@@ -436,9 +408,9 @@ class Order:
     def from_dict(cls, data: JSONObject) -> Self:
         errors = data.get("fulfillment_errors")
         return cls(
-            id=_req_str(data, "id", "order"),
-            status=_str(data.get("status")),
-            order_number=_str(data.get("order_number")),
+            id=req_str(data, "id", "order"),
+            status=opt_str(data.get("status")),
+            order_number=opt_str(data.get("order_number")),
             fulfillment_errors=tuple(str(e) for e in errors) if isinstance(errors, list) else (),
         )
 
@@ -454,8 +426,8 @@ class FarmEvent:
 
     @classmethod
     def from_dict(cls, frame: JSONObject) -> Self:
-        event_id = _int(frame.get("id"))
-        event_type = _str(frame.get("type"))
+        event_id = opt_int(frame.get("id"))
+        event_type = opt_str(frame.get("type"))
         if event_id is None or not event_type:
             raise APFResponseError("event frame without id or type")
         data = frame.get("data")
@@ -469,4 +441,4 @@ class FarmEvent:
     @property
     def printer_id(self) -> str | None:
         """The printer the event is about, if any."""
-        return _str(self.data.get("printer_id"))
+        return opt_str(self.data.get("printer_id"))

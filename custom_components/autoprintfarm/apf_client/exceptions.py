@@ -1,4 +1,4 @@
-"""Typed errors raised by :class:`apf_core.client.ApfClient`.
+"""Typed errors raised by :class:`apf_client.ApfClient`.
 
 Every error carries the server's machine-readable ``code`` (``None`` when the
 failure never reached the server) and, for HTTP failures, the ``status``.

@@ -1,0 +1,75 @@
+"""Manual printer control beyond pause/resume/stop: G-code, print speed, power devices."""
+
+from __future__ import annotations
+
+import voluptuous as vol
+from aiohttp import web
+
+from ...drivers.base import SPEED_LEVELS
+from ...services.printer_control import PrinterControlService
+from ..framework import Ctx, RouteTable, ok, text
+
+routes = RouteTable("Printers", "Printers, their live status and physical control.")
+_ERRORS = ("PRINTER_PRINTING", "HUB_OFFLINE", "HUB_COMMAND_FAILED", "CAPABILITY_NOT_SUPPORTED")
+
+
+@routes.post(
+    "/printers/{id}/gcode",
+    scope="control",
+    summary="Send G-code",
+    body={vol.Required("script"): text(10000, 1)},
+    errors=_ERRORS,
+    description="Like SimplyPrint's SendGcode: lines separated by newlines. Refused while "
+    "printing. Bambu printers need LAN mode with Developer mode (`DEVELOPER_MODE_REQUIRED`).",
+)
+async def send_gcode(ctx: Ctx) -> web.StreamResponse:
+    service = PrinterControlService(ctx.farm)
+    return ok(await service.manual(ctx.params["id"], "gcode", {"script": ctx.body["script"]}))
+
+
+@routes.post(
+    "/printers/{id}/speed",
+    scope="control",
+    summary="Set the print speed",
+    body={vol.Required("level"): vol.In(tuple(SPEED_LEVELS))},
+    errors=_ERRORS,
+    description="Bambu speed levels; Klipper and OctoPrint get `M220` with "
+    "silent 50 %, standard 100 %, sport 124 %, ludicrous 166 %.",
+)
+async def set_speed(ctx: Ctx) -> web.StreamResponse:
+    service = PrinterControlService(ctx.farm)
+    return ok(await service.manual(ctx.params["id"], "speed", {"level": ctx.body["level"]}))
+
+
+@routes.post(
+    "/printers/{id}/power",
+    scope="control",
+    summary="Switch a power device",
+    body={vol.Required("device"): text(120, 1), vol.Required("on"): bool},
+    errors=_ERRORS,
+    description="Moonraker `[power]` devices. Refused while printing.",
+)
+async def set_power(ctx: Ctx) -> web.StreamResponse:
+    body = ctx.body
+    service = PrinterControlService(ctx.farm)
+    return ok(
+        await service.manual(
+            ctx.params["id"], "power", {"device": body["device"], "on": body["on"]}
+        )
+    )
+
+
+@routes.get(
+    "/printers/{id}/camera/snapshot",
+    scope="read",
+    summary="One camera picture (JPEG)",
+    errors=("PRINTER_NOT_FOUND", "HUB_OFFLINE", "CAPABILITY_NOT_SUPPORTED"),
+    description="`image/jpeg`. OctoPrint: the snapshot URL from its settings; Moonraker: its "
+    "webcams API; Bambu P1/A1: the JPEG stream on port 6000; Bambu X1/H2: RTSPS through ffmpeg "
+    "(`CAPABILITY_NOT_SUPPORTED` with the reason when ffmpeg is missing).",
+)
+async def camera_snapshot(ctx: Ctx) -> web.StreamResponse:
+    image = await PrinterControlService(ctx.farm).snapshot(ctx.params["id"])
+    return web.Response(
+        body=image, content_type="image/jpeg", headers={"Cache-Control": "no-store"}
+    )
