@@ -211,6 +211,9 @@ _CONFLICT_CODES = frozenset(
         "SKU_IN_USE_BY_ORDER",
         "IMAGE_CAP_REACHED",
         "CONFLICT",
+        "HUB_EMBEDDED",
+        "HUB_SCAN_UNSUPPORTED",
+        "PRINTER_ALREADY_REGISTERED",
     }
 )
 
