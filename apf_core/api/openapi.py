@@ -212,7 +212,6 @@ _CONFLICT_CODES = frozenset(
         "IMAGE_CAP_REACHED",
         "CONFLICT",
         "HUB_EMBEDDED",
-        "HUB_SCAN_UNSUPPORTED",
         "PRINTER_ALREADY_REGISTERED",
     }
 )

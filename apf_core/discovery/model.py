@@ -67,3 +67,38 @@ def merge(found: list[Found]) -> list[Found]:
             continue
         seen.setdefault(item.id, item)
     return sorted(seen.values(), key=lambda f: (f.protocol, f.name.lower(), f.ip))
+
+
+def _short(value: Any, limit: int) -> str | None:
+    text = str(value).strip()[:limit] if isinstance(value, (str, int)) and value != "" else ""
+    return text if text and text.isprintable() else None
+
+
+def found_from_dict(data: Any) -> Found | None:
+    """A :class:`Found` rebuilt from an entry another process sent (a remote hub's scan),
+    checked field by field; None when it is not a usable printer."""
+    if not isinstance(data, dict) or data.get("protocol") not in (*HTTP_PROTOCOLS, "bambu"):
+        return None
+    ip = clean_ip(data.get("ip"))
+    port = data.get("port")
+    if ip is None or data.get("source") not in ("mdns", "ssdp"):
+        return None
+    if not (port is None or (isinstance(port, int) and 0 < port < 65536)):
+        return None
+    if data["protocol"] in HTTP_PROTOCOLS and port is None:
+        return None
+    serial = _short(data.get("serial"), 64)
+    if data["protocol"] == "bambu" and not serial:
+        return None
+    return Found(
+        protocol=str(data["protocol"]),
+        name=_short(data.get("name"), 120) or ip,
+        ip=ip,
+        port=port,
+        source=str(data["source"]),
+        hostname=_short(data.get("hostname"), 255),
+        model=_short(data.get("model"), 80),
+        serial=serial,
+        firmware_version=_short(data.get("firmware_version"), 40),
+        service_type=_short(data.get("service_type"), 60),
+    )

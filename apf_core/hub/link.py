@@ -32,7 +32,7 @@ from ..domain.control import (
 from ..drivers.base import PrinterState
 from ..drivers.manager import command_timeout
 from ..storage.tables.spine import hubs, printers
-from ..timeutil import utcnow
+from ..timeutil import new_id, utcnow
 from . import protocol
 from .channel import Channel, SealError
 from .crypto import LinkKeys
@@ -188,9 +188,7 @@ class HubLink:
         command: PrinterCommand,
         timeout: float,
     ) -> CommandAck:
-        session = self.sessions.get(hub_id)
-        if session is None or not session.online or self._mqtt is None or not self.connected:
-            raise HubOffline("The printer's hub is offline")
+        session = self._online(hub_id, "The printer's hub is offline")
         limit = command_timeout(command, timeout)
         body: dict[str, Any] = {
             "command_id": command.command_id,
@@ -213,8 +211,36 @@ class HubLink:
             }
             if not self._send(session, data, "file", command.command_id):
                 raise HubOffline("The connection to the hub's broker is down")
+        await self._exchange(session, body, limit)
+        return CommandAck(command.command_id)
+
+    async def scan(self, hub_id: str, seconds: float) -> list[Any]:
+        """A LAN scan run by a remote hub: its entries, unchecked (the caller validates)."""
+        session = self._online(hub_id, "The hub is offline")
+        body = {
+            "command_id": new_id(),
+            "printer_id": None,
+            "action": "discover",
+            "params": {"seconds": seconds},
+            "timeout": seconds,
+        }
+        ack = await self._exchange(session, body, seconds + 5.0)
+        printers = ack.get("printers")
+        return printers if isinstance(printers, list) else []
+
+    def _online(self, hub_id: str, message: str) -> HubSession:
+        session = self.sessions.get(hub_id)
+        if session is None or not session.online or self._mqtt is None or not self.connected:
+            raise HubOffline(message)
+        return session
+
+    async def _exchange(
+        self, session: HubSession, body: dict[str, Any], limit: float
+    ) -> dict[str, Any]:
+        """Send a command and wait for its ACK; a refusal raises what it means."""
+        command_id = str(body["command_id"])
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        session.pending[command.command_id] = future
+        session.pending[command_id] = future
         try:
             if not self._send(session, body, "command"):
                 raise HubOffline("The connection to the hub's broker is down")
@@ -222,12 +248,12 @@ class HubLink:
                 ack = await asyncio.wait_for(asyncio.shield(future), limit + 2.0)
             except TimeoutError:
                 raise HubCommandFailed(
-                    f"The hub did not acknowledge '{command.action}' within {limit:g} s"
+                    f"The hub did not acknowledge '{body['action']}' within {limit:g} s"
                 ) from None
         finally:
-            session.pending.pop(command.command_id, None)
+            session.pending.pop(command_id, None)
         if ack.get("ok"):
-            return CommandAck(command.command_id)
+            return ack
         error = ack.get("error") or {}
         message = str(error.get("message") or "The hub refused the command")
         kind = error.get("kind")

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from yarl import URL
 
-from ..discovery.model import HTTP_PROTOCOLS, Found
+from ..discovery.model import HTTP_PROTOCOLS, Found, found_from_dict, merge
 from ..discovery.scan import ScanOptions, scan
-from ..errors import Conflict, NotFound
+from ..domain.control import ControlError, HubOffline
+from ..errors import Conflict, NotFound, ServiceUnavailable
 from ..net.urls import printer_url_from_options
 from ..storage.tables.spine import hubs, printers
 from ..timeutil import utcnow
@@ -95,16 +96,25 @@ class DiscoveryService:
         }
 
     async def scan(self, hub_id: str, seconds: float | None = None) -> dict[str, Any]:
-        """Scan the LAN from the embedded hub and store the result (an empty list is a
-        result too). A scan already running is joined, not repeated."""
+        """Scan the hub's LAN and store the result (an empty list is a result too): here for
+        the embedded hub (a scan already running is joined, not repeated), over the hub
+        link for a remote one."""
         async with self.db.read() as conn:
             row = await fetch_one(conn, hubs, hub_id, code="HUB_NOT_FOUND", label="Hub")
         if row["kind"] != "embedded":
-            raise Conflict(
-                "Remote hubs cannot scan their LAN yet: scan from the embedded hub, or "
-                "register the printer with hub_id",
-                code="HUB_SCAN_UNSUPPORTED",
+            heard = await self._remote_scan(hub_id, seconds)
+        else:
+            heard = await self._local_scan(seconds)
+        found = [stored_entry(f) for f in heard]
+        async with self.db.begin() as conn:
+            await conn.execute(
+                update(hubs)
+                .where(hubs.c.id == hub_id)
+                .values(discovered_printers=found, discovered_at=utcnow())
             )
+        return await self.listing(hub_id)
+
+    async def _local_scan(self, seconds: float | None) -> list[Found]:
         running: asyncio.Task[list[Found]] | None = self.farm.extensions.get(_RUNNING)
         if running is None or running.done():
             settings = self.farm.settings
@@ -115,14 +125,21 @@ class DiscoveryService:
             )
             running = asyncio.get_running_loop().create_task(scan(options))
             self.farm.extensions[_RUNNING] = running
-        found = [stored_entry(f) for f in await asyncio.shield(running)]
-        async with self.db.begin() as conn:
-            await conn.execute(
-                update(hubs)
-                .where(hubs.c.id == hub_id)
-                .values(discovered_printers=found, discovered_at=utcnow())
-            )
-        return await self.listing(hub_id)
+        return await asyncio.shield(running)
+
+    async def _remote_scan(self, hub_id: str, seconds: float | None) -> list[Found]:
+        """The hub scans its own LAN over the hub link; its answer is checked entry by entry."""
+        runtime = self.farm.extensions.get("hub_link")
+        link = getattr(runtime, "link", None)
+        if link is None:
+            raise ServiceUnavailable("The hub is offline", code="HUB_OFFLINE")
+        try:
+            entries = await link.scan(hub_id, seconds or self.farm.settings.discovery_seconds)
+        except HubOffline as err:
+            raise ServiceUnavailable(str(err), code="HUB_OFFLINE") from None
+        except ControlError as err:
+            raise ServiceUnavailable(str(err), code="HUB_COMMAND_FAILED") from None
+        return merge([f for f in map(found_from_dict, entries) if f is not None])
 
     async def add(self, hub_id: str, discovered_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Register a discovered printer: protocol, address, serial, name and model come from

@@ -264,6 +264,6 @@ async def test_scopes_and_remote_hubs(api) -> None:
             )
         )
     refused = await api.post(f"/hubs/{remote}/discovered-printers/scan", key="write", json={})
-    assert refused.status == 409 and refused.code == "HUB_SCAN_UNSUPPORTED"
+    assert refused.status == 503 and refused.code == "HUB_OFFLINE"  # no link: not connected
     missing = await api.post("/hubs/nope/discovered-printers/scan", key="write", json={})
     assert missing.status == 404 and missing.code == "HUB_NOT_FOUND"

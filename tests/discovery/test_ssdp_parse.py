@@ -107,3 +107,26 @@ async def test_the_listener_hears_datagrams_for_its_window_only() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:  # closed: nothing hears
         sender.sendto(notify(), ("127.0.0.1", port))
     assert await listen(0.1, port) == []
+
+
+def test_entries_from_a_remote_hub_are_checked_field_by_field() -> None:
+    from apf_core.discovery.model import found_from_dict
+
+    good = Found("moonraker", "Voron", "10.0.0.9", 7125, "mdns", hostname="voron.local")
+    assert found_from_dict(good.as_dict()) == good
+    bambu = Found("bambu", "P1S", "10.0.0.7", None, "ssdp", model="C12", serial="S1234")
+    assert found_from_dict(bambu.as_dict()) == bambu
+    for bad in (
+        None,
+        [],
+        {**good.as_dict(), "protocol": "simulated"},
+        {**good.as_dict(), "ip": "evil.example; rm"},
+        {**good.as_dict(), "port": 70000},
+        {**good.as_dict(), "port": "80"},
+        {**good.as_dict(), "port": None},
+        {**good.as_dict(), "source": "telnet"},
+        {**bambu.as_dict(), "serial": None},
+    ):
+        assert found_from_dict(bad) is None, bad
+    odd = found_from_dict({**good.as_dict(), "name": "x\x1b[31m", "hostname": 5.5})
+    assert odd is not None and odd.name == "10.0.0.9" and odd.hostname is None

@@ -94,12 +94,13 @@ async def hub_discovered(ctx: Ctx) -> web.StreamResponse:
     scope="write",
     summary="Scan the hub's LAN for printers now",
     body={vol.Optional("seconds"): vol.All(vol.Coerce(float), vol.Range(min=0.5, max=30))},
-    errors=("HUB_NOT_FOUND", "HUB_SCAN_UNSUPPORTED"),
+    errors=("HUB_NOT_FOUND", "HUB_OFFLINE", "HUB_COMMAND_FAILED"),
     description="Self-hosted extension. Listens for `seconds` (default `APF_DISCOVERY_SECONDS`, "
     "5) for mDNS announcements (`_octoprint._tcp`, `_moonraker._tcp`, `_prusalink._tcp`) and "
     "Bambu SSDP NOTIFYs on UDP 2021, stores the result and returns it as "
     "`GET /hubs/{id}/discovered-printers` does (an empty list when nothing answered). "
-    "`HUB_SCAN_UNSUPPORTED` (409): remote hubs cannot scan yet.",
+    "A remote hub scans its own LAN: `HUB_OFFLINE` (503) when it is not connected, "
+    "`HUB_COMMAND_FAILED` (503) when it does not answer in time.",
 )
 async def hub_scan(ctx: Ctx) -> web.StreamResponse:
     return ok(await DiscoveryService(ctx.farm).scan(ctx.params["id"], ctx.body.get("seconds")))
