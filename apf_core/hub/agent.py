@@ -62,6 +62,9 @@ class HubAgent:
         self.server_url = server_url
         self.heartbeat = heartbeat
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="apf-hub-"))
+        # default: the broker identity derived from the token ("" = connect anonymously)
+        if username is None:
+            username, password = self.keys.broker_username, self.keys.broker_password
         self._credentials = (username, password)
         self.discovery = discovery or ScanOptions()
         self.session = str(uuid.uuid4())
@@ -78,6 +81,11 @@ class HubAgent:
         self._stop = asyncio.Event()
         self.configured = asyncio.Event()
         self._last_hello = 0.0
+
+    @property
+    def broker_username(self) -> str | None:
+        """The user this hub logs in to the broker as (None or "" = anonymous)."""
+        return self._credentials[0]
 
     def _topic(self, *parts: str) -> str:
         return protocol.topic(self.key, *parts)

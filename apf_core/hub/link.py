@@ -31,6 +31,7 @@ from ..domain.control import (
 )
 from ..drivers.base import PrinterState
 from ..drivers.manager import command_timeout
+from ..net.redact import redact
 from ..storage.tables.spine import hubs, printers
 from ..timeutil import new_id, utcnow
 from . import protocol
@@ -101,11 +102,14 @@ class HubLink:
         self._master = await asyncio.to_thread(load_master_key, self.farm.settings.data_dir)
         await self.refresh_hubs()
         host, port, tls = protocol.broker_address(self.broker_url)
+        username, password = protocol.broker_credentials(self.broker_url)
         self._mqtt = AsyncMqtt(
             f"apf-server-{self.farm.server_id[:12]}",
             on_message=self._on_message,
             on_connect=self._on_connect,
             on_disconnect=self._on_disconnect,
+            username=username,
+            password=password,
         )
         self._mqtt.start(host, port, tls=tls)
         self._watchdog = asyncio.create_task(self._watch(), name="hub watchdog")
@@ -279,7 +283,7 @@ class HubLink:
         for session in self.sessions.values():  # grace: hubs need a moment to reconnect too
             session.last_seen = max(session.last_seen, now)
             self._send(session, {}, "ping")  # a hub that knew an older server shakes hands
-        _LOGGER.info("hub link connected to %s", self.broker_url)
+        _LOGGER.info("hub link connected to %s", redact(self.broker_url))
 
     def _on_disconnect(self) -> None:
         """The broker went away (restart?): keep hub sessions, fail what awaits an ACK."""
