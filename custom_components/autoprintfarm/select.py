@@ -1,5 +1,9 @@
 """Print speed per printer: Bambu's four levels (M220 percentages on Klipper and OctoPrint)."""
 
+# mypy: ignore-errors
+# (mypy_path exposes this folder for the top-level apf_client package, so this module also passes
+# for the stdlib's `select` there; only apf_client is type-checked from this folder.)
+
 from __future__ import annotations
 
 from collections.abc import Callable
