@@ -1,4 +1,4 @@
-"""The ``apf`` command: ``serve``, ``keys``, ``backup``, ``restore`` and ``hub``.
+"""The ``apf`` command: ``serve``, ``keys``, ``backup``, ``restore``, ``hubs`` and ``hub``.
 
 Every command finds the data directory the same way: ``--data-dir``, then
 ``$APF_DATA_DIR``, then the per-user default of :func:`apf_core.config.user_data_dir`."""
@@ -11,6 +11,7 @@ import contextlib
 import errno
 import json
 import logging
+import os
 import shlex
 import socket
 import sys
@@ -196,7 +197,76 @@ def _backup(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- hubs broker-config -------------------------------------------------------------
+
+
+async def _hubs(args: argparse.Namespace) -> int:
+    from .hub import broker_config as bc
+
+    settings = _settings(args)
+    try:
+        server = bc.server_user(
+            os.environ.get("APF_MQTT_URL"), args.server_user, args.server_password_env
+        )
+        db = await _open_db(settings)
+        try:
+            scan = await bc.hub_users(db, settings.data_dir)
+        finally:
+            await db.dispose()
+        written = await asyncio.to_thread(
+            bc.write_config,
+            Path(args.out),
+            server,
+            scan.users,
+            use_mosquitto_passwd=not args.no_mosquitto_passwd,
+            owner=args.owner,
+        )
+    except bc.BrokerConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for line in scan.skipped:
+        print(f"note: {line}", file=sys.stderr)
+    print(
+        f"Wrote {bc.PASSWORD_FILE}, {bc.ACL_FILE} and {bc.CONF_FILE} to {written.out}: "
+        f"{written.hubs} hub user(s) and the server user {written.server_user}; "
+        f"passwords hashed by {written.hasher}.\n"
+        "Reload Mosquitto now (SIGHUP, e.g. systemctl reload mosquitto), and again after "
+        "every hub creation, deletion or token rotation."
+    )
+    return 0
+
+
 # --- parser -------------------------------------------------------------------------
+
+
+def _add_hubs_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    hubs_ = sub.add_parser("hubs", help="remote hubs: broker configuration")
+    hubs_sub = hubs_.add_subparsers(dest="hubs_command", required=True)
+    broker = hubs_sub.add_parser(
+        "broker-config",
+        parents=[common],
+        help="write a Mosquitto password file and ACL for the current remote hubs",
+    )
+    broker.add_argument("--out", required=True, help="directory for the files (made 0700)")
+    broker.add_argument(
+        "--server-user", help="the server's broker user (default: the user in $APF_MQTT_URL)"
+    )
+    broker.add_argument(
+        "--server-password-env",
+        metavar="VAR",
+        help="environment variable holding the server user's password "
+        "(default: the password in $APF_MQTT_URL)",
+    )
+    broker.add_argument(
+        "--owner",
+        metavar="USER",
+        help="give the directory and files to this user, e.g. mosquitto (needs root)",
+    )
+    broker.add_argument(
+        "--no-mosquitto-passwd",
+        action="store_true",
+        help="hash the passwords here even when mosquitto_passwd is installed",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -252,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="replace a farm that is already there"
     )
 
+    _add_hubs_parser(sub, common)
     try:
         from .hub import cli as hub_cli
     except ImportError:  # a build without the remote-hub agent
@@ -325,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
         return _run_serve(args)
     if args.command == "keys":
         return asyncio.run(_keys(args))
+    if args.command == "hubs":
+        return asyncio.run(_hubs(args))
     if args.command in ("backup", "restore"):
         return _backup(args)
     handler = getattr(args, "handler", None)

@@ -68,6 +68,11 @@ class Settings:
     idle_timeout_seconds: float = 30.0
     body_timeout_seconds: float = 30.0
     max_connections: int = 0
+    #: LAN discovery (``POST /hubs/{id}/discovered-printers/scan``): listening window,
+    #: the UDP port Bambu printers send SSDP to, mDNS interface addresses (empty: all)
+    discovery_seconds: float = 5.0
+    discovery_ssdp_port: int = 2021
+    discovery_interfaces: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, data_dir: Path | None = None, **overrides: object) -> Settings:
@@ -79,6 +84,7 @@ class Settings:
             rate_limit=_env_int("APF_RATE_LIMIT", 600),
             rate_window_seconds=_env_int("APF_RATE_WINDOW", 60),
             start_timeout_seconds=_env_int("APF_START_TIMEOUT", 120),
+            discovery_seconds=_env_float("APF_DISCOVERY_SECONDS", 5.0),
         )
         for key, value in overrides.items():
             if value is not None:

@@ -211,6 +211,8 @@ _CONFLICT_CODES = frozenset(
         "SKU_IN_USE_BY_ORDER",
         "IMAGE_CAP_REACHED",
         "CONFLICT",
+        "HUB_EMBEDDED",
+        "PRINTER_ALREADY_REGISTERED",
     }
 )
 

@@ -20,10 +20,12 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..discovery.scan import ScanOptions, scan
 from ..domain.control import CapabilityMissing, CommandAck, HubOffline, PrinterCommand
 from ..drivers import create_driver
 from ..drivers.base import ConnectionConfig, PrinterDriver, PrinterState
@@ -51,6 +53,7 @@ class HubAgent:
         work_dir: Path | None = None,
         username: str | None = None,
         password: str | None = None,
+        discovery: ScanOptions | None = None,
     ) -> None:
         self.keys = LinkKeys.from_token(token)
         self.key = self.keys.topic_id
@@ -59,7 +62,11 @@ class HubAgent:
         self.server_url = server_url
         self.heartbeat = heartbeat
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="apf-hub-"))
+        # default: the broker identity derived from the token ("" = connect anonymously)
+        if username is None:
+            username, password = self.keys.broker_username, self.keys.broker_password
         self._credentials = (username, password)
+        self.discovery = discovery or ScanOptions()
         self.session = str(uuid.uuid4())
         self.hub_id: str | None = None
         self.drivers: dict[str, PrinterDriver] = {}
@@ -74,6 +81,11 @@ class HubAgent:
         self._stop = asyncio.Event()
         self.configured = asyncio.Event()
         self._last_hello = 0.0
+
+    @property
+    def broker_username(self) -> str | None:
+        """The user this hub logs in to the broker as (None or "" = anonymous)."""
+        return self._credentials[0]
 
     def _topic(self, *parts: str) -> str:
         return protocol.topic(self.key, *parts)
@@ -278,6 +290,8 @@ class HubAgent:
                 "error": {"kind": kind, "message": message},
             }
 
+        if body.get("action") == "discover" and not body.get("printer_id"):
+            return await self._discover(command_id, body.get("params") or {})
         driver = self.drivers.get(str(body.get("printer_id")))
         if driver is None:
             return failure("unreachable", "This hub does not run that printer")
@@ -303,6 +317,15 @@ class HubAgent:
                 with contextlib.suppress(OSError):
                     path.unlink()
         return {"command_id": ack.command_id, "ok": True}
+
+    async def _discover(self, command_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A LAN scan from this hub (``POST /hubs/{id}/discovered-printers/scan``)."""
+        try:
+            seconds = min(max(float(params.get("seconds") or 5.0), 0.5), 30.0)
+        except (TypeError, ValueError):
+            seconds = 5.0
+        found = await scan(replace(self.discovery, seconds=seconds))
+        return {"command_id": command_id, "ok": True, "printers": [f.as_dict() for f in found]}
 
     async def _receive_file(
         self, transfer_id: str, meta: dict[str, Any], params: dict[str, Any]

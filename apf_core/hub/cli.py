@@ -11,6 +11,7 @@ import sys
 from typing import Any
 from urllib.parse import urlparse
 
+from ..net.redact import redact
 from . import protocol
 from .agent import HubAgent
 
@@ -33,8 +34,18 @@ def add_parser(subparsers: Any) -> None:
         help="MQTT broker, mqtt://host:1883 or mqtts://host:8883 "
         "(default: the server's host on 1883; $APF_MQTT_URL)",
     )
-    parser.add_argument("--mqtt-username", default=os.environ.get("APF_MQTT_USERNAME"))
-    parser.add_argument("--mqtt-password", default=os.environ.get("APF_MQTT_PASSWORD"))
+    parser.add_argument(
+        "--mqtt-username",
+        default=os.environ.get("APF_MQTT_USERNAME"),
+        help="broker user ($APF_MQTT_USERNAME; default: the user in --broker, else the "
+        "hub's own user derived from the token, see `apf hubs broker-config`; "
+        "'' connects anonymously)",
+    )
+    parser.add_argument(
+        "--mqtt-password",
+        default=os.environ.get("APF_MQTT_PASSWORD"),
+        help="broker password ($APF_MQTT_PASSWORD; default: derived from the token)",
+    )
     parser.add_argument(
         "--heartbeat",
         type=float,
@@ -49,6 +60,16 @@ def default_broker(server_url: str) -> str:
     return f"mqtt://{host or '127.0.0.1'}:{protocol.DEFAULT_PORT}"
 
 
+def broker_login(args: argparse.Namespace, broker: str) -> tuple[str | None, str | None]:
+    """Explicit flags/env, else the broker URL's user-info; (None, None) = derive from the token."""
+    if args.mqtt_username is not None:
+        return args.mqtt_username, args.mqtt_password
+    username, password = protocol.broker_credentials(broker)
+    if username is not None:
+        return username, args.mqtt_password if args.mqtt_password is not None else password
+    return None, None
+
+
 def run(args: argparse.Namespace) -> int:
     if not args.token:
         print("error: --token is required (or set APF_HUB_TOKEN)", file=sys.stderr)
@@ -57,6 +78,13 @@ def run(args: argparse.Namespace) -> int:
         print("error: --heartbeat must be positive", file=sys.stderr)
         return 2
     broker = args.broker or default_broker(args.server)
+    username, password = broker_login(args, broker)
+    if username is None and args.mqtt_password is not None:
+        print(
+            "error: --mqtt-password needs --mqtt-username (or a user in --broker)",
+            file=sys.stderr,
+        )
+        return 2
 
     async def main() -> None:
         agent = HubAgent(
@@ -64,14 +92,19 @@ def run(args: argparse.Namespace) -> int:
             broker,
             server_url=args.server,
             heartbeat=args.heartbeat,
-            username=args.mqtt_username,
-            password=args.mqtt_password,
+            username=username,
+            password=password,
         )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, agent.request_stop)
-        print(f"APF hub for {args.server} via {broker} (topic {agent.key[:8]}…)", flush=True)
+        user = agent.broker_username or "anonymous"
+        print(
+            f"APF hub for {redact(args.server)} via {redact(broker)} as broker user {user}"
+            f" (topic {agent.key[:8]}…)",
+            flush=True,
+        )
         await agent.run()
 
     asyncio.run(main())

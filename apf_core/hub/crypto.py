@@ -30,6 +30,8 @@ _SALT = b"apf hub link v1"
 _HEADER = struct.Struct(">16sQ")
 #: seq numbers this far below the highest seen are refused outright
 REPLAY_WINDOW = 4096
+#: broker user names of hubs: this prefix and the topic id (never the token)
+BROKER_USER_PREFIX = "apfhub-"
 SESSIONS_REMEMBERED = 4
 
 
@@ -65,6 +67,11 @@ class LinkKeys:
     @classmethod
     def from_token(cls, token: str) -> LinkKeys:
         return cls.from_root(root_key(token))
+
+    @property
+    def broker_username(self) -> str:
+        """The hub's broker user: public (the topic id is visible on the broker anyway)."""
+        return BROKER_USER_PREFIX + self.topic_id
 
 
 @dataclass(frozen=True, slots=True)

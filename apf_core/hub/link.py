@@ -31,8 +31,9 @@ from ..domain.control import (
 )
 from ..drivers.base import PrinterState
 from ..drivers.manager import command_timeout
+from ..net.redact import redact
 from ..storage.tables.spine import hubs, printers
-from ..timeutil import utcnow
+from ..timeutil import new_id, utcnow
 from . import protocol
 from .channel import Channel, SealError
 from .crypto import LinkKeys
@@ -101,11 +102,14 @@ class HubLink:
         self._master = await asyncio.to_thread(load_master_key, self.farm.settings.data_dir)
         await self.refresh_hubs()
         host, port, tls = protocol.broker_address(self.broker_url)
+        username, password = protocol.broker_credentials(self.broker_url)
         self._mqtt = AsyncMqtt(
             f"apf-server-{self.farm.server_id[:12]}",
             on_message=self._on_message,
             on_connect=self._on_connect,
             on_disconnect=self._on_disconnect,
+            username=username,
+            password=password,
         )
         self._mqtt.start(host, port, tls=tls)
         self._watchdog = asyncio.create_task(self._watch(), name="hub watchdog")
@@ -188,9 +192,7 @@ class HubLink:
         command: PrinterCommand,
         timeout: float,
     ) -> CommandAck:
-        session = self.sessions.get(hub_id)
-        if session is None or not session.online or self._mqtt is None or not self.connected:
-            raise HubOffline("The printer's hub is offline")
+        session = self._online(hub_id, "The printer's hub is offline")
         limit = command_timeout(command, timeout)
         body: dict[str, Any] = {
             "command_id": command.command_id,
@@ -213,8 +215,36 @@ class HubLink:
             }
             if not self._send(session, data, "file", command.command_id):
                 raise HubOffline("The connection to the hub's broker is down")
+        await self._exchange(session, body, limit)
+        return CommandAck(command.command_id)
+
+    async def scan(self, hub_id: str, seconds: float) -> list[Any]:
+        """A LAN scan run by a remote hub: its entries, unchecked (the caller validates)."""
+        session = self._online(hub_id, "The hub is offline")
+        body = {
+            "command_id": new_id(),
+            "printer_id": None,
+            "action": "discover",
+            "params": {"seconds": seconds},
+            "timeout": seconds,
+        }
+        ack = await self._exchange(session, body, seconds + 5.0)
+        printers = ack.get("printers")
+        return printers if isinstance(printers, list) else []
+
+    def _online(self, hub_id: str, message: str) -> HubSession:
+        session = self.sessions.get(hub_id)
+        if session is None or not session.online or self._mqtt is None or not self.connected:
+            raise HubOffline(message)
+        return session
+
+    async def _exchange(
+        self, session: HubSession, body: dict[str, Any], limit: float
+    ) -> dict[str, Any]:
+        """Send a command and wait for its ACK; a refusal raises what it means."""
+        command_id = str(body["command_id"])
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        session.pending[command.command_id] = future
+        session.pending[command_id] = future
         try:
             if not self._send(session, body, "command"):
                 raise HubOffline("The connection to the hub's broker is down")
@@ -222,12 +252,12 @@ class HubLink:
                 ack = await asyncio.wait_for(asyncio.shield(future), limit + 2.0)
             except TimeoutError:
                 raise HubCommandFailed(
-                    f"The hub did not acknowledge '{command.action}' within {limit:g} s"
+                    f"The hub did not acknowledge '{body['action']}' within {limit:g} s"
                 ) from None
         finally:
-            session.pending.pop(command.command_id, None)
+            session.pending.pop(command_id, None)
         if ack.get("ok"):
-            return CommandAck(command.command_id)
+            return ack
         error = ack.get("error") or {}
         message = str(error.get("message") or "The hub refused the command")
         kind = error.get("kind")
@@ -253,7 +283,7 @@ class HubLink:
         for session in self.sessions.values():  # grace: hubs need a moment to reconnect too
             session.last_seen = max(session.last_seen, now)
             self._send(session, {}, "ping")  # a hub that knew an older server shakes hands
-        _LOGGER.info("hub link connected to %s", self.broker_url)
+        _LOGGER.info("hub link connected to %s", redact(self.broker_url))
 
     def _on_disconnect(self) -> None:
         """The broker went away (restart?): keep hub sessions, fail what awaits an ACK."""

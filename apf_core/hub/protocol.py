@@ -25,7 +25,7 @@ import hashlib
 import secrets
 from dataclasses import asdict
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from ..drivers.base import PrinterState, Status, Tray
 
@@ -65,6 +65,15 @@ def broker_address(url: str) -> tuple[str, int, bool]:
     tls = parsed.scheme in ("mqtts", "ssl", "tls")
     port = parsed.port or (8883 if tls else DEFAULT_PORT)
     return parsed.hostname or "127.0.0.1", port, tls
+
+
+def broker_credentials(url: str) -> tuple[str | None, str | None]:
+    """The user-info of ``mqtt://user:password@host``, percent-decoded (None when absent)."""
+    parsed = urlparse(url if "://" in url else "mqtt://" + url)
+    if parsed.username is None:
+        return None, None
+    password = parsed.password
+    return unquote(parsed.username), None if password is None else unquote(password)
 
 
 def state_to_dict(state: PrinterState) -> dict[str, Any]:

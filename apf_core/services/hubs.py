@@ -88,16 +88,6 @@ class HubService:
         async with self.db.read() as conn:
             return project(self._live(await self._row(conn, hub_id)), CONNECTION_FIELDS)
 
-    async def discovered(self, hub_id: str) -> dict[str, Any]:
-        async with self.db.read() as conn:
-            row = await self._row(conn, hub_id)
-        at = row["discovered_at"]
-        return {
-            "hub_id": hub_id,
-            "discovered_at": int(at.timestamp() * 1000) if at else None,
-            "printers": row["discovered_printers"] or [],
-        }
-
     async def _new_credentials(self, hub_id: str) -> tuple[str, dict[str, Any]]:
         """A fresh token and the columns that store it (hash, sealed link key)."""
         from ..hub.crypto import root_key

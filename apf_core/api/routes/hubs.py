@@ -5,8 +5,10 @@ from __future__ import annotations
 import voluptuous as vol
 from aiohttp import web
 
+from ...services.discovery import DiscoveryService
 from ...services.hubs import HubService
 from ..framework import Ctx, RouteTable, created, ok, text
+from .printers import EDITABLE
 
 routes = RouteTable("Hubs", "Hubs run the printer drivers; the embedded hub is this server.")
 
@@ -74,8 +76,61 @@ async def hub_status(ctx: Ctx) -> web.StreamResponse:
 
 
 @routes.get(
-    "/hubs/{id}/discovered-printers", scope="read", summary="Printers the hub found on its LAN"
+    "/hubs/{id}/discovered-printers",
+    scope="read",
+    summary="Printers the hub found on its LAN",
+    errors=("HUB_NOT_FOUND",),
+    description="`discovered_at` is epoch milliseconds, or null if the hub never scanned. "
+    "Each printer: `id` (use it to add the printer), `protocol`, `name`, `ip`, `port`, "
+    "`hostname`, `url`, `model`, `serial` (Bambu), `firmware_version`, `source` "
+    "(mdns|ssdp), `is_registered` and `printer_id` (the registered printer, or null).",
 )
 async def hub_discovered(ctx: Ctx) -> web.StreamResponse:
-    """`discovered_at` is epoch milliseconds, or null if the hub never scanned."""
-    return ok(await HubService(ctx.farm).discovered(ctx.params["id"]))
+    return ok(await DiscoveryService(ctx.farm).listing(ctx.params["id"]))
+
+
+@routes.post(
+    "/hubs/{id}/discovered-printers/scan",
+    scope="write",
+    summary="Scan the hub's LAN for printers now",
+    body={vol.Optional("seconds"): vol.All(vol.Coerce(float), vol.Range(min=0.5, max=30))},
+    errors=("HUB_NOT_FOUND", "HUB_OFFLINE", "HUB_COMMAND_FAILED"),
+    description="Self-hosted extension. Listens for `seconds` (default `APF_DISCOVERY_SECONDS`, "
+    "5) for mDNS announcements (`_octoprint._tcp`, `_moonraker._tcp`, `_prusalink._tcp`) and "
+    "Bambu SSDP NOTIFYs on UDP 2021, stores the result and returns it as "
+    "`GET /hubs/{id}/discovered-printers` does (an empty list when nothing answered). "
+    "A remote hub scans its own LAN: `HUB_OFFLINE` (503) when it is not connected, "
+    "`HUB_COMMAND_FAILED` (503) when it does not answer in time.",
+)
+async def hub_scan(ctx: Ctx) -> web.StreamResponse:
+    return ok(await DiscoveryService(ctx.farm).scan(ctx.params["id"], ctx.body.get("seconds")))
+
+
+ADD_DISCOVERED = {
+    vol.Optional("name"): text(120, 1),
+    **{k: v for k, v in EDITABLE.items() if k != "hub_id"},
+}
+
+
+@routes.post(
+    "/hubs/{id}/discovered-printers/{discovered_id}/add",
+    scope="write",
+    summary="Register a discovered printer",
+    body=ADD_DISCOVERED,
+    status=201,
+    errors=(
+        "HUB_NOT_FOUND",
+        "DISCOVERED_PRINTER_NOT_FOUND",
+        "PRINTER_ALREADY_REGISTERED",
+        "VALIDATION_ERROR",
+    ),
+    description="Self-hosted extension. Protocol, address (`connection.url`, or Bambu "
+    "`connection.host` + `serial`), name and model come from the last scan; the body gives "
+    "the credentials (`connection.api_key` for OctoPrint, `connection.access_code` for Bambu, "
+    "`connection.password` or `api_key` for PrusaLink) and may override any field. A missing "
+    "credential is `VALIDATION_ERROR` naming `connection.<field>`. Returns the printer as "
+    "`POST /printers` does; `PRINTER_ALREADY_REGISTERED` (409, `printer_id`) if it exists.",
+)
+async def hub_add_discovered(ctx: Ctx) -> web.StreamResponse:
+    service = DiscoveryService(ctx.farm)
+    return created(await service.add(ctx.params["id"], ctx.params["discovered_id"], ctx.body))

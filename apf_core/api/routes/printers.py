@@ -16,7 +16,7 @@ from ..framework import BOOL_STRING, Ctx, RouteTable, created, nullable, ok, tex
 
 routes = RouteTable("Printers", "Printers, their live status and physical control.")
 
-_EDITABLE: dict[Any, Any] = {
+EDITABLE: dict[Any, Any] = {
     vol.Optional("model"): nullable(text(120)),
     vol.Optional("manufacturer"): nullable(text(120)),
     vol.Optional("location"): nullable(text(200)),
@@ -36,12 +36,12 @@ _EDITABLE: dict[Any, Any] = {
 CREATE = {
     vol.Required("name"): text(120, 1),
     vol.Required("protocol"): vol.In(PROTOCOLS),
-    **_EDITABLE,
+    **EDITABLE,
 }
 PATCH = {
     vol.Optional("name"): text(120, 1),
     vol.Optional("protocol"): vol.In(PROTOCOLS),
-    **_EDITABLE,
+    **EDITABLE,
 }
 
 
