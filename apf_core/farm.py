@@ -7,6 +7,7 @@ starts them (and on a farm started with ``runtime_modules=False``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from .timeutil import new_id, utcnow
 from .wiring import RUNTIME
 
 if TYPE_CHECKING:
+    from .discovery.model import Found
     from .dispatch import Dispatcher
     from .drivers.manager import DriverManager
     from .events.delivery import WebhookWorker
@@ -55,6 +57,8 @@ class Farm:
         self.server_id = ""
         self.embedded_hub_id = ""
         self._stoppers: list[Stopper] = []
+        #: the embedded hub's LAN scan in progress (concurrent requests join it)
+        self.discovery_scan: asyncio.Task[list[Found]] | None = None
         # --- runtime parts, set by apf_core.wiring (None while not running) -------------
         self.drivers: DriverManager | None = None
         self.telemetry: TelemetryBridge | None = None
