@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import voluptuous as vol
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ..errors import ValidationFailed
 
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
     from ..services.keys import ApiKey
 
 BASE_PATH = "/public/v1"
+
+#: what aiohttp's multipart reader raises on a malformed body (a bad boundary, a part header
+#: that is not a header): a handler reading a form answers these with a 400, never a 500
+MULTIPART_ERRORS = (ValueError, AssertionError, HttpProcessingError)
 
 Handler = Callable[["Ctx"], Awaitable[web.StreamResponse]]
 
@@ -65,7 +70,9 @@ class Route:
     errors: tuple[str, ...] = ()
     description: str = ""
     response: vol.Schema | None = None
-    response_kind: str = "json"  # or "binary"
+    #: "json" (the envelope), or a key of ``openapi.RESPONSE_TYPES`` ("binary", "csv", "html",
+    #: "jpeg", "thumbnail", "image", "print_file")
+    response_kind: str = "json"
     paginated: bool = False
     #: paginated lists whose meta also carries ``total`` (orders)
     paged_total: bool = False

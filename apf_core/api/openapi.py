@@ -11,6 +11,7 @@ import voluptuous as vol
 import voluptuous_openapi
 
 from .. import __version__
+from ..files.metadata import PRINT_FILE_TYPES
 from .framework import BASE_PATH, Route
 
 _PARAM = re.compile(r"{(\w+)}")
@@ -26,6 +27,21 @@ _ENVELOPE_ERROR = {
     },
 }
 _STATUS_TEXT = {200: "OK", 201: "Created"}
+_BYTES = {"type": "string", "format": "binary"}
+_TEXT = {"type": "string"}
+#: ``Route.response_kind`` -> the content types (and their schemas) a success answers with
+RESPONSE_TYPES: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
+    "binary": (("application/octet-stream", _BYTES),),
+    "csv": (("text/csv", _TEXT),),
+    "html": (("text/html", _TEXT),),
+    "jpeg": (("image/jpeg", _BYTES),),
+    #: a slicer's thumbnail
+    "thumbnail": (("image/png", _BYTES), ("image/jpeg", _BYTES)),
+    #: an uploaded product image (sniffed from its bytes)
+    "image": tuple((f"image/{kind}", _BYTES) for kind in ("jpeg", "png", "webp", "gif")),
+    #: a print file, typed by its extension
+    "print_file": tuple((ctype, _BYTES) for ctype in PRINT_FILE_TYPES),
+}
 #: the order a reader meets the tags in: the farm's daily work first, the business side
 #: next, integrations and the server itself last; a tag not listed follows, by name
 TAG_ORDER = (
@@ -209,10 +225,12 @@ def _operation(route: Route) -> dict[str, Any]:
             "required": list(meta_fields),
             "properties": {k: {"type": "integer"} for k in meta_fields},
         }
-    content = {
-        "binary": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
-        "csv": {"text/csv": {"schema": {"type": "string"}}},
-    }.get(route.response_kind, {"application/json": {"schema": ok_schema}})
+    kinds = RESPONSE_TYPES.get(route.response_kind)
+    content = (
+        {ctype: {"schema": schema} for ctype, schema in kinds}
+        if kinds
+        else {"application/json": {"schema": ok_schema}}
+    )
     error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     responses: dict[str, Any] = {
         str(route.status): {"description": _STATUS_TEXT.get(route.status, "OK"), "content": content}

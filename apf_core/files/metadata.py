@@ -45,6 +45,10 @@ def file_kind(filename: str) -> FileKind | None:
     return extension  # type: ignore[return-value]
 
 
+#: every content type :func:`content_type_for` answers with
+PRINT_FILE_TYPES = (*dict.fromkeys(_MIME_TYPES.values()), "application/octet-stream")
+
+
 def content_type_for(filename: str) -> str:
     """A content type derived from the extension (application/octet-stream if unknown)."""
     kind = file_kind(filename)

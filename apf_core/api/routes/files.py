@@ -16,6 +16,7 @@ from ...services.file_admin import FileAdmin
 from ...services.files import FileService
 from ..framework import (
     BASE_PATH,
+    MULTIPART_ERRORS,
     Ctx,
     RouteTable,
     created,
@@ -139,7 +140,7 @@ async def parse_file_metadata(ctx: Ctx) -> web.StreamResponse:
                 if isinstance(part, BodyPartReader) and part.name == "file":
                     return ok(await service.parse_only(part.filename or "", _chunks(part)))
                 await part.release()
-        except (ValueError, AssertionError) as err:  # aiohttp's multipart parser errors
+        except MULTIPART_ERRORS as err:
             raise BadRequest(f"Malformed multipart body: {err}") from None
     raise _missing_file()
 
@@ -214,7 +215,7 @@ async def _create_from_form(ctx: Ctx) -> web.StreamResponse:
                         {"name": name, "storage_key": storage_key, **body}
                     )
                 return created(data)
-        except (ValueError, AssertionError) as err:  # aiohttp's multipart parser errors
+        except MULTIPART_ERRORS as err:
             raise BadRequest(f"Malformed multipart body: {err}") from None
     raise _missing_file()
 
@@ -251,7 +252,7 @@ async def delete_file(ctx: Ctx) -> web.StreamResponse:
     "/files/{id}/download",
     scope="read",
     summary="Download the file's bytes",
-    response_kind="binary",
+    response_kind="print_file",
     errors=("FILE_NOT_FOUND",),
     description="The current version as an attachment with the file's name (range requests "
     "work).",
@@ -315,7 +316,7 @@ async def set_current_file_version(ctx: Ctx) -> web.StreamResponse:
     "/files/{id}/thumbnail",
     scope="read",
     summary="Thumbnail image",
-    response_kind="binary",
+    response_kind="thumbnail",
     errors=("NO_THUMBNAIL", "FILE_NOT_FOUND"),
     description="Raw image bytes (PNG, or JPEG when the slicer wrote only JPEG).",
 )

@@ -72,7 +72,13 @@ async def openapi_json(ctx: Ctx) -> web.StreamResponse:
     return json_response(spec_for(ctx.request.app))
 
 
-@routes.get("/docs", scope=None, auth=False, summary="Interactive API reference (HTML)")
+@routes.get(
+    "/docs",
+    scope=None,
+    auth=False,
+    summary="Interactive API reference (HTML)",
+    response_kind="html",
+)
 async def docs(ctx: Ctx) -> web.StreamResponse:
     """This page: every operation by tag, with **Authorize** to try the calls with your key."""
     from ..app import spec_for

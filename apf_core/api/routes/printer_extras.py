@@ -63,6 +63,7 @@ async def set_power(ctx: Ctx) -> web.StreamResponse:
     "/printers/{id}/camera/snapshot",
     scope="read",
     summary="One camera picture (JPEG)",
+    response_kind="jpeg",
     errors=("PRINTER_NOT_FOUND", "HUB_OFFLINE", "CAPABILITY_NOT_SUPPORTED"),
     description="`image/jpeg`. OctoPrint: the snapshot URL from its settings; Moonraker: its "
     "webcams API; Bambu P1/A1: the JPEG stream on port 6000; Bambu X1/H2: RTSPS through ffmpeg "

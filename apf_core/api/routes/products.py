@@ -12,7 +12,18 @@ from ...services.catalogue import ProductService
 from ...services.images import MAX_IMAGE_BYTES, ImageService, too_large
 from ...services.kits import KitService
 from ...services.skus import SkuService
-from ..framework import BOOL_STRING, Ctx, RouteTable, created, nullable, ok, page_query, paged, text
+from ..framework import (
+    BOOL_STRING,
+    MULTIPART_ERRORS,
+    Ctx,
+    RouteTable,
+    created,
+    nullable,
+    ok,
+    page_query,
+    paged,
+    text,
+)
 from ..links import product_links, with_image_urls
 from ._business import HEX, ID, integer
 from .skus import SKU_BODY
@@ -285,7 +296,7 @@ async def reorder_images(ctx: Ctx) -> web.StreamResponse:
     "/products/{id}/images/{imageId}",
     scope="read",
     summary="Download an image",
-    response_kind="binary",
+    response_kind="image",
     errors=("PRODUCT_NOT_FOUND", "IMAGE_NOT_FOUND"),
 )
 async def download_image(ctx: Ctx) -> web.StreamResponse:
@@ -331,6 +342,6 @@ async def _read_upload(request: web.Request) -> bytes:
                     raise too_large()
                 chunks.append(chunk)
             return b"".join(chunks)
-    except (ValueError, AssertionError) as err:
+    except MULTIPART_ERRORS as err:
         raise ValidationFailed(f"Invalid body: malformed multipart data ({err})") from None
     raise BadRequest("No image file provided (multipart field `file` or `image`)", code="NO_FILE")
