@@ -213,6 +213,8 @@ _CONFLICT_CODES = frozenset(
         "CONFLICT",
         "HUB_EMBEDDED",
         "PRINTER_ALREADY_REGISTERED",
+        "PRINTER_NAME_TAKEN",
+        "PRINTER_BUSY",
     }
 )
 

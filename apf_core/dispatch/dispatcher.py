@@ -49,7 +49,7 @@ TRIGGER_EVENTS = frozenset({
 })  # fmt: skip
 #: start failures that are the printer's fault: the printer is skipped for a while
 PRINTER_FAULTS = frozenset({
-    "HUB_OFFLINE", "HUB_COMMAND_FAILED", "PRINTER_UNAVAILABLE", "NO_SD_CARD",
+    "HUB_OFFLINE", "HUB_COMMAND_FAILED", "PRINTER_UNAVAILABLE", "PRINTER_BUSY", "NO_SD_CARD",
     "DEVELOPER_MODE_REQUIRED",
 })  # fmt: skip
 #: failures of this job on this printer only (its filaments are not loaded there)

@@ -248,13 +248,13 @@ class OrderService:
         order_id = new_id()
         items = []
         for index, spec in enumerate(body["items"]):
-            sku = await self._match_sku(conn, spec)
-            fg = await fg_for_sku(conn, sku["id"]) if sku else None
+            sku = await self._match_sku(conn, spec, index)
+            fg = await fg_for_sku(conn, sku["id"])
             items.append(
                 {
                     "id": new_id(),
                     "order_id": order_id,
-                    "product_sku_id": sku["id"] if sku else None,
+                    "product_sku_id": sku["id"],
                     "finished_good_id": fg["id"] if fg else None,
                     "sku": spec["sku"],
                     "product_name": spec["product_name"],
@@ -464,8 +464,8 @@ class OrderService:
 
     # --- helpers -------------------------------------------------------------------
     async def _match_sku(
-        self, conn: AsyncConnection, spec: dict[str, Any]
-    ) -> dict[str, Any] | None:
+        self, conn: AsyncConnection, spec: dict[str, Any], index: int
+    ) -> dict[str, Any]:
         if spec.get("product_sku_id"):
             row = (
                 (await conn.execute(select(skus).where(skus.c.id == spec["product_sku_id"])))
@@ -478,7 +478,14 @@ class OrderService:
                 )
             return dict(row)
         row = (await conn.execute(select(skus).where(skus.c.sku == spec["sku"]))).mappings().first()
-        return dict(row) if row else None
+        if row is None:
+            raise BadRequest(
+                f"items[{index}].sku: no SKU '{spec['sku']}' in the catalogue; create it "
+                "first or give product_sku_id",
+                code="INVALID_PRODUCT_SKU",
+                field=f"items[{index}].sku",
+            )
+        return dict(row)
 
     async def _items(self, conn: AsyncConnection, order_id: str) -> Rows:
         rows = await conn.execute(
