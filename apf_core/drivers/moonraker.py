@@ -203,7 +203,7 @@ class MoonrakerDriver(PrinterDriver):
         try:
             sent_key = self._api_key if not self._use_oneshot else None
             await self._rpc.identify(sent_key, reply_within=self._connect_timeout)
-            info = await self._call("server.info", reply_within=self._connect_timeout)
+            info = await self._rpc.call("server.info", reply_within=self._connect_timeout)
             klippy_state = info.get("klippy_state") if isinstance(info, Mapping) else None
             if klippy_state == "ready":
                 await self._subscribe()
@@ -228,7 +228,9 @@ class MoonrakerDriver(PrinterDriver):
 
     async def _klippy_message(self, klippy_state: Any) -> str:
         with contextlib.suppress(DriverError):
-            info = await self._call("printer.info", reply_within=min(3.0, self._connect_timeout))
+            info = await self._rpc.call(
+                "printer.info", reply_within=min(3.0, self._connect_timeout)
+            )
             if isinstance(info, Mapping) and info.get("state_message"):
                 return f"Klipper is not ready: {str(info['state_message']).strip()}"
         return f"Klipper is not ready ({klippy_state})"
@@ -237,13 +239,13 @@ class MoonrakerDriver(PrinterDriver):
         """Moonraker ``[power]`` devices and webcams, when configured."""
         self._power_names = []
         with contextlib.suppress(DriverError):
-            found = await self._call("machine.device_power.devices", reply_within=5.0)
+            found = await self._rpc.call("machine.device_power.devices", reply_within=5.0)
             self._power_names = [
                 str(d["device"]) for d in listed(found, "devices") if "device" in d
             ]
         self._webcams = []
         with contextlib.suppress(DriverError):
-            found = await self._call("server.webcams.list", reply_within=5.0)
+            found = await self._rpc.call("server.webcams.list", reply_within=5.0)
             self._webcams = listed(found, "webcams")
         self._refresh_capabilities()
 
@@ -289,13 +291,13 @@ class MoonrakerDriver(PrinterDriver):
 
     # --- subscription and state -----------------------------------------------
     async def _subscribe(self) -> None:
-        listed = await self._call("printer.objects.list", reply_within=self._connect_timeout)
+        listed = await self._rpc.call("printer.objects.list", reply_within=self._connect_timeout)
         self._available = set(listed.get("objects", ())) if isinstance(listed, Mapping) else set()
         wanted: dict[str, None] = dict.fromkeys(BASE_OBJECTS)
         wanted.update(dict.fromkeys(name for name in CHAMBER_OBJECTS if name in self._available))
         if self._light_pin:
             wanted[self._light_object] = None
-        result = await self._call(
+        result = await self._rpc.call(
             "printer.objects.subscribe", {"objects": wanted}, reply_within=self._connect_timeout
         )
         self._objects.clear()
@@ -347,7 +349,7 @@ class MoonrakerDriver(PrinterDriver):
 
     async def _fetch_estimate(self, filename: str) -> None:
         try:
-            metadata = await self._call("server.files.metadata", {"filename": filename})
+            metadata = await self._rpc.call("server.files.metadata", {"filename": filename})
         except DriverError:
             return
         if isinstance(metadata, Mapping):
@@ -355,21 +357,12 @@ class MoonrakerDriver(PrinterDriver):
             self._recompute()
 
     # --- JSON-RPC -----------------------------------------------------------------
-    async def _call(
-        self,
-        method: str,
-        params: Mapping[str, Any] | None = None,
-        *,
-        reply_within: float | None = None,
-    ) -> Any:
-        return await self._rpc.call(method, params, reply_within=reply_within)
-
     async def _ready_call(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
         if self._rpc.ws is None:
             raise PrinterUnreachable("not connected to moonraker")
         if not self._klippy_ready.is_set():
             raise PrinterUnreachable("klippy is not ready")
-        return await self._call(method, params)
+        return await self._rpc.call(method, params)
 
     # --- job control -----------------------------------------------------------
     async def start_print(
@@ -444,7 +437,7 @@ class MoonrakerDriver(PrinterDriver):
 
     async def power_devices(self) -> list[PowerDevice]:
         self.require(Capability.POWER)
-        found = await self._call("machine.device_power.devices", reply_within=5.0)
+        found = await self._rpc.call("machine.device_power.devices", reply_within=5.0)
         return [
             PowerDevice(
                 name=str(d.get("device")),
@@ -458,7 +451,7 @@ class MoonrakerDriver(PrinterDriver):
         self.require(Capability.POWER)
         if device not in self._power_names:
             raise DriverError(f"no power device named {device!r}", code="INVALID_DEVICE")
-        await self._call(
+        await self._rpc.call(
             "machine.device_power.post_device",
             {"device": device, "action": "on" if on else "off"},
             reply_within=10.0,
