@@ -27,6 +27,8 @@ sys.path.append(str(Path(__file__).resolve().parent.parent / "custom_components"
 
 PG_URL = os.environ.get("APF_TEST_DATABASE_URL")
 
+pytest_plugins = ["tests.secret_audit"]
+
 
 @pytest.fixture(autouse=True)
 def _loopback_sockets(request: pytest.FixtureRequest) -> None:

@@ -44,8 +44,11 @@ class GroupWriter[T]:
 
     async def drain(self) -> None:
         """Wait for every group transaction under way (at shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*tuple(self._tasks), return_exceptions=True)
+        # Only unfinished tasks: a finished one stays in the set until its done-callback runs, and
+        # gathering finished tasks completes without yielding to the loop, so waiting on the whole
+        # set could spin forever.
+        while pending := [task for task in self._tasks if not task.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def _commit(self, done: asyncio.Future[None]) -> None:
         try:

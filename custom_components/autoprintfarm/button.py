@@ -1,4 +1,4 @@
-"""Buttons per printer: pause, resume, stop and the two clear-bed outcomes."""
+"""Buttons per printer: pause, resume, stop, the two clear-bed outcomes, home and cool down."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .apf_client import ApfClient
 from .coordinator import ApfConfigEntry
-from .entity import ApfPrinterEntity
+from .data import PrinterData
+from .entity import ApfPrinterEntity, add_printer_entities
 from .helpers import apf_exception_handler
 
 PARALLEL_UPDATES = 1
@@ -24,6 +25,12 @@ class ApfButtonDescription(ButtonEntityDescription):
 
     press_fn: Callable[[ApfClient, str], Awaitable[Any]]
     clears_bed: bool = False
+    supported_fn: Callable[[PrinterData], bool] = lambda _: True
+
+
+def _capable(capability: str) -> Callable[[PrinterData], bool]:
+    """Only when the server says the printer can (older servers report no capabilities)."""
+    return lambda data: data.printer.has_capability(capability) is True
 
 
 BUTTONS: tuple[ApfButtonDescription, ...] = (
@@ -42,26 +49,26 @@ BUTTONS: tuple[ApfButtonDescription, ...] = (
         clears_bed=True,
         press_fn=lambda c, p: c.clear_bed(p, "failed"),
     ),
+    ApfButtonDescription(
+        key="home",
+        translation_key="home",
+        supported_fn=_capable("home"),
+        press_fn=lambda c, p: c.home(p),
+    ),
+    ApfButtonDescription(
+        key="cooldown",
+        translation_key="cooldown",
+        supported_fn=_capable("heaters"),
+        press_fn=lambda c, p: c.cooldown(p),
+    ),
 )
 
 
 async def async_setup_entry(
     hass: HomeAssistant, entry: ApfConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:
-    """Set up buttons for every printer, now and later."""
-    farm = entry.runtime_data.farm
-    known: set[str] = set()
-
-    @callback
-    def _add_printers() -> None:
-        current = set(farm.data.printers)
-        known.intersection_update(current)
-        if new := current - known:
-            known.update(new)
-            async_add_entities(ApfButton(farm, pid, d) for pid in sorted(new) for d in BUTTONS)
-
-    _add_printers()
-    entry.async_on_unload(farm.async_add_listener(_add_printers))
+    """Set up the buttons each printer supports, now and later."""
+    add_printer_entities(entry, async_add_entities, BUTTONS, ApfButton)
 
 
 class ApfButton(ApfPrinterEntity, ButtonEntity):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
+from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
-from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
 
 from .apf_client import ServerInfo
@@ -88,3 +90,40 @@ class ApfPrinterEntity(CoordinatorEntity[ApfFarmCoordinator]):
     def available(self) -> bool:
         """Unavailable only when the server is unreachable or the printer is gone."""
         return super().available and self.printer_id in self.coordinator.data.printers
+
+
+def add_printer_entities[D: EntityDescription](
+    entry: ApfConfigEntry,
+    async_add_entities: Callable[[Iterable[Entity]], None],
+    descriptions: Sequence[D],
+    factory: Callable[[ApfFarmCoordinator, str, D], Entity],
+) -> None:
+    """Add one entity per printer and description whose ``supported_fn`` (if any) says so.
+
+    Runs again on every farm update: new printers, and capabilities a printer reports only once
+    connected (a Klipper camera, say), get their entities then.
+    """
+    farm = entry.runtime_data.farm
+    known: set[tuple[str, str]] = set()
+    by_key = {d.key: d for d in descriptions}
+
+    def supported(description: D, data: PrinterData) -> bool:
+        check: Callable[[PrinterData], bool] | None = getattr(description, "supported_fn", None)
+        return check is None or check(data)
+
+    @callback
+    def _add() -> None:
+        printers = farm.data.printers
+        current = {
+            (pid, d.key)
+            for pid, data in printers.items()
+            for d in descriptions
+            if supported(d, data)
+        }
+        known.intersection_update({pair for pair in known if pair[0] in printers})
+        if new := current - known:
+            known.update(new)
+            async_add_entities(factory(farm, pid, by_key[key]) for pid, key in sorted(new))
+
+    _add()
+    entry.async_on_unload(farm.async_add_listener(_add))

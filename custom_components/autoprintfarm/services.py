@@ -1,4 +1,4 @@
-"""Actions: jobs, clear bed, temperatures, stock and orders.
+"""Actions: jobs, clear bed, temperatures, G-code, power devices, stock and orders.
 
 Registered once in ``async_setup`` so automations validate even while no
 entry is loaded; every handler resolves and checks its target entry itself.
@@ -55,6 +55,19 @@ TEMPERATURE_SCHEMA = vol.Schema(
         vol.Required(ATTR_DEVICE_ID): cv.string,
         vol.Required("heater"): vol.In(list(HEATER_LIMITS)),
         vol.Required("target"): vol.All(vol.Coerce(float), vol.Range(min=0, max=300)),
+    }
+)
+GCODE_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_DEVICE_ID): cv.string,
+        vol.Required("script"): vol.All(cv.string, vol.Length(min=1, max=10000)),
+    }
+)
+POWER_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_DEVICE_ID): cv.string,
+        vol.Required("device"): vol.All(cv.string, vol.Length(min=1, max=120)),
+        vol.Required("state"): cv.boolean,
     }
 )
 ADJUST_SCHEMA = ENTRY_SCHEMA.extend(
@@ -175,6 +188,19 @@ def async_setup_services(hass: HomeAssistant) -> None:
             await entry.runtime_data.client.set_temperature(printer_id, heater, target)
         await entry.runtime_data.farm.async_request_refresh()
 
+    def printer_command(
+        send: Callable[[ApfClient, str, ServiceCall], Awaitable[object]],
+    ) -> ServiceHandler:
+        """A printer action; a refusal (printing, no capability) becomes a translated error."""
+
+        async def handler(call: ServiceCall) -> None:
+            entry, printer_id = printer_target(hass, call.data[ATTR_DEVICE_ID])
+            async with handle_apf_errors(entry):
+                await send(entry.runtime_data.client, printer_id, call)
+            await entry.runtime_data.farm.async_request_refresh()
+
+        return handler
+
     async def adjust_stock(call: ServiceCall) -> ServiceResponse:
         entry = loaded_entry(hass, call.data[ATTR_CONFIG_ENTRY_ID])
         async with handle_apf_errors(entry):
@@ -231,6 +257,20 @@ def async_setup_services(hass: HomeAssistant) -> None:
         ("get_queue", get_queue, ENTRY_SCHEMA, SupportsResponse.ONLY),
         ("clear_bed", clear_bed, CLEAR_BED_SCHEMA, SupportsResponse.NONE),
         ("set_temperature", set_temperature, TEMPERATURE_SCHEMA, SupportsResponse.NONE),
+        (
+            "send_gcode",
+            printer_command(lambda c, p, call: c.send_gcode(p, call.data["script"])),
+            GCODE_SCHEMA,
+            SupportsResponse.NONE,
+        ),
+        (
+            "set_power",
+            printer_command(
+                lambda c, p, call: c.set_power(p, call.data["device"], call.data["state"])
+            ),
+            POWER_SCHEMA,
+            SupportsResponse.NONE,
+        ),
         ("adjust_stock", adjust_stock, ADJUST_SCHEMA, SupportsResponse.OPTIONAL),
         ("fulfill_order", fulfill_order, FULFILL_SCHEMA, SupportsResponse.OPTIONAL),
     ]

@@ -209,6 +209,7 @@ def mock_client(
         client.inventory.side_effect = lambda **_: list(fake_farm.inventory)
         client.filaments.side_effect = lambda **_: list(fake_farm.filaments)
         client.file_thumbnail.return_value = b"\x89PNG\r\n\x1a\nthumb"
+        client.camera_snapshot.return_value = b"\xff\xd8\xff\xe0jpeg"
         client.events = MagicMock(side_effect=_events)
         yield client
 

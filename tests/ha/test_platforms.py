@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.freeze_time("2026-11-21 12:00:00+00:00")]
 
 @pytest.fixture(autouse=True)
 def fixed_image_token() -> Generator[None]:
-    """Image entities get a random access token; pin it for stable snapshots."""
+    """Image and camera entities get a random access token; pin it for stable snapshots."""
     with patch("random.SystemRandom.getrandbits", return_value=0x1234ABCD):
         yield
 
@@ -28,10 +28,12 @@ def fixed_image_token() -> Generator[None]:
     [
         [Platform.BINARY_SENSOR],
         [Platform.BUTTON],
+        [Platform.CAMERA],
         [Platform.EVENT],
         [Platform.IMAGE],
         [Platform.LIGHT],
         [Platform.NUMBER],
+        [Platform.SELECT],
         [Platform.SENSOR],
         [Platform.SWITCH],
     ],

@@ -1,6 +1,6 @@
 """Async, typed client for AutoPrintFarm-compatible servers (public API v1)."""
 
-from .client import API_PREFIX, STOCK_REASONS, ApfClient, error_from_response
+from .client import API_PREFIX, SPEED_LEVELS, STOCK_REASONS, ApfClient, error_from_response
 from .exceptions import (
     APFAuthenticationError,
     APFConnectionError,
@@ -30,6 +30,7 @@ from .status_parts import KeyInfo, PrinterMessage, Tray
 
 __all__ = [
     "API_PREFIX",
+    "SPEED_LEVELS",
     "STOCK_REASONS",
     "APFAuthenticationError",
     "APFConnectionError",

@@ -42,9 +42,11 @@ from .models import (
 )
 
 API_PREFIX = "/public/v1"
-type ControlAction = Literal["pause", "resume", "stop", "clear_bed"]
+type ControlAction = Literal["pause", "resume", "stop", "clear_bed", "home", "cooldown"]
 type ClearBedResult = Literal["success", "failed"]
 type Heater = Literal["nozzle", "bed", "chamber"]
+#: print-speed levels, slowest first (Bambu's four; M220 percentages on Klipper and OctoPrint)
+SPEED_LEVELS = ("silent", "standard", "sport", "ludicrous")
 STOCK_REASONS = ("manual", "inventory_count", "correction", "damaged", "returned")
 
 
@@ -204,6 +206,40 @@ class ApfClient:
         """Confirm the bed is clear; ``failed`` marks the print failed and re-queues it."""
         return await self.control(printer_id, "clear_bed", result=result)
 
+    async def home(self, printer_id: str) -> CommandResult:
+        """Home all axes (refused while printing: ``PRINTER_PRINTING``)."""
+        return await self.control(printer_id, "home")
+
+    async def cooldown(self, printer_id: str) -> CommandResult:
+        """Switch every heater off."""
+        return await self.control(printer_id, "cooldown")
+
+    async def _command(self, printer_id: str, path: str, body: Mapping[str, Any]) -> CommandResult:
+        data = await self._post_object(f"/printers/{printer_id}/{path}", body)
+        return CommandResult.from_dict({"printer_id": printer_id, **data})
+
+    async def send_gcode(self, printer_id: str, script: str) -> CommandResult:
+        """Run G-code lines (newline separated); refused while printing."""
+        return await self._command(printer_id, "gcode", {"script": script})
+
+    async def set_speed(self, printer_id: str, level: str) -> CommandResult:
+        """Print speed by level, one of :data:`SPEED_LEVELS`."""
+        if level not in SPEED_LEVELS:
+            raise ValueError(f"level must be one of {', '.join(SPEED_LEVELS)}")
+        return await self._command(printer_id, "speed", {"level": level})
+
+    async def set_power(self, printer_id: str, device: str, on: bool) -> CommandResult:
+        """Switch a Moonraker ``[power]`` device; refused while printing."""
+        return await self._command(printer_id, "power", {"device": device, "on": on})
+
+    async def camera_snapshot(self, printer_id: str, *, timeout: float | None = None) -> bytes:
+        """One JPEG from the printer's camera (``CAPABILITY_NOT_SUPPORTED`` without one)."""
+        image = await self._get_bytes(
+            f"/printers/{printer_id}/camera/snapshot", timeout=timeout, missing_ok=False
+        )
+        assert image is not None
+        return image
+
     async def set_light(self, printer_id: str, on: bool) -> CommandResult:
         data = await self._post_object(f"/printers/{printer_id}/light", {"state": on})
         return CommandResult.from_dict(data)
@@ -289,13 +325,17 @@ class ApfClient:
     # --- files --------------------------------------------------------------
     async def file_thumbnail(self, file_id: str) -> bytes | None:
         """The file's thumbnail image bytes, or ``None`` when it has none."""
+        return await self._get_bytes(f"/files/{file_id}/thumbnail", missing_ok=True)
+
+    async def _get_bytes(
+        self, path: str, *, missing_ok: bool, timeout: float | None = None
+    ) -> bytes | None:
+        """A binary resource; ``None`` for a 404 when ``missing_ok``, else the typed error."""
         self._check_session()
         try:
-            async with asyncio.timeout(self.request_timeout):
-                async with self._session.get(
-                    self._url(f"/files/{file_id}/thumbnail"), headers=self._headers
-                ) as resp:
-                    if resp.status == 404:
+            async with asyncio.timeout(timeout or self.request_timeout):
+                async with self._session.get(self._url(path), headers=self._headers) as resp:
+                    if resp.status == 404 and missing_ok:
                         return None
                     if resp.status >= 400:
                         try:
