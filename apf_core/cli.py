@@ -98,7 +98,7 @@ async def _first_key_or_hint(keys: KeyService, settings: Settings) -> None:
 
 async def _restart_runtime(farm: Any) -> None:
     """Demo rows were added after start-up: let runtime modules pick them up."""
-    reload = farm.extensions.get("reload_printers")
+    reload = farm.reload_printers
     if reload is not None:
         await reload()
 

@@ -1,20 +1,19 @@
 """The farm: one object that holds storage, events, live state and printer control.
 
-Routes reach services through it; runtime modules (drivers, dispatcher, event
-delivery) attach to it at start-up from :mod:`apf_core.runtime`.
+Routes reach services through it. The runtime parts (drivers, hub link, event
+delivery, dispatcher) are typed attributes, ``None`` until :mod:`apf_core.wiring`
+starts them (and on a farm started with ``runtime_modules=False``).
 """
 
 from __future__ import annotations
 
-import importlib
+import asyncio
 import logging
-import pkgutil
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
 
-from . import runtime
 from .config import Settings
 from .domain.control import OfflineControl, PrinterControl
 from .domain.events import EventBus
@@ -23,6 +22,19 @@ from .lifecycle import Lifecycle
 from .storage.db import Database
 from .storage.tables.spine import hubs, server_settings
 from .timeutil import new_id, utcnow
+from .wiring import RUNTIME
+
+if TYPE_CHECKING:
+    from .discovery.model import Found
+    from .dispatch import Dispatcher
+    from .drivers.manager import DriverManager
+    from .events.delivery import WebhookWorker
+    from .events.hub import EventHub
+    from .events.settings import EventSettings
+    from .runtime.hubs import HubRuntime
+    from .services.job_reads import SkuLookup
+    from .services.keys import KeyService
+    from .telemetry import TelemetryBridge
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -44,9 +56,26 @@ class Farm:
         self.control: PrinterControl = OfflineControl()
         self.server_id = ""
         self.embedded_hub_id = ""
-        #: shared objects runtime modules publish for each other (e.g. "drivers")
-        self.extensions: dict[str, Any] = {}
         self._stoppers: list[Stopper] = []
+        #: the embedded hub's LAN scan in progress (concurrent requests join it)
+        self.discovery_scan: asyncio.Task[list[Found]] | None = None
+        # --- runtime parts, set by apf_core.wiring (None while not running) -------------
+        self.drivers: DriverManager | None = None
+        self.telemetry: TelemetryBridge | None = None
+        #: reloads the printers' drivers after rows were added behind the API (demo seed)
+        self.reload_printers: Stopper | None = None
+        self.hub_link: HubRuntime | None = None
+        #: broker for the hub link; None: ``$APF_MQTT_URL`` or the default
+        self.hub_broker_url: str | None = None
+        #: finds a SKU for ``POST /jobs`` and job details
+        self.sku_lookup: SkuLookup | None = None
+        self.event_settings: EventSettings | None = None
+        self.event_keys: KeyService | None = None
+        self.event_hub: EventHub | None = None
+        self.webhook_worker: WebhookWorker | None = None
+        self.dispatcher: Dispatcher | None = None
+        #: run when the HTTP server shuts down, before it waits for open connections
+        self.http_shutdown_hooks: list[Stopper] = []
 
     async def start(self, *, runtime_modules: bool = True) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -55,8 +84,8 @@ class Farm:
         self.server_id = await self._setting("server_id", new_id)
         self.embedded_hub_id = await self._ensure_embedded_hub()
         if runtime_modules:
-            for module in _runtime_modules():
-                stop = await module.start(self)
+            for start in RUNTIME:
+                stop = await start(self)
                 if stop is not None:
                     self._stoppers.append(stop)
 
@@ -107,8 +136,3 @@ class Farm:
                 )
             )
             return hub_id
-
-
-def _runtime_modules() -> list[Any]:
-    names = sorted(info.name for info in pkgutil.iter_modules(runtime.__path__))
-    return [importlib.import_module(f"{runtime.__name__}.{name}") for name in names]

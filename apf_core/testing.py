@@ -45,7 +45,7 @@ async def running_farm(
     farm = Farm(config, db=db)
     async with serve(config, farm=farm) as server:
         if demo and await seed_demo(farm):
-            reload = farm.extensions.get("reload_printers")
+            reload = farm.reload_printers
             if reload is not None:
                 await reload()
         key, _ = await KeyService(farm.db).create("test", list(scopes))

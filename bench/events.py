@@ -125,7 +125,7 @@ async def simulator(server: RunningFarm, seconds: float, printers: int, key: str
                 },
             )
             ids.append(printer["id"])
-        reload = server.farm.extensions.get("reload_printers")
+        reload = server.farm.reload_printers
         if reload is not None:
             await reload()
         stop = time.monotonic() + seconds
@@ -230,7 +230,7 @@ async def main(args: argparse.Namespace) -> None:
                     limit=1 << 30,
                     stdout=asyncio.subprocess.PIPE,
                 )
-            hub = server.farm.extensions["event_hub"]
+            hub = server.farm.event_hub
             async with asyncio.timeout(60):
                 while len(hub.clients) < args.clients:
                     await asyncio.sleep(0.05)

@@ -57,7 +57,7 @@ async def run(args: argparse.Namespace) -> None:
             async with farm.db.read() as conn:
                 ids = [str(r.id) for r in await conn.execute(printers.select())]
             await _dispatch_pass(farm)  # the dispatcher's snapshot of the queue, held once
-            telemetry = farm.extensions["telemetry"]
+            telemetry = farm.telemetry
             headers = {"Authorization": f"Bearer {server.api_key}"}
             connector = aiohttp.TCPConnector(limit=0)
             async with aiohttp.ClientSession(headers=headers, connector=connector) as session:

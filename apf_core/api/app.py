@@ -74,8 +74,8 @@ def create_app(farm: Farm) -> web.Application:
 
 async def _run_shutdown_hooks(app: web.Application) -> None:
     """Runtime modules close long-lived connections (WebSockets) here, so shutdown
-    does not wait for them: ``farm.extensions["http_shutdown_hooks"]``."""
-    for hook in list(app[FARM].extensions.get("http_shutdown_hooks", ())):
+    does not wait for them: ``farm.http_shutdown_hooks``."""
+    for hook in list(app[FARM].http_shutdown_hooks):
         try:
             await hook()
         except Exception:

@@ -58,7 +58,7 @@ DriverFactory = Callable[[ConnectionConfig], PrinterDriver]
 
 
 class RemoteExecutor(Protocol):
-    """What a remote-hub link offers the manager (see :mod:`apf_core.runtime.p15_hubs`)."""
+    """What a remote-hub link offers the manager (see :mod:`apf_core.runtime.hubs`)."""
 
     def is_online(self, hub_id: str, printer_id: str) -> bool: ...
 

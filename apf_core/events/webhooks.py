@@ -19,7 +19,6 @@ from .store import max_event_id
 
 if TYPE_CHECKING:
     from ..farm import Farm
-    from .delivery import WebhookWorker
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -58,8 +57,7 @@ class WebhookService:
     def __init__(self, farm: Farm) -> None:
         self.farm = farm
         self.db = farm.db
-        settings = farm.extensions.get("event_settings")
-        self.settings: EventSettings = settings or EventSettings.from_env()
+        self.settings: EventSettings = farm.event_settings or EventSettings.from_env()
         self.policy = self.settings.webhook_policy()
 
     async def _check_url(self, url: str) -> None:
@@ -165,7 +163,7 @@ class WebhookService:
         async with self.db.read() as conn:
             row = await self._row(conn, webhook_id)
             last_id = await max_event_id(conn)
-        worker: WebhookWorker | None = self.farm.extensions.get("webhook_worker")
+        worker = self.farm.webhook_worker
         if worker is None:
             from .delivery import WebhookWorker
 
@@ -207,7 +205,7 @@ class WebhookService:
         )
 
     def _wake(self) -> None:
-        worker = self.farm.extensions.get("webhook_worker")
+        worker = self.farm.webhook_worker
         if worker is not None:
             worker.wake()
 

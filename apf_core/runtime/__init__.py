@@ -1,5 +1,5 @@
-"""Runtime modules attached to a :class:`~apf_core.farm.Farm` at start-up.
+"""Runtime parts attached to a :class:`~apf_core.farm.Farm` at start-up.
 
-Each module here defines ``async def start(farm) -> stop | None``; they run in
-name order (prefix them ``p10_``, ``p20_`` ...) and stop in reverse order.
+Each module here defines ``async def start(farm) -> stop | None``; the order they
+start in (and stop in, reversed) is the explicit list in :mod:`apf_core.wiring`.
 """

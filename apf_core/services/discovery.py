@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from ..farm import Farm
 
 MANUFACTURERS = {"bambu": "Bambu Lab", "prusalink": "Prusa Research"}
-_RUNNING = "discovery_scan"
 
 
 def stored_entry(found: Found) -> dict[str, Any]:
@@ -115,7 +114,7 @@ class DiscoveryService:
         return await self.listing(hub_id)
 
     async def _local_scan(self, seconds: float | None) -> list[Found]:
-        running: asyncio.Task[list[Found]] | None = self.farm.extensions.get(_RUNNING)
+        running = self.farm.discovery_scan
         if running is None or running.done():
             settings = self.farm.settings
             options = ScanOptions(
@@ -124,13 +123,12 @@ class DiscoveryService:
                 interfaces=settings.discovery_interfaces,
             )
             running = asyncio.get_running_loop().create_task(scan(options))
-            self.farm.extensions[_RUNNING] = running
+            self.farm.discovery_scan = running
         return await asyncio.shield(running)
 
     async def _remote_scan(self, hub_id: str, seconds: float | None) -> list[Found]:
         """The hub scans its own LAN over the hub link; its answer is checked entry by entry."""
-        runtime = self.farm.extensions.get("hub_link")
-        link = getattr(runtime, "link", None)
+        link = self.farm.hub_link.link if self.farm.hub_link is not None else None
         if link is None:
             raise ServiceUnavailable("The hub is offline", code="HUB_OFFLINE")
         try:

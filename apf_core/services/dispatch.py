@@ -24,7 +24,7 @@ class DispatchService:
 
     @property
     def dispatcher(self) -> Dispatcher:
-        dispatcher: Dispatcher | None = self.farm.extensions.get("dispatcher")
+        dispatcher = self.farm.dispatcher
         if dispatcher is None:
             raise ServiceUnavailable("The dispatcher is not running", code="DISPATCHER_UNAVAILABLE")
         return dispatcher

@@ -100,7 +100,7 @@ class HubService:
         return token, {"token_hash": token_hash(token), "link_key": sealed}
 
     async def _relink(self) -> None:
-        link = self.farm.extensions.get("hub_link")
+        link = self.farm.hub_link
         if link is not None:
             await link.ensure_started()
 

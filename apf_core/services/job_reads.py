@@ -117,5 +117,4 @@ class JobReads:
         }
 
     def _sku_lookup(self) -> SkuLookup | None:
-        lookup: SkuLookup | None = self.farm.extensions.get("sku_lookup")
-        return lookup
+        return self.farm.sku_lookup

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.api.conftest import Api
 
 from .conftest import demo_file_id, open_stream
 
 
 async def test_websocket_client_follows_a_simulated_print(api: Api) -> None:
-    if "drivers" not in api.farm.extensions:
-        pytest.skip("the driver runtime (apf_core/runtime/p10_drivers.py) is not installed")
+    reload = api.farm.reload_printers
+    assert reload is not None, "the farm runs without its driver runtime (apf_core/wiring.py)"
     stream = await open_stream(api, params={"types": "job.*,printer.*"})
     printer = await api.post(
         "/printers",
@@ -21,9 +19,7 @@ async def test_websocket_client_follows_a_simulated_print(api: Api) -> None:
     )
     assert printer.status == 201, printer.body
     printer_id = printer.data["id"]
-    reload = api.farm.extensions.get("reload_printers")
-    if reload is not None:
-        await reload()
+    await reload()
     frames = await stream.events_until(
         lambda f: f["type"] == "printer.online" and f["data"].get("printer_id", f["data"].get("id"))
         == printer_id, timeout=15,

@@ -178,7 +178,7 @@ async def test_replay_is_filtered_and_ordered(api: Api) -> None:
 
 
 async def test_slow_client_is_dropped_and_others_keep_up(api: Api) -> None:
-    hub = api.farm.extensions["event_hub"]
+    hub = api.farm.event_hub
     hub.settings = dataclasses.replace(hub.settings, ws_queue_size=20)
     fast = await open_stream(api, params={"types": "bench.*"})
     (fast_client,) = hub.clients
@@ -220,7 +220,7 @@ async def test_slow_client_is_dropped_and_others_keep_up(api: Api) -> None:
 
 async def test_server_stop_closes_streams_promptly(api: Api) -> None:
     stream = await open_stream(api)
-    hooks = api.farm.extensions["http_shutdown_hooks"]
+    hooks = api.farm.http_shutdown_hooks
     started = time.monotonic()
     for hook in list(hooks):
         await hook()
@@ -235,7 +235,7 @@ async def test_server_stop_closes_connections_still_authenticating(api: Api) -> 
     stream = await open_stream(api, key=None, expect_welcome=False)  # no auth message yet
     await asyncio.sleep(0.1)
     started = time.monotonic()
-    for hook in list(api.farm.extensions["http_shutdown_hooks"]):
+    for hook in list(api.farm.http_shutdown_hooks):
         await hook()
     msg = await stream.ws.receive(timeout=5)
     assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)

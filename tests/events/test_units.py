@@ -155,7 +155,7 @@ async def test_delivery_to_a_rebound_name_is_refused(api, monkeypatch) -> None:
     address when it is delivered: the delivery is refused and logged."""
     reply = await api.post("/webhooks", json={"url": "http://localhost:9/x"}, key="write")
     hook = reply.data
-    worker = api.farm.extensions["webhook_worker"]
+    worker = api.farm.webhook_worker
     await worker.close()
     monkeypatch.setattr(
         "apf_core.events.delivery.guarded_session",

@@ -109,7 +109,7 @@ async def _all_delivered(api: Api, hook_id: str, count: int) -> list[dict[str, A
 async def test_failures_are_logged_then_the_webhook_is_disabled(
     api: Api, receiver: Receiver
 ) -> None:
-    worker = api.farm.extensions["webhook_worker"]
+    worker = api.farm.webhook_worker
     worker.settings = dataclasses.replace(worker.settings, webhook_max_failures=3)
     hook = await create_hook(api, receiver, events=["job.*"])
     receiver.default_status = 500
@@ -147,7 +147,7 @@ async def test_failures_are_logged_then_the_webhook_is_disabled(
 
 
 async def test_unreachable_receiver_is_retried_and_logged(api: Api) -> None:
-    worker = api.farm.extensions["webhook_worker"]
+    worker = api.farm.webhook_worker
     worker.settings = dataclasses.replace(worker.settings, webhook_max_failures=1000)
     body = {"url": "http://127.0.0.1:1/nothing", "events": ["job.*"]}
     hook = (await api.post("/webhooks", json=body, key="write")).data
@@ -218,7 +218,7 @@ async def test_expired_event_is_given_up(api: Api, receiver: Receiver) -> None:
 
     from apf_core.storage.tables.spine import events
 
-    worker = api.farm.extensions["webhook_worker"]
+    worker = api.farm.webhook_worker
     await worker.stop()  # fan out and deliver by hand
     hook = await create_hook(api, receiver, events=["job.*"])
     job = await make_job(api)

@@ -122,7 +122,7 @@ class Farm:
         assert reply.data["enabled"] is enabled
 
     def sim(self, printer_id: str) -> SimulatedPrinter | None:
-        driver = self.api.farm.extensions["drivers"].driver(printer_id)
+        driver = self.api.farm.drivers.driver(printer_id)
         return driver if isinstance(driver, SimulatedPrinter) else None
 
     def online(self, printer_id: str) -> bool:

@@ -83,7 +83,7 @@ async def test_farm_wide_switch_and_manual_assignment(farm: Farm) -> None:
     assert (await farm.api.get("/dispatch/settings", key="read")).data["enabled"] is False
     printer = await farm.add_printer("Rig")
     job = await farm.enqueue(await farm.add_file())
-    await farm.api.farm.extensions["dispatcher"].run_pass()  # a manual pass still works...
+    await farm.api.farm.dispatcher.run_pass()  # a manual pass still works...
     await farm.wait_job(job["id"], "printing")
     second = await farm.enqueue(await farm.add_file())
     await asyncio.sleep(0.3)
@@ -110,7 +110,7 @@ async def test_switch_persists_and_validates(farm: Farm) -> None:
     assert (await api.post("/dispatch/run", json={}, key="read")).status == 403
     assert (await api.get("/dispatch/settings", key="invalid")).status == 401
     await farm.set_dispatch(True)
-    dispatcher = api.farm.extensions["dispatcher"]
+    dispatcher = api.farm.dispatcher
     dispatcher.enabled = False  # forget the cached value: the stored one must come back
     await dispatcher.start()
     assert dispatcher.enabled is True
@@ -165,7 +165,7 @@ async def test_racing_passes_never_start_a_printer_twice(farm: Farm) -> None:
     printers = [await farm.add_printer(f"P{i}") for i in range(3)]
     file_id = await farm.add_file()
     jobs = [await farm.enqueue(file_id) for _ in range(12)]
-    dispatcher = farm.api.farm.extensions["dispatcher"]
+    dispatcher = farm.api.farm.dispatcher
     results = await asyncio.gather(*(dispatcher.run_pass() for _ in range(8)))
     started = [a for r in results for a in r if a.outcome == "started"]
     assert sorted(a.printer_id for a in started) == sorted(printers)
@@ -252,6 +252,6 @@ async def test_history_is_pruned(farm: Farm) -> None:
                     created_at=utcnow() - timedelta(days=age),
                 )
             )
-    assert await farm.api.farm.extensions["dispatcher"].prune(force=True) == 1
+    assert await farm.api.farm.dispatcher.prune(force=True) == 1
     async with db.read() as conn:
         assert await conn.scalar(select(func.count()).select_from(dispatch_attempts)) == 1

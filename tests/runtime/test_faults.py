@@ -23,7 +23,7 @@ async def test_printer_offline_mid_print_keeps_tracking(farm: Farm) -> None:
     assert sim is not None
     sim.power_off()  # the network goes away; the machine keeps printing
     await farm.wait_for(lambda: not farm.online(printer), what="offline")
-    await farm.api.farm.extensions["telemetry"].settle()
+    await farm.api.farm.telemetry.settle()
     status = await farm.status(printer)
     assert status["hub_online"] is False
     assert status["status"] == "offline"
@@ -56,7 +56,7 @@ async def test_power_cut_loses_the_print_and_fails_the_job(farm: Farm) -> None:
     printer, job = await _printing(farm)
     sim = farm.sim(printer)
     assert sim is not None
-    await farm.api.farm.extensions["telemetry"].settle()
+    await farm.api.farm.telemetry.settle()
     from apf_core import telemetry
 
     telemetry.IDLE_GRACE_SECONDS = 0.0
@@ -224,7 +224,7 @@ async def test_unreachable_printer_is_offline_from_the_first_frame(farm: Farm) -
         "connection": {"url": f"http://127.0.0.1:{free_port()}", "api_key": "k", "timeout": 0.5},
     }
     printer = (await api.post("/printers", json=body, key="write")).data["id"]
-    telemetry = api.farm.extensions["telemetry"]
+    telemetry = api.farm.telemetry
     await farm.wait_for(lambda: api.farm.live.get(printer) is not None, what="first frame")
     status = await farm.status(printer)
     assert status["hub_online"] is False

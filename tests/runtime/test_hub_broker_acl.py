@@ -168,7 +168,7 @@ async def test_each_hub_is_confined_to_its_own_topics(
     login_url = f"mqtt://{SERVER_URL_LOGIN}@127.0.0.1:{broker.port}"
     hub_a = await create_hub(farm, login_url, "A")
     hub_b = await create_hub(farm, login_url, "B")
-    link = farm.api.farm.extensions["hub_link"].link
+    link = farm.api.farm.hub_link.link
     await farm.wait_for(lambda: link.connected, what="the server logged in")
 
     scan = await hub_users(farm.api.farm.db, farm.api.farm.settings.data_dir)

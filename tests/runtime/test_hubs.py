@@ -25,7 +25,7 @@ HEARTBEAT = 0.3
 
 
 async def create_hub(farm: Farm, broker: str, name: str = "Garage") -> dict[str, Any]:
-    farm.api.farm.extensions["hub_broker_url"] = broker
+    farm.api.farm.hub_broker_url = broker
     reply = await farm.api.post("/hubs", json={"name": name}, key="write")
     assert reply.status == 201, reply.body
     return dict(reply.data)
@@ -129,7 +129,7 @@ async def test_hub_drop_fails_commands_not_silently(
     pending = asyncio.create_task(
         farm.api.post(f"/printers/{printer}/light", json={"state": True}, key="control")
     )
-    link = farm.api.farm.extensions["hub_link"].link
+    link = farm.api.farm.hub_link.link
     await farm.wait_for(lambda: link.sessions[hub["id"]].pending, what="command pending")
     # the hub vanishes without a goodbye: heartbeats stop, the watchdog notices
     for task in tuple(agent._tasks):
@@ -216,7 +216,7 @@ async def test_broker_restart_keeps_hub_state(
     await start_agent(agents, hub["token"], private_broker.url)
     await farm.wait_for(lambda: farm.online(printer), what="remote printer online")
     await private_broker.stop()
-    link = farm.api.farm.extensions["hub_link"].link
+    link = farm.api.farm.hub_link.link
     await farm.wait_for(lambda: not link.connected, what="link notices the broker is gone")
     during = await farm.api.post(f"/printers/{printer}/light", json={"state": True}, key="control")
     assert during.code == "HUB_OFFLINE"  # refused at once, never queued and lost

@@ -36,7 +36,7 @@ async def test_enqueue_dispatch_pause_resume_finish_bed_clear_next(farm: Farm) -
     assert row["awaiting_bed_clear"] is True
     assert row["status"] == "idle"
     # the gate holds: the second job waits until the bed is cleared
-    await farm.api.farm.extensions["dispatcher"].run_pass()
+    await farm.api.farm.dispatcher.run_pass()
     assert (await farm.job(second["id"]))["status"] == "queued"
     eligibility = (await farm.api.get(f"/jobs/{second['id']}/eligibility", key="read")).data
     reasons = {r["code"] for r in eligibility["printers"][0]["reasons"]}
@@ -111,7 +111,7 @@ async def test_stop_through_the_api_cancels(farm: Farm) -> None:
     await farm.wait_for(
         lambda: farm.api.farm.live.get(printer).status == "cancelled", what="cancel"
     )
-    await farm.api.farm.extensions["telemetry"].settle()
+    await farm.api.farm.telemetry.settle()
     assert (await farm.job(job["id"]))["status"] == "cancelled"  # telemetry did not re-fail it
 
 

@@ -32,7 +32,7 @@ async def _printing_with_a_queued_second(farm: Farm) -> tuple[str, str, str]:
 
 
 async def _assert_still_printing(farm: Farm, printer: str, job_id: str) -> None:
-    await farm.api.farm.extensions["telemetry"].settle()
+    await farm.api.farm.telemetry.settle()
     assert (await farm.printer(printer))["status"] == "printing"
     listed = (await farm.api.get("/printers", key="read")).data
     assert [p["status"] for p in listed if p["id"] == printer] == ["printing"]
@@ -111,9 +111,9 @@ async def test_a_paused_job_shows_the_printers_progress(farm: Farm) -> None:
     live = farm.api.farm.live
     await farm.wait_for(lambda: (live.get(printer).progress or 0) > 5, what="progress")
     assert (await farm.control(printer, "pause")).status == 200
-    await farm.api.farm.extensions["telemetry"].settle()
+    await farm.api.farm.telemetry.settle()
     await asyncio.sleep(0.3)
-    await farm.api.farm.extensions["telemetry"].settle()
+    await farm.api.farm.telemetry.settle()
     paused = await farm.job(job["id"])
     assert paused["status"] == "paused"
     assert paused["progress_percentage"] == live.get(printer).progress
@@ -124,7 +124,7 @@ async def test_one_status_change_costs_one_write_transaction(farm: Farm) -> None
     job = await farm.enqueue(await farm.add_file(), printer_id=printer)
     await farm.api.post(f"/jobs/{job['id']}/start", key="control")
     core = farm.api.farm
-    telemetry = core.extensions["telemetry"]
+    telemetry = core.telemetry
     await telemetry.settle()
     opened = 0
     begin = core.db.begin
@@ -190,7 +190,7 @@ async def test_list_detail_and_status_agree_through_a_print(farm: Farm) -> None:
     assert (await _views_agree(farm, printer))["status"] in ("paused", "pausing")
     await farm.control(printer, "resume")
     await farm.wait_job(job["id"], "completed")
-    await farm.api.farm.extensions["telemetry"].settle()
+    await farm.api.farm.telemetry.settle()
     done = await _views_agree(farm, printer)
     assert done["bed_clear_required"] is True and done["current_job_id"] is None
 
@@ -212,6 +212,6 @@ async def test_a_confirmed_bed_clear_makes_the_driver_forget_its_result(farm: Fa
     cleared = await farm.control(printer, "clear_bed")
     assert cleared.status == 200, cleared.body
     assert sim.state.status is Status.IDLE  # clear_result ran on the driver
-    await farm.api.farm.extensions["telemetry"].settle()
+    await farm.api.farm.telemetry.settle()
     status = await farm.status(printer)
     assert status["status"] == "idle" and status["bed_clear_required"] is False

@@ -7,7 +7,6 @@ from typing import Any
 import voluptuous as vol
 from aiohttp import web
 
-from ...events.hub import EventHub
 from ...events.patterns import TypeFilter, parse_patterns
 from ...events.store import fetch_events, max_event_id
 from ...events.websocket import handle_stream
@@ -115,9 +114,8 @@ Event types: """
     description=_WS_DESCRIPTION,
 )
 async def event_stream(ctx: Ctx) -> web.StreamResponse:
-    hub: EventHub | None = ctx.farm.extensions.get("event_hub")
-    keys: KeyService | None = ctx.farm.extensions.get("event_keys")
-    return await handle_stream(ctx.request, hub, keys or KeyService(ctx.farm.db))
+    keys = ctx.farm.event_keys or KeyService(ctx.farm.db)
+    return await handle_stream(ctx.request, ctx.farm.event_hub, keys)
 
 
 @routes.get(

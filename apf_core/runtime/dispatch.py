@@ -1,4 +1,4 @@
-"""Runtime: the dispatcher (``farm.extensions["dispatcher"]``)."""
+"""Runtime: the dispatcher (``farm.dispatcher``)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,6 @@ if TYPE_CHECKING:
 async def start(farm: Farm) -> Callable[[], Awaitable[None]]:
     interval = float(os.environ.get("APF_DISPATCH_INTERVAL", DEFAULT_INTERVAL))
     dispatcher = Dispatcher(farm, interval=interval)
-    farm.extensions["dispatcher"] = dispatcher
+    farm.dispatcher = dispatcher
     await dispatcher.start()
     return dispatcher.stop

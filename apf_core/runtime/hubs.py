@@ -2,8 +2,8 @@
 
 The link starts only when a remote hub exists (or ``APF_MQTT_URL`` is set), so
 a farm without remote hubs opens no broker connection. ``POST /hubs`` starts
-it on demand through ``farm.extensions["hub_link"]``.
-Broker: ``farm.extensions["hub_broker_url"]``, else ``$APF_MQTT_URL``, else
+it on demand through ``farm.hub_link``.
+Broker: ``farm.hub_broker_url``, else ``$APF_MQTT_URL``, else
 ``mqtt://127.0.0.1:1883``.
 """
 
@@ -20,7 +20,9 @@ from ..hub.link import HubLink
 from ..storage.tables.spine import hubs
 
 if TYPE_CHECKING:
+    from ..drivers.manager import DriverManager
     from ..farm import Farm
+    from ..telemetry import TelemetryBridge
 
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
 
@@ -28,27 +30,20 @@ DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
 class HubRuntime:
     """Owns the lazily started :class:`HubLink`."""
 
-    def __init__(self, farm: Farm) -> None:
+    def __init__(self, farm: Farm, drivers: DriverManager, telemetry: TelemetryBridge) -> None:
         self.farm = farm
+        self.drivers = drivers
+        self.telemetry = telemetry
         self.link: HubLink | None = None
         self._lock = asyncio.Lock()
 
     def broker_url(self) -> str:
-        return str(
-            self.farm.extensions.get("hub_broker_url")
-            or os.environ.get("APF_MQTT_URL")
-            or DEFAULT_BROKER
-        )
+        return self.farm.hub_broker_url or os.environ.get("APF_MQTT_URL") or DEFAULT_BROKER
 
     async def ensure_started(self) -> HubLink:
         async with self._lock:
             if self.link is None:
-                link = HubLink(
-                    self.farm,
-                    self.farm.extensions["drivers"],
-                    self.farm.extensions["telemetry"],
-                    self.broker_url(),
-                )
+                link = HubLink(self.farm, self.drivers, self.telemetry, self.broker_url())
                 await link.start()
                 self.link = link
             else:
@@ -62,8 +57,10 @@ class HubRuntime:
 
 
 async def start(farm: Farm) -> Callable[[], Awaitable[None]]:
-    runtime = HubRuntime(farm)
-    farm.extensions["hub_link"] = runtime
+    if farm.drivers is None or farm.telemetry is None:
+        raise RuntimeError("the hub link starts after the drivers (apf_core.wiring.RUNTIME)")
+    runtime = HubRuntime(farm, farm.drivers, farm.telemetry)
+    farm.hub_link = runtime
     async with farm.db.read() as conn:
         remote = await conn.scalar(
             select(func.count()).select_from(hubs).where(hubs.c.kind != "embedded")

@@ -1,7 +1,7 @@
 """Runtime: the event hub (WebSocket fan-out), the webhook worker and retention.
 
-Publishes ``farm.extensions["event_hub"]``, ``["webhook_worker"]``,
-``["event_settings"]`` and ``["event_keys"]``, and adds an HTTP shutdown hook
+Sets ``farm.event_hub``, ``farm.webhook_worker``, ``farm.event_settings`` and
+``farm.event_keys``, and adds an HTTP shutdown hook
 that closes open streams so the server stops without waiting for them.
 """
 
@@ -21,31 +21,30 @@ if TYPE_CHECKING:
 
 
 async def start(farm: Farm) -> Callable[[], Awaitable[None]]:
-    settings: EventSettings = farm.extensions.get("event_settings") or EventSettings.from_env()
-    farm.extensions["event_settings"] = settings
-    farm.extensions["event_keys"] = KeyService(farm.db)
+    settings = farm.event_settings or EventSettings.from_env()
+    farm.event_settings = settings
+    farm.event_keys = KeyService(farm.db)
     hub = EventHub(farm.db, farm.events, settings)
     await hub.start()
-    farm.extensions["event_hub"] = hub
+    farm.event_hub = hub
     worker = WebhookWorker(farm, settings)
     await worker.start()
-    farm.extensions["webhook_worker"] = worker
+    farm.webhook_worker = worker
     retention = RetentionTask(farm.db, settings, farm.events.coalesced_types)
     retention.start()
 
     async def close_streams() -> None:
         await hub.stop()
 
-    farm.extensions.setdefault("http_shutdown_hooks", []).append(close_streams)
+    farm.http_shutdown_hooks.append(close_streams)
 
     async def stop() -> None:
         await retention.stop()
         await worker.stop()
         await hub.stop()
-        farm.extensions.pop("event_hub", None)
-        farm.extensions.pop("webhook_worker", None)
-        hooks = farm.extensions.get("http_shutdown_hooks", [])
-        if close_streams in hooks:
-            hooks.remove(close_streams)
+        farm.event_hub = None
+        farm.webhook_worker = None
+        if close_streams in farm.http_shutdown_hooks:
+            farm.http_shutdown_hooks.remove(close_streams)
 
     return stop

@@ -1,8 +1,7 @@
 """Runtime: printer drivers in this process (the embedded hub) and live telemetry.
 
 Installs the :class:`~apf_core.drivers.manager.DriverManager` as ``farm.control``
-and publishes ``farm.extensions["drivers"]``, ``["telemetry"]`` and
-``["reload_printers"]``.
+and sets ``farm.drivers``, ``farm.telemetry`` and ``farm.reload_printers``.
 """
 
 from __future__ import annotations
@@ -21,9 +20,9 @@ async def start(farm: Farm) -> Callable[[], Awaitable[None]]:
     telemetry = TelemetryBridge(farm)
     manager = DriverManager(farm, telemetry)
     farm.control = manager
-    farm.extensions["telemetry"] = telemetry
-    farm.extensions["drivers"] = manager
-    farm.extensions["reload_printers"] = manager.reload
+    farm.telemetry = telemetry
+    farm.drivers = manager
+    farm.reload_printers = manager.reload
     await manager.start()
 
     async def stop() -> None:
