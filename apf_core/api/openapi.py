@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import html
 import re
 import types
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import voluptuous as vol
@@ -27,6 +26,28 @@ _ENVELOPE_ERROR = {
     },
 }
 _STATUS_TEXT = {200: "OK", 201: "Created"}
+#: the order a reader meets the tags in: the farm's daily work first, the business side
+#: next, integrations and the server itself last; a tag not listed follows, by name
+TAG_ORDER = (
+    "Printers",
+    "Jobs",
+    "Files",
+    "Dispatch",
+    "Worklist",
+    "Hubs",
+    "Events",
+    "Products",
+    "SKUs",
+    "Materials",
+    "Colors",
+    "Inventory",
+    "Orders",
+    "Assembly",
+    "Analytics",
+    "Wiki",
+    "Webhooks",
+    "Server",
+)
 _UPLOAD_FORM = {
     "type": "object",
     "required": ["file"],
@@ -70,11 +91,25 @@ def _nullable_to_31(node: Any) -> Any:
     return node
 
 
-def build_spec(routes: Sequence[Route], server_url: str = "") -> dict[str, Any]:
+def ordered_tags(names: set[str], descriptions: Mapping[str, str]) -> list[dict[str, str]]:
+    """The top-level ``tags`` list: in :data:`TAG_ORDER`, each with its description."""
+    rank = {name: i for i, name in enumerate(TAG_ORDER)}
+    ordered = sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
+    tags: list[dict[str, str]] = []
+    for name in ordered:
+        tag = {"name": name}
+        if descriptions.get(name):
+            tag["description"] = descriptions[name]
+        tags.append(tag)
+    return tags
+
+
+def build_spec(
+    routes: Sequence[Route], server_url: str = "", tag_descriptions: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document; ``tag_descriptions`` come from the route tables."""
     paths: dict[str, dict[str, Any]] = {}
-    tags: dict[str, None] = {}
     for route in routes:
-        tags.setdefault(route.tag)
         paths.setdefault(BASE_PATH + route.path, {})[route.method.lower()] = _operation(route)
     return {
         "openapi": "3.1.0",
@@ -82,14 +117,15 @@ def build_spec(routes: Sequence[Route], server_url: str = "") -> dict[str, Any]:
             "title": "APF API (AutoPrintFarm public API v1 compatible)",
             "version": __version__,
             "description": (
-                "Authenticate with `Authorization: Bearer apf_live_<64 hex>`. Scopes: read, write, "
-                "control. Every response uses the envelope `{success, data, meta?}` or "
-                "`{success: false, code, error}`. Authenticated responses carry "
-                "`X-RateLimit-Limit/Remaining/Reset`."
+                "Authenticate with `Authorization: Bearer apf_live_<64 hex>`: mint a key with "
+                "`apf keys create`, then press **Authorize** on this page to try the calls with "
+                "it. Scopes: `read`, `write`, `control`. Every response uses the envelope "
+                "`{success, data, meta?}` or `{success: false, code, error}`. Authenticated "
+                "responses carry `X-RateLimit-Limit/Remaining/Reset`."
             ),
         },
         "servers": [{"url": server_url or "/"}],
-        "tags": [{"name": t} for t in tags],
+        "tags": ordered_tags({route.tag for route in routes}, tag_descriptions or {}),
         "components": {
             "securitySchemes": {
                 "bearer": {
@@ -260,41 +296,3 @@ def _codes_by_status(codes: Sequence[str]) -> dict[str, list[str]]:
     for code in codes:
         grouped.setdefault(error_status(code), []).append(code)
     return grouped
-
-
-def render_docs(spec: dict[str, Any]) -> str:
-    """A plain, dependency-free HTML page for humans."""
-    esc = html.escape
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>APF API</title><style>",
-        "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;}",
-        "h2{border-bottom:1px solid #ccc}code,pre{background:#f4f4f4;padding:2px 4px}",
-        ".op{margin:1em 0;padding:.5em 1em;border-left:4px solid #3a7}",
-        ".m{font-weight:bold;display:inline-block;width:5em}</style></head><body>",
-        f"<h1>{esc(spec['info']['title'])}</h1><p>{esc(spec['info']['description'])}</p>",
-        "<p>Machine-readable: <a href='openapi.json'>openapi.json</a></p>",
-    ]
-    by_tag: dict[str, list[str]] = {}
-    for path, ops in spec["paths"].items():
-        for method, op in ops.items():
-            block = [
-                f"<div class='op'><span class='m'>{method.upper()}</span><code>{esc(path)}</code>",
-                f"<p><b>{esc(op['summary'])}</b></p><p>{esc(op.get('description', ''))}</p>",
-            ]
-            for param in op.get("parameters", []):
-                block.append(
-                    f"<div>{esc(param['in'])} <code>{esc(param['name'])}</code>"
-                    f"{' (required)' if param['required'] else ''}</div>"
-                )
-            body = op.get("requestBody", {}).get("content", {}).get("application/json")
-            if body:
-                import json
-
-                block.append(f"<pre>{esc(json.dumps(body['schema'], indent=2))}</pre>")
-            block.append("</div>")
-            by_tag.setdefault(op["tags"][0], []).append("".join(block))
-    for tag, blocks in by_tag.items():
-        parts.append(f"<h2>{esc(tag)}</h2>")
-        parts.extend(blocks)
-    parts.append("</body></html>")
-    return "".join(parts)
