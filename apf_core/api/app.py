@@ -17,6 +17,7 @@ from ..errors import DomainError, Forbidden, ValidationFailed
 from ..farm import Farm
 from ..services.keys import LEGACY_READ_SCOPES, KeyService
 from . import routes as routes_package
+from .docs_ui import install_docs_assets
 from .errors import ApiError, http_status
 from .framework import BASE_PATH, Ctx, Route, RouteTable, error_body, json_response
 from .framework import validate as _validate
@@ -67,6 +68,7 @@ def create_app(farm: Farm) -> web.Application:
         app.router.add_route(route.method, BASE_PATH + route.path, handler)
         if route.method == "GET" and not route.websocket:
             app.router.add_route("HEAD", BASE_PATH + route.path, handler)
+    install_docs_assets(app)  # Swagger UI's files for /public/v1/docs (no auth)
     install_dashboard(app)  # the web dashboard at / (static files, no auth: it signs in itself)
     app.on_shutdown.append(_run_shutdown_hooks)  # type: ignore[arg-type]
     return app
@@ -242,5 +244,6 @@ def spec_for(app: web.Application) -> dict[str, Any]:
     cache = app[_SPEC]
     if not cache:
         routes: list[Route] = app[ROUTES]
-        cache.update(build_spec(routes))
+        descriptions = {t.tag: t.description for t in load_route_tables() if t.description}
+        cache.update(build_spec(routes, tag_descriptions=descriptions))
     return cache

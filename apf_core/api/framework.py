@@ -14,6 +14,7 @@ validated by the route's voluptuous schemas.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -102,7 +103,8 @@ class RouteTable:
                     tag=self.tag,
                     body=_schema(body),
                     query=_schema(query, extra=vol.REMOVE_EXTRA),
-                    description=options.pop("description", None) or (handler.__doc__ or "").strip(),
+                    description=options.pop("description", None)
+                    or inspect.cleandoc(handler.__doc__ or ""),
                     **options,
                 )
             )

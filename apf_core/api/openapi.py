@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import html
 import re
 import types
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import voluptuous as vol
@@ -27,6 +26,28 @@ _ENVELOPE_ERROR = {
     },
 }
 _STATUS_TEXT = {200: "OK", 201: "Created"}
+#: the order a reader meets the tags in: the farm's daily work first, the business side
+#: next, integrations and the server itself last; a tag not listed follows, by name
+TAG_ORDER = (
+    "Printers",
+    "Jobs",
+    "Files",
+    "Dispatch",
+    "Worklist",
+    "Hubs",
+    "Events",
+    "Products",
+    "SKUs",
+    "Materials",
+    "Colors",
+    "Inventory",
+    "Orders",
+    "Assembly",
+    "Analytics",
+    "Wiki",
+    "Webhooks",
+    "Server",
+)
 _UPLOAD_FORM = {
     "type": "object",
     "required": ["file"],
@@ -70,11 +91,25 @@ def _nullable_to_31(node: Any) -> Any:
     return node
 
 
-def build_spec(routes: Sequence[Route], server_url: str = "") -> dict[str, Any]:
+def ordered_tags(names: set[str], descriptions: Mapping[str, str]) -> list[dict[str, str]]:
+    """The top-level ``tags`` list: in :data:`TAG_ORDER`, each with its description."""
+    rank = {name: i for i, name in enumerate(TAG_ORDER)}
+    ordered = sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
+    tags: list[dict[str, str]] = []
+    for name in ordered:
+        tag = {"name": name}
+        if descriptions.get(name):
+            tag["description"] = descriptions[name]
+        tags.append(tag)
+    return tags
+
+
+def build_spec(
+    routes: Sequence[Route], server_url: str = "", tag_descriptions: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document; ``tag_descriptions`` come from the route tables."""
     paths: dict[str, dict[str, Any]] = {}
-    tags: dict[str, None] = {}
     for route in routes:
-        tags.setdefault(route.tag)
         paths.setdefault(BASE_PATH + route.path, {})[route.method.lower()] = _operation(route)
     return {
         "openapi": "3.1.0",
@@ -82,14 +117,15 @@ def build_spec(routes: Sequence[Route], server_url: str = "") -> dict[str, Any]:
             "title": "APF API (AutoPrintFarm public API v1 compatible)",
             "version": __version__,
             "description": (
-                "Authenticate with `Authorization: Bearer apf_live_<64 hex>`. Scopes: read, write, "
-                "control. Every response uses the envelope `{success, data, meta?}` or "
-                "`{success: false, code, error}`. Authenticated responses carry "
-                "`X-RateLimit-Limit/Remaining/Reset`."
+                "Authenticate with `Authorization: Bearer apf_live_<64 hex>`: mint a key with "
+                "`apf keys create`, then press **Authorize** on this page to try the calls with "
+                "it. Scopes: `read`, `write`, `control`. Every response uses the envelope "
+                "`{success, data, meta?}` or `{success: false, code, error}`. Authenticated "
+                "responses carry `X-RateLimit-Limit/Remaining/Reset`."
             ),
         },
         "servers": [{"url": server_url or "/"}],
-        "tags": [{"name": t} for t in tags],
+        "tags": ordered_tags({route.tag for route in routes}, tag_descriptions or {}),
         "components": {
             "securitySchemes": {
                 "bearer": {
@@ -118,6 +154,17 @@ def _operation(route: Route) -> dict[str, Any]:
     op["description"] = desc
     if route.auth:
         op["security"] = [{"bearer": []}]
+    params = _parameters(route)
+    if params:
+        op["parameters"] = params
+    body = _request_body(route)
+    if body is not None:
+        op["requestBody"] = body
+    op["responses"] = _responses(route)
+    return op
+
+
+def _parameters(route: Route) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in _PARAM.findall(route.path)
@@ -129,23 +176,26 @@ def _operation(route: Route) -> dict[str, Any]:
             params.append(
                 {"name": name, "in": "query", "required": name in required, "schema": schema}
             )
-    if params:
-        op["parameters"] = params
+    return params
+
+
+def _request_body(route: Route) -> dict[str, Any] | None:
     if route.body is not None and route.body_kind in ("json", "json_or_multipart"):
-        op["requestBody"] = {
+        body: dict[str, Any] = {
             "required": True,
             "content": {"application/json": {"schema": _convert(route.body)}},
         }
         if route.body_kind == "json_or_multipart":
-            op["requestBody"]["content"]["multipart/form-data"] = {"schema": _UPLOAD_FORM}
-    elif route.body_kind == "raw":
-        op["requestBody"] = {
+            body["content"]["multipart/form-data"] = {"schema": _UPLOAD_FORM}
+        return body
+    if route.body_kind == "raw":
+        return {
             "content": {
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
             }
         }
-    elif route.body_kind == "multipart":
-        op["requestBody"] = {
+    if route.body_kind == "multipart":
+        return {
             "content": {
                 "multipart/form-data": {
                     "schema": {
@@ -155,6 +205,10 @@ def _operation(route: Route) -> dict[str, Any]:
                 }
             }
         }
+    return None
+
+
+def _success_content(route: Route) -> dict[str, Any]:
     ok_schema: dict[str, Any] = {
         "type": "object",
         "properties": {
@@ -173,13 +227,19 @@ def _operation(route: Route) -> dict[str, Any]:
             "required": list(meta_fields),
             "properties": {k: {"type": "integer"} for k in meta_fields},
         }
-    content = {
+    return {
         "binary": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
         "csv": {"text/csv": {"schema": {"type": "string"}}},
     }.get(route.response_kind, {"application/json": {"schema": ok_schema}})
+
+
+def _responses(route: Route) -> dict[str, Any]:
     error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     responses: dict[str, Any] = {
-        str(route.status): {"description": _STATUS_TEXT.get(route.status, "OK"), "content": content}
+        str(route.status): {
+            "description": _STATUS_TEXT.get(route.status, "OK"),
+            "content": _success_content(route),
+        }
     }
     if route.websocket:
         responses = {"101": {"description": "Switching protocols to a WebSocket"}}
@@ -198,8 +258,7 @@ def _operation(route: Route) -> dict[str, Any]:
         entry = responses.setdefault(status, {"description": "", "content": error_ref})
         known = [c for c in entry["description"].split(", ") if c]
         entry["description"] = ", ".join(dict.fromkeys([*known, *codes]))
-    op["responses"] = dict(sorted(responses.items()))
-    return op
+    return dict(sorted(responses.items()))
 
 
 _CONFLICT_CODES = frozenset(
@@ -239,41 +298,3 @@ def _codes_by_status(codes: Sequence[str]) -> dict[str, list[str]]:
     for code in codes:
         grouped.setdefault(error_status(code), []).append(code)
     return grouped
-
-
-def render_docs(spec: dict[str, Any]) -> str:
-    """A plain, dependency-free HTML page for humans."""
-    esc = html.escape
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>APF API</title><style>",
-        "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;}",
-        "h2{border-bottom:1px solid #ccc}code,pre{background:#f4f4f4;padding:2px 4px}",
-        ".op{margin:1em 0;padding:.5em 1em;border-left:4px solid #3a7}",
-        ".m{font-weight:bold;display:inline-block;width:5em}</style></head><body>",
-        f"<h1>{esc(spec['info']['title'])}</h1><p>{esc(spec['info']['description'])}</p>",
-        "<p>Machine-readable: <a href='openapi.json'>openapi.json</a></p>",
-    ]
-    by_tag: dict[str, list[str]] = {}
-    for path, ops in spec["paths"].items():
-        for method, op in ops.items():
-            block = [
-                f"<div class='op'><span class='m'>{method.upper()}</span><code>{esc(path)}</code>",
-                f"<p><b>{esc(op['summary'])}</b></p><p>{esc(op.get('description', ''))}</p>",
-            ]
-            for param in op.get("parameters", []):
-                block.append(
-                    f"<div>{esc(param['in'])} <code>{esc(param['name'])}</code>"
-                    f"{' (required)' if param['required'] else ''}</div>"
-                )
-            body = op.get("requestBody", {}).get("content", {}).get("application/json")
-            if body:
-                import json
-
-                block.append(f"<pre>{esc(json.dumps(body['schema'], indent=2))}</pre>")
-            block.append("</div>")
-            by_tag.setdefault(op["tags"][0], []).append("".join(block))
-    for tag, blocks in by_tag.items():
-        parts.append(f"<h2>{esc(tag)}</h2>")
-        parts.extend(blocks)
-    parts.append("</body></html>")
-    return "".join(parts)

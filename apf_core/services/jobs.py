@@ -88,13 +88,7 @@ class JobService(JobReads):
         options = job_start.normalise(body.get("start_options"))
         if options:
             await job_start.check(path, str(file["name"]), options)
-        sku: dict[str, Any] = {}
-        if body.get("product_sku_id"):
-            lookup = self._sku_lookup()
-            found = await lookup(conn, body["product_sku_id"]) if lookup else None
-            if found is None:
-                raise NotFound("SKU not found", code="SKU_NOT_FOUND")
-            sku = found
+        sku = await self._job_sku(conn, body.get("product_sku_id"))
         now = utcnow()
         minutes = round(file["print_time_seconds"] / 60) if file["print_time_seconds"] else None
         row = {
@@ -132,6 +126,16 @@ class JobService(JobReads):
         view = job_view(row)
         await self.farm.events.emit(conn, "job.created", view)
         return view
+
+    async def _job_sku(self, conn: AsyncConnection, sku_id: str | None) -> dict[str, Any]:
+        """The SKU a job prints (product, colour, filament defaults); {} when none is given."""
+        if not sku_id:
+            return {}
+        lookup = self._sku_lookup()
+        found = await lookup(conn, sku_id) if lookup else None
+        if found is None:
+            raise NotFound("SKU not found", code="SKU_NOT_FOUND")
+        return found
 
     async def update(self, job_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         async with self.db.begin() as conn:

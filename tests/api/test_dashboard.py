@@ -68,6 +68,18 @@ async def test_unknown_or_escaping_paths_get_the_json_404(api: Api) -> None:
     assert asset_path("js/main.js") == (STATIC_DIR / "js" / "main.js").resolve()
 
 
+async def test_the_dashboard_links_the_api_docs_openapi_and_health(api: Api) -> None:
+    """``/`` is the dashboard; its footer is the landing page's links, signed in or not."""
+    html = (STATIC_DIR / "index.html").read_text()
+    footer = html[html.index("<footer") : html.index("</footer>")]
+    links = re.findall(r'href="([^"]+)"', footer)
+    assert links == ["/public/v1/docs", "/public/v1/openapi.json", "/public/v1/health"]
+    async with aiohttp.ClientSession() as session:
+        for link in links:
+            async with session.get(api.server.url + link) as resp:
+                assert resp.status == 200, link
+
+
 async def test_the_api_still_answers_beside_the_dashboard(api: Api) -> None:
     reply = await api.get("/server", key="read")
     assert reply.status == 200 and reply.data["key"]["scopes"] == ["read"]

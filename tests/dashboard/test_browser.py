@@ -283,3 +283,47 @@ def test_operator_walkthrough_and_read_only_view(
     until(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "article.printer")) == 4, "cards")
     if os.environ.get("APF_DASHBOARD_SCREENSHOT"):  # the README's picture
         browser.save_screenshot(os.environ["APF_DASHBOARD_SCREENSHOT"])
+
+
+def test_api_docs_from_the_dashboard_link_with_authorize_and_try_it(
+    demo_server: dict[str, str], browser: Any
+) -> None:
+    """The footer's "API docs" link opens Swagger UI (served from the package, under the
+    page's CSP); the tags come in order and "Authorize" + "Try it out" call with the key."""
+    url = demo_server["url"]
+    browser.get(url + "/")
+    browser.execute_script("localStorage.clear()")  # no key kept from an earlier run
+    browser.get_log("browser")
+    browser.find_element(By.LINK_TEXT, "API docs").click()
+    until(browser, lambda d: d.find_element(By.ID, "operations-tag-Printers"), "the Printers tag")
+    # Swagger UI renders only what is in view: ask it for its order of the sections
+    tags = browser.execute_script("return ui.specSelectors.taggedOperations().keySeq().toJS()")
+    assert tags[:3] == ["Printers", "Jobs", "Files"] and tags[-1] == "Server"
+    assert browser.find_element(By.ID, "operations-Printers-list_printers")
+    # Markdown in the descriptions is rendered (the API description has **bold**)
+    assert browser.find_elements(By.CSS_SELECTOR, ".info .renderedMarkdown strong")
+
+    browser.find_element(By.CSS_SELECTOR, ".auth-wrapper button.authorize").click()
+    field = until(browser, lambda d: d.find_element(By.CSS_SELECTOR, ".auth-container input"), "")
+    field.send_keys(demo_server["read"])
+    browser.find_element(By.CSS_SELECTOR, ".auth-container button[type=submit]").click()
+    until(browser, lambda d: d.find_element(By.CSS_SELECTOR, ".btn-done"), "authorized").click()
+
+    browser.find_element(By.CSS_SELECTOR, 'a[href="#/Server"]').click()  # the table of contents
+    op = until(browser, lambda d: d.find_element(By.ID, "operations-Server-server_info"), "op")
+    op.find_element(By.CSS_SELECTOR, ".opblock-summary-control").click()
+    until(browser, lambda d: op.find_element(By.CSS_SELECTOR, ".try-out__btn"), "try it").click()
+    until(browser, lambda d: op.find_element(By.CSS_SELECTOR, ".execute"), "execute").click()
+    answer = until(
+        browser,
+        lambda d: op.find_element(
+            By.CSS_SELECTOR, ".live-responses-table .response .highlight-code"
+        ),
+        "the live response",
+    )
+    status = op.find_element(
+        By.CSS_SELECTOR, ".live-responses-table .response .response-col_status"
+    )
+    assert status.text.strip() == "200"
+    assert '"scopes"' in answer.text and '"read"' in answer.text
+    assert console_errors(browser) == []  # no CSP violation, no failed load

@@ -72,9 +72,10 @@ async def openapi_json(ctx: Ctx) -> web.StreamResponse:
     return json_response(spec_for(ctx.request.app))
 
 
-@routes.get("/docs", scope=None, auth=False, summary="API documentation (HTML)")
+@routes.get("/docs", scope=None, auth=False, summary="Interactive API reference (HTML)")
 async def docs(ctx: Ctx) -> web.StreamResponse:
+    """This page: every operation by tag, with **Authorize** to try the calls with your key."""
     from ..app import spec_for
-    from ..openapi import render_docs
+    from ..docs_ui import page_response
 
-    return web.Response(text=render_docs(spec_for(ctx.request.app)), content_type="text/html")
+    return page_response(spec_for(ctx.request.app))
