@@ -239,6 +239,21 @@ async def _hubs(args: argparse.Namespace) -> int:
 # --- parser -------------------------------------------------------------------------
 
 
+def _add_keys_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    keys = sub.add_parser("keys", help="manage API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser(
+        "create", parents=[common], help="mint a key (printed once, last line)"
+    )
+    create.add_argument("--name", required=True)
+    create.add_argument("--scopes", default="read", help="comma list of read,write,control")
+    create.add_argument("--expires-in", type=int, metavar="DAYS")
+    list_ = keys_sub.add_parser("list", parents=[common], help="list keys (never secrets)")
+    list_.add_argument("--json", action="store_true")
+    revoke = keys_sub.add_parser("revoke", parents=[common], help="revoke a key now")
+    revoke.add_argument("key_id")
+
+
 def _add_hubs_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     hubs_ = sub.add_parser("hubs", help="remote hubs: broker configuration")
     hubs_sub = hubs_.add_subparsers(dest="hubs_command", required=True)
@@ -280,9 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="data directory (default $APF_DATA_DIR, else ~/.local/share/apf or the "
         "platform's per-user data directory)",
     )
-    common.add_argument(
-        "--database-url", help="e.g. postgresql://user@host/db ($APF_DATABASE_URL)"
-    )
+    common.add_argument("--database-url", help="e.g. postgresql://user@host/db ($APF_DATABASE_URL)")
     common.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging"
     )
@@ -295,19 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", help="seed a demo farm on first start")
     serve.add_argument("--no-zeroconf", action="store_true", help="do not announce on the LAN")
 
-    keys = sub.add_parser("keys", help="manage API keys")
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    create = keys_sub.add_parser(
-        "create", parents=[common], help="mint a key (printed once, last line)"
-    )
-    create.add_argument("--name", required=True)
-    create.add_argument("--scopes", default="read", help="comma list of read,write,control")
-    create.add_argument("--expires-in", type=int, metavar="DAYS")
-    list_ = keys_sub.add_parser("list", parents=[common], help="list keys (never secrets)")
-    list_.add_argument("--json", action="store_true")
-    revoke = keys_sub.add_parser("revoke", parents=[common], help="revoke a key now")
-    revoke.add_argument("key_id")
-
+    _add_keys_parser(sub, common)
     backup = sub.add_parser(
         "backup",
         parents=[common],

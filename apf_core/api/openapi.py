@@ -170,6 +170,17 @@ def _operation(route: Route) -> dict[str, Any]:
     op["description"] = desc
     if route.auth:
         op["security"] = [{"bearer": []}]
+    params = _parameters(route)
+    if params:
+        op["parameters"] = params
+    body = _request_body(route)
+    if body is not None:
+        op["requestBody"] = body
+    op["responses"] = _responses(route)
+    return op
+
+
+def _parameters(route: Route) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in _PARAM.findall(route.path)
@@ -181,23 +192,26 @@ def _operation(route: Route) -> dict[str, Any]:
             params.append(
                 {"name": name, "in": "query", "required": name in required, "schema": schema}
             )
-    if params:
-        op["parameters"] = params
+    return params
+
+
+def _request_body(route: Route) -> dict[str, Any] | None:
     if route.body is not None and route.body_kind in ("json", "json_or_multipart"):
-        op["requestBody"] = {
+        body: dict[str, Any] = {
             "required": True,
             "content": {"application/json": {"schema": _convert(route.body)}},
         }
         if route.body_kind == "json_or_multipart":
-            op["requestBody"]["content"]["multipart/form-data"] = {"schema": _UPLOAD_FORM}
-    elif route.body_kind == "raw":
-        op["requestBody"] = {
+            body["content"]["multipart/form-data"] = {"schema": _UPLOAD_FORM}
+        return body
+    if route.body_kind == "raw":
+        return {
             "content": {
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
             }
         }
-    elif route.body_kind == "multipart":
-        op["requestBody"] = {
+    if route.body_kind == "multipart":
+        return {
             "content": {
                 "multipart/form-data": {
                     "schema": {
@@ -207,6 +221,10 @@ def _operation(route: Route) -> dict[str, Any]:
                 }
             }
         }
+    return None
+
+
+def _success_content(route: Route) -> dict[str, Any]:
     ok_schema: dict[str, Any] = {
         "type": "object",
         "properties": {
@@ -226,14 +244,18 @@ def _operation(route: Route) -> dict[str, Any]:
             "properties": {k: {"type": "integer"} for k in meta_fields},
         }
     kinds = RESPONSE_TYPES.get(route.response_kind)
-    content = (
-        {ctype: {"schema": schema} for ctype, schema in kinds}
-        if kinds
-        else {"application/json": {"schema": ok_schema}}
-    )
+    if kinds:
+        return {ctype: {"schema": schema} for ctype, schema in kinds}
+    return {"application/json": {"schema": ok_schema}}
+
+
+def _responses(route: Route) -> dict[str, Any]:
     error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     responses: dict[str, Any] = {
-        str(route.status): {"description": _STATUS_TEXT.get(route.status, "OK"), "content": content}
+        str(route.status): {
+            "description": _STATUS_TEXT.get(route.status, "OK"),
+            "content": _success_content(route),
+        }
     }
     if route.websocket:
         responses = {"101": {"description": "Switching protocols to a WebSocket"}}
@@ -252,8 +274,7 @@ def _operation(route: Route) -> dict[str, Any]:
         entry = responses.setdefault(status, {"description": "", "content": error_ref})
         known = [c for c in entry["description"].split(", ") if c]
         entry["description"] = ", ".join(dict.fromkeys([*known, *codes]))
-    op["responses"] = dict(sorted(responses.items()))
-    return op
+    return dict(sorted(responses.items()))
 
 
 _CONFLICT_CODES = frozenset(
@@ -267,6 +288,8 @@ _CONFLICT_CODES = frozenset(
         "CONFLICT",
         "HUB_EMBEDDED",
         "PRINTER_ALREADY_REGISTERED",
+        "PRINTER_NAME_TAKEN",
+        "PRINTER_BUSY",
     }
 )
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..storage.tables.spine import file_versions, jobs, print_files, printers
 from ..timeutil import new_id, utcnow
@@ -66,93 +67,108 @@ FILES: list[dict[str, Any]] = [
 
 async def seed(farm: Farm) -> None:
     now = utcnow()
-    printer_ids: list[str] = []
-    file_rows: list[dict[str, Any]] = []
     async with farm.db.begin() as conn:
-        for spec in PRINTERS:
-            row = {
-                **spec,
-                "id": new_id(),
-                "protocol": "simulated",
-                "status": "offline",
-                "nozzle_size": 0.4,
-                "hub_id": farm.embedded_hub_id,
-                "tags": ["demo"],
-                "created_at": now,
-                "updated_at": now,
-            }
-            printer_ids.append(row["id"])
-            await conn.execute(insert(printers).values(**row))
-        for spec in FILES:
-            file_id = new_id()
-            key = f"{file_id}/v1/{spec['name']}"
-            path = farm.settings.files_dir / key
-            path.parent.mkdir(parents=True, exist_ok=True)
-            content = demo_gcode(
-                spec["name"],
-                minutes=spec["minutes"],
-                layers=spec["layers"],
-                grams=spec["grams"],
-                filament=spec["filament"],
-                model="",
+        printer_ids = [await _seed_printer(farm, conn, spec, now) for spec in PRINTERS]
+        file_rows = [await _seed_file(farm, conn, spec, now) for spec in FILES]
+        await _seed_jobs(conn, printer_ids, file_rows, now)
+
+
+async def _seed_printer(
+    farm: Farm, conn: AsyncConnection, spec: dict[str, Any], now: datetime
+) -> str:
+    row = {
+        **spec,
+        "id": new_id(),
+        "protocol": "simulated",
+        "status": "offline",
+        "nozzle_size": 0.4,
+        "hub_id": farm.embedded_hub_id,
+        "tags": ["demo"],
+        "created_at": now,
+        "updated_at": now,
+    }
+    await conn.execute(insert(printers).values(**row))
+    return str(row["id"])
+
+
+async def _seed_file(
+    farm: Farm, conn: AsyncConnection, spec: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """A demo G-code file on disk, its row and its first version."""
+    file_id = new_id()
+    key = f"{file_id}/v1/{spec['name']}"
+    path = farm.settings.files_dir / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    content = demo_gcode(
+        spec["name"],
+        minutes=spec["minutes"],
+        layers=spec["layers"],
+        grams=spec["grams"],
+        filament=spec["filament"],
+        model="",
+    )
+    path.write_text(content)
+    row = {
+        "id": file_id,
+        "name": spec["name"],
+        "file_size_bytes": len(content.encode()),
+        "print_time_seconds": spec["minutes"] * 60,
+        "filament_weight_grams": spec["grams"],
+        "filament_length_meters": round(spec["grams"] * 0.33, 2),
+        "filament_type": spec["filament"],
+        "nozzle_diameter": 0.4,
+        "layer_count": spec["layers"],
+        "object_count": 1,
+        "storage_key": key,
+        "created_at": now,
+        "updated_at": now,
+    }
+    await conn.execute(insert(print_files).values(**row))
+    await conn.execute(
+        insert(file_versions).values(
+            id=new_id(),
+            file_id=file_id,
+            version_number=1,
+            storage_key=key,
+            is_current_version=True,
+            created_at=now,
+        )
+    )
+    return row
+
+
+async def _seed_jobs(
+    conn: AsyncConnection, printer_ids: list[str], file_rows: list[dict[str, Any]], now: datetime
+) -> None:
+    done_at = now - timedelta(hours=2)
+    for index, (status, file) in enumerate(
+        [
+            ("completed", file_rows[0]),
+            ("failed", file_rows[2]),
+            ("queued", file_rows[1]),
+            ("queued", file_rows[0]),
+            ("queued", file_rows[2]),
+        ]
+    ):
+        finished = status in ("completed", "failed")
+        await conn.execute(
+            insert(jobs).values(
+                id=new_id(),
+                status=status,
+                printer_id=printer_ids[index % 2] if finished else None,
+                print_file_id=file["id"],
+                file_name=file["name"],
+                number_of_units=1,
+                filament_type=file["filament_type"],
+                estimated_print_time_minutes=file["print_time_seconds"] // 60,
+                filament_weight_grams=file["filament_weight_grams"],
+                progress_percentage=100.0 if status == "completed" else None,
+                failure_reason="Spaghetti detected" if status == "failed" else None,
+                time_submitted=done_at - timedelta(hours=1),
+                time_started=done_at - timedelta(minutes=45) if finished else None,
+                time_completed=done_at if finished else None,
+                actual_print_time_minutes=45 if finished else None,
+                created_at=now - timedelta(minutes=10 * (5 - index)),
+                updated_at=now,
             )
-            path.write_text(content)
-            row = {
-                "id": file_id,
-                "name": spec["name"],
-                "file_size_bytes": len(content.encode()),
-                "print_time_seconds": spec["minutes"] * 60,
-                "filament_weight_grams": spec["grams"],
-                "filament_length_meters": round(spec["grams"] * 0.33, 2),
-                "filament_type": spec["filament"],
-                "nozzle_diameter": 0.4,
-                "layer_count": spec["layers"],
-                "object_count": 1,
-                "storage_key": key,
-                "created_at": now,
-                "updated_at": now,
-            }
-            file_rows.append(row)
-            await conn.execute(insert(print_files).values(**row))
-            await conn.execute(
-                insert(file_versions).values(
-                    id=new_id(),
-                    file_id=file_id,
-                    version_number=1,
-                    storage_key=key,
-                    is_current_version=True,
-                    created_at=now,
-                )
-            )
-        done_at = now - timedelta(hours=2)
-        for index, (status, file) in enumerate(
-            [
-                ("completed", file_rows[0]),
-                ("failed", file_rows[2]),
-                ("queued", file_rows[1]),
-                ("queued", file_rows[0]),
-                ("queued", file_rows[2]),
-            ]
-        ):
-            finished = status in ("completed", "failed")
-            await conn.execute(
-                insert(jobs).values(
-                    id=new_id(),
-                    status=status,
-                    printer_id=printer_ids[index % 2] if finished else None,
-                    print_file_id=file["id"],
-                    file_name=file["name"],
-                    number_of_units=1,
-                    filament_type=file["filament_type"],
-                    estimated_print_time_minutes=file["print_time_seconds"] // 60,
-                    filament_weight_grams=file["filament_weight_grams"],
-                    progress_percentage=100.0 if status == "completed" else None,
-                    failure_reason="Spaghetti detected" if status == "failed" else None,
-                    time_submitted=done_at - timedelta(hours=1),
-                    time_started=done_at - timedelta(minutes=45) if finished else None,
-                    time_completed=done_at if finished else None,
-                    actual_print_time_minutes=45 if finished else None,
-                    created_at=now - timedelta(minutes=10 * (5 - index)),
-                    updated_at=now,
-                )
-            )
+        )

@@ -34,7 +34,14 @@ async def seed(farm: Farm) -> None:
         await ColorService(farm).create(
             {"color_name": name, "hex_code": hex_code, "filament_type": filament}
         )
+    await _seed_products(farm, files)
+    if "benchy.gcode" in files and "cable-clip.gcode" in files:
+        await _seed_kit(farm, files)
+    await _seed_order(farm)
 
+
+async def _seed_products(farm: Farm, files: dict[str, str]) -> None:
+    """Two products, three SKUs, with ready stock for two of them."""
     products, skus, inventory = ProductService(farm), SkuService(farm), InventoryService(farm)
     stand = await products.create(
         {
@@ -72,25 +79,30 @@ async def seed(farm: Farm) -> None:
         if units:
             fg = await inventory.by_sku(sku["id"])
             await inventory.adjust(fg["id"], units, "inventory_count", "demo stock")
-    if "benchy.gcode" in files and "cable-clip.gcode" in files:
-        await KitService(farm).create(
-            {
-                "name": "Desk Organizer Kit",
-                "category": "Desk",
-                "variants": [
-                    {"sku": "DOK-RED", "color": "Red", "filament_type": "PLA"},
-                    {"sku": "DOK-BLU", "color": "Blue", "filament_type": "PLA"},
-                ],
-                "parts": [
-                    {"name": "Tray", "print_file_id": files["benchy.gcode"], "quantity_per_kit": 2},
-                    {
-                        "name": "Clip",
-                        "print_file_id": files["cable-clip.gcode"],
-                        "fixed_color": "Black",
-                    },
-                ],
-            }
-        )
+
+
+async def _seed_kit(farm: Farm, files: dict[str, str]) -> None:
+    await KitService(farm).create(
+        {
+            "name": "Desk Organizer Kit",
+            "category": "Desk",
+            "variants": [
+                {"sku": "DOK-RED", "color": "Red", "filament_type": "PLA"},
+                {"sku": "DOK-BLU", "color": "Blue", "filament_type": "PLA"},
+            ],
+            "parts": [
+                {"name": "Tray", "print_file_id": files["benchy.gcode"], "quantity_per_kit": 2},
+                {
+                    "name": "Clip",
+                    "print_file_id": files["cable-clip.gcode"],
+                    "fixed_color": "Black",
+                },
+            ],
+        }
+    )
+
+
+async def _seed_order(farm: Farm) -> None:
     await OrderService(farm).create(
         {
             "customer_name": "Demo Customer",

@@ -16,12 +16,12 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import RowMapping, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.events import Event
@@ -49,7 +49,7 @@ TRIGGER_EVENTS = frozenset({
 })  # fmt: skip
 #: start failures that are the printer's fault: the printer is skipped for a while
 PRINTER_FAULTS = frozenset({
-    "HUB_OFFLINE", "HUB_COMMAND_FAILED", "PRINTER_UNAVAILABLE", "NO_SD_CARD",
+    "HUB_OFFLINE", "HUB_COMMAND_FAILED", "PRINTER_UNAVAILABLE", "PRINTER_BUSY", "NO_SD_CARD",
     "DEVELOPER_MODE_REQUIRED",
 })  # fmt: skip
 #: failures of this job on this printer only (its filaments are not loaded there)
@@ -211,18 +211,7 @@ class Dispatcher:
         result: list[PrinterInfo] = []
         for row in rows:
             live = self.farm.live.get(row["id"])
-            slots = [
-                Slot(row["current_filament_type"], row["current_color"], row["current_color_hex"])
-            ]
-            trays = [
-                Slot(t.get("filament_type"), None, t.get("color_hex"))
-                for t in (live.trays if row["has_ams"] and live is not None else ())
-                if t.get("filament_type")
-            ]
-            if trays and slots[0] == Slot(None, None, None):
-                slots = trays  # an AMS printer that reports its trays: the trays are the truth
-            else:
-                slots.extend(trays)
+            slots = _slots(row, live.trays if row["has_ams"] and live is not None else ())
             result.append(
                 PrinterInfo(
                     id=row["id"],
@@ -230,7 +219,7 @@ class Dispatcher:
                     model=row["model"],
                     nozzle_size=row["nozzle_size"],
                     tags=frozenset(str(t).lower() for t in row["tags"] or ()),
-                    slots=tuple(slots),
+                    slots=slots,
                     is_active=row["is_active"],
                     auto_dispatch=row["auto_dispatch"],
                     in_maintenance=row["in_maintenance"],
@@ -432,3 +421,16 @@ async def _counts(conn: AsyncConnection, condition: Any) -> dict[str, int]:
         .group_by(jobs.c.printer_id)
     )
     return {str(printer_id): int(n) for printer_id, n in rows.all()}
+
+
+def _slots(row: RowMapping, live_trays: Iterable[Mapping[str, Any]]) -> tuple[Slot, ...]:
+    """What a printer can print with: its loaded filament and the trays it reports."""
+    slots = [Slot(row["current_filament_type"], row["current_color"], row["current_color_hex"])]
+    trays = [
+        Slot(t.get("filament_type"), None, t.get("color_hex"))
+        for t in live_trays
+        if t.get("filament_type")
+    ]
+    if trays and slots[0] == Slot(None, None, None):
+        return tuple(trays)  # an AMS printer that reports its trays: the trays are the truth
+    return tuple(slots + trays)

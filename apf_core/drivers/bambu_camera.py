@@ -14,6 +14,8 @@ import contextlib
 import shutil
 import ssl
 import struct
+from collections.abc import Mapping
+from typing import Any
 
 from .base import Capability, CapabilityNotSupported, DriverError, PrinterUnreachable
 
@@ -107,3 +109,12 @@ async def rtsp_snapshot(url: str, timeout: float) -> bytes:
 def _hide(text: str, url: str) -> str:
     """ffmpeg echoes the URL with the access code in it."""
     return text.replace(url, "<camera url>")
+
+
+def rtsp_url(host: str, access_code: str, ipcam: Mapping[str, Any]) -> str:
+    """The LAN liveview URL; refused while liveview is off (``ipcam.rtsp_url`` "disable")."""
+    if ipcam.get("rtsp_url") == "disable":
+        raise CapabilityNotSupported(
+            Capability.CAMERA, "LAN liveview is off: switch it on at the printer's screen"
+        )
+    return f"rtsps://bblp:{access_code}@{host}:{RTSP_PORT}/streaming/live/1"

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ftplib
 import socket
@@ -81,6 +82,14 @@ class Upload:
         self._timeout = timeout
         self._final_reply_timeout = final_reply_timeout
         self.cancelled = threading.Event()
+
+    async def run_in_thread(self, path: Path, filename: str) -> None:
+        """:meth:`run` in a worker thread; cancelling stops the thread at its next block."""
+        try:
+            await asyncio.to_thread(self.run, path, filename)
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
 
     def run(self, path: Path, filename: str) -> None:
         try:

@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any
 
-from .base import PrinterMessage, Severity, Status, Tray
+from .base import SPEED_LEVELS, PrinterMessage, Severity, Status, Tray
 
 CANCELLED_ERROR = 0x0300400C  # "the print was cancelled by the user"
 #: print errors that only echo a cancel: FAILED with one of them reads as cancelled
@@ -306,3 +306,43 @@ def model_name(version: Mapping[str, Any]) -> str | None:
         if name.startswith("Bambu Lab "):
             return name.removeprefix("Bambu Lab ").replace(" ", "").upper()
     return None
+
+
+def terminal_key(report: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What identifies a FINISH/FAILED result, so a cleared one stays cleared."""
+    return (
+        report.get("gcode_state"),
+        report.get("subtask_name"),
+        report.get("task_id"),
+        report.get("print_error"),
+    )
+
+
+def job_fields(report: Mapping[str, Any], in_job: bool) -> dict[str, Any]:
+    """File, progress, layers and time left while a job is loaded (all None otherwise)."""
+    if not in_job:
+        return dict.fromkeys(
+            ("progress", "remaining_time_minutes", "layer_num", "total_layers", "current_file")
+        )
+    finished = str(report.get("gcode_state", "")).upper() == "FINISH"
+    return {
+        "progress": 100.0 if finished else number(report.get("mc_percent")),
+        "remaining_time_minutes": 0 if finished else integer(report.get("mc_remaining_time")),
+        "layer_num": integer(report.get("layer_num")),
+        "total_layers": integer(report.get("total_layer_num")),
+        "current_file": report.get("subtask_name") or report.get("gcode_file") or None,
+    }
+
+
+def readings(report: Mapping[str, Any], model: str | None) -> dict[str, Any]:
+    """Light, trays, speed and temperatures as :class:`PrinterState` fields."""
+    level = integer(report.get("spd_lvl"))
+    names = list(SPEED_LEVELS)
+    return {
+        "light_on": light_state(report),
+        "trays": trays(report),
+        "active_tray": active_tray(report),
+        "speed_level": names[level - 1] if level is not None and 1 <= level <= 4 else None,
+        "speed_percent": integer(report.get("spd_mag")),
+        **temperatures(report, model),
+    }

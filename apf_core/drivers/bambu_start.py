@@ -13,7 +13,7 @@ import re
 import uuid
 import xml.etree.ElementTree as ET  # expat >= 2.4 refuses entity bombs
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,26 @@ class ProjectStart:
     ams_mapping: list[int]
     ams_mapping2: list[dict[str, int]]
     task_id: str
+
+
+def start_defaults(options: Mapping[str, Any]) -> StartOptions:
+    """The connection's ``plate`` / ``use_ams`` / ``ams_mapping``: for jobs that do not say."""
+    plate, mapping = options.get("plate"), options.get("ams_mapping")
+    return StartOptions(
+        plate=int(plate) if plate else None,
+        use_ams=bool(options["use_ams"]) if "use_ams" in options else None,
+        ams_mapping=tuple(int(t) for t in mapping) if mapping else None,
+    )
+
+
+def with_defaults(options: StartOptions, defaults: StartOptions) -> StartOptions:
+    """The job's start options, each unset one taken from the connection's defaults."""
+    return StartOptions(
+        plate=options.plate or defaults.plate,
+        use_ams=options.use_ams if options.use_ams is not None else defaults.use_ams,
+        ams_mapping=options.ams_mapping or defaults.ams_mapping,
+        task_id=options.task_id,
+    )
 
 
 def read_plate(path: Path, plate: int | None) -> tuple[int, list[FileFilament]]:
@@ -84,9 +104,7 @@ def _plate_filaments(info: bytes | None, plate: int) -> list[FileFilament]:
     for element in root:
         if local_name(element.tag) != "plate":
             continue
-        meta = {
-            m.get("key"): m.get("value") for m in element if local_name(m.tag) == "metadata"
-        }
+        meta = {m.get("key"): m.get("value") for m in element if local_name(m.tag) == "metadata"}
         if str(meta.get("index", "1")) != str(plate):
             continue
         return [

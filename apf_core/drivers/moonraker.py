@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import itertools
-import json
 import logging
 import random
 from collections.abc import Coroutine, Mapping
@@ -35,7 +32,6 @@ from .base import (
     AuthenticationFailed,
     Capability,
     CapabilityNotSupported,
-    CommandTimeout,
     ConnectionConfig,
     DriverError,
     PowerDevice,
@@ -47,79 +43,25 @@ from .base import (
     Status,
 )
 from .camera import fetch_snapshot
+from .moonraker_rpc import RpcChannel, open_socket, upload_gcode
+from .moonraker_status import (
+    BASE_OBJECTS,
+    CHAMBER_OBJECTS,
+    JOB_STATES,
+    RESULT_STATES,
+    as_float,
+    has_macro,
+    job_fields,
+    klippy_status,
+    light_gcode,
+    listed,
+    merge_objects,
+    readings,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
-CLIENT_NAME = "apf"
-CLIENT_VERSION = "0.1"
-CHAMBER_OBJECTS = ("heater_generic chamber", "temperature_sensor chamber")
-BASE_OBJECTS = (
-    "webhooks",
-    "print_stats",
-    "virtual_sdcard",
-    "display_status",
-    "extruder",
-    "heater_bed",
-    "pause_resume",
-    "gcode_move",
-)
-PRINT_STATS_STATUS = {
-    "standby": Status.IDLE,
-    "printing": Status.PRINTING,
-    "paused": Status.PAUSED,
-    "complete": Status.FINISHED,
-    "cancelled": Status.CANCELLED,
-    "error": Status.ERROR,
-}
-JOB_STATES = {"printing", "paused", "complete", "cancelled", "error"}
 HEATER_NAMES = {"nozzle": "extruder", "bed": "heater_bed", "chamber": "chamber"}
-
-
-class RpcError(DriverError):
-    """Moonraker answered a JSON-RPC request with an error object."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(f"moonraker error {code}: {message}")
-        self.rpc_code = code
-
-
-AUTH_MESSAGES = ("unauthorized", "invalid api key", "forbidden")
-
-
-def _raise_for_rpc_error(code: int, message: str) -> None:
-    # Moonraker 0.11 reports auth failures on the socket as -32602 "Unauthorized"
-    if code in (401, 403) or message.strip().lower() in AUTH_MESSAGES:
-        raise AuthenticationFailed(f"moonraker rejected the credentials ({code})")
-    if code == 503:
-        raise PrinterUnreachable(f"klippy is not ready: {message}")
-    raise RpcError(code, message)
-
-
-def _light_value(light: Mapping[str, Any]) -> float | None:
-    """``output_pin`` has ``value``; LEDs have ``color_data`` [[r, g, b, w], ...]."""
-    value = _as_float(light.get("value"))
-    if value is not None:
-        return value
-    colors = light.get("color_data")
-    if isinstance(colors, list) and colors and isinstance(colors[0], list):
-        return max((_as_float(c) or 0.0) for c in colors[0]) if colors[0] else 0.0
-    return None
-
-
-def _as_float(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _as_int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class MoonrakerDriver(PrinterDriver):
@@ -161,10 +103,8 @@ class MoonrakerDriver(PrinterDriver):
             self.capabilities = self.capabilities | {Capability.LIGHT}
 
         self._session: aiohttp.ClientSession | None = None
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._rpc = RpcChannel(self._command_timeout)
         self._runner: asyncio.Task[None] | None = None
-        self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[Any]] = {}
         self._objects: dict[str, dict[str, Any]] = {}
         self._available: set[str] = set()
         self._klippy_ready = asyncio.Event()
@@ -208,15 +148,15 @@ class MoonrakerDriver(PrinterDriver):
             runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await runner
-        if self._ws is not None:
-            await self._ws.close()
-            self._ws = None
+        if self._rpc.ws is not None:
+            await self._rpc.ws.close()
+            self._rpc.ws = None
         if self._session is not None:
             await self._session.close()
             self._session = None
         for task in tuple(self._background):
             task.cancel()
-        self._fail_pending(PrinterUnreachable("driver closed"))
+        self._rpc.fail_pending(PrinterUnreachable("driver closed"))
         self._update(status=Status.OFFLINE)
 
     def _auth_headers(self) -> dict[str, str]:
@@ -247,60 +187,23 @@ class MoonrakerDriver(PrinterDriver):
             failures += 1
             await asyncio.sleep(delay * random.uniform(0.8, 1.0))
 
-    async def _oneshot_token(self) -> str:
-        """A single-use WebSocket token (``GET /access/oneshot_token``), as browsers use."""
-        assert self._session is not None
-        async with self._session.get(
-            f"{self._base_url}/access/oneshot_token",
-            headers=self._auth_headers(),
-            timeout=aiohttp.ClientTimeout(total=self._connect_timeout),
-        ) as response:
-            if response.status in (401, 403):
-                raise AuthenticationFailed(
-                    f"moonraker rejected the credentials ({response.status})"
-                )
-            response.raise_for_status()
-            body = await response.json()
-        return str(body["result"])
-
     async def _session_once(self) -> None:
         assert self._session is not None
-        headers = self._auth_headers()
-        params: dict[str, str] = {}
-        if self._use_oneshot and self._api_key:
-            params["token"] = await self._oneshot_token()
-            headers = {}
-        try:
-            ws = await self._session.ws_connect(
-                self._ws_url,
-                headers=headers,
-                params=params,
-                heartbeat=20.0,
-                timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
-                max_msg_size=0,
-            )
-        except aiohttp.WSServerHandshakeError as err:
-            if err.status in (401, 403):
-                raise AuthenticationFailed(
-                    f"moonraker rejected the credentials ({err.status})"
-                ) from err
-            raise
-        self._ws = ws
+        ws = await open_socket(
+            self._session,
+            self._base_url,
+            self._ws_url,
+            self._api_key,
+            use_oneshot=self._use_oneshot,
+            connect_timeout=self._connect_timeout,
+        )
+        self._rpc.ws = ws
         self.connections += 1
-        reader = asyncio.create_task(self._read_loop(ws))
+        reader = asyncio.create_task(self._rpc.read_loop(ws, self._on_notification))
         try:
-            await self._call(
-                "server.connection.identify",
-                {
-                    "client_name": CLIENT_NAME,
-                    "version": CLIENT_VERSION,
-                    "type": "agent",
-                    "url": "https://github.com/autoprintfarm",
-                }
-                | ({"api_key": self._api_key} if headers else {}),
-                reply_within=self._connect_timeout,
-            )
-            info = await self._call("server.info", reply_within=self._connect_timeout)
+            sent_key = self._api_key if not self._use_oneshot else None
+            await self._rpc.identify(sent_key, reply_within=self._connect_timeout)
+            info = await self._rpc.call("server.info", reply_within=self._connect_timeout)
             klippy_state = info.get("klippy_state") if isinstance(info, Mapping) else None
             if klippy_state == "ready":
                 await self._subscribe()
@@ -319,13 +222,15 @@ class MoonrakerDriver(PrinterDriver):
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
-            self._ws = None
+            self._rpc.ws = None
             if not ws.closed:
                 await ws.close()
 
     async def _klippy_message(self, klippy_state: Any) -> str:
         with contextlib.suppress(DriverError):
-            info = await self._call("printer.info", reply_within=min(3.0, self._connect_timeout))
+            info = await self._rpc.call(
+                "printer.info", reply_within=min(3.0, self._connect_timeout)
+            )
             if isinstance(info, Mapping) and info.get("state_message"):
                 return f"Klipper is not ready: {str(info['state_message']).strip()}"
         return f"Klipper is not ready ({klippy_state})"
@@ -334,45 +239,17 @@ class MoonrakerDriver(PrinterDriver):
         """Moonraker ``[power]`` devices and webcams, when configured."""
         self._power_names = []
         with contextlib.suppress(DriverError):
-            found = await self._call("machine.device_power.devices", reply_within=5.0)
-            devices = found.get("devices") if isinstance(found, Mapping) else None
-            self._power_names = [str(d["device"]) for d in devices or () if "device" in d]
+            found = await self._rpc.call("machine.device_power.devices", reply_within=5.0)
+            self._power_names = [
+                str(d["device"]) for d in listed(found, "devices") if "device" in d
+            ]
         self._webcams = []
         with contextlib.suppress(DriverError):
-            found = await self._call("server.webcams.list", reply_within=5.0)
-            cams = found.get("webcams") if isinstance(found, Mapping) else None
-            self._webcams = [c for c in cams or () if isinstance(c, Mapping)]
+            found = await self._rpc.call("server.webcams.list", reply_within=5.0)
+            self._webcams = listed(found, "webcams")
         self._refresh_capabilities()
 
-    async def _read_loop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        async for message in ws:
-            if message.type is not aiohttp.WSMsgType.TEXT:
-                if message.type is aiohttp.WSMsgType.ERROR:
-                    break
-                continue
-            try:
-                payload = json.loads(message.data)
-            except ValueError:
-                _LOGGER.debug("moonraker: ignoring malformed frame %.200r", message.data)
-                continue
-            if isinstance(payload, dict):
-                self._dispatch(payload)
-
-    def _dispatch(self, payload: Mapping[str, Any]) -> None:
-        request_id = payload.get("id")
-        if request_id is not None:
-            future = self._pending.pop(request_id, None) if isinstance(request_id, int) else None
-            if future is None or future.done():
-                return
-            error = payload.get("error")
-            if isinstance(error, Mapping):
-                try:
-                    _raise_for_rpc_error(int(error.get("code", 500)), str(error.get("message", "")))
-                except DriverError as err:
-                    future.set_exception(err)
-            else:
-                future.set_result(payload.get("result"))
-            return
+    def _on_notification(self, payload: Mapping[str, Any]) -> None:
         method = payload.get("method")
         params = payload.get("params") or []
         if method == "notify_status_update" and params and isinstance(params[0], Mapping):
@@ -409,24 +286,18 @@ class MoonrakerDriver(PrinterDriver):
     def _on_disconnected(self) -> None:
         self._klippy_ready.clear()
         self._objects.clear()
-        self._fail_pending(PrinterUnreachable("connection to moonraker lost"))
+        self._rpc.fail_pending(PrinterUnreachable("connection to moonraker lost"))
         self._update(status=Status.OFFLINE)
-
-    def _fail_pending(self, error: DriverError) -> None:
-        pending, self._pending = self._pending, {}
-        for future in pending.values():
-            if not future.done():
-                future.set_exception(error)
 
     # --- subscription and state -----------------------------------------------
     async def _subscribe(self) -> None:
-        listed = await self._call("printer.objects.list", reply_within=self._connect_timeout)
+        listed = await self._rpc.call("printer.objects.list", reply_within=self._connect_timeout)
         self._available = set(listed.get("objects", ())) if isinstance(listed, Mapping) else set()
         wanted: dict[str, None] = dict.fromkeys(BASE_OBJECTS)
         wanted.update(dict.fromkeys(name for name in CHAMBER_OBJECTS if name in self._available))
         if self._light_pin:
             wanted[self._light_object] = None
-        result = await self._call(
+        result = await self._rpc.call(
             "printer.objects.subscribe", {"objects": wanted}, reply_within=self._connect_timeout
         )
         self._objects.clear()
@@ -450,139 +321,48 @@ class MoonrakerDriver(PrinterDriver):
         self.capabilities = frozenset(capabilities)
 
     def _merge(self, changes: Mapping[str, Any]) -> None:
-        for name, fields in changes.items():
-            if isinstance(fields, Mapping):
-                target = self._objects.setdefault(name, {})
-                for key, value in fields.items():
-                    if isinstance(value, Mapping) and isinstance(target.get(key), dict):
-                        target[key].update(value)
-                    else:
-                        target[key] = dict(value) if isinstance(value, Mapping) else value
+        merge_objects(self._objects, changes)
         self._recompute()
 
     def _recompute(self) -> None:
-        webhooks = self._objects.get("webhooks", {})
+        status, raw, error = klippy_status(self._objects, self._klippy_ready.is_set())
         stats = self._objects.get("print_stats", {})
-        klippy_state = webhooks.get("state", "ready" if self._klippy_ready.is_set() else None)
-        error: str | None = None
-        if klippy_state == "ready":
-            raw = str(stats.get("state", "standby"))
-            status = PRINT_STATS_STATUS.get(raw, Status.IDLE)
-            if status is Status.ERROR:
-                error = str(stats.get("message") or "print error")
-        elif klippy_state == "shutdown":
-            status = Status.ERROR
-            raw = ""
-            error = str(webhooks.get("state_message") or f"klippy {klippy_state}").strip()
-        else:  # "error" (MCU unpowered/unplugged) or "startup"
-            status = Status.OFFLINE
-            raw = ""
-            message = str(webhooks.get("state_message") or "").strip()
-            error = f"Klipper is not ready: {message}" if message else None
-        if raw in ("complete", "cancelled", "error"):
-            key = (raw, stats.get("filename"))
-            if self._cleared == key:  # the operator cleared the bed: the result is done with
+        if raw in RESULT_STATES:
+            if self._cleared == (raw, stats.get("filename")):  # the operator cleared the bed
                 status, error, raw = Status.IDLE, None, "standby"
         else:
             self._cleared = None
-
-        extruder = self._objects.get("extruder", {})
-        bed = self._objects.get("heater_bed", {})
-        chamber = next((self._objects[n] for n in CHAMBER_OBJECTS if n in self._objects), {})
-        light = self._objects.get(self._light_object, {}) if self._light_pin else {}
-        light_value = _light_value(light)
-        speed = _as_float(self._objects.get("gcode_move", {}).get("speed_factor"))
-
         in_job = raw in JOB_STATES
         filename = str(stats.get("filename") or "") or None
-        progress = self._progress() if in_job else None
-        raw_info = stats.get("info")
-        info: Mapping[str, Any] = raw_info if isinstance(raw_info, Mapping) else {}
+        estimate = self._estimated_time.get(filename) if filename else None
         self._update(
             status=status,
             error=error,
             offline_reason=error if status is Status.OFFLINE else None,
             messages=(PrinterMessage("KLIPPER", Severity.SERIOUS, error),) if error else (),
-            speed_percent=round(speed * 100) if speed is not None else None,
-            nozzle_temp=_as_float(extruder.get("temperature")),
-            nozzle_target=_as_float(extruder.get("target")),
-            bed_temp=_as_float(bed.get("temperature")),
-            bed_target=_as_float(bed.get("target")),
-            chamber_temp=_as_float(chamber.get("temperature")),
-            light_on=None if light_value is None else light_value > 0,
-            current_file=filename if in_job else None,
-            progress=progress,
-            layer_num=_as_int(info.get("current_layer")) if in_job else None,
-            total_layers=_as_int(info.get("total_layer")) if in_job else None,
-            remaining_time_minutes=self._remaining_minutes(filename, progress) if in_job else None,
+            **readings(self._objects, self._light_object if self._light_pin else None),
+            **job_fields(self._objects, in_job, estimate),
         )
         if in_job and filename and filename not in self._estimated_time:
             self._estimated_time[filename] = None
             self._spawn(self._fetch_estimate(filename))
 
-    def _progress(self) -> float | None:
-        display = _as_float(self._objects.get("display_status", {}).get("progress"))
-        sdcard = _as_float(self._objects.get("virtual_sdcard", {}).get("progress"))
-        if self._objects.get("print_stats", {}).get("state") == "complete":
-            return 100.0
-        value = display if display else sdcard
-        return None if value is None else round(min(max(value, 0.0), 1.0) * 100.0, 2)
-
-    def _remaining_minutes(self, filename: str | None, progress: float | None) -> int | None:
-        stats = self._objects.get("print_stats", {})
-        if stats.get("state") == "complete":
-            return 0
-        duration = _as_float(stats.get("print_duration")) or 0.0
-        estimate = self._estimated_time.get(filename) if filename else None
-        if estimate:
-            return max(0, round((estimate - duration) / 60))
-        if progress and duration > 0:
-            return max(0, round((duration / (progress / 100.0) - duration) / 60))
-        return None
-
     async def _fetch_estimate(self, filename: str) -> None:
         try:
-            metadata = await self._call("server.files.metadata", {"filename": filename})
+            metadata = await self._rpc.call("server.files.metadata", {"filename": filename})
         except DriverError:
             return
         if isinstance(metadata, Mapping):
-            self._estimated_time[filename] = _as_float(metadata.get("estimated_time"))
+            self._estimated_time[filename] = as_float(metadata.get("estimated_time"))
             self._recompute()
 
     # --- JSON-RPC -----------------------------------------------------------------
-    async def _call(
-        self,
-        method: str,
-        params: Mapping[str, Any] | None = None,
-        *,
-        reply_within: float | None = None,
-    ) -> Any:
-        ws = self._ws
-        if ws is None or ws.closed:
-            raise PrinterUnreachable("not connected to moonraker")
-        request_id = next(self._ids)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = future
-        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "id": request_id}
-        if params is not None:
-            message["params"] = dict(params)
-        try:
-            await ws.send_str(json.dumps(message))
-            async with asyncio.timeout(reply_within or self._command_timeout):
-                return await future
-        except TimeoutError as err:
-            raise CommandTimeout(f"moonraker did not answer {method} in time") from err
-        except (aiohttp.ClientError, ConnectionError) as err:
-            raise PrinterUnreachable(f"connection to moonraker lost: {err}") from err
-        finally:
-            self._pending.pop(request_id, None)
-
     async def _ready_call(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
-        if self._ws is None:
+        if self._rpc.ws is None:
             raise PrinterUnreachable("not connected to moonraker")
         if not self._klippy_ready.is_set():
             raise PrinterUnreachable("klippy is not ready")
-        return await self._call(method, params)
+        return await self._rpc.call(method, params)
 
     # --- job control -----------------------------------------------------------
     async def start_print(
@@ -601,32 +381,14 @@ class MoonrakerDriver(PrinterDriver):
         """POST the file to ``/server/files/upload`` with its SHA-256 (Moonraker verifies it)."""
         if self._session is None:
             raise PrinterUnreachable("driver is not connected")
-        try:
-            checksum = await asyncio.to_thread(_sha256, path)
-        except OSError as err:
-            raise DriverError(f"cannot read {path.name}: {err.strerror or err}") from err
-        form = aiohttp.FormData()
-        form.add_field("root", "gcodes")
-        form.add_field("checksum", checksum)
-        handle = await asyncio.to_thread(path.open, "rb")  # no blocking open in the loop
-        try:
-            with handle:
-                form.add_field(
-                    "file", handle, filename=filename, content_type="application/octet-stream"
-                )
-                async with self._session.post(
-                    f"{self._base_url}/server/files/upload",
-                    data=form,
-                    headers=self._auth_headers(),
-                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout),
-                ) as response:
-                    if response.status in (401, 403):
-                        raise AuthenticationFailed("moonraker rejected the credentials")
-                    if response.status >= 400:
-                        text = (await response.text())[:200]
-                        raise DriverError(f"upload failed with HTTP {response.status}: {text}")
-        except aiohttp.ClientError as err:
-            raise PrinterUnreachable(f"upload to moonraker failed: {err}") from err
+        await upload_gcode(
+            self._session,
+            self._base_url,
+            self._auth_headers(),
+            path,
+            filename,
+            self._connect_timeout,
+        )
         self._estimated_time.pop(filename, None)
 
     async def pause(self) -> None:
@@ -658,20 +420,13 @@ class MoonrakerDriver(PrinterDriver):
     async def set_light(self, on: bool) -> None:
         if not self._light_pin:
             raise CapabilityNotSupported(Capability.LIGHT)
-        kind, _, name = self._light_object.partition(" ")
-        if kind == "output_pin":
-            await self.send_gcode(f"SET_PIN PIN={name} VALUE={1 if on else 0}")
-        else:  # led, neopixel, dotstar, pca9533...: white on or all off
-            value = 1 if on else 0
-            await self.send_gcode(
-                f"SET_LED LED={name} RED={value} GREEN={value} BLUE={value} WHITE={value}"
-            )
+        await self.send_gcode(light_gcode(self._light_object, on))
 
     def clear_result(self) -> None:
         """``print_stats`` keeps complete/cancelled/error until the next file is loaded."""
         stats = self._objects.get("print_stats", {})
         raw = str(stats.get("state", ""))
-        if raw in ("complete", "cancelled", "error"):
+        if raw in RESULT_STATES:
             self._cleared = (raw, stats.get("filename"))
             self._recompute()
 
@@ -682,23 +437,21 @@ class MoonrakerDriver(PrinterDriver):
 
     async def power_devices(self) -> list[PowerDevice]:
         self.require(Capability.POWER)
-        found = await self._call("machine.device_power.devices", reply_within=5.0)
-        devices = found.get("devices") if isinstance(found, Mapping) else None
+        found = await self._rpc.call("machine.device_power.devices", reply_within=5.0)
         return [
             PowerDevice(
                 name=str(d.get("device")),
                 on={"on": True, "off": False}.get(str(d.get("status"))),
                 locked_while_printing=bool(d.get("locked_while_printing")),
             )
-            for d in devices or ()
-            if isinstance(d, Mapping)
+            for d in listed(found, "devices")
         ]
 
     async def set_power(self, device: str, on: bool) -> None:
         self.require(Capability.POWER)
         if device not in self._power_names:
             raise DriverError(f"no power device named {device!r}", code="INVALID_DEVICE")
-        await self._call(
+        await self._rpc.call(
             "machine.device_power.post_device",
             {"device": device, "action": "on" if on else "off"},
             reply_within=10.0,
@@ -719,9 +472,7 @@ class MoonrakerDriver(PrinterDriver):
         await self.send_gcode(self._unload_macro)
 
     def _has_macro(self, macro: str) -> bool:
-        return f"gcode_macro {macro}" in self._available or (
-            f"gcode_macro {macro.lower()}" in self._available
-        )
+        return has_macro(self._available, macro)
 
     def _require_macro(self, macro: str) -> None:
         if not self._has_macro(macro):

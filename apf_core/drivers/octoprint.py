@@ -12,14 +12,13 @@ Connection options:
 ``connect_serial`` ask OctoPrint to reconnect its serial port when it reports the
                    printer offline (default false; at most every 30 s)
 
-OctoPrint has no light, filament or layer API. The current layer is estimated
-from the file position against the layer markers of the file we uploaded.
+OctoPrint has no light, filament or layer API. The state mapping (and the layer estimate)
+is in :mod:`.octoprint_state`, the REST request in :mod:`.octoprint_http`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import json
 import logging
@@ -38,7 +37,6 @@ from .base import (
     Backoff,
     Capability,
     CapabilityNotSupported,
-    CommandTimeout,
     ConnectionConfig,
     DriverError,
     PrinterDriver,
@@ -50,63 +48,22 @@ from .base import (
     http_base_url,
 )
 from .camera import fetch_snapshot
+from .octoprint_http import AUTH_MESSAGE, HttpError, PushUnavailable, read_push, request
+from .octoprint_state import (
+    ACTIVE,
+    layer_offsets,
+    map_state,
+    number,
+    progress_fields,
+    temperatures,
+    webcam_snapshot_url,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
-_AUTH_MESSAGE = "OctoPrint rejected the API key; check the key in the printer settings"
-_LAYER_MARKERS = (b";LAYER_CHANGE", b";LAYER:", b"; CHANGE_LAYER")
-_PUSH_SILENCE_S = 30.0  # OctoPrint pushes "current" every ~0.5 s; silence means a dead link
 _PUSH_RETRY_S = 60.0  # while polling, try the push socket again this often
 _MAX_REMEMBERED_FILES = 32
 _SERIAL_RETRY_S = 30.0
-_ACTIVE = (Status.PREPARING, Status.PRINTING, Status.PAUSING, Status.PAUSED, Status.CANCELLING)
-
-
-class _PushUnavailable(Exception):
-    """The push socket could not be opened or died; fall back to polling."""
-
-
-class _HttpError(DriverError):
-    """OctoPrint answered with an error status (other than 403)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def layer_offsets(path: Path) -> list[int]:
-    """Byte offsets of the layer-change markers in a G-code file."""
-    offsets: list[int] = []
-    position = 0
-    with path.open("rb") as handle:
-        for line in handle:
-            if line.lstrip().startswith(_LAYER_MARKERS):
-                offsets.append(position)
-            position += len(line)
-    return offsets
-
-
-def map_state(text: str, flags: Mapping[str, Any]) -> Status:
-    """OctoPrint's state text and flags -> normalised status (printer-protocols.md §0)."""
-    if text.startswith("Offline") or text in ("Opening serial connection", "Connecting"):
-        return Status.OFFLINE
-    if text.startswith("Detecting"):
-        return Status.OFFLINE
-    if flags.get("error") or text.startswith("Error"):
-        return Status.ERROR
-    if flags.get("cancelling"):
-        return Status.CANCELLING
-    if flags.get("pausing"):
-        return Status.PAUSING
-    if flags.get("paused"):
-        return Status.PAUSED
-    if text.startswith("Starting"):
-        return Status.PREPARING
-    if flags.get("printing") or flags.get("resuming") or flags.get("finishing"):
-        return Status.PRINTING
-    if flags.get("closedOrError") or not flags.get("operational", True):
-        return Status.OFFLINE
-    return Status.IDLE
 
 
 class OctoPrintDriver(PrinterDriver):
@@ -190,7 +147,7 @@ class OctoPrintDriver(PrinterDriver):
                     try:
                         await self._follow_push()
                         continue
-                    except _PushUnavailable as err:
+                    except PushUnavailable as err:
                         _LOGGER.debug(
                             "%s: push socket unavailable (%s), polling", self.base_url, err
                         )
@@ -210,10 +167,10 @@ class OctoPrintDriver(PrinterDriver):
         session = self._require_session()
         try:
             login = await self._request("POST", "/api/login", json={"passive": True})
-        except _HttpError as err:
-            raise _PushUnavailable(str(err)) from err
+        except HttpError as err:
+            raise PushUnavailable(str(err)) from err
         if not isinstance(login, dict) or not login.get("session"):
-            raise _PushUnavailable("passive login returned no session")
+            raise PushUnavailable("passive login returned no session")
         try:
             async with asyncio.timeout(self._timeout):
                 socket = await session.ws_connect(
@@ -222,35 +179,13 @@ class OctoPrintDriver(PrinterDriver):
             async with socket:
                 await socket.send_str(json.dumps({"auth": f"{login['name']}:{login['session']}"}))
                 await socket.send_str(json.dumps({"throttle": 2}))  # one update a second
-                snapshots = await self._read_push(socket)
+                snapshots = await read_push(socket, self._on_push)
         except (aiohttp.ClientError, TimeoutError) as err:
-            raise _PushUnavailable(str(err) or type(err).__name__) from err
+            raise PushUnavailable(str(err) or type(err).__name__) from err
         if snapshots == 0:
-            raise _PushUnavailable("the push socket closed without sending a status")
+            raise PushUnavailable("the push socket closed without sending a status")
         # the socket closed: make sure the server is still there before re-opening it
         await self._refresh()
-
-    async def _read_push(self, socket: aiohttp.ClientWebSocketResponse) -> int:
-        """Apply pushed messages until the socket closes; returns the snapshot count."""
-        snapshots = 0
-        while True:
-            message = await socket.receive(timeout=_PUSH_SILENCE_S)
-            if message.type in (
-                aiohttp.WSMsgType.CLOSE,
-                aiohttp.WSMsgType.CLOSING,
-                aiohttp.WSMsgType.CLOSED,
-            ):
-                return snapshots
-            if message.type is aiohttp.WSMsgType.ERROR:
-                raise _PushUnavailable(str(socket.exception()))
-            if message.type is not aiohttp.WSMsgType.TEXT:
-                continue
-            try:
-                payload = json.loads(message.data)
-            except ValueError:
-                continue
-            if isinstance(payload, dict) and self._on_push(payload):
-                snapshots += 1
 
     def _on_push(self, payload: Mapping[str, Any]) -> bool:
         """Apply one pushed message; True when it carried a status snapshot."""
@@ -283,13 +218,13 @@ class OctoPrintDriver(PrinterDriver):
     async def _check_key(self) -> None:
         user = await self._request("GET", "/api/currentuser")
         if not isinstance(user, dict) or not user.get("name"):
-            raise AuthenticationFailed(_AUTH_MESSAGE)
+            raise AuthenticationFailed(AUTH_MESSAGE)
 
     async def _detect_profile(self) -> None:
         """A heated chamber in the current printer profile enables chamber control."""
         try:
             answer = await self._request("GET", "/api/printerprofiles")
-        except _HttpError:
+        except HttpError:
             return
         profiles = answer.get("profiles") if isinstance(answer, dict) else None
         if not isinstance(profiles, Mapping):
@@ -310,7 +245,7 @@ class OctoPrintDriver(PrinterDriver):
         text = str(job.get("state") or "Unknown")
         try:
             printer = await self._request("GET", "/api/printer", expect_json=True)
-        except _HttpError as err:  # 409: the printer is not connected to OctoPrint
+        except HttpError as err:  # 409: the printer is not connected to OctoPrint
             if err.status != 409:
                 raise
             printer = None
@@ -332,37 +267,12 @@ class OctoPrintDriver(PrinterDriver):
         """Merge one snapshot (from REST or the push socket) into the state."""
         self._online = True
         text = str(state.get("text") or "")
-        raw_flags = state.get("flags")
-        flags: Mapping[str, Any] = raw_flags if isinstance(raw_flags, Mapping) else {}
-        status = map_state(text, flags)
         job = job if isinstance(job, Mapping) else {}
         progress = progress if isinstance(progress, Mapping) else {}
         file_info = job.get("file") if isinstance(job.get("file"), Mapping) else {}
         file_name = file_info.get("name")
-        completion = _number(progress.get("completion"))
-        previous = self._state.status
-        failed_here = status is Status.ERROR or self._result is Status.ERROR
-        if text.startswith("Offline after error") and (previous in _ACTIVE or failed_here):
-            # a firmware error mid-print: OctoPrint fires PrintFailed(reason=error) and drops
-            # the serial link; the job failed, the printer is not merely offline
-            self._result = Status.ERROR
-        if status not in _ACTIVE and (self._result is Status.ERROR or status is Status.ERROR):
-            self._result = Status.ERROR
-            self._result_error = self._result_error or str(state.get("error") or text)
-            status = Status.ERROR
+        status = self._job_status(state, text, number(progress.get("completion")))
         self._last_text = text
-
-        if status in _ACTIVE:
-            self._result, self._result_error = None, None
-        elif status is Status.IDLE:
-            if previous in _ACTIVE and self._result is None:
-                finished = completion is not None and completion >= 99.99
-                self._result = Status.FINISHED if finished else Status.CANCELLED
-            if self._result is None and completion is not None and completion >= 99.99:
-                self._result = Status.FINISHED  # the last job, e.g. after a restart
-            if self._result is not None:
-                status = self._result
-
         error = str(state.get("error") or "") or None
         if status is Status.ERROR:
             error = self._result_error or error or text
@@ -380,31 +290,43 @@ class OctoPrintDriver(PrinterDriver):
                 else ()
             ),
             "error": error if status in (Status.ERROR, Status.OFFLINE) else None,
-            "current_file": file_name if status in _ACTIVE or self._result else None,
+            "current_file": file_name if status in ACTIVE or self._result else None,
         }
-        if status in _ACTIVE or status is Status.FINISHED:
-            changes["progress"] = round(completion, 1) if completion is not None else None
-            left = _number(progress.get("printTimeLeft"))
-            changes["remaining_time_minutes"] = math.ceil(left / 60) if left is not None else None
-            if status is Status.FINISHED:
-                changes["progress"], changes["remaining_time_minutes"] = 100.0, 0
-            offsets = self._layers.get(str(file_name))
-            filepos = _number(progress.get("filepos"))
-            if offsets:
-                changes["total_layers"] = len(offsets)
-                if status is Status.FINISHED:
-                    changes["layer_num"] = len(offsets)
-                elif filepos is not None:
-                    changes["layer_num"] = max(1, bisect.bisect_right(offsets, filepos))
-                else:
-                    changes["layer_num"] = None
-            else:
-                changes["total_layers"] = changes["layer_num"] = None
+        if status in ACTIVE or status is Status.FINISHED:
+            changes.update(progress_fields(status, progress, self._layers.get(str(file_name))))
         elif status is not Status.CANCELLED:
-            changes.update(progress=None, remaining_time_minutes=None, layer_num=None)
-            changes["total_layers"] = None
-        changes.update(self._temperatures(temperature))
+            changes.update(
+                progress=None, remaining_time_minutes=None, layer_num=None, total_layers=None
+            )
+        changes.update(temperatures(temperature))
         self._update(**changes)
+
+    def _job_status(self, state: Mapping[str, Any], text: str, completion: float | None) -> Status:
+        """The mapped status, replaced by the remembered result of the last job when idle."""
+        raw_flags = state.get("flags")
+        flags: Mapping[str, Any] = raw_flags if isinstance(raw_flags, Mapping) else {}
+        status = map_state(text, flags)
+        previous = self._state.status
+        failed_here = status is Status.ERROR or self._result is Status.ERROR
+        if text.startswith("Offline after error") and (previous in ACTIVE or failed_here):
+            # a firmware error mid-print: OctoPrint fires PrintFailed(reason=error) and drops
+            # the serial link; the job failed, the printer is not merely offline
+            self._result = Status.ERROR
+        if status not in ACTIVE and (self._result is Status.ERROR or status is Status.ERROR):
+            self._result = Status.ERROR
+            self._result_error = self._result_error or str(state.get("error") or text)
+            return Status.ERROR
+        if status in ACTIVE:
+            self._result, self._result_error = None, None
+        elif status is Status.IDLE:
+            if previous in ACTIVE and self._result is None:
+                finished = completion is not None and completion >= 99.99
+                self._result = Status.FINISHED if finished else Status.CANCELLED
+            if self._result is None and completion is not None and completion >= 99.99:
+                self._result = Status.FINISHED  # the last job, e.g. after a restart
+            if self._result is not None:
+                status = self._result
+        return status
 
     def _maybe_connect_serial(self) -> None:
         if not self._connect_serial or self._session is None:
@@ -423,23 +345,6 @@ class OctoPrintDriver(PrinterDriver):
             await self._request("POST", "/api/connection", json={"command": "connect"})
         except DriverError as err:
             _LOGGER.info("%s: serial reconnect failed: %s", self.base_url, err)
-
-    def _temperatures(self, temperature: Any) -> dict[str, Any]:
-        if not isinstance(temperature, Mapping):
-            return {}
-        changes: dict[str, Any] = {}
-        for key, actual_field, target_field in (
-            ("tool0", "nozzle_temp", "nozzle_target"),
-            ("bed", "bed_temp", "bed_target"),
-        ):
-            reading = temperature.get(key)
-            if isinstance(reading, Mapping):
-                changes[actual_field] = _number(reading.get("actual"))
-                changes[target_field] = _number(reading.get("target"))
-        chamber = temperature.get("chamber")
-        if isinstance(chamber, Mapping) and chamber.get("actual") is not None:
-            changes["chamber_temp"] = _number(chamber.get("actual"))
-        return changes
 
     def _go_offline(self, reason: str | None, *, keep: bool = False) -> None:
         self._online = False
@@ -507,20 +412,9 @@ class OctoPrintDriver(PrinterDriver):
         """The snapshot URL from OctoPrint's settings (classic webcam plugin, or the old key)."""
         try:
             settings = await self._request("GET", "/api/settings")
-        except _HttpError:
+        except HttpError:
             return None
-        if not isinstance(settings, Mapping):
-            return None
-        plugins = settings.get("plugins") if isinstance(settings.get("plugins"), Mapping) else {}
-        classic = plugins.get("classicwebcam") if isinstance(plugins, Mapping) else None
-        webcam = settings.get("webcam") if isinstance(settings.get("webcam"), Mapping) else {}
-        for url in (
-            classic.get("snapshot") if isinstance(classic, Mapping) else None,
-            webcam.get("snapshotUrl") if isinstance(webcam, Mapping) else None,
-        ):
-            if isinstance(url, str) and url.strip():
-                return url.strip()
-        return None
+        return webcam_snapshot_url(settings)
 
     async def snapshot(self) -> bytes:
         url = await self._webcam_url()
@@ -586,50 +480,16 @@ class OctoPrintDriver(PrinterDriver):
         wait_s: float | None = None,
         expect_json: bool = False,
     ) -> Any:
-        session = self._require_session()
-        limit = aiohttp.ClientTimeout(total=wait_s or self._timeout)
-        try:
-            async with session.request(
-                method, self.base_url + path, json=json, data=data, timeout=limit
-            ) as response:
-                body = await response.read()
-                if response.status == 403:
-                    raise AuthenticationFailed(_AUTH_MESSAGE)
-                if response.status >= 400:
-                    raise _HttpError(response.status, _error_text(response.status, body))
-                if not body:
-                    return None
-                try:
-                    return _loads(body)
-                except ValueError as err:
-                    if expect_json:
-                        raise DriverError("OctoPrint sent a malformed answer") from err
-                    return None
-        except TimeoutError as err:
-            raise CommandTimeout(f"OctoPrint did not answer {method} {path} in time") from err
-        except aiohttp.ClientError as err:
-            raise PrinterUnreachable(f"cannot reach OctoPrint at {self.base_url}: {err}") from err
-
-
-def _loads(body: bytes) -> Any:
-    return json.loads(body)
-
-
-def _error_text(status: int, body: bytes) -> str:
-    message = ""
-    with contextlib.suppress(ValueError, UnicodeDecodeError):
-        parsed = json.loads(body)
-        if isinstance(parsed, dict):
-            message = str(parsed.get("error") or "")
-    if not message:
-        message = body.decode("utf-8", errors="replace").strip()[:200]
-    return f"OctoPrint refused the command (HTTP {status}): {message or 'no details'}"
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
+        return await request(
+            self._require_session(),
+            self.base_url,
+            method,
+            path,
+            timeout=wait_s or self._timeout,
+            json=json,
+            data=data,
+            expect_json=expect_json,
+        )
 
 
 DRIVER = OctoPrintDriver

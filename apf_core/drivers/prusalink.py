@@ -383,6 +383,19 @@ class PrusaLinkDriver(PrinterDriver):
             await self._refresh()
 
     # --- HTTP ----------------------------------------------------------------------
+    def _auth_headers(
+        self, method: str, path: str, headers: Mapping[str, str] | None
+    ) -> dict[str, str]:
+        """``headers`` plus the API key, or the digest answer once a challenge was accepted."""
+        request_headers = dict(headers or {})
+        if self._api_key is not None:
+            request_headers["X-Api-Key"] = str(self._api_key)
+        else:
+            authorization = self._digest.header(method, path)
+            if authorization is not None:
+                request_headers["Authorization"] = authorization
+        return request_headers
+
     async def _request(
         self,
         method: str,
@@ -399,19 +412,12 @@ class PrusaLinkDriver(PrinterDriver):
         limit = aiohttp.ClientTimeout(total=wait_s or self._timeout)
         url = URL(self.base_url + path, encoded=True)
         for attempt in range(2):
-            request_headers = dict(headers or {})
-            if self._api_key is not None:
-                request_headers["X-Api-Key"] = str(self._api_key)
-            else:
-                authorization = self._digest.header(method, path)
-                if authorization is not None:
-                    request_headers["Authorization"] = authorization
             try:
                 async with session.request(
                     method,
                     url,
                     data=body() if body is not None else None,
-                    headers=request_headers,
+                    headers=self._auth_headers(method, path, headers),
                     timeout=limit,
                 ) as response:
                     payload = await response.read()

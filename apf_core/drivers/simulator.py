@@ -25,13 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
-import re
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .base import (
     Capability,
@@ -42,186 +37,18 @@ from .base import (
     PrinterUnreachable,
     StartOptions,
     Status,
-    Tray,
+)
+from .simulator_estimate import MAX_TARGET, JobEstimate, estimate_job
+from .simulator_model import (
+    ACTIVE,
+    AMBIENT_C,
+    EXTERNAL_SPOOL,
+    SimJob,
+    approach,
+    parse_trays,
 )
 
-AMBIENT_C = 22.0
-EXTERNAL_SPOOL = 254
-
-# heating / cooling rates in degrees per simulated second
-_HEAT_RATE = {"nozzle": 2.5, "bed": 1.0, "chamber": 0.1}
-_COOL_RATE = {"nozzle": 1.0, "bed": 0.3, "chamber": 0.05}
-_MAX_TARGET = {"nozzle": 300.0, "bed": 120.0, "chamber": 65.0}
 _LOAD_TEMP_RANGE = (150.0, 320.0)
-_PREPARE_SECONDS = 60.0  # homing and levelling once the heaters are at temperature
-_SECONDS_PER_LINE = 0.1  # duration estimate for files without a slicer estimate
-_MIN_PRINT_SECONDS = 30.0
-_DEFAULT_NOZZLE = 210.0
-_DEFAULT_BED = 60.0
-
-_ACTIVE = (Status.PREPARING, Status.PRINTING, Status.PAUSED)
-
-
-# --- G-code estimate ----------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class JobEstimate:
-    """What the simulator learns from a file before printing it."""
-
-    duration_s: float
-    total_layers: int | None
-    nozzle_target: float
-    bed_target: float
-
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([dhms])")
-_TIME_PATTERNS = (
-    re.compile(r";\s*estimated printing time \(normal mode\)\s*=\s*(.+)"),
-    re.compile(r";\s*total estimated time:\s*([^;]+)"),
-)
-_SECONDS_PATTERNS = (re.compile(r";\s*TIME:\s*(\d+(?:\.\d+)?)"), re.compile(r";PRINT\.TIME:(\d+)"))
-_LAYER_TOTAL_PATTERNS = (
-    re.compile(r";\s*total layer number:\s*(\d+)"),
-    re.compile(r";LAYER_COUNT:\s*(\d+)"),
-    re.compile(r";\s*total layers count\s*=\s*(\d+)"),
-)
-_LAYER_MARKERS = (";LAYER_CHANGE", ";LAYER:", "; CHANGE_LAYER")
-_TEMP_COMMAND = re.compile(r"^(M10[49]|M1[49]0)\b[^;]*?\bS(\d+(?:\.\d+)?)", re.IGNORECASE)
-
-
-def parse_duration(text: str) -> float | None:
-    """``1d 2h 3m 4s`` -> seconds; None when nothing matches."""
-    factors = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-    parts = _DURATION_PART.findall(text)
-    if not parts:
-        return None
-    return sum(float(value) * factors[unit] for value, unit in parts)
-
-
-def _gcode_lines(path: Path) -> Iterator[str]:
-    """Lines of a G-code file, or of the first plate inside a ``.gcode.3mf``."""
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            members = sorted(n for n in archive.namelist() if n.endswith(".gcode"))
-            if not members:
-                raise DriverError("the 3MF project contains no G-code")
-            with archive.open(members[0]) as handle:
-                for raw in handle:
-                    yield raw.decode("utf-8", errors="replace")
-        return
-    with path.open("r", encoding="utf-8", errors="replace") as handle:
-        yield from handle
-
-
-def estimate_job(path: Path) -> JobEstimate:
-    """Read the whole file once: slicer estimate, layer count and first temperatures."""
-    duration: float | None = None
-    layers_declared: int | None = None
-    layer_markers = 0
-    line_count = 0
-    nozzle: float | None = None
-    bed: float | None = None
-    for raw in _gcode_lines(path):
-        line = raw.strip()
-        if not line:
-            continue
-        line_count += 1
-        if line.startswith(";"):
-            if line.startswith(_LAYER_MARKERS):
-                layer_markers += 1
-                continue
-            if duration is None:
-                duration = _match_duration(line)
-            if layers_declared is None:
-                layers_declared = _match_int(_LAYER_TOTAL_PATTERNS, line)
-            continue
-        if nozzle is None or bed is None:
-            match = _TEMP_COMMAND.match(line)
-            if match and float(match.group(2)) > 0:
-                value = float(match.group(2))
-                if match.group(1).upper() in ("M104", "M109"):
-                    nozzle = nozzle if nozzle is not None else value
-                else:
-                    bed = bed if bed is not None else value
-    if duration is None:
-        duration = line_count * _SECONDS_PER_LINE
-    layers = layers_declared or layer_markers or None
-    return JobEstimate(
-        duration_s=max(duration, _MIN_PRINT_SECONDS),
-        total_layers=layers,
-        nozzle_target=min(nozzle or _DEFAULT_NOZZLE, _MAX_TARGET["nozzle"]),
-        bed_target=min(bed or _DEFAULT_BED, _MAX_TARGET["bed"]),
-    )
-
-
-def _match_duration(line: str) -> float | None:
-    for pattern in _TIME_PATTERNS:
-        match = pattern.search(line)
-        if match:
-            return parse_duration(match.group(1))
-    for pattern in _SECONDS_PATTERNS:
-        match = pattern.match(line)
-        if match:
-            return float(match.group(1))
-    return None
-
-
-def _match_int(patterns: Iterable[re.Pattern[str]], line: str) -> int | None:
-    for pattern in patterns:
-        match = pattern.match(line)
-        if match:
-            return int(match.group(1))
-    return None
-
-
-# --- the simulated machine ----------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Job:
-    filename: str
-    estimate: JobEstimate
-    phase: Status = Status.PREPARING
-    resume_phase: Status = Status.PRINTING
-    prepared_s: float = 0.0
-    elapsed_s: float = 0.0
-    error: str | None = None
-
-
-def _parse_trays(raw: Any, has_ams: bool) -> tuple[Tray, ...]:
-    if raw is None:
-        if not has_ams:
-            return (Tray(EXTERNAL_SPOOL, "PLA", "FFFFFFFF", 100.0),)
-        return (
-            Tray(0, "PLA", "FFFFFFFF", 100.0),
-            Tray(1, "PLA", "000000FF", 100.0),
-            Tray(2, "PETG", "FF0000FF", 100.0),
-            Tray(3, "PLA", "0000FFFF", 100.0),
-            Tray(EXTERNAL_SPOOL, None, None, None),
-        )
-    trays: list[Tray] = []
-    for item in raw:
-        if isinstance(item, Tray):
-            trays.append(item)
-        elif isinstance(item, Mapping):
-            trays.append(
-                Tray(
-                    tray_id=int(item["tray_id"]),
-                    filament_type=item.get("filament_type"),
-                    color_hex=item.get("color_hex"),
-                    remaining_percent=item.get("remaining_percent"),
-                )
-            )
-        else:
-            raise ValueError(f"invalid tray: {item!r}")
-    return tuple(trays)
-
-
-def _approach(value: float, goal: float, heat_rate: float, cool_rate: float, dt: float) -> float:
-    if value < goal:
-        return min(goal, value + heat_rate * dt)
-    return max(goal, value - cool_rate * dt)
 
 
 class SimulatedPrinter(PrinterDriver):
@@ -261,9 +88,9 @@ class SimulatedPrinter(PrinterDriver):
         self._temps = {"nozzle": AMBIENT_C, "bed": AMBIENT_C, "chamber": AMBIENT_C}
         self._targets = {"nozzle": 0.0, "bed": 0.0, "chamber": 0.0}
         self._light = False
-        self._trays = _parse_trays(options.get("trays"), self.has_ams)
+        self._trays = parse_trays(options.get("trays"), self.has_ams)
         self._active_tray: int | None = None
-        self._job: _Job | None = None
+        self._job: SimJob | None = None
         self._fault: str | None = None  # a machine error outside a job
         self._error_code: int | None = None
 
@@ -319,7 +146,7 @@ class SimulatedPrinter(PrinterDriver):
     def fail(self, reason: str, code: int | None = None) -> None:
         """The running job (or the idle machine) stops with an error."""
         job = self._job
-        if job is not None and job.phase in _ACTIVE:
+        if job is not None and job.phase in ACTIVE:
             job.phase = Status.ERROR
             job.error = reason
             self._heaters_off()
@@ -331,7 +158,7 @@ class SimulatedPrinter(PrinterDriver):
 
     def clear_result(self) -> None:
         """The bed was confirmed clear: forget a finished or cancelled job (idle again)."""
-        if self._job is not None and self._job.phase not in _ACTIVE:
+        if self._job is not None and self._job.phase not in ACTIVE:
             self._job = None
             self._publish()
 
@@ -354,7 +181,7 @@ class SimulatedPrinter(PrinterDriver):
         self, path: Path, filename: str, options: StartOptions | None = None
     ) -> None:
         await self._acknowledge()
-        if self._job is not None and self._job.phase in _ACTIVE:
+        if self._job is not None and self._job.phase in ACTIVE:
             raise DriverError("printer is busy with another print")
         try:
             estimate = await asyncio.to_thread(estimate_job, Path(path))
@@ -372,7 +199,7 @@ class SimulatedPrinter(PrinterDriver):
             )
         self._fault = None
         self._error_code = None
-        self._job = _Job(filename=filename, estimate=estimate)
+        self._job = SimJob(filename=filename, estimate=estimate)
         self._targets["nozzle"] = estimate.nozzle_target
         self._targets["bed"] = estimate.bed_target
         self._publish()
@@ -382,7 +209,7 @@ class SimulatedPrinter(PrinterDriver):
         self.require(Capability.PAUSE_RESUME)
         await self._acknowledge()
         job = self._job
-        if job is None or job.phase not in _ACTIVE:
+        if job is None or job.phase not in ACTIVE:
             raise DriverError("printer is not printing")
         if job.phase is not Status.PAUSED:
             job.resume_phase = job.phase
@@ -393,7 +220,7 @@ class SimulatedPrinter(PrinterDriver):
         self.require(Capability.PAUSE_RESUME)
         await self._acknowledge()
         job = self._job
-        if job is None or job.phase not in _ACTIVE:
+        if job is None or job.phase not in ACTIVE:
             raise DriverError("printer is not paused")
         if job.phase is Status.PAUSED:
             job.phase = job.resume_phase
@@ -403,7 +230,7 @@ class SimulatedPrinter(PrinterDriver):
     async def stop(self) -> None:
         await self._acknowledge()
         job = self._job
-        if job is None or job.phase not in _ACTIVE:
+        if job is None or job.phase not in ACTIVE:
             raise DriverError("printer is not printing")
         job.phase = Status.CANCELLED
         self._heaters_off()
@@ -415,10 +242,10 @@ class SimulatedPrinter(PrinterDriver):
         self.require(Capability.HEATERS)
         if heater == "chamber":
             self.require(Capability.CHAMBER_TEMP)
-        if heater not in _MAX_TARGET:
+        if heater not in MAX_TARGET:
             raise DriverError(f"unknown heater: {heater}")
-        if not 0 <= target <= _MAX_TARGET[heater]:
-            raise DriverError(f"{heater} target must be between 0 and {_MAX_TARGET[heater]:g}")
+        if not 0 <= target <= MAX_TARGET[heater]:
+            raise DriverError(f"{heater} target must be between 0 and {MAX_TARGET[heater]:g}")
         await self._acknowledge()
         self._targets[heater] = float(target)
         self._publish()
@@ -486,7 +313,7 @@ class SimulatedPrinter(PrinterDriver):
                 return
             value = _to_float(params["S"])
             if value is not None:
-                self._targets[heater] = min(max(value, 0.0), _MAX_TARGET[heater])
+                self._targets[heater] = min(max(value, 0.0), MAX_TARGET[heater])
         elif command == "M355" and self.has_light:
             self._light = _to_float(params.get("S", "1")) != 0
         elif command == "M112":
@@ -506,7 +333,7 @@ class SimulatedPrinter(PrinterDriver):
             raise PrinterUnreachable("simulated printer is powered off")
 
     def _ensure_not_busy(self) -> None:
-        if self._job is not None and self._job.phase in _ACTIVE:
+        if self._job is not None and self._job.phase in ACTIVE:
             raise DriverError("printer is busy printing")
 
     def _heaters_off(self) -> None:
@@ -538,33 +365,11 @@ class SimulatedPrinter(PrinterDriver):
     def advance(self, seconds: float) -> None:
         """Move the simulation forward by ``seconds`` of printer time and publish."""
         for heater in self._temps:
-            self._temps[heater] = _approach(
-                self._temps[heater],
-                self._goal(heater),
-                _HEAT_RATE[heater],
-                _COOL_RATE[heater],
-                seconds,
-            )
+            self._temps[heater] = approach(heater, self._temps[heater], self._goal(heater), seconds)
         job = self._job
-        if job is not None:
-            self._advance_job(job, seconds)
+        if job is not None and job.advance(seconds, self._heaters_ready()):
+            self._heaters_off()
         self._publish()
-
-    def _advance_job(self, job: _Job, seconds: float) -> None:
-        if job.phase is Status.PREPARING:
-            if not self._heaters_ready():
-                return
-            job.prepared_s += seconds
-            if job.prepared_s < _PREPARE_SECONDS:
-                return
-            seconds = job.prepared_s - _PREPARE_SECONDS
-            job.phase = Status.PRINTING
-        if job.phase is Status.PRINTING:
-            job.elapsed_s += seconds
-            if job.elapsed_s >= job.estimate.duration_s:
-                job.elapsed_s = job.estimate.duration_s
-                job.phase = Status.FINISHED
-                self._heaters_off()
 
     def _heaters_ready(self) -> bool:
         return (
@@ -589,33 +394,12 @@ class SimulatedPrinter(PrinterDriver):
         )
         job = self._job
         if job is not None:
-            state = state.evolve(**self._job_fields(job))
+            state = state.evolve(**job.fields(self._error_code))
         if self._fault is not None:
             state = state.evolve(
                 status=Status.ERROR, error=self._fault, error_code=self._error_code
             )
         self._set_state(state)
-
-    def _job_fields(self, job: _Job) -> dict[str, Any]:
-        duration = job.estimate.duration_s
-        fraction = min(job.elapsed_s / duration, 1.0)
-        remaining = duration - job.elapsed_s
-        total_layers = job.estimate.total_layers
-        layer: int | None = None
-        if total_layers is not None and job.elapsed_s > 0:
-            layer = max(1, min(total_layers, math.ceil(fraction * total_layers)))
-        fields: dict[str, Any] = {
-            "status": job.phase,
-            "current_file": job.filename,
-            "progress": round(fraction * 100, 1),
-            "layer_num": layer,
-            "total_layers": total_layers,
-            "remaining_time_minutes": math.ceil(remaining / 60) if job.phase in _ACTIVE else 0,
-        }
-        if job.phase is Status.ERROR:
-            fields["error"] = job.error
-            fields["error_code"] = self._error_code
-        return fields
 
 
 def _to_float(text: str) -> float | None:

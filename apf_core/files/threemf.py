@@ -75,7 +75,7 @@ class _Project:
     def entry(self, name: str) -> str | None:
         return self.entries.get(name.lower())
 
-    def metadata(self) -> FileMetadata:
+    def metadata(self) -> FileMetadata:  # shape: a table of per-field source precedence
         model_entry = self.entry(MODEL_ENTRY)
         if not self.plate_gcodes and model_entry is None:
             raise MetadataError(

@@ -14,7 +14,7 @@ from typing import Any
 import voluptuous as vol
 
 from ..domain.live import LiveStatus
-from ..drivers.base import MESSAGE_SEVERITIES, Status
+from ..drivers.base import MESSAGE_SEVERITIES, SPEED_LEVELS, Status
 from ..timeutil import iso
 from .facts import ROW_STATUS
 from .states import PrinterStatus
@@ -57,7 +57,7 @@ LIVE_FIELDS: dict[str, tuple[str, Any]] = {
     "remaining_time_minutes": ("remaining_time_minutes", _INT),
     "light_on": ("light_on", vol.Any(None, bool)),
     "error": ("error", _TEXT),
-    "speed_level": ("speed_level", vol.Any(None, "silent", "standard", "sport", "ludicrous")),
+    "speed_level": ("speed_level", vol.Any(None, vol.In(tuple(SPEED_LEVELS)))),
     "speed_percent": ("speed_percent", _INT),
 }
 

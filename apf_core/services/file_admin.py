@@ -21,7 +21,8 @@ from ..files import content_type_for
 from ..lifecycle import ACTIVE_JOB_STATES, JobStatus
 from ..storage.tables.catalogue import kit_parts, products
 from ..storage.tables.spine import jobs, print_files, upload_tokens
-from .files import FileService, hash_token
+from .files import FileService
+from .upload_tokens import hash_token
 
 if TYPE_CHECKING:
     from ..farm import Farm

@@ -11,17 +11,16 @@ that fails to parse leaves nothing behind.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..errors import BadRequest, NotFound, TooLarge, Unauthorized, ValidationFailed
+from ..errors import BadRequest, NotFound, TooLarge, ValidationFailed
 from ..files import FileMetadata, MetadataError, content_type_for, file_kind, parse_metadata
 from ..files.store import (
     FileStore,
@@ -41,6 +40,14 @@ from .file_columns import (
     public_metadata,
     thumbnail_entry,
     version_metadata,
+)
+from .upload_tokens import (
+    STALE_UPLOAD_GRACE,
+    consume_token,
+    hash_token,
+    live_token,
+    purge_stale_uploads,
+    uploaded_token,
 )
 
 if TYPE_CHECKING:
@@ -84,8 +91,6 @@ METADATA_COLUMNS = (
 PARSEABLE_KINDS = ("3mf", "gcode", "bgcode")
 #: larger version numbers cannot exist (the column is a 32-bit integer)
 MAX_VERSION_NUMBER = 2_147_483_647
-#: expired, never-used upload tokens (and their bytes) are purged after this
-STALE_UPLOAD_GRACE = timedelta(hours=24)
 
 
 def file_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -94,10 +99,6 @@ def file_view(row: dict[str, Any]) -> dict[str, Any]:
 
 def version_view(row: dict[str, Any]) -> dict[str, Any]:
     return project(row, VERSION_FIELDS)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class FileService:
@@ -174,7 +175,7 @@ class FileService:
         now = utcnow()
         content_type = content_type or content_type_for(filename)
         async with self.db.begin() as conn:
-            stale = await self._purge_stale_uploads(conn, now)
+            stale = await purge_stale_uploads(conn, now)
             await conn.execute(
                 insert(upload_tokens).values(
                     token_hash=hash_token(token),
@@ -203,7 +204,7 @@ class FileService:
     ) -> dict[str, Any]:
         """Stream the body to the token's location (a replay overwrites it)."""
         async with self.db.read() as conn:
-            await self._live_token(conn, token)
+            await live_token(conn, token)
         if declared_length is not None and declared_length > self.store.max_bytes:
             raise _too_large(self.store.max_bytes)
         try:
@@ -212,7 +213,7 @@ class FileService:
             raise _too_large(err.limit) from None
         try:
             async with self.db.begin() as conn:
-                row = await self._live_token(conn, token, for_update=True)
+                row = await live_token(conn, token, for_update=True)
                 await asyncio.to_thread(self.store.publish, temp, row["storage_key"])
                 await conn.execute(
                     update(upload_tokens)
@@ -230,7 +231,7 @@ class FileService:
         if name != filename:
             raise _invalid_field("name", "must equal the file name at the end of storage_key")
         async with self.db.read() as conn:
-            token = await self._uploaded_token(conn, storage_key)
+            token = await uploaded_token(conn, storage_key)
             if body.get("product_id") is not None:
                 found = await conn.scalar(
                     select(products.c.id).where(products.c.id == body["product_id"])
@@ -254,7 +255,7 @@ class FileService:
         installed: list[str] = []
         try:
             async with self.db.begin() as conn:
-                await self._consume_token(conn, token["token_hash"])
+                await consume_token(conn, token["token_hash"])
                 await conn.execute(insert(print_files).values(**row))
                 await conn.execute(
                     insert(file_versions).values(
@@ -284,7 +285,7 @@ class FileService:
             if file_kind(filename) != file_kind(parent["name"]):
                 kind = file_kind(parent["name"])
                 raise _invalid_field("storage_key", f"must hold a .{kind} file like the original")
-            token = await self._uploaded_token(conn, storage_key)
+            token = await uploaded_token(conn, storage_key)
         claimed, meta, size = await self._claim_and_parse(storage_key, filename)
         make_current = body.get("set_as_current", True)
         installed: list[str] = []
@@ -292,7 +293,7 @@ class FileService:
             async with self.db.begin() as conn:
                 await self._file(conn, file_id, for_update=True)
                 number = await self._next_version_number(conn, file_id)
-                await self._consume_token(conn, token["token_hash"])
+                await consume_token(conn, token["token_hash"])
                 stored_key = version_key(file_id, number, filename)
                 thumb = thumbnail_entry(file_id, number, meta)
                 version_id = new_id()
@@ -410,38 +411,6 @@ class FileService:
             values["has_thumbnail"] = bool(stored.get("thumbnail_key"))
         await conn.execute(update(print_files).where(print_files.c.id == file_id).values(**values))
 
-    async def _live_token(
-        self, conn: AsyncConnection, token: str, *, for_update: bool = False
-    ) -> dict[str, Any]:
-        query = select(upload_tokens).where(upload_tokens.c.token_hash == hash_token(token))
-        if for_update:
-            query = query.with_for_update()
-        row = (await conn.execute(query)).mappings().first()
-        if row is None:
-            raise Unauthorized("Upload token is invalid", code="UPLOAD_TOKEN_INVALID")
-        if row["expires_at"] <= utcnow():
-            raise Unauthorized("Upload token has expired", code="UPLOAD_TOKEN_EXPIRED")
-        return dict(row)
-
-    async def _uploaded_token(self, conn: AsyncConnection, storage_key: str) -> dict[str, Any]:
-        query = select(upload_tokens).where(upload_tokens.c.storage_key == storage_key)
-        row = (await conn.execute(query)).mappings().first()
-        if row is None:
-            raise BadRequest(
-                "storage_key was not issued by POST /files/upload-url (or was already used)",
-                code="INVALID_STORAGE_KEY",
-            )
-        if row["uploaded_at"] is None:
-            raise BadRequest("Nothing was uploaded for this storage_key", code="UPLOAD_MISSING")
-        return dict(row)
-
-    async def _consume_token(self, conn: AsyncConnection, token_hash: str) -> None:
-        result = await conn.execute(
-            delete(upload_tokens).where(upload_tokens.c.token_hash == token_hash)
-        )
-        if result.rowcount != 1:
-            raise BadRequest("This upload was already used", code="UPLOAD_MISSING")
-
     async def _claim_and_parse(
         self, storage_key: str, filename: str
     ) -> tuple[Path, FileMetadata, int]:
@@ -471,19 +440,6 @@ class FileService:
         discard_claim(claimed)
         for key in installed:
             self.store.remove_tree(key.rsplit("/", 1)[0])
-
-    async def _purge_stale_uploads(self, conn: AsyncConnection, now: Any) -> list[str]:
-        cutoff = now - STALE_UPLOAD_GRACE
-        keys = list(
-            (
-                await conn.execute(
-                    select(upload_tokens.c.storage_key).where(upload_tokens.c.expires_at < cutoff)
-                )
-            ).scalars()
-        )
-        if keys:
-            await conn.execute(delete(upload_tokens).where(upload_tokens.c.expires_at < cutoff))
-        return keys
 
 
 def _upload_parts(storage_key: str) -> tuple[str, str]:

@@ -15,6 +15,7 @@ from ..lifecycle import ACTIVE_JOB_STATES, FINISHED_JOB_STATES, JobStatus, job_v
 from ..storage.tables.spine import jobs, printers
 from ..timeutil import utcnow
 from .common import fetch_page
+from .printer_models import models_match
 
 if TYPE_CHECKING:
     from ..farm import Farm
@@ -118,3 +119,23 @@ class JobReads:
 
     def _sku_lookup(self) -> SkuLookup | None:
         return self.farm.sku_lookup
+
+    async def model_warnings(self, required_model: str | None) -> builtins.list[dict[str, Any]]:
+        """A warning when no registered printer is of ``required_model``: the job is
+        accepted (a printer of that model may be added later) but cannot dispatch yet;
+        ``GET /jobs/{id}/eligibility`` shows ``MODEL_MISMATCH`` on every printer."""
+        if not required_model:
+            return []
+        async with self.db.read() as conn:
+            models = (await conn.scalars(select(printers.c.model).distinct())).all()
+        if any(models_match(required_model, m) for m in models):
+            return []
+        known = ", ".join(sorted({m for m in models if m})) or "none"
+        return [
+            {
+                "code": "UNKNOWN_PRINTER_MODEL",
+                "field": "required_printer_model",
+                "message": f"required_printer_model: no printer of model '{required_model}' is "
+                f"registered (models in the farm: {known}); the job waits until one is added",
+            }
+        ]

@@ -14,11 +14,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.control import PrinterCommand
-from ..errors import BadRequest, Conflict, DomainError, NotFound, Unavailable
+from ..errors import BadRequest, Conflict, DomainError, InvalidState, NotFound, Unavailable
 from ..lifecycle import (
     ACTIVE_JOB_STATES,
     FINISHED_JOB_STATES,
@@ -74,6 +74,8 @@ class JobService(JobReads):
         file = await fetch_one(
             conn, print_files, body["print_file_id"], code="FILE_NOT_FOUND", label="File"
         )
+        path = await job_start.file_path(conn, self.farm.settings.files_dir, file)
+        await job_start.check_printable(path, str(file["name"]))
         required_model = body.get("required_printer_model")
         if body.get("printer_id"):
             printer = await fetch_one(
@@ -85,15 +87,8 @@ class JobService(JobReads):
                 )
         options = job_start.normalise(body.get("start_options"))
         if options:
-            path = await job_start.file_path(conn, self.farm.settings.files_dir, file)
             await job_start.check(path, str(file["name"]), options)
-        sku: dict[str, Any] = {}
-        if body.get("product_sku_id"):
-            lookup = self._sku_lookup()
-            found = await lookup(conn, body["product_sku_id"]) if lookup else None
-            if found is None:
-                raise NotFound("SKU not found", code="SKU_NOT_FOUND")
-            sku = found
+        sku = await self._job_sku(conn, body.get("product_sku_id"))
         now = utcnow()
         minutes = round(file["print_time_seconds"] / 60) if file["print_time_seconds"] else None
         row = {
@@ -131,6 +126,16 @@ class JobService(JobReads):
         view = job_view(row)
         await self.farm.events.emit(conn, "job.created", view)
         return view
+
+    async def _job_sku(self, conn: AsyncConnection, sku_id: str | None) -> dict[str, Any]:
+        """The SKU a job prints (product, colour, filament defaults); {} when none is given."""
+        if not sku_id:
+            return {}
+        lookup = self._sku_lookup()
+        found = await lookup(conn, sku_id) if lookup else None
+        if found is None:
+            raise NotFound("SKU not found", code="SKU_NOT_FOUND")
+        return found
 
     async def update(self, job_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         async with self.db.begin() as conn:
@@ -229,7 +234,10 @@ class JobService(JobReads):
         async with self.db.begin() as conn:
             row = await self._row(conn, job_id, for_update=True)
             if row["status"] in TERMINAL:
-                raise BadRequest(f"Job is already {row['status']}", code="JOB_TERMINAL")
+                raise InvalidState(
+                    f"Job is already {row['status']}; only a job that has not finished (or a "
+                    "failed one) can be marked completed"
+                )
             now = utcnow()
             if actual_minutes is None:
                 actual_minutes = _minutes_since(row["time_started"], now)
@@ -270,7 +278,7 @@ class JobService(JobReads):
         async with self.db.begin() as conn:
             job = await self._row(conn, job_id, for_update=True)
             if job["status"] != "queued":
-                raise Conflict(f"Job is {job['status']}, not queued", code="JOB_STATE_CHANGED")
+                raise InvalidState(f"Job is {job['status']}; only a queued job can be started")
             path, filename = await self._check_startable(conn, job)
             reserved = await self.farm.lifecycle.move_job(
                 conn, job_id, JobStatus.PROCESSING, expect=(JobStatus.QUEUED,)
@@ -325,7 +333,7 @@ class JobService(JobReads):
         async with self.db.begin() as conn:
             row = await self._row(conn, job_id, for_update=True)
             if row["status"] in FINISHED:
-                raise BadRequest(f"Job is already {row['status']}", code="JOB_TERMINAL")
+                raise InvalidState(f"Job is already {row['status']} and cannot be cancelled")
             was_running = row["status"] in ACTIVE_JOB_STATES
             moved = await self.farm.lifecycle.move_job(
                 conn,
@@ -419,26 +427,15 @@ class JobService(JobReads):
             raise BadRequest(
                 "The file was sliced for another printer model", code="PRINTER_MODEL_MISMATCH"
             )
-        busy = await conn.scalar(
-            select(func.count()).where(
-                jobs.c.printer_id == printer["id"],
-                jobs.c.id != job["id"],
-                jobs.c.status.in_(ACTIVE_JOB_STATES),
-            )
-        )
         live = self.farm.live.get(printer["id"])
-        live_busy = (
-            live is not None
-            and live.online
-            and live.status not in ("idle", "finished", "cancelled")
-        )
+        live_status = live.status if live is not None and live.online else None
+        await job_start.check_not_busy(conn, printer, job["id"], live_status)
         if (
-            busy
+            live_status not in (None, "idle", "finished", "cancelled")
             or printer["in_maintenance"]
             or printer["awaiting_bed_clear"]
             or not printer["is_active"]
-            or printer["status"] in ("printing", "paused", "error")
-            or live_busy
+            or printer["status"] == "error"
         ):
             raise BadRequest("Printer is not available", code="PRINTER_UNAVAILABLE")
         if not self.farm.control.is_online(printer["id"]):

@@ -69,35 +69,7 @@ async def kit_view(conn: AsyncConnection, kit: dict[str, Any]) -> dict[str, Any]
             select(print_files.c.id, print_files.c.name).where(print_files.c.id.in_(file_ids))
         )
     }
-    part_views = []
-    for part in parts:
-        variants = []
-        for kit_sku in kit_skus:
-            for child in children[kit_sku["id"]]:
-                if child["child_product_id"] == part["part_product_id"]:
-                    variants.append(
-                        {
-                            "kit_sku_id": kit_sku["id"],
-                            "kit_color": kit_sku["color"],
-                            "child_sku_id": child["child_sku_id"],
-                            "child_sku": child["child_sku"],
-                            "child_color": child["child_color"],
-                            "child_on_hand": int(child["child_ready_stock"]),
-                        }
-                    )
-        part_views.append(
-            {
-                "part_id": part["id"],
-                "name": part["name"],
-                "print_file_id": part["print_file_id"],
-                "file_name": names.get(part["print_file_id"]),
-                "quantity_per_kit": part["quantity_per_kit"],
-                "fixed_color": part["fixed_color"],
-                "requires_assembly": bool(part["requires_assembly"]),
-                "components": part["components"] or [],
-                "variants": variants,
-            }
-        )
+    part_views = [_part_view(part, kit_skus, children, names) for part in parts]
     by_variant: dict[str, Rows] = {}
     flat = []
     for kit_sku in kit_skus:
@@ -114,6 +86,36 @@ async def kit_view(conn: AsyncConnection, kit: dict[str, Any]) -> dict[str, Any]
             flat.append(view)
             by_variant.setdefault(kit_sku["id"], []).append(view)
     return {"parts": part_views, "bundle_extras": flat, "bundle_extras_by_variant": by_variant}
+
+
+def _part_view(
+    part: dict[str, Any], kit_skus: Rows, children: dict[str, Rows], names: dict[str, str]
+) -> dict[str, Any]:
+    """One kit part with the child SKU each variant uses for it."""
+    variants = [
+        {
+            "kit_sku_id": kit_sku["id"],
+            "kit_color": kit_sku["color"],
+            "child_sku_id": child["child_sku_id"],
+            "child_sku": child["child_sku"],
+            "child_color": child["child_color"],
+            "child_on_hand": int(child["child_ready_stock"]),
+        }
+        for kit_sku in kit_skus
+        for child in children[kit_sku["id"]]
+        if child["child_product_id"] == part["part_product_id"]
+    ]
+    return {
+        "part_id": part["id"],
+        "name": part["name"],
+        "print_file_id": part["print_file_id"],
+        "file_name": names.get(part["print_file_id"]),
+        "quantity_per_kit": part["quantity_per_kit"],
+        "fixed_color": part["fixed_color"],
+        "requires_assembly": bool(part["requires_assembly"]),
+        "components": part["components"] or [],
+        "variants": variants,
+    }
 
 
 def _check_body(body: dict[str, Any]) -> None:
@@ -192,56 +194,83 @@ class KitService:
     async def _apply(
         self, conn: AsyncConnection, kit: dict[str, Any], body: dict[str, Any]
     ) -> None:
-        now = utcnow()
+        await _KitWriter(conn, kit, body).run()
+
+
+class _KitWriter:
+    """One create or replace of a kit's part products, variant SKUs, child SKUs, BOMs and
+    part list, reusing what survives: parts by name, SKUs by code or (part, colour)."""
+
+    def __init__(self, conn: AsyncConnection, kit: dict[str, Any], body: dict[str, Any]) -> None:
+        self.conn, self.kit, self.body = conn, kit, body
+        self.now = utcnow()
+        self.part_product_ids: list[str] = []  # per body part
+        self.kept_part_ids: list[str] = []  # per body part: the kit_parts id kept, or ""
+        self.dropped_part_products: list[str] = []
+        self.kit_sku_ids: dict[str, str] = {}  # variant code -> sku id
+        self.old_kit_skus: dict[str, dict[str, Any]] = {}  # variant SKUs no longer wanted
+        self.old_children: dict[tuple[str, str], dict[str, Any]] = {}  # child SKUs not wanted
+        self.wiring: dict[str, Rows] = {}  # variant code -> BOM children
+
+    async def run(self) -> None:
+        await self._part_products()
+        await self._variant_skus()
+        await self._child_skus()
+        dropped_ids = await self._check_droppable()
+        await self._rewire(dropped_ids)
+        await self._write_part_list()
+
+    async def _part_products(self) -> None:
+        """1. part products (reused by part name)"""
         old_parts = {
             r["name"].lower(): dict(r)
             for r in (
-                await conn.execute(select(kit_parts).where(kit_parts.c.kit_product_id == kit["id"]))
+                await self.conn.execute(
+                    select(kit_parts).where(kit_parts.c.kit_product_id == self.kit["id"])
+                )
             ).mappings()
         }
-        # 1. part products (reused by part name)
-        part_product_ids: list[str] = []
-        kept_part_ids: list[str] = []
-        for spec in body["parts"]:
-            await check_print_file(conn, spec["print_file_id"])
+        for spec in self.body["parts"]:
+            await check_print_file(self.conn, spec["print_file_id"])
             previous = old_parts.pop(spec["name"].lower(), None)
-            name = f"{kit['name']} / {spec['name']}"[:200]
-            values = {
-                "name": name,
-                "print_file_id": spec["print_file_id"],
-                "requires_assembly": spec.get("requires_assembly", False),
-                "updated_at": now,
-            }
-            if previous is not None:
-                await check_name_free(conn, name, exclude_id=previous["part_product_id"])
-                await conn.execute(
-                    update(products)
-                    .where(products.c.id == previous["part_product_id"])
-                    .values(**values)
-                )
-                part_product_ids.append(previous["part_product_id"])
-                kept_part_ids.append(previous["id"])
-            else:
-                await check_name_free(conn, name)
-                part_id = new_id()
-                await conn.execute(
-                    insert(products).values(
-                        id=part_id,
-                        kind="kit_part",
-                        is_active=True,
-                        requires_post_processing=False,
-                        created_at=now,
-                        **values,
-                    )
-                )
-                part_product_ids.append(part_id)
-                kept_part_ids.append("")
-        dropped_part_products = [p["part_product_id"] for p in old_parts.values()]
+            part_id = await self._part_product(spec, previous)
+            self.part_product_ids.append(part_id)
+            self.kept_part_ids.append(previous["id"] if previous is not None else "")
+        self.dropped_part_products = [p["part_product_id"] for p in old_parts.values()]
 
-        # 2. variant (composite) SKUs, reused by code
-        old_kit_skus = await _skus_of(conn, [kit["id"]])
-        kit_sku_ids: dict[str, str] = {}
-        for variant in body["variants"]:
+    async def _part_product(self, spec: dict[str, Any], previous: dict[str, Any] | None) -> str:
+        name = f"{self.kit['name']} / {spec['name']}"[:200]
+        values = {
+            "name": name,
+            "print_file_id": spec["print_file_id"],
+            "requires_assembly": spec.get("requires_assembly", False),
+            "updated_at": self.now,
+        }
+        if previous is not None:
+            product_id: str = previous["part_product_id"]
+            await check_name_free(self.conn, name, exclude_id=product_id)
+            await self.conn.execute(
+                update(products).where(products.c.id == product_id).values(**values)
+            )
+            return product_id
+        await check_name_free(self.conn, name)
+        part_id = new_id()
+        await self.conn.execute(
+            insert(products).values(
+                id=part_id,
+                kind="kit_part",
+                is_active=True,
+                requires_post_processing=False,
+                created_at=self.now,
+                **values,
+            )
+        )
+        return part_id
+
+    async def _variant_skus(self) -> None:
+        """2. variant (composite) SKUs, reused by code"""
+        self.old_kit_skus = await _skus_of(self.conn, [self.kit["id"]])
+        for variant in self.body["variants"]:
             code = variant["sku"]
             values = {
                 "color": variant["color"],
@@ -250,99 +279,115 @@ class KitService:
             }
             if values["hex_code"]:
                 values["hex_code"] = values["hex_code"].upper()
-            if code in old_kit_skus:
-                row = old_kit_skus.pop(code)
-                await conn.execute(
+            if code in self.old_kit_skus:
+                row = self.old_kit_skus.pop(code)
+                await self.conn.execute(
                     update(skus)
                     .where(skus.c.id == row["id"])
-                    .values(**values, is_active=True, updated_at=now)
+                    .values(**values, is_active=True, updated_at=self.now)
                 )
-                kit_sku_ids[code] = row["id"]
             else:
+                threshold = variant.get("low_stock_threshold", 5)
                 row = await insert_sku(
-                    conn,
-                    kit["id"],
-                    {
-                        "sku": code,
-                        **values,
-                        "low_stock_threshold": variant.get("low_stock_threshold", 5),
-                    },
+                    self.conn,
+                    self.kit["id"],
+                    {"sku": code, **values, "low_stock_threshold": threshold},
                 )
-                kit_sku_ids[code] = row["id"]
+            self.kit_sku_ids[code] = row["id"]
 
-        # 3. child SKUs: one per (part, colour), reused by (part product, colour)
-        old_children = {
+    async def _child_skus(self) -> None:
+        """3. child SKUs: one per (part, colour), reused by (part product, colour)"""
+        candidates = self.part_product_ids + self.dropped_part_products
+        self.old_children = {
             (row["product_id"], (row["color"] or "").lower()): row
-            for row in (await _skus_of(conn, part_product_ids + dropped_part_products)).values()
+            for row in (await _skus_of(self.conn, candidates)).values()
         }
         wanted: dict[tuple[str, str], str] = {}  # (part product, colour) -> sku id
-        wiring: dict[str, Rows] = {code: [] for code in kit_sku_ids}
-        for index, spec in enumerate(body["parts"]):
+        self.wiring = {code: [] for code in self.kit_sku_ids}
+        for index, spec in enumerate(self.body["parts"]):
             quantity = spec.get("quantity_per_kit", 1)
-            for variant in body["variants"]:
+            for variant in self.body["variants"]:
                 color = spec.get("fixed_color") or variant["color"]
-                key = (part_product_ids[index], color.lower())
+                key = (self.part_product_ids[index], color.lower())
                 if key not in wanted:
-                    if key in old_children:
-                        row = old_children.pop(key)
-                        await conn.execute(
-                            update(skus)
-                            .where(skus.c.id == row["id"])
-                            .values(quantity=quantity, is_active=True, updated_at=now)
-                        )
-                    else:
-                        row = await insert_sku(
-                            conn,
-                            part_product_ids[index],
-                            {
-                                "sku": child_code(kit["name"], spec["name"], color),
-                                "color": color,
-                                "filament_type": spec.get("filament_type")
-                                or variant.get("filament_type"),
-                                "quantity": quantity,
-                                "low_stock_threshold": None,
-                            },
-                        )
-                    wanted[key] = row["id"]
-                wiring[variant["sku"]].append(
+                    wanted[key] = await self._child_sku(key, spec, variant, color)
+                self.wiring[variant["sku"]].append(
                     {"child_sku_id": wanted[key], "quantity_required": quantity}
                 )
 
-        # 4. what disappears must be free to go
-        dropped = list(old_kit_skus.values()) + list(old_children.values())
+    async def _child_sku(
+        self,
+        key: tuple[str, str],
+        spec: dict[str, Any],
+        variant: dict[str, Any],
+        color: str,
+    ) -> str:
+        quantity = spec.get("quantity_per_kit", 1)
+        if key in self.old_children:
+            row = self.old_children.pop(key)
+            await self.conn.execute(
+                update(skus)
+                .where(skus.c.id == row["id"])
+                .values(quantity=quantity, is_active=True, updated_at=self.now)
+            )
+            return str(row["id"])
+        row = await insert_sku(
+            self.conn,
+            key[0],
+            {
+                "sku": child_code(self.kit["name"], spec["name"], color),
+                "color": color,
+                "filament_type": spec.get("filament_type") or variant.get("filament_type"),
+                "quantity": quantity,
+                "low_stock_threshold": None,
+            },
+        )
+        return str(row["id"])
+
+    def _parent_ids(self) -> list[str]:
+        """The kit's variant SKUs, wanted and dropped: whose BOMs this write owns."""
+        return list(self.kit_sku_ids.values()) + [r["id"] for r in self.old_kit_skus.values()]
+
+    async def _check_droppable(self) -> list[str]:
+        """4. what disappears must be free to go; returns the SKU ids to delete"""
+        dropped = list(self.old_kit_skus.values()) + list(self.old_children.values())
         dropped_ids = [r["id"] for r in dropped]
         await _check_droppable(
-            conn,
+            self.conn,
             dropped_ids,
-            [r["id"] for r in old_children.values()],
-            list(kit_sku_ids.values()) + [r["id"] for r in old_kit_skus.values()],
+            [r["id"] for r in self.old_children.values()],
+            self._parent_ids(),
         )
+        return dropped_ids
 
-        # 5. rewire BOMs (variants first drop their old wiring)
-        await conn.execute(
-            delete(bom_children).where(
-                bom_children.c.parent_sku_id.in_(
-                    list(kit_sku_ids.values()) + [r["id"] for r in old_kit_skus.values()]
-                )
+    async def _rewire(self, dropped_ids: list[str]) -> None:
+        """5. rewire BOMs (variants first drop their old wiring)"""
+        await self.conn.execute(
+            delete(bom_children).where(bom_children.c.parent_sku_id.in_(self._parent_ids()))
+        )
+        for code, sku_id in self.kit_sku_ids.items():
+            extras = [e for e in self.body.get("bundle_extras", []) if e.get("sku") in (None, code)]
+            sku = (
+                (await self.conn.execute(select(skus).where(skus.c.id == sku_id))).mappings().one()
             )
-        )
-        for code, sku_id in kit_sku_ids.items():
-            extras = [e for e in body.get("bundle_extras", []) if e.get("sku") in (None, code)]
-            sku = (await conn.execute(select(skus).where(skus.c.id == sku_id))).mappings().one()
-            await write_bom(conn, dict(sku), wiring[code], extras)
+            await write_bom(self.conn, dict(sku), self.wiring[code], extras)
         if dropped_ids:
-            await conn.execute(delete(skus).where(skus.c.id.in_(dropped_ids)))
+            await self.conn.execute(delete(skus).where(skus.c.id.in_(dropped_ids)))
 
-        # 6. the part list itself
-        await conn.execute(delete(kit_parts).where(kit_parts.c.kit_product_id == kit["id"]))
-        if dropped_part_products:
-            await conn.execute(delete(products).where(products.c.id.in_(dropped_part_products)))
-        for index, spec in enumerate(body["parts"]):
-            await conn.execute(
+    async def _write_part_list(self) -> None:
+        """6. the part list itself"""
+        kit_id = self.kit["id"]
+        await self.conn.execute(delete(kit_parts).where(kit_parts.c.kit_product_id == kit_id))
+        if self.dropped_part_products:
+            await self.conn.execute(
+                delete(products).where(products.c.id.in_(self.dropped_part_products))
+            )
+        for index, spec in enumerate(self.body["parts"]):
+            await self.conn.execute(
                 insert(kit_parts).values(
-                    id=kept_part_ids[index] or new_id(),
-                    kit_product_id=kit["id"],
-                    part_product_id=part_product_ids[index],
+                    id=self.kept_part_ids[index] or new_id(),
+                    kit_product_id=kit_id,
+                    part_product_id=self.part_product_ids[index],
                     name=spec["name"],
                     print_file_id=spec["print_file_id"],
                     quantity_per_kit=spec.get("quantity_per_kit", 1),
@@ -350,7 +395,7 @@ class KitService:
                     requires_assembly=spec.get("requires_assembly", False),
                     components=spec.get("components") or [],
                     sort_order=index,
-                    created_at=now,
+                    created_at=self.now,
                 )
             )
 

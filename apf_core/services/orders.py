@@ -18,10 +18,10 @@ from ..storage.tables.catalogue import skus
 from ..storage.tables.orders import assembly_tasks, order_items, orders
 from ..storage.tables.spine import jobs
 from ..timeutil import new_id, utcnow
-from .bom import available_to_build, children_of, inventory_of
 from .common import count, fetch_page, project
+from .order_fulfilment import check_fulfillable, deduct
 from .order_production import OrderProduction
-from .stock import fg_for_sku, move_stock
+from .stock import fg_for_sku
 
 if TYPE_CHECKING:
     from ..farm import Farm
@@ -108,15 +108,6 @@ def item_view(row: dict[str, Any]) -> dict[str, Any]:
     return project(row, ITEM_FIELDS)
 
 
-def _check_fulfillable(order: dict[str, Any]) -> None:
-    if order["status"] in ("fulfilled", "shipped"):
-        raise BadRequest("Order is already fulfilled", code="ORDER_ALREADY_FULFILLED")
-    if order["status"] in ("cancelled", "refunded"):
-        raise BadRequest(
-            "Cannot fulfill a cancelled or refunded order", code="ORDER_CANNOT_FULFILL"
-        )
-
-
 _SUFFIX_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no look-alike characters
 
 
@@ -124,6 +115,21 @@ def _order_number(platform: str) -> str:
     """``MAN-YYYYMMDD-XXXX`` for manual orders, ``PF-...`` otherwise (AutoPrintFarm's format)."""
     suffix = "".join(secrets.choice(_SUFFIX_CHARS) for _ in range(4))
     return f"{'MAN' if platform == 'manual' else 'PF'}-{utcnow():%Y%m%d}-{suffix}"
+
+
+async def _free_order_number(conn: AsyncConnection, body: dict[str, Any]) -> str | None:
+    """The given order number, or a generated one (retried until free); refused when taken."""
+    number: str | None = body.get("order_number")
+    for _ in range(10):  # a generated number is retried until it is free
+        if number:
+            break
+        candidate = _order_number(body.get("platform", "manual"))
+        if await conn.scalar(select(orders.c.id).where(orders.c.order_number == candidate)) is None:
+            number = candidate
+    taken = await conn.scalar(select(orders.c.id).where(orders.c.order_number == number))
+    if taken is not None:
+        raise Conflict(f"Order number {number} already exists", code="DUPLICATE_ORDER_NUMBER")
+    return number
 
 
 #: money is stored as 32-bit INTEGER cents
@@ -231,42 +237,13 @@ class OrderService:
         return order
 
     async def _create(self, conn: AsyncConnection, body: dict[str, Any]) -> dict[str, Any]:
-        number = body.get("order_number")
-        for _ in range(10):  # a generated number is retried until it is free
-            if number:
-                break
-            candidate = _order_number(body.get("platform", "manual"))
-            if (
-                await conn.scalar(select(orders.c.id).where(orders.c.order_number == candidate))
-                is None
-            ):
-                number = candidate
-        taken = await conn.scalar(select(orders.c.id).where(orders.c.order_number == number))
-        if taken is not None:
-            raise Conflict(f"Order number {number} already exists", code="DUPLICATE_ORDER_NUMBER")
+        number = await _free_order_number(conn, body)
         now = utcnow()
         order_id = new_id()
-        items = []
-        for index, spec in enumerate(body["items"]):
-            sku = await self._match_sku(conn, spec)
-            fg = await fg_for_sku(conn, sku["id"]) if sku else None
-            items.append(
-                {
-                    "id": new_id(),
-                    "order_id": order_id,
-                    "product_sku_id": sku["id"] if sku else None,
-                    "finished_good_id": fg["id"] if fg else None,
-                    "sku": spec["sku"],
-                    "product_name": spec["product_name"],
-                    "quantity": spec["quantity"],
-                    "unit_price": spec["unit_price"],
-                    "total_price": spec["unit_price"] * spec["quantity"],
-                    "quantity_fulfilled": 0,
-                    "fulfillment_status": "pending",
-                    "notes": spec.get("notes"),
-                    "created_at": now + timedelta(microseconds=index),  # keeps the given line order
-                }
-            )
+        items = [
+            await self._item_row(conn, spec, index, order_id, now + timedelta(microseconds=index))
+            for index, spec in enumerate(body["items"])
+        ]
         total = body.get("total_revenue")
         if total is None:
             total = sum(i["total_price"] for i in items)
@@ -293,6 +270,34 @@ class OrderService:
         await self.farm.events.emit(conn, "order.created", view)
         return view
 
+    async def _item_row(
+        self,
+        conn: AsyncConnection,
+        spec: dict[str, Any],
+        index: int,
+        order_id: str,
+        created_at: datetime,
+    ) -> dict[str, Any]:
+        """Line ``index`` of an order, matched to its SKU (and finished good); a line the
+        catalogue has no SKU for is refused."""
+        sku = await self._match_sku(conn, spec, index)
+        fg = await fg_for_sku(conn, sku["id"])
+        return {
+            "id": new_id(),
+            "order_id": order_id,
+            "product_sku_id": sku["id"],
+            "finished_good_id": fg["id"] if fg else None,
+            "sku": spec["sku"],
+            "product_name": spec["product_name"],
+            "quantity": spec["quantity"],
+            "unit_price": spec["unit_price"],
+            "total_price": spec["unit_price"] * spec["quantity"],
+            "quantity_fulfilled": 0,
+            "fulfillment_status": "pending",
+            "notes": spec.get("notes"),
+            "created_at": created_at,  # a microsecond apart: keeps the given line order
+        }
+
     async def update(self, order_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         async with self.db.begin() as conn:
             await self._row(conn, order_id, for_update=True)
@@ -314,7 +319,7 @@ class OrderService:
         """Deduct ready stock line by line; lines without stock stay open and are reported."""
         async with self.db.begin() as conn:
             order = await self._row(conn, order_id, for_update=True)
-            _check_fulfillable(order)
+            check_fulfillable(order)
             errors: list[str] = []
             # a fixed row order (by SKU) so concurrent fulfilments lock stock rows alike
             items = sorted(
@@ -325,7 +330,7 @@ class OrderService:
                 raise BadRequest("All items are already fulfilled", code="ALL_ITEMS_FULFILLED")
             for item in open_items:
                 remaining = int(item["quantity"]) - int(item["quantity_fulfilled"])
-                error = await self._deduct(conn, order, item, remaining)
+                error = await deduct(self.farm, conn, order, item, remaining)
                 if error:
                     errors.append(error)
             now = utcnow()
@@ -354,7 +359,7 @@ class OrderService:
     async def fulfill_item(self, order_id: str, item_id: str, quantity: int) -> dict[str, Any]:
         async with self.db.begin() as conn:
             order = await self._row(conn, order_id, for_update=True)
-            _check_fulfillable(order)
+            check_fulfillable(order)
             item = next((i for i in await self._items(conn, order_id) if i["id"] == item_id), None)
             if item is None:
                 raise NotFound("Order item not found", code="ORDER_ITEM_NOT_FOUND")
@@ -366,7 +371,7 @@ class OrderService:
                     f"Only {remaining} unit(s) of this line are still open",
                     code="EXCESSIVE_FULFILLMENT",
                 )
-            error = await self._deduct(conn, order, item, quantity)
+            error = await deduct(self.farm, conn, order, item, quantity)
             if error:
                 raise BadRequest(error, code=error.split(":", 1)[0])
             open_lines = [
@@ -387,55 +392,6 @@ class OrderService:
             if not open_lines:
                 await self.farm.events.emit(conn, "order.fulfilled", view)
         return view
-
-    async def _deduct(
-        self, conn: AsyncConnection, order: dict[str, Any], item: dict[str, Any], quantity: int
-    ) -> str | None:
-        """Take ``quantity`` of a line from ready stock; an error string when impossible."""
-        fulfilled = int(item["quantity_fulfilled"]) + quantity
-        status = "fulfilled" if fulfilled >= int(item["quantity"]) else "partial"
-        if item["product_sku_id"] is not None:
-            fg = await fg_for_sku(conn, item["product_sku_id"])
-            moved = None
-            if fg is not None:
-                moved = await move_stock(
-                    self.farm,
-                    conn,
-                    fg["id"],
-                    -quantity,
-                    reason="order_fulfillment",
-                    reference_type="order",
-                    reference_id=order["id"],
-                )
-            if moved is None:
-                return await self._shortage_message(conn, item, fg, quantity)
-        await conn.execute(
-            update(order_items)
-            .where(order_items.c.id == item["id"])
-            .values(quantity_fulfilled=fulfilled, fulfillment_status=status)
-        )
-        return None
-
-    async def _shortage_message(
-        self, conn: AsyncConnection, item: dict[str, Any], fg: dict[str, Any] | None, quantity: int
-    ) -> str:
-        ready = int(fg["ready_stock"]) if fg else 0
-        if fg is not None and fg["is_composite"]:
-            sku_id = item["product_sku_id"]
-            buildable = available_to_build(
-                (await children_of(conn, [sku_id]))[sku_id],
-                (await inventory_of(conn, [sku_id]))[sku_id],
-            )
-            if ready + buildable >= quantity:
-                return (
-                    f"KIT_NOT_ASSEMBLED: {item['sku']} needs {quantity}, {ready} assembled; "
-                    f"assemble {quantity - ready} more kit(s) first"
-                )
-            return (
-                f"KIT_NOT_PRODUCED: {item['sku']} needs {quantity}, {ready} assembled and parts "
-                f"for only {buildable} more"
-            )
-        return f"INSUFFICIENT_STOCK: {item['sku']} needs {quantity}, {ready} ready"
 
     # --- production ------------------------------------------------------------
     async def produce(self, order_id: str) -> dict[str, Any]:
@@ -464,8 +420,8 @@ class OrderService:
 
     # --- helpers -------------------------------------------------------------------
     async def _match_sku(
-        self, conn: AsyncConnection, spec: dict[str, Any]
-    ) -> dict[str, Any] | None:
+        self, conn: AsyncConnection, spec: dict[str, Any], index: int
+    ) -> dict[str, Any]:
         if spec.get("product_sku_id"):
             row = (
                 (await conn.execute(select(skus).where(skus.c.id == spec["product_sku_id"])))
@@ -478,7 +434,14 @@ class OrderService:
                 )
             return dict(row)
         row = (await conn.execute(select(skus).where(skus.c.sku == spec["sku"]))).mappings().first()
-        return dict(row) if row else None
+        if row is None:
+            raise BadRequest(
+                f"items[{index}].sku: no SKU '{spec['sku']}' in the catalogue; create it "
+                "first or give product_sku_id",
+                code="INVALID_PRODUCT_SKU",
+                field=f"items[{index}].sku",
+            )
+        return dict(row)
 
     async def _items(self, conn: AsyncConnection, order_id: str) -> Rows:
         rows = await conn.execute(

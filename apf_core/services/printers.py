@@ -23,28 +23,19 @@ from ..errors import (
     DomainError,
     NotFound,
     ServiceUnavailable,
-    ValidationFailed,
 )
 from ..lifecycle import ACTIVE_JOB_STATES, PrinterStatus
 from ..lifecycle.status import coarse_status, status_view
 from ..storage.tables.spine import jobs, printers
 from ..timeutil import new_id, utcnow
 from .common import fetch_one, project
+from .printer_checks import check_connection, check_name_free
 
 if TYPE_CHECKING:
     from ..farm import Farm
 
 PROTOCOLS = ("octoprint", "moonraker", "bambu", "prusalink", "simulated")
 STATUSES = tuple(s.value for s in PrinterStatus)
-#: connection fields each protocol needs; they are stored but never returned
-REQUIRED_CONNECTION = {
-    "octoprint": ("url", "api_key"),
-    "moonraker": ("url",),
-    "bambu": ("host", "serial", "access_code"),
-    "prusalink": ("url",),
-    "simulated": (),
-}
-
 LIST_FIELDS = (
     "id",
     "name",
@@ -84,18 +75,6 @@ MAINTENANCE_ALLOWED_FROM = ("idle", "offline", "error", "maintenance")
 
 def printer_view(row: dict[str, Any], *, detail: bool = False) -> dict[str, Any]:
     return project(row, DETAIL_FIELDS if detail else LIST_FIELDS)
-
-
-def check_connection(protocol: str, connection: dict[str, Any]) -> None:
-    missing = [f for f in REQUIRED_CONNECTION[protocol] if not connection.get(f)]
-    if missing:
-        raise ValidationFailed(
-            f"Invalid body: connection.{missing[0]}: is required for protocol {protocol}",
-            field=f"connection.{missing[0]}",
-            extra={
-                "details": [{"field": f"connection.{f}", "message": "is required"} for f in missing]
-            },
-        )
 
 
 class PrinterService:
@@ -215,6 +194,7 @@ class PrinterService:
             "updated_at": now,
         }
         async with self.db.begin() as conn:
+            await check_name_free(conn, row["name"])
             await conn.execute(insert(printers).values(**row))
             view = printer_view(await self._row(conn, row["id"]), detail=True)
             await self.farm.events.emit(conn, "printer.created", view)
@@ -229,6 +209,8 @@ class PrinterService:
                 changes["connection"] = merged
             elif "protocol" in changes:
                 check_connection(changes["protocol"], current["connection"] or {})
+            if "name" in changes:
+                await check_name_free(conn, changes["name"], except_id=printer_id)
             if changes:
                 await conn.execute(
                     update(printers)

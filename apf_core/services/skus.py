@@ -279,22 +279,16 @@ async def _bom(conn: AsyncConnection, row: dict[str, Any]) -> dict[str, Any]:
     return bom_view(row["id"], bool(row["is_composite"]), numbers)
 
 
-async def write_bom(
-    conn: AsyncConnection,
-    row: dict[str, Any],
-    children: Rows,
-    inventory: Rows,
-) -> None:
-    """Atomically replace a SKU's BOM; an empty ``children`` makes it non-composite."""
-    sku_id = row["id"]
-    child_ids = [c["child_sku_id"] for c in children]
+async def _check_children(conn: AsyncConnection, sku_id: str, child_ids: list[str]) -> None:
+    """A BOM lists each child once; children exist, are not kits, and the SKU is not a part
+    itself (kits are one level deep)."""
     if len(set(child_ids)) != len(child_ids):
         raise BadRequest(
             "A child SKU is listed twice",
             code="VALIDATION_ERROR",
             extra=field_error("children", "a child SKU is listed twice"),
         )
-    if children:
+    if child_ids:
         if sku_id in child_ids:
             raise BadRequest("A SKU cannot contain itself", code="NESTING_NOT_ALLOWED")
         used_as_child = await conn.scalar(
@@ -321,6 +315,17 @@ async def write_bom(
                     f"Child SKU {found[child_id].sku} is itself a kit; nesting is not allowed",
                     code="NESTING_NOT_ALLOWED",
                 )
+
+
+async def write_bom(
+    conn: AsyncConnection,
+    row: dict[str, Any],
+    children: Rows,
+    inventory: Rows,
+) -> None:
+    """Atomically replace a SKU's BOM; an empty ``children`` makes it non-composite."""
+    sku_id = row["id"]
+    await _check_children(conn, sku_id, [c["child_sku_id"] for c in children])
     item_ids = [i["inventory_item_id"] for i in inventory]
     known = await inventory_items(conn, item_ids)
     for item_id in item_ids:

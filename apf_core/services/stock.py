@@ -203,8 +203,16 @@ async def move_stock(
             created_at=now,
         )
     )
-    if bucket == "ready_stock" and threshold is not None and move.previous > threshold >= move.new:
-        current = await fg_row(conn, fg_id)
+    await _emit_low_stock(farm, conn, move)
+    return move
+
+
+async def _emit_low_stock(farm: Farm, conn: AsyncConnection, move: StockMove) -> None:
+    """``inventory.low_stock`` when this move took ready stock down to its threshold."""
+    threshold = move.threshold
+    if move.bucket != "ready_stock" or threshold is None:
+        return
+    if move.previous > threshold >= move.new:
+        current = await fg_row(conn, move.fg_id)
         if current is not None:
             await farm.events.emit(conn, "inventory.low_stock", fg_view(current))
-    return move

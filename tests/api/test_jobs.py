@@ -225,7 +225,8 @@ async def test_start_errors(api) -> None:
     assert (await api.post(f"/jobs/{job['id']}/start", key="control")).code == "PRINTER_UNAVAILABLE"
     done = (await api.get("/jobs/history", key="read")).data[0]
     reply = await api.post(f"/jobs/{done['id']}/start", key="control")
-    assert reply.status == 409 and reply.code == "JOB_STATE_CHANGED"
+    assert reply.status == 409 and reply.code == "INVALID_STATE"
+    assert f"Job is {done['status']}" in reply.body["error"]
 
 
 async def test_concurrent_starts_start_once(api) -> None:
@@ -236,7 +237,9 @@ async def test_concurrent_starts_start_once(api) -> None:
         *(api.post(f"/jobs/{job['id']}/start", key="control") for _ in range(10))
     )
     assert sorted(r.status for r in replies) == [200] + [409] * 9
-    assert {r.code for r in replies if r.status == 409} == {"JOB_STATE_CHANGED"}
+    # the losers see the winner's state: not queued any more (a lost compare-and-set
+    # would be JOB_STATE_CHANGED, same status)
+    assert {r.code for r in replies if r.status == 409} <= {"INVALID_STATE", "JOB_STATE_CHANGED"}
 
 
 async def test_two_jobs_racing_for_one_printer(api) -> None:
@@ -247,7 +250,11 @@ async def test_two_jobs_racing_for_one_printer(api) -> None:
         *(api.post(f"/jobs/{j['id']}/start", key="control") for j in jobs)
     )
     assert sum(r.status == 200 for r in replies) == 1
-    assert {r.code for r in replies if r.status != 200} == {"PRINTER_UNAVAILABLE"}
+    winner = next(j for j, r in zip(jobs, replies, strict=True) if r.status == 200)
+    losers = [r for r in replies if r.status != 200]
+    assert {(r.status, r.code) for r in losers} == {(409, "PRINTER_BUSY")}
+    assert all(r.body["current_job_id"] == winner["id"] for r in losers)
+    assert all(winner["id"] in r.body["error"] for r in losers)
 
 
 async def test_cancel_retry_and_patch(api) -> None:
@@ -269,7 +276,9 @@ async def test_cancel_retry_and_patch(api) -> None:
             break
         await asyncio.sleep(0.01)
     assert control.sent[-1][1].action == "stop"
-    assert (await api.post(f"/jobs/{job['id']}/cancel", key="control")).code == "JOB_TERMINAL"
+    again = await api.post(f"/jobs/{job['id']}/cancel", key="control")
+    assert (again.status, again.code) == (409, "INVALID_STATE")
+    assert "already cancelled" in again.body["error"]
     assert (await api.post(f"/jobs/{job['id']}/retry", key="write")).code == "INVALID_STATE"
     failed = next(
         j for j in (await api.get("/jobs/history", key="read")).data if j["status"] == "failed"

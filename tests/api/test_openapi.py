@@ -39,3 +39,28 @@ def test_openapi_validates_with_a_spec_validator() -> None:
     from apf_core.api.openapi import build_spec
 
     validate(build_spec(all_routes()))
+
+
+def test_document_is_the_same_whatever_the_hash_seed() -> None:
+    """Enums built from sets came out in a different order per process (SDK diffs, caches)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import json; from apf_core.api.app import all_routes; from apf_core.api import openapi; "
+        "print(json.dumps(openapi.build_spec(all_routes()), sort_keys=True))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=root,
+            env={"PYTHONHASHSEED": seed, "PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1

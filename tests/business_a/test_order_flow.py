@@ -164,12 +164,6 @@ async def test_fulfil_without_tracking_is_fulfilled(api):
                 "customer_name": "Bob",
                 "items": [
                     {"sku": "CLIP-1", "product_name": "Clip", "quantity": 3, "unit_price": 100},
-                    {
-                        "sku": "GIFT-NOTE",
-                        "product_name": "Gift note",
-                        "quantity": 1,
-                        "unit_price": 0,
-                    },
                 ],
             },
         )
@@ -178,11 +172,29 @@ async def test_fulfil_without_tracking_is_fulfilled(api):
     assert len(order["order_number"]) == len("MAN-20260101-ABCD")
     assert order["shipping_country"] == "USA"
     produced = (await api.post(f"/orders/{order['id']}/produce")).data
-    assert [u["sku"] for u in produced["unmatched_items"]] == ["GIFT-NOTE"]
+    assert produced["unmatched_items"] == []
     reply = await api.post(f"/orders/{order['id']}/fulfill", json={})
     assert reply.data["status"] == "fulfilled"
     assert reply.data["fulfillment_errors"] == []
     assert (await fg_of(api, sku["id"]))["ready_stock"] == 2
+
+
+async def test_unknown_sku_is_refused_naming_the_line(api):
+    await make_sku(api, (await make_product(api, "Card"))["id"], "CARD-1")
+    before = len((await api.get("/orders")).data)
+    reply = await api.post(
+        "/orders",
+        json={
+            "customer_name": "Bob",
+            "items": [
+                {"sku": "CARD-1", "product_name": "Card", "quantity": 1, "unit_price": 100},
+                {"sku": "GIFT-NOTE", "product_name": "Gift note", "quantity": 1, "unit_price": 0},
+            ],
+        },
+    )
+    assert (reply.status, reply.code) == (400, "INVALID_PRODUCT_SKU")
+    assert reply.body["error"].startswith("items[1].sku:") and "GIFT-NOTE" in reply.body["error"]
+    assert len((await api.get("/orders")).data) == before  # nothing half-created
 
 
 async def test_item_fulfil_and_order_reads(api):
@@ -264,6 +276,7 @@ async def test_order_errors(api):
     )
     assert bad.status == 400
     assert bad.code == "INVALID_PRODUCT_SKU"
+    await make_sku(api, (await make_product(api, "A"))["id"], "A")
     body = {
         "customer_name": "X",
         "order_number": "DUP-1",
@@ -349,6 +362,7 @@ async def test_external_data_is_never_returned(api):
 
     from apf_core.storage.tables.orders import orders
 
+    await make_sku(api, (await make_product(api, "Z"))["id"], "Z")
     line = {"sku": "Z", "product_name": "Z", "quantity": 1, "unit_price": 1}
     order = (await api.post("/orders", json={"customer_name": "E", "items": [line]})).data
     async with api.farm.db.begin() as conn:

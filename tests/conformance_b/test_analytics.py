@@ -120,6 +120,11 @@ async def test_revenue_counts_orders_and_excludes_cancelled(api: Api) -> None:
         assert set(row) == {"platform", "revenue_cents", "orders"}
     assert [set(d) for d in before["daily"]] == [{"date", "revenue_cents"}]
 
+    thing = await api.post("/products", json={"name": "Revenue thing"})
+    assert thing.status == 201, thing.body
+    made = await api.post("/skus", json={"product_id": thing.data["id"], "sku": "X-1"})
+    assert made.status == 201, made.body
+
     async def order(cents: int) -> str:
         reply = await api.post("/orders", json={
             "customer_name": "Ada", "platform": "shopify", "total_revenue": cents,

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from apf_core.drivers import create_driver
-from apf_core.drivers.bambu import BambuDriver, deep_merge, hms_code, print_error_code
+from apf_core.drivers.bambu import BambuDriver
+from apf_core.drivers.bambu_report import deep_merge, hms_code, print_error_code
 from apf_core.drivers.base import (
     AuthenticationFailed,
     Capability,

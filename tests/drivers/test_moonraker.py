@@ -24,7 +24,8 @@ from apf_core.drivers.base import (
     PrinterUnreachable,
     Status,
 )
-from apf_core.drivers.moonraker import MoonrakerDriver, RpcError
+from apf_core.drivers.moonraker import MoonrakerDriver
+from apf_core.drivers.moonraker_rpc import RpcError
 from tests.drivers._moonraker_peer import (
     LIGHT_PIN,
     MoonrakerPeer,

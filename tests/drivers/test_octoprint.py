@@ -24,7 +24,8 @@ from apf_core.drivers.base import (
     PrinterUnreachable,
     Status,
 )
-from apf_core.drivers.octoprint import OctoPrintDriver, layer_offsets, map_state
+from apf_core.drivers.octoprint import OctoPrintDriver
+from apf_core.drivers.octoprint_state import layer_offsets, map_state
 from tests.drivers._moonraker_peer import start_fake_webcam
 from tests.drivers._octoprint_peer import SETUP_HINT, OctoPrintPeer, free_port, peer_available
 from tests.drivers.conftest import allow_local_sockets, wait_for, wait_for_status

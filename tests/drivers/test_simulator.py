@@ -23,7 +23,8 @@ from apf_core.drivers.base import (
     Status,
     Tray,
 )
-from apf_core.drivers.simulator import SimulatedPrinter, estimate_job, parse_duration
+from apf_core.drivers.simulator import SimulatedPrinter
+from apf_core.drivers.simulator_estimate import estimate_job, parse_duration
 from tests.drivers.conftest import PRUSA_GCODE, wait_for, wait_for_status
 
 MakeSim = Callable[..., SimulatedPrinter]

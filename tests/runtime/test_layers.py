@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,3 +86,40 @@ def test_apf_core_has_no_import_cycles(capsys: pytest.CaptureFixture[str]) -> No
     assert module.main() == 0, capsys.readouterr().out
     graph_size = len(list(ROOT.rglob("*.py")))
     assert graph_size > 100  # the check walked the real package
+
+
+def _shape_check() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "shape_check", ROOT.parent / "scripts" / "shape_check.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_apf_core_modules_and_functions_stay_small(capsys: pytest.CaptureFixture[str]) -> None:
+    """scripts/shape_check.py: no module over 500 lines, no function over 60, unless a
+    ``# shape: <reason>`` says why."""
+    assert _shape_check().main() == 0, capsys.readouterr().out
+
+
+def test_shape_check_flags_long_code_without_a_reason(tmp_path: Path) -> None:
+    check = _shape_check()
+    body = "".join(f"    x{n} = {n}\n" for n in range(61))
+    long_def = tmp_path / "long_def.py"
+    long_def.write_text(f"def long():\n{body}")
+    assert [o.split(": ", 1)[1] for o in check.offenders(long_def)] == ["long has 62 lines (> 60)"]
+    excused = tmp_path / "excused.py"
+    excused.write_text(f"def long():  # shape: a generated table\n{body}")
+    assert check.offenders(excused) == []
+    bare_mark = tmp_path / "bare_mark.py"
+    bare_mark.write_text(f"def long():  # shape:\n{body}")
+    assert len(check.offenders(bare_mark)) == 1  # a mark without a reason does not count
+    big = tmp_path / "big.py"
+    big.write_text("".join(f"x{n} = {n}\n" for n in range(501)))
+    assert [o.split(": ", 1)[1] for o in check.offenders(big)] == ["module has 501 lines (> 500)"]
+    big.write_text("# shape: generated\n" + big.read_text())
+    assert check.offenders(big) == []

@@ -10,7 +10,7 @@ from aiohttp import web
 from ...services.job_admin import JobAdmin
 from ...services.jobs import JOB_STATUSES, JobService
 from ...timeutil import parse_iso, utcnow
-from ..framework import Ctx, RouteTable, created, integer, nullable, ok, page_query, paged, text
+from ..framework import Ctx, RouteTable, integer, nullable, ok, page_query, paged, text
 
 routes = RouteTable("Jobs", "The print queue and job lifecycle.")
 
@@ -78,10 +78,26 @@ async def list_jobs(ctx: Ctx) -> web.StreamResponse:
         "SKU_NOT_FOUND",
         "PRINTER_MODEL_MISMATCH",
         "INVALID_PLATE",
+        "FILE_NOT_PRINTABLE",
     ),
+    description="Only a sliced file can be queued: G-code, binary G-code (`.bgcode`) or a 3MF "
+    "with plate G-code (`.gcode.3mf`); a model or unsliced project is `400 FILE_NOT_PRINTABLE`. "
+    "A `required_printer_model` no registered printer has is accepted with "
+    "`meta.warnings[]` (`{code: UNKNOWN_PRINTER_MODEL, field, message}`).",
 )
 async def create_job(ctx: Ctx) -> web.StreamResponse:
-    return created(await JobService(ctx.farm).create(ctx.body))
+    service = JobService(ctx.farm)
+    job = await service.create(ctx.body)
+    return await _with_warnings(service, job, ctx.body, status=201)
+
+
+async def _with_warnings(
+    service: JobService, job: dict[str, Any], body: dict[str, Any], *, status: int = 200
+) -> web.StreamResponse:
+    """The job, with ``meta.warnings`` when the request asked for something that cannot
+    dispatch yet (a printer model the farm does not have)."""
+    warnings = await service.model_warnings(body.get("required_printer_model"))
+    return ok(job, meta={"warnings": warnings} if warnings else None, status=status)
 
 
 @routes.get(
@@ -161,19 +177,23 @@ async def delete_job(ctx: Ctx) -> web.StreamResponse:
     scope="write",
     summary="Update a job that has not finished",
     body={vol.Optional("printer_id"): nullable(text(64, 1)), **_JOB_FIELDS},
-    errors=("JOB_TERMINAL", "PRINTER_NOT_FOUND", "INVALID_PLATE"),
+    errors=("JOB_TERMINAL", "INVALID_STATE", "PRINTER_NOT_FOUND", "INVALID_PLATE"),
 )
 async def update_job(ctx: Ctx) -> web.StreamResponse:
-    return ok(await JobService(ctx.farm).update(ctx.params["id"], ctx.body))
+    service = JobService(ctx.farm)
+    job = await service.update(ctx.params["id"], ctx.body)
+    return await _with_warnings(service, job, ctx.body)
 
 
 _START_ERRORS = (
     "NO_PRINTER_ASSIGNED",
     "NO_HUB_ASSIGNED",
     "PRINTER_UNAVAILABLE",
+    "PRINTER_BUSY",
     "PRINTER_MODEL_MISMATCH",
     "PRINTER_NOT_FOUND",
     "FILE_NOT_FOUND",
+    "INVALID_STATE",
     "JOB_STATE_CHANGED",
     "HUB_OFFLINE",
     "HUB_COMMAND_FAILED",
@@ -186,7 +206,11 @@ _START_ERRORS = (
     "/jobs/{id}/start", scope="control", summary="Start a queued job", errors=_START_ERRORS
 )
 async def start_job(ctx: Ctx) -> web.StreamResponse:
-    """Streams the file to the printer; `queued → processing → printing`, reverted on failure."""
+    """Streams the file to the printer; `queued → processing → printing`, reverted on failure.
+    A job that is not queued is `409 INVALID_STATE`; `409 JOB_STATE_CHANGED` means another
+    caller changed it at the same moment; a printer on another job is `409 PRINTER_BUSY`
+    naming that job (`current_job_id`); maintenance, a bed to clear or an inactive printer is
+    `400 PRINTER_UNAVAILABLE`."""
     return ok(await JobService(ctx.farm).start(ctx.params["id"]))
 
 
@@ -220,7 +244,9 @@ async def stop_job(ctx: Ctx) -> web.StreamResponse:
     return ok(await JobService(ctx.farm).stop(ctx.params["id"]))
 
 
-@routes.post("/jobs/{id}/cancel", scope="control", summary="Cancel a job", errors=("JOB_TERMINAL",))
+@routes.post(
+    "/jobs/{id}/cancel", scope="control", summary="Cancel a job", errors=("INVALID_STATE",)
+)
 async def cancel_job(ctx: Ctx) -> web.StreamResponse:
     """Marks it cancelled; a running print also gets a fire-and-forget stop."""
     return ok(await JobService(ctx.farm).cancel(ctx.params["id"]))
@@ -234,7 +260,7 @@ async def cancel_job(ctx: Ctx) -> web.StreamResponse:
         vol.Optional("actual_print_time_minutes"): nullable(integer(0)),
         vol.Optional("failure_reason"): nullable(text(2000)),
     },
-    errors=("JOB_TERMINAL",),
+    errors=("INVALID_STATE",),
 )
 async def complete_job(ctx: Ctx) -> web.StreamResponse:
     body = ctx.body

@@ -87,7 +87,8 @@ async def list_orders(ctx: Ctx) -> web.StreamResponse:
 )
 async def create_order(ctx: Ctx) -> web.StreamResponse:
     """Money in cents; `total_revenue` defaults to the sum of the lines. Lines match a SKU
-    by `product_sku_id`, else by `sku` code."""
+    by `product_sku_id`, else by `sku` code; a line whose SKU is not in the catalogue is
+    refused (`400 INVALID_PRODUCT_SKU` naming `items[i].sku`)."""
     return created(await OrderService(ctx.farm).create(ctx.body))
 
 

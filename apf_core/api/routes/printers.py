@@ -67,7 +67,13 @@ async def list_printers(ctx: Ctx) -> web.StreamResponse:
     summary="Register a printer",
     body=CREATE,
     status=201,
-    description="Self-hosted extension. `connection` is stored but never returned or logged.",
+    errors=("PRINTER_NAME_TAKEN", "HUB_NOT_FOUND"),
+    description=(
+        "Self-hosted extension. `connection` is stored but never returned or logged; it is "
+        "checked per protocol (`url` an http(s) URL with a host for OctoPrint, Moonraker and "
+        "PrusaLink; `host`, `serial` and `access_code` for Bambu). Names are unique ignoring "
+        "case (`409 PRINTER_NAME_TAKEN`)."
+    ),
 )
 async def create_printer(ctx: Ctx) -> web.StreamResponse:
     await _check_hub(ctx)
@@ -91,7 +97,13 @@ async def get_printer(ctx: Ctx) -> web.StreamResponse:
     return ok(await PrinterService(ctx.farm).get(ctx.params["id"]))
 
 
-@routes.patch("/printers/{id}", scope="write", summary="Update a printer", body=PATCH)
+@routes.patch(
+    "/printers/{id}",
+    scope="write",
+    summary="Update a printer",
+    body=PATCH,
+    errors=("PRINTER_NOT_FOUND", "PRINTER_NAME_TAKEN", "HUB_NOT_FOUND"),
+)
 async def update_printer(ctx: Ctx) -> web.StreamResponse:
     await _check_hub(ctx)
     if "hub_id" in ctx.body and ctx.body["hub_id"] is None:
