@@ -255,7 +255,7 @@ class FileService:
         installed: list[str] = []
         try:
             async with self.db.begin() as conn:
-                await consume_token(conn, token["token_hash"])
+                await consume_token(conn, token)
                 await conn.execute(insert(print_files).values(**row))
                 await conn.execute(
                     insert(file_versions).values(
@@ -293,7 +293,7 @@ class FileService:
             async with self.db.begin() as conn:
                 await self._file(conn, file_id, for_update=True)
                 number = await self._next_version_number(conn, file_id)
-                await consume_token(conn, token["token_hash"])
+                await consume_token(conn, token)
                 stored_key = version_key(file_id, number, filename)
                 thumb = thumbnail_entry(file_id, number, meta)
                 version_id = new_id()

@@ -1,5 +1,6 @@
 """Upload tokens for print files: minted by ``FileService.issue_upload``, checked while the
-bytes arrive, consumed when a file or version claims them; stale ones are purged."""
+bytes arrive, marked used when a file or version claims them (a reused token or storage_key
+is told so); expired ones are purged."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import BadRequest, Unauthorized
@@ -31,6 +32,12 @@ async def live_token(
     row = (await conn.execute(query)).mappings().first()
     if row is None:
         raise Unauthorized("Upload token is invalid", code="UPLOAD_TOKEN_INVALID")
+    if row["used_at"] is not None:
+        raise Unauthorized(
+            f"Upload token was already used (file {row['file_id']} was made from it); "
+            "ask POST /files/upload-url for a new one",
+            code="UPLOAD_TOKEN_USED",
+        )
     if row["expires_at"] <= utcnow():
         raise Unauthorized("Upload token has expired", code="UPLOAD_TOKEN_EXPIRED")
     return dict(row)
@@ -41,31 +48,50 @@ async def uploaded_token(conn: AsyncConnection, storage_key: str) -> dict[str, A
     row = (await conn.execute(query)).mappings().first()
     if row is None:
         raise BadRequest(
-            "storage_key was not issued by POST /files/upload-url (or was already used)",
-            code="INVALID_STORAGE_KEY",
+            "storage_key was not issued by POST /files/upload-url", code="INVALID_STORAGE_KEY"
         )
+    if row["used_at"] is not None:
+        raise _already_used(row)
     if row["uploaded_at"] is None:
         raise BadRequest("Nothing was uploaded for this storage_key", code="UPLOAD_MISSING")
     return dict(row)
 
 
-async def consume_token(conn: AsyncConnection, token_hash: str) -> None:
+def _already_used(row: Any) -> BadRequest:
+    return BadRequest(
+        f"storage_key: this upload was already used (file {row['file_id']}); upload again "
+        "with a new POST /files/upload-url",
+        code="UPLOAD_ALREADY_USED",
+        field="storage_key",
+    )
+
+
+async def consume_token(conn: AsyncConnection, token: dict[str, Any]) -> None:
+    """Mark the token used; only one claimant wins (compare-and-set on ``used_at``)."""
     result = await conn.execute(
-        delete(upload_tokens).where(upload_tokens.c.token_hash == token_hash)
+        update(upload_tokens)
+        .where(
+            upload_tokens.c.token_hash == token["token_hash"], upload_tokens.c.used_at.is_(None)
+        )
+        .values(used_at=utcnow())
     )
     if result.rowcount != 1:
-        raise BadRequest("This upload was already used", code="UPLOAD_MISSING")
+        raise _already_used(token)
 
 
 async def purge_stale_uploads(conn: AsyncConnection, now: datetime) -> list[str]:
+    """Forget tokens expired for longer than the grace; the staged bytes of those never
+    used are returned for removal (a used token's bytes were claimed already)."""
     cutoff = now - STALE_UPLOAD_GRACE
+    expired = upload_tokens.c.expires_at < cutoff
     keys = list(
         (
             await conn.execute(
-                select(upload_tokens.c.storage_key).where(upload_tokens.c.expires_at < cutoff)
+                select(upload_tokens.c.storage_key).where(
+                    expired, upload_tokens.c.used_at.is_(None)
+                )
             )
         ).scalars()
     )
-    if keys:
-        await conn.execute(delete(upload_tokens).where(upload_tokens.c.expires_at < cutoff))
+    await conn.execute(delete(upload_tokens).where(expired))
     return keys

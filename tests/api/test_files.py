@@ -332,12 +332,38 @@ async def test_token_replay_overwrites_the_upload(api, tmp_path) -> None:
     # the token is used up once the file exists
     again = await put_bytes(api, ticket["upload_token"], cura)
     assert again.status == 401
-    assert again.code == "UPLOAD_TOKEN_INVALID"
+    assert again.code == "UPLOAD_TOKEN_USED"
+    assert "already used" in again.body["error"] and file["id"] in again.body["error"]
     reuse = await api.post(
         "/files", json={"name": "replay.gcode", "storage_key": ticket["storage_key"]}, key="write"
     )
     assert reuse.status == 400
-    assert reuse.code == "INVALID_STORAGE_KEY"
+    assert reuse.code == "UPLOAD_ALREADY_USED"
+    assert reuse.body["error"].startswith("storage_key:") and "already used" in reuse.body["error"]
+
+
+async def test_used_tokens_are_purged_after_expiry_leaving_the_file(api, tmp_path) -> None:
+    file = await create_file(api, "kept.gcode", prusa_gcode(tmp_path))
+    async with api.farm.db.begin() as conn:
+        used = (
+            await conn.execute(select(upload_tokens).where(upload_tokens.c.file_id == file["id"]))
+        ).mappings().one()
+        assert used["used_at"] is not None  # kept, so a replay can be told it was used
+        await conn.execute(
+            update(upload_tokens)
+            .where(upload_tokens.c.file_id == file["id"])
+            .values(expires_at=utcnow() - timedelta(days=2))
+        )
+    before = disk_files(api)
+    await issue(api, "next.gcode")  # issuing purges what expired past the grace
+    async with api.farm.db.read() as conn:
+        left = await conn.scalar(
+            select(func.count()).where(upload_tokens.c.file_id == file["id"])
+        )
+    assert left == 0
+    assert disk_files(api) == before
+    download = await api.get(f"/files/{file['id']}/download", key="read")
+    assert download.status == 200
 
 
 async def test_oversize_stream_is_refused_and_leaves_nothing(api) -> None:

@@ -409,7 +409,7 @@ async def test_storage_key_tampering(api: Api, tmp_path: Path) -> None:
     made = await api.post("/files", json={"name": "real.gcode", "storage_key": key})
     assert made.status == 201
     again = await api.post("/files", json={"name": "real.gcode", "storage_key": key})
-    assert_error(again, 400, "INVALID_STORAGE_KEY")
+    assert_error(again, 400, "UPLOAD_ALREADY_USED")
 
 
 async def test_create_before_upload(api: Api) -> None:

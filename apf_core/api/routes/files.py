@@ -106,7 +106,12 @@ async def upload_url(ctx: Ctx) -> web.StreamResponse:
     scope=None,
     summary="Upload the bytes for a token",
     body_kind="raw",
-    errors=("UPLOAD_TOKEN_INVALID", "UPLOAD_TOKEN_EXPIRED", "PAYLOAD_TOO_LARGE"),
+    errors=(
+        "UPLOAD_TOKEN_INVALID",
+        "UPLOAD_TOKEN_EXPIRED",
+        "UPLOAD_TOKEN_USED",
+        "PAYLOAD_TOO_LARGE",
+    ),
     description="Raw `application/octet-stream` body, at most 100 MB. Any valid API key; the "
     "token is the credential.",
 )
@@ -173,6 +178,7 @@ MAX_FORM_VALUE = 1024
     errors=(
         "INVALID_STORAGE_KEY",
         "UPLOAD_MISSING",
+        "UPLOAD_ALREADY_USED",
         "INVALID_FILE",
         "PRODUCT_NOT_FOUND",
         "PAYLOAD_TOO_LARGE",
@@ -293,7 +299,13 @@ async def list_file_versions(ctx: Ctx) -> web.StreamResponse:
         vol.Optional("set_as_current", default=True): bool,
     },
     status=201,
-    errors=("FILE_NOT_FOUND", "INVALID_STORAGE_KEY", "UPLOAD_MISSING", "INVALID_FILE"),
+    errors=(
+        "FILE_NOT_FOUND",
+        "INVALID_STORAGE_KEY",
+        "UPLOAD_MISSING",
+        "UPLOAD_ALREADY_USED",
+        "INVALID_FILE",
+    ),
     description="The upload's extension must match the file's. With `set_as_current` (default) "
     "the file's metadata and thumbnail follow the new version.",
 )

@@ -151,6 +151,9 @@ upload_tokens = Table(
     Column("size_bytes", BigInteger, nullable=True),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("uploaded_at", UTCDateTime, nullable=True),
+    #: set when a file or version claimed the upload; the row stays until purged so a
+    #: reused token is told it was used
+    Column("used_at", UTCDateTime, nullable=True),
 )
 
 jobs = Table(
