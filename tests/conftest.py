@@ -9,7 +9,6 @@ PostgreSQL tests borrow a migrated schema from a pool and hand it back emptied
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import shutil
 import sys
@@ -148,7 +147,6 @@ async def database(
         db = Database(sqlite_url(path))
         yield db
         await db.dispose()
-        gc.collect()
         return
     assert pg_pool is not None
     schema = await pg_pool.take()
@@ -158,13 +156,6 @@ async def database(
     finally:
         await db.dispose()
         await pg_pool.give_back(schema)
-        gc.collect()
-
-
-# Why gc.collect() after each database: a query cancelled while the farm stops leaves its pooled
-# connection to the garbage collector. Collected later at a random point, SQLAlchemy's finalizer ran
-# inside another test's greenlet and broke it (GeneratorExit during a migration, seen once in 2,641
-# tests). Collecting here finalizes such connections between tests, where nothing can be disturbed.
 
 
 class DemoTemplates:
