@@ -173,7 +173,7 @@ async def test_command_timeout() -> None:
     app.router.add_get("/api/currentuser", user)
     app.router.add_get("/api/job", job)
     app.router.add_route("*", "/{tail:.*}", slow)
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, shutdown_timeout=1.0)  # do not wait out the slow handlers
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
