@@ -19,7 +19,8 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -49,7 +50,7 @@ class Database:
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
-            kwargs["connect_args"] = {"timeout": 30}
+            kwargs["async_creator"] = _daemon_sqlite_connector(self.url, timeout=30)
             # opening an aiosqlite connection costs a thread and the pragmas: keep enough warm ones
             kwargs["pool_size"] = 24
             kwargs["max_overflow"] = 48
@@ -167,6 +168,27 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _daemon_sqlite_connector(url: str, *, timeout: float) -> Callable[[], Awaitable[Any]]:
+    """Open SQLite connections as SQLAlchemy does, with aiosqlite's worker thread made a daemon.
+
+    aiosqlite 0.22 moved each connection's worker onto a non-daemon thread, and SQLAlchemy before
+    2.0.46 (the version Home Assistant 2025.4 pins) only marks the old shape daemon. A connection
+    that is never closed (a query abandoned when the server stops) would then keep the process
+    from exiting, forever."""
+    import aiosqlite
+
+    args, params = SQLiteDialect_aiosqlite().create_connect_args(make_url(url))
+    params = {**params, "timeout": timeout}
+
+    async def connect() -> Any:
+        pending = aiosqlite.connect(*args, **params)
+        worker = getattr(pending, "_thread", pending)  # < 0.22: the connection is the thread
+        worker.daemon = True
+        return await pending
+
+    return connect
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
