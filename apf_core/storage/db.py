@@ -179,12 +179,13 @@ def _daemon_sqlite_connector(url: str, *, timeout: float) -> Callable[[], Awaita
     from exiting, forever."""
     import aiosqlite
 
-    args, params = SQLiteDialect_aiosqlite().create_connect_args(make_url(url))
+    dialect: Any = SQLiteDialect_aiosqlite  # untyped in SQLAlchemy
+    args, params = dialect().create_connect_args(make_url(url))
     params = {**params, "timeout": timeout}
 
     async def connect() -> Any:
         pending = aiosqlite.connect(*args, **params)
-        worker = getattr(pending, "_thread", pending)  # < 0.22: the connection is the thread
+        worker: Any = getattr(pending, "_thread", pending)  # < 0.22: the connection is the thread
         worker.daemon = True
         return await pending
 
