@@ -72,6 +72,8 @@ class Database:
         self._versions: dict[str, int] = {}
         self._touched: dict[int, set[str]] = {}
         self._read_cache: dict[Hashable, tuple[tuple[int, ...], float, Any]] = {}
+        #: tasks holding a connection now, and how many (dispose() stops them first)
+        self._holders: dict[asyncio.Task[Any], int] = {}
         event.listen(self.engine.sync_engine, "before_execute", self._note_write)
 
     @property
@@ -80,14 +82,28 @@ class Database:
 
     async def migrate(self) -> None:
         """Create or upgrade the schema to every head (runs at start-up)."""
-        async with self.engine.begin() as conn:
+        async with self._holding(), self.engine.begin() as conn:
             await conn.run_sync(_upgrade_to_heads)
+
+    @contextlib.asynccontextmanager
+    async def _holding(self) -> AsyncIterator[None]:
+        task = asyncio.current_task()
+        if task is None:
+            yield
+            return
+        self._holders[task] = self._holders.get(task, 0) + 1
+        try:
+            yield
+        finally:
+            left = self._holders.pop(task) - 1
+            if left:
+                self._holders[task] = left
 
     @contextlib.asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         """One write transaction: commits on success, rolls back on any error."""
         lock = self._write_lock or contextlib.nullcontext()
-        async with lock:
+        async with self._holding(), lock:
             async with self.engine.begin() as conn:
                 key = id(conn)
                 touched = self._touched[id(conn.sync_connection)] = set()
@@ -150,7 +166,7 @@ class Database:
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads (no transaction guarantees beyond the statement)."""
-        async with self.engine.connect() as conn:
+        async with self._holding(), self.engine.connect() as conn:
             yield conn
 
     def after_commit(self, conn: AsyncConnection, callback: Callable[[], None]) -> None:
@@ -166,7 +182,18 @@ class Database:
         (append to the list); ``None`` when ``conn`` is not inside :meth:`begin`."""
         return self._before_commit.get(id(conn))
 
-    async def dispose(self) -> None:
+    async def dispose(self, *, grace: float = 5.0) -> None:
+        """Close every connection. Queries still running in other tasks are cancelled and
+        waited for (up to ``grace`` seconds), so no connection outlives the engine: one left
+        behind would be closed by the garbage collector at some random later point."""
+        current = asyncio.current_task()
+        holders = [task for task in self._holders if task is not current and not task.done()]
+        for task in holders:
+            task.cancel()
+        if holders:
+            _done, pending = await asyncio.wait(holders, timeout=grace)
+            if pending:
+                _LOGGER.warning("%d database queries did not stop within %ss", len(pending), grace)
         await self.engine.dispose()
 
 

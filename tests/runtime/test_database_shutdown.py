@@ -7,6 +7,7 @@ waiting for that thread forever. This hung a whole CI run after its last test ha
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
@@ -54,3 +55,32 @@ async def test_sqlite_worker_threads_are_daemons(tmp_path: Path) -> None:
         await db.dispose()
     assert opened, "a SQLite connection runs on a worker thread"
     assert all(t.daemon for t in opened)
+
+
+async def test_dispose_stops_queries_still_running(tmp_path: Path) -> None:
+    """A query still running when the farm stops gives its connection back before the engine
+    closes; before, it was left to the garbage collector, which closed it inside whichever
+    test happened to be running."""
+    db = Database(f"sqlite:///{tmp_path / 'farm.db'}")
+    holding = asyncio.Event()
+
+    async def slow_reader() -> None:
+        async with db.read() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+            holding.set()
+            await asyncio.Event().wait()  # never finishes on its own
+
+    async def slow_writer() -> None:
+        async with db.begin() as conn:
+            await conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+            await asyncio.Event().wait()
+
+    reader = asyncio.create_task(slow_reader())
+    writer = asyncio.create_task(slow_writer())
+    await holding.wait()
+    await asyncio.sleep(0.1)
+    pool = db.engine.pool
+    assert pool.checkedout() == 2  # type: ignore[attr-defined]
+    await asyncio.wait_for(db.dispose(), timeout=10)
+    assert reader.cancelled() and writer.cancelled()
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
