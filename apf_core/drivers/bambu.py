@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..aio import cancel_and_wait
 from ..net.session import check_host
 from ..net.ssrf import BlockedAddress
 from . import bambu_camera as cam
@@ -148,11 +149,8 @@ class BambuDriver(PrinterDriver):
             raise error
 
     async def close(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watchdog
-            self._watchdog = None
+        await cancel_and_wait(self._watchdog)
+        self._watchdog = None
         await self._link.stop()
         self._connected = False
         self._update(status=Status.OFFLINE)

@@ -25,6 +25,7 @@ from typing import Any
 
 import aiohttp
 
+from ..aio import cancel_and_wait
 from ..net.session import guarded_session
 from ..net.urls import parse_printer_url
 from .base import (
@@ -144,10 +145,7 @@ class MoonrakerDriver(PrinterDriver):
     async def close(self) -> None:
         self._closing = True
         runner, self._runner = self._runner, None
-        if runner is not None:
-            runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await runner
+        await cancel_and_wait(runner)
         if self._rpc.ws is not None:
             await self._rpc.ws.close()
             self._rpc.ws = None
@@ -219,9 +217,7 @@ class MoonrakerDriver(PrinterDriver):
             await self._probe_extras()
             await reader
         finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+            await cancel_and_wait(reader)
             self._rpc.ws = None
             if not ws.closed:
                 await ws.close()

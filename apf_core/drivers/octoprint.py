@@ -29,6 +29,7 @@ from typing import Any
 
 import aiohttp
 
+from ..aio import cancel_and_wait
 from ..net.session import guarded_session
 from ..net.urls import printer_url_from_options
 from .base import (
@@ -122,12 +123,9 @@ class OctoPrintDriver(PrinterDriver):
         self._task = asyncio.create_task(self._run(), name=f"octoprint {self.base_url}")
 
     async def close(self) -> None:
-        for task in (self._task, self._serial_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        tasks = (self._task, self._serial_task)
         self._task = self._serial_task = None
+        await cancel_and_wait(*tasks)
         session, self._session = self._session, None
         if session is not None:
             await session.close()

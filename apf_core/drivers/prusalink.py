@@ -33,6 +33,7 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
+from ..aio import cancel_and_wait
 from ..net.session import guarded_session
 from .base import (
     AuthenticationFailed,
@@ -221,10 +222,7 @@ class PrusaLinkDriver(PrinterDriver):
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         session, self._session = self._session, None
         if session is not None:
             await session.close()

@@ -24,10 +24,10 @@ Fault hooks for tests: :meth:`power_off`, :meth:`power_on`, :meth:`fail`,
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import zipfile
 from pathlib import Path
 
+from ..aio import cancel_and_wait
 from .base import (
     Capability,
     ConnectionConfig,
@@ -113,10 +113,7 @@ class SimulatedPrinter(PrinterDriver):
     async def close(self) -> None:
         self._connected = False
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         self._set_state(PrinterState())
 
     # --- fault hooks -------------------------------------------------------------

@@ -31,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .. import __version__
+from ..aio import cancel_and_wait
 from ..net.session import guarded_session
 from ..net.ssrf import BlockedAddress, split_url
 from ..storage.tables.spine import events
@@ -73,11 +74,8 @@ class WebhookWorker:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         await self.close()
 
     async def close(self) -> None:

@@ -12,13 +12,13 @@ slow consumer cannot slow the server or the other clients.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
 
+from ..aio import cancel_and_wait
 from ..domain.events import Event, EventBus
 from ..storage.db import Database
 from ..timeutil import iso
@@ -111,11 +111,8 @@ class EventHub:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         for client in tuple(self.clients):
             client.drop("SERVER_SHUTDOWN")
         self.clients.clear()

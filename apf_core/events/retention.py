@@ -10,7 +10,6 @@ deleted: SQLite hands out ``max(id) + 1``, so removing it could reuse an id.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, func, select
 
+from ..aio import cancel_and_wait
 from ..storage.db import Database
 from ..storage.tables.spine import events
 from ..storage.tables.webhooks import webhook_deliveries
@@ -76,11 +76,8 @@ class RetentionTask:
         self._task = asyncio.create_task(self._run(), name="apf-event-retention")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:
