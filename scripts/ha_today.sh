@@ -16,7 +16,7 @@ CLONE=$PWD
 HA_VERSION=2026.10.4
 HARNESS=0.13.375
 # Components the tests set up whose requirements the harness does not install.
-HA_COMPONENTS="conversation zeroconf http"
+HA_COMPONENTS="camera conversation zeroconf http"
 
 log() { printf '%s\n' "$*" >&2; }
 
@@ -43,7 +43,8 @@ else
   WORK=$CLONE
 fi
 PY=$VENV/bin/python
-READY=$VENV/.apf-ready-$HARNESS
+# the marker names what was installed: a changed component list rebuilds the venv
+READY=$VENV/.apf-ready-$HARNESS-$(printf %s "$HA_COMPONENTS" | md5sum | cut -c1-8)
 
 exec 9>"$LOCK"
 flock 9   # one build at a time when several clones start together

@@ -17,7 +17,7 @@ for i in $(seq 1 "$N"); do
   log="$LOGS/run-$i.log"
   start=$(date +%s)
   PYTHONPATH=$PWD "$PY" -m pytest "${TESTS[@]}" -p no:homeassistant -p no:cacheprovider \
-    --basetemp="$LOGS/tmp-$i" -q -k "not postgresql" -rs >"$log" 2>&1
+    --basetemp="$LOGS/tmp-$i" -q -k "not postgresql" -rsfE >"$log" 2>&1
   rc=$?
   summary=$(tail -n 1 "$log")
   if [ "$rc" = 0 ] && grep -q "SKIPPED.*\(peer\|SETUP\|scripts/peers\)" "$log"; then
@@ -27,6 +27,8 @@ for i in $(seq 1 "$N"); do
   [ "$rc" = 0 ] && passed=$((passed + 1))
   printf 'run %2d/%d: %s (%ss) %s\n' "$i" "$N" "$([ "$rc" = 0 ] && echo PASS || echo FAIL)" \
     "$(($(date +%s) - start))" "$summary"
+  # Name what failed here: CI keeps only this script's output, not the logs.
+  [ "$rc" = 0 ] || grep -E "^(FAILED|ERROR) " "$log" | head -n 5 | sed 's/^/    /'
 done
 echo "peer lifecycle runs: $passed/$N passed (logs in $LOGS)"
 [ "$passed" = "$N" ]
