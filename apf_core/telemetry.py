@@ -23,6 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, or_, update
@@ -50,6 +51,8 @@ PROGRESS_MIN_SECONDS = 5.0
 PROGRESS_MAX_SECONDS = 30.0
 PROGRESS_STEP = 1.0
 MIRROR_GRACE_SECONDS = 3.0
+#: statuses in which a printer is not working on a print
+RESTING = frozenset({Status.IDLE, Status.OFFLINE})
 
 
 def tray_dict(tray: Tray, active_tray: int | None = None) -> dict[str, Any]:
@@ -137,6 +140,28 @@ class _Tracker:
     job_id: str | None = None
     last_progress_write: float = 0.0
     last_progress: float | None = None
+    #: when the printer last reported IDLE after another status
+    idle_since: datetime | None = None
+    #: when the printer last entered or left a working status (not idle, not offline)
+    worked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IdlePrinter:
+    """A printer reporting IDLE right now, for :class:`~apf_core.idle_watch.IdleWatch`."""
+
+    printer_id: str
+    idle_since: datetime
+    worked_at: datetime | None
+
+
+def _note_rest_and_work(tracker: _Tracker, status: Status) -> None:
+    """Record when the printer became idle, and when it last entered or left work."""
+    now = utcnow()
+    if status is Status.IDLE and tracker.status is not Status.IDLE:
+        tracker.idle_since = now
+    if status not in RESTING or (tracker.status is not None and tracker.status not in RESTING):
+        tracker.worked_at = now
 
 
 class TelemetryBridge:
@@ -166,11 +191,19 @@ class TelemetryBridge:
             filament is not None and filament != tracker.filament
         ):
             tracker.pending.append(_Transition(tracker.status, state))
+            _note_rest_and_work(tracker, state.status)
             tracker.status = state.status
             if filament is not None:
                 tracker.filament = filament
         tracker.latest = state
         tracker.wake.set()
+
+    def idle_printers(self) -> list[IdlePrinter]:
+        return [
+            IdlePrinter(t.printer_id, t.idle_since, t.worked_at)
+            for t in self._trackers.values()
+            if t.status is Status.IDLE and t.idle_since is not None
+        ]
 
     def printer_gone(self, printer_id: str) -> None:
         """Its driver was detached: mark offline and stop its worker."""

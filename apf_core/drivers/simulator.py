@@ -99,6 +99,7 @@ class SimulatedPrinter(PrinterDriver):
         self._powered = True
         self._unhung = asyncio.Event()
         self._unhung.set()
+        self._drop_starts = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -173,6 +174,10 @@ class SimulatedPrinter(PrinterDriver):
         else:
             self._unhung.set()
 
+    def drop_starts(self, drop: bool) -> None:
+        """While set, a start is acknowledged and then ignored: the printer stays idle."""
+        self._drop_starts = drop
+
     # --- job control -------------------------------------------------------------
     async def start_print(
         self, path: Path, filename: str, options: StartOptions | None = None
@@ -187,6 +192,8 @@ class SimulatedPrinter(PrinterDriver):
         except zipfile.BadZipFile as err:
             raise DriverError("the print file is a damaged archive") from err
         await self._acknowledge()  # the printer may have gone away while reading
+        if self._drop_starts:
+            return
         if self.print_seconds is not None:
             estimate = JobEstimate(
                 self.print_seconds,

@@ -21,6 +21,8 @@ from .machine import Lifecycle
 from .states import ACTIVE_JOB_STATES, JobStatus, PrinterStatus
 
 J = JobStatus
+#: the failure code of a start the printer acknowledged (or not) but never began
+START_TIMEOUT = "START_TIMEOUT"
 
 #: normalised driver status -> the printers.status column. A printer that finished or
 #: was cancelled is idle (the part left on the bed is the separate bed-clear flag).
@@ -69,6 +71,9 @@ class Report:
     idle_grace_seconds: float = 15.0
     #: a start the printer never began fails after this many seconds
     start_timeout_seconds: float = 120.0
+    #: False: the printer has not worked on the job since it was started (it ACKed a
+    #: start and stayed idle), so an IDLE report is a start that never began
+    began: bool = True
     #: a job changed this recently by an API action is not mirrored from a stale frame
     mirror_grace_seconds: float = 3.0
     row_values: dict[str, Any] = field(default_factory=dict)
@@ -130,7 +135,11 @@ def job_target(
         return to, {"progress_percentage": report.progress}
     if to is J.FAILED:
         reason = _failure_reason(job, report, now)
-        return (to, {"failure_reason": reason, **_ended(job, now)}) if reason else None
+        if reason is None:
+            return None
+        if reason.startswith(START_TIMEOUT):  # nothing printed: no bed to clear
+            return to, {"failure_reason": reason, "time_completed": now, "time_started": None}
+        return to, {"failure_reason": reason, **_ended(job, now)}
     return to, {}
 
 
@@ -141,10 +150,11 @@ def _failure_reason(job: dict[str, Any], report: Report, now: datetime) -> str |
     if report.status is Status.CANCELLED:
         return "Cancelled at the printer"
     # IDLE
-    if job["status"] in (J.PROCESSING, J.UPLOADED):
-        if _age(job["updated_at"], now) < report.start_timeout_seconds:
+    if job["status"] in (J.PROCESSING, J.UPLOADED) or not report.began:
+        since = job["time_started"] or job["updated_at"]
+        if _age(since, now) < report.start_timeout_seconds:
             return None
-        return "START_TIMEOUT: the printer never began the print"
+        return f"{START_TIMEOUT}: the printer never began the print"
     if _age(job["time_started"], now) < report.idle_grace_seconds:
         return None
     if report.previous in (Status.OFFLINE, None):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import logging
 import time
@@ -70,6 +71,9 @@ DETAIL_FIELDS = (
 )
 
 _LOGGER = logging.getLogger(__name__)
+#: live statuses of a printer on its way to a result (a stop it has not finished)
+STOPPING = frozenset({"preparing", "printing", "pausing", "paused", "cancelling"})
+STOPPING_WAIT_SECONDS = 15.0
 MAINTENANCE_ALLOWED_FROM = ("idle", "offline", "error", "maintenance")
 
 
@@ -345,10 +349,22 @@ class PrinterService:
         recorded, and a printer that is offline now reads idle when it reconnects."""
         if not self.farm.control.is_online(printer_id):
             return
+        await self._until_stopped(printer_id)
         try:
             await self.send(printer_id, PrinterCommand("clear_result"))
         except DomainError as err:
             _LOGGER.info("clear_result on printer %s not delivered: %s", printer_id, err.code)
+
+    async def _until_stopped(self, printer_id: str) -> None:
+        """A bed confirmed clear right after a stop may reach a printer still cancelling:
+        its result (cancelled) is not there yet to forget, so wait, boundedly, for it."""
+        deadline = time.monotonic() + STOPPING_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            live = self.farm.live.get(printer_id)
+            if live is None or live.status not in STOPPING:
+                return
+            await asyncio.sleep(0.1)
+        _LOGGER.info("printer %s still stopping after a bed clear; its result may show", printer_id)
 
     async def light(self, printer_id: str, on: bool) -> dict[str, Any]:
         async with self.db.read() as conn:

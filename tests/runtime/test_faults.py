@@ -238,3 +238,58 @@ async def test_unreachable_printer_is_offline_from_the_first_frame(farm: Farm) -
     assert (await farm.printer(printer))["status"] == "offline"
     job = await farm.enqueue(await farm.add_file(), printer_id=printer)
     assert (await api.post(f"/jobs/{job['id']}/start", key="control")).code == "HUB_OFFLINE"
+
+
+async def test_start_the_printer_acknowledges_but_never_begins_fails_and_frees_it(
+    farm: Farm,
+) -> None:
+    """A printer that ACKs a start and stays idle: the job fails with START_TIMEOUT after
+    the configured time, the printer is free (no bed to clear) and the next job prints."""
+    printer = await farm.add_printer("Rig", connection=SLOW)
+    sim = farm.sim(printer)
+    assert sim is not None
+    farm.api.farm.settings.start_timeout_seconds = 1.5
+    sim.drop_starts(True)
+    job = await farm.enqueue(await farm.add_file(), printer_id=printer)
+    started = await farm.api.post(f"/jobs/{job['id']}/start", key="control")
+    assert started.status == 200 and started.data["status"] == "printing"
+    failed = await farm.wait_job(job["id"], "failed", timeout=15)
+    assert failed["failure_reason"].startswith("START_TIMEOUT")
+    assert failed["time_started"] is None
+    detail = await farm.printer(printer)
+    assert detail["status"] == "idle"
+    assert detail["awaiting_bed_clear"] is False
+    assert (await farm.status(printer))["current_job_id"] is None
+
+    sim.drop_starts(False)
+    second = await farm.enqueue(await farm.add_file(), printer_id=printer)
+    again = await farm.api.post(f"/jobs/{second['id']}/start", key="control")
+    assert again.status == 200, again.body
+    await asyncio.sleep(3.0)  # well past the start timeout: a print that began is kept
+    assert (await farm.job(second["id"]))["status"] == "printing"
+
+
+async def test_a_print_that_goes_idle_without_a_result_fails_after_the_grace(
+    farm: Farm,
+) -> None:
+    """The printer began, then dropped to idle soon after the start (no FINISHED, no
+    error): the job does not stay printing for ever."""
+    from apf_core import telemetry
+
+    printer, job = await _printing(farm)
+    sim = farm.sim(printer)
+    assert sim is not None
+    farm.api.farm.settings.start_timeout_seconds = 1.0
+    await farm.wait_for(lambda: farm.api.farm.live.get(printer).status == "printing", what="printing")
+    sim.power_off(lose_job=True)  # the print is gone; the printer answers idle at once
+    sim.power_on()
+    await farm.api.farm.telemetry.settle()
+    # the IDLE frame came within the grace: telemetry alone would leave the job printing
+    assert (await farm.job(job["id"]))["status"] == "printing"
+    telemetry.IDLE_GRACE_SECONDS = 1.0
+    try:
+        failed = await farm.wait_job(job["id"], "failed", timeout=15)
+    finally:
+        telemetry.IDLE_GRACE_SECONDS = 15.0
+    assert not failed["failure_reason"].startswith("START_TIMEOUT")
+    assert (await farm.printer(printer))["awaiting_bed_clear"] is True

@@ -48,3 +48,18 @@ def test_finished_completes_with_full_progress() -> None:
     target = job_target(_job("paused", age=5, started=600), Report("p", Status.FINISHED, Status.PAUSED), utcnow())
     assert target is not None and target[0] is JobStatus.COMPLETED
     assert target[1]["progress_percentage"] == 100.0 and target[1]["actual_print_time_minutes"] == 10
+
+
+def test_a_start_acknowledged_but_never_begun_fails_with_no_bed_to_clear() -> None:
+    """The job moved to printing on the ACK; the printer never left idle."""
+    job = _job("printing", age=5, started=5)
+    never = Report("p", Status.IDLE, Status.IDLE, start_timeout_seconds=60, began=False)
+    assert job_target(job, never, utcnow()) is None  # not yet
+    job = _job("printing", age=61, started=61)
+    target = job_target(job, never, utcnow())
+    assert target is not None and target[0] is JobStatus.FAILED
+    assert str(target[1]["failure_reason"]).startswith("START_TIMEOUT")
+    assert target[1]["time_started"] is None  # nothing printed: the printer needs no bed clear
+    began = Report("p", Status.IDLE, Status.IDLE, start_timeout_seconds=60)
+    target = job_target(job, began, utcnow())
+    assert target is not None and "without reporting a result" in str(target[1]["failure_reason"])
