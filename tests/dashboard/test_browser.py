@@ -46,6 +46,7 @@ if not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)):
 from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 WAIT = 20
@@ -327,3 +328,81 @@ def test_api_docs_from_the_dashboard_link_with_authorize_and_try_it(
     assert status.text.strip() == "200"
     assert '"scopes"' in answer.text and '"read"' in answer.text
     assert console_errors(browser) == []  # no CSP violation, no failed load
+
+
+def test_stock_orders_events_keyboard_and_phone_width(
+    demo_server: dict[str, str], browser: Any
+) -> None:
+    url = demo_server["url"]
+    browser.set_window_size(1280, 900)
+    sign_in(browser, url, demo_server["full"])
+    browser.get_log("browser")
+
+    # keyboard: the skip link is the first stop, shows when focused and moves focus to the content
+    skip = browser.execute_script(
+        "return document.querySelector('a[href], button:not([hidden]), input, select, textarea,"
+        ' [tabindex]:not([tabindex="-1"])\')'
+    )
+    assert skip.get_attribute("class") == "skip"
+    browser.execute_script("arguments[0].focus()", skip)
+    top, height = browser.execute_script(
+        "const r = arguments[0].getBoundingClientRect(); return [r.top, r.height]", skip
+    )
+    assert top >= 0 and height > 0, "the focused skip link is on screen"
+    skip.send_keys(Keys.ENTER)
+    until(
+        browser, lambda d: d.execute_script("return document.activeElement.id") == "main", "focus"
+    )
+    browser.find_element(By.CSS_SELECTOR, 'nav a[data-page="stock"]').send_keys(Keys.ENTER)
+
+    # stock: out of stock, under its threshold, and plenty are told apart
+    def stock_class(sku: str) -> Any:
+        rows = browser.find_elements(By.CSS_SELECTOR, f'tr[data-sku="{sku}"]')
+        return rows[0].get_attribute("class") if rows else None
+
+    until(browser, lambda d: stock_class("PS-BLK") is not None, "the stock table")
+    assert (stock_class("CC-ORG"), stock_class("PS-WHT"), stock_class("PS-BLK")) == (
+        "out",
+        "low",
+        "",
+    )
+
+    # orders: Produce on the open demo order says what it did, in words
+    def demo_order() -> Any:
+        for row in browser.find_elements(By.CSS_SELECTOR, "tr[data-order]"):
+            if "DEMO-1001" in row.text:
+                return row
+        return None
+
+    until(browser, lambda d: demo_order(), "the open demo order")
+    click_in(browser, demo_order, "Produce")
+    until(browser, lambda d: "Produce:" in (demo_order().text if demo_order() else ""), "produced")
+
+    # events: the type filter keeps only the matching events (Produce queued jobs)
+    browser.find_element(By.CSS_SELECTOR, 'nav a[data-page="events"]').click()
+    typed = until(browser, lambda d: d.find_element(By.ID, "ev-type"), "the events filter")
+    typed.send_keys("job.*")
+
+    def shown_types(d: Any) -> set[str]:
+        return {
+            li.get_attribute("data-type")
+            for li in d.find_elements(By.CSS_SELECTOR, "#event-log li")
+        }
+
+    types = until(browser, shown_types, "job events from Produce")
+    assert all(t.startswith("job.") for t in types), types
+    typed.send_keys(Keys.CONTROL, "a")
+    typed.send_keys("no.such.event")
+    until(browser, lambda d: not shown_types(d), "an empty log for an unknown type")
+
+    # a phone: no page scrolls sideways
+    browser.set_window_size(390, 844)
+    for page in ("farm", "queue", "files", "stock", "events"):
+        browser.get(f"{url}/#{page}")
+        until(browser, lambda d: d.find_element(By.CSS_SELECTOR, "main h2"), f"the {page} page")
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"the {page} page is {overflow}px wider than a 390px phone"
+    browser.set_window_size(1280, 900)
+    assert console_errors(browser) == []
