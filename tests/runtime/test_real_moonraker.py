@@ -88,3 +88,82 @@ async def test_moonraker_print_survives_losing_the_printer(
     done = await farm.wait_job(job["id"], "completed", timeout=120)
     assert done["failure_reason"] is None
     assert (await farm.printer(printer))["awaiting_bed_clear"] is True
+
+
+async def test_moonraker_stop_bed_clear_heater_and_views_agree(
+    farm: Farm, moonraker: MoonrakerPeer
+) -> None:
+    """Stop through the API: Klippy cancels, the job is cancelled, the bed clear makes every
+    view idle; a heater target set through the API is Klippy's target."""
+    api = farm.api
+    connection = {"url": moonraker.url, "api_key": moonraker.api_key, "light_pin": LIGHT_PIN}
+    reply = await api.post(
+        "/printers",
+        json={
+            "name": "Klipper 2",
+            "protocol": "moonraker",
+            "model": "Klipper",
+            "connection": connection,
+        },
+        key="write",
+    )
+    assert reply.status == 201, reply.body
+    printer = reply.data["id"]
+    await farm.wait_for(lambda: farm.online(printer), timeout=60, what="Moonraker online")
+    file_id = await farm.add_file("stop.gcode", nozzle=None, content=big_gcode(lines=40_000))
+    job = await farm.enqueue(file_id, printer_id=printer)
+    api.farm.settings.command_timeout_seconds = 30
+    started = await api.post(f"/jobs/{job['id']}/start", key="control")
+    assert started.status == 200, started.body
+    await farm.wait_for(
+        lambda: api.farm.live.get(printer).status == "printing", timeout=60, what="printing"
+    )
+    assert (await farm.control(printer, "stop")).status == 200
+    assert (await farm.job(job["id"]))["status"] == "cancelled"
+
+    def klippy_state() -> str:
+        return str(moonraker.query("print_stats")["print_stats"]["state"])
+
+    await farm.wait_for(lambda: klippy_state() == "cancelled", timeout=30, what="Klippy cancelled")
+    assert (await farm.printer(printer))["awaiting_bed_clear"] is True
+    assert (await farm.control(printer, "clear_bed")).data["status"] == "idle"
+
+    async def views() -> dict[str, object]:
+        await api.farm.telemetry.settle()
+        listed = (await api.get("/printers", key="read")).data
+        return {
+            "live": api.farm.live.get(printer).status,
+            "status": (await farm.status(printer))["status"],
+            "detail": (await farm.printer(printer))["status"],
+            "list": next(p["status"] for p in listed if p["id"] == printer),
+        }
+
+    idle = dict.fromkeys(("live", "status", "detail", "list"), "idle")
+    seen: list[dict[str, object]] = []
+
+    async def agree() -> bool:
+        seen.append(await views())
+        return seen[-1] == idle
+
+    try:
+        await farm.wait_for(agree, timeout=10, what="every view idle")
+    except AssertionError as err:
+        raise AssertionError(f"views never agreed: last {seen[-1]}") from err
+
+    heat = await api.post(
+        f"/printers/{printer}/temperature", json={"heater": "bed", "target": 60}, key="control"
+    )
+    assert heat.status == 200, heat.body
+
+    def bed_target() -> float:
+        return float(moonraker.query("heater_bed")["heater_bed"]["target"])
+
+    await farm.wait_for(lambda: bed_target() == 60, timeout=10, what="Klippy's bed target 60")
+    await farm.wait_for(
+        lambda: api.farm.live.get(printer).target_bed_temp == 60, timeout=10, what="target seen"
+    )
+    cool = await api.post(
+        f"/printers/{printer}/temperature", json={"heater": "bed", "target": 0}, key="control"
+    )
+    assert cool.status == 200, cool.body
+    await farm.wait_for(lambda: bed_target() == 0, timeout=10, what="Klippy's bed target 0")
