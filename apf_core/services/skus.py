@@ -439,16 +439,14 @@ class ColorService:
 
 
 def _normalise_color(body: dict[str, Any]) -> dict[str, Any]:
-    """Hex codes and filament types are stored uppercase; names keep their spelling
-    (duplicates compare case-insensitively)."""
+    """Names, hex codes and filament types are stored uppercase, as the AutoPrintFarm
+    reference normalises them (duplicates compare case-insensitively)."""
     values = {
         k: v
         for k, v in body.items()
         if k in ("color_name", "hex_code", "filament_type", "is_active")
     }
-    if isinstance(values.get("color_name"), str):
-        values["color_name"] = values["color_name"].strip()
-    for name in ("hex_code", "filament_type"):
+    for name in ("color_name", "hex_code", "filament_type"):
         if isinstance(values.get(name), str):
             values[name] = values[name].strip().upper()
     return values

@@ -86,6 +86,7 @@ async def test_duplicates(api):
     assert color.status == 201, color.body
     assert color.data["hex_code"] == "#1A1A2B"
     assert color.data["filament_type"] == "PLA"
+    assert color.data["color_name"] == "GALAXY BLACK"  # stored uppercase, as the reference says
     assert set(color.data) >= {
         "id",
         "color_name",
@@ -235,8 +236,8 @@ async def test_colors_list_and_filament_types(empty_api):
     assert "meta" not in listed.body
     assert len(listed.data) == 3
     pla = await api.get("/colors", params={"filament_type": "PLA"})
-    assert {c["color_name"] for c in pla.data} == {"Red", "Green"}
-    blue = next(c for c in listed.data if c["color_name"] == "Blue")
+    assert {c["color_name"] for c in pla.data} == {"RED", "GREEN"}
+    blue = next(c for c in listed.data if c["color_name"] == "BLUE")
     off = await api.patch(f"/colors/{blue['id']}", json={"is_active": False})
     assert off.data["is_active"] is False
     assert (await api.get("/colors/filament-types")).data == ["PLA"]

@@ -165,7 +165,7 @@ async def test_colors_filters(api):
         "/colors", json={"color_name": "Ink", "hex_code": "#111111", "filament_type": "ABS"}
     )
     abs_rows = (await api.get("/colors", params={"filament_type": "ABS"})).data
-    assert [c["color_name"] for c in abs_rows] == ["Ink"]
+    assert [c["color_name"] for c in abs_rows] == ["INK"]
     assert (await api.get("/colors", params={"is_active": "false"})).data == []
     assert_error(await api.get("/colors", params={"is_active": "0"}), 400, "VALIDATION_ERROR")
 
