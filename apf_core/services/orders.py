@@ -14,14 +14,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import BadRequest, Conflict, NotFound, ValidationFailed
-from ..storage.tables.catalogue import skus
 from ..storage.tables.orders import assembly_tasks, order_items, orders
 from ..storage.tables.spine import jobs
 from ..timeutil import new_id, utcnow
 from .common import count, fetch_page, project
 from .order_fulfilment import check_fulfillable, deduct
+from .order_lines import item_row
 from .order_production import OrderProduction
-from .stock import fg_for_sku
 
 if TYPE_CHECKING:
     from ..farm import Farm
@@ -241,7 +240,7 @@ class OrderService:
         now = utcnow()
         order_id = new_id()
         items = [
-            await self._item_row(conn, spec, index, order_id, now + timedelta(microseconds=index))
+            await item_row(conn, spec, index, order_id, now + timedelta(microseconds=index))
             for index, spec in enumerate(body["items"])
         ]
         total = body.get("total_revenue")
@@ -269,34 +268,6 @@ class OrderService:
         view = await self._full(conn, row)
         await self.farm.events.emit(conn, "order.created", view)
         return view
-
-    async def _item_row(
-        self,
-        conn: AsyncConnection,
-        spec: dict[str, Any],
-        index: int,
-        order_id: str,
-        created_at: datetime,
-    ) -> dict[str, Any]:
-        """Line ``index`` of an order, matched to its SKU (and finished good); a line the
-        catalogue has no SKU for is refused."""
-        sku = await self._match_sku(conn, spec, index)
-        fg = await fg_for_sku(conn, sku["id"])
-        return {
-            "id": new_id(),
-            "order_id": order_id,
-            "product_sku_id": sku["id"],
-            "finished_good_id": fg["id"] if fg else None,
-            "sku": spec["sku"],
-            "product_name": spec["product_name"],
-            "quantity": spec["quantity"],
-            "unit_price": spec["unit_price"],
-            "total_price": spec["unit_price"] * spec["quantity"],
-            "quantity_fulfilled": 0,
-            "fulfillment_status": "pending",
-            "notes": spec.get("notes"),
-            "created_at": created_at,  # a microsecond apart: keeps the given line order
-        }
 
     async def update(self, order_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         async with self.db.begin() as conn:
@@ -419,30 +390,6 @@ class OrderService:
         }
 
     # --- helpers -------------------------------------------------------------------
-    async def _match_sku(
-        self, conn: AsyncConnection, spec: dict[str, Any], index: int
-    ) -> dict[str, Any]:
-        if spec.get("product_sku_id"):
-            row = (
-                (await conn.execute(select(skus).where(skus.c.id == spec["product_sku_id"])))
-                .mappings()
-                .first()
-            )
-            if row is None:
-                raise BadRequest(
-                    f"Unknown product_sku_id {spec['product_sku_id']}", code="INVALID_PRODUCT_SKU"
-                )
-            return dict(row)
-        row = (await conn.execute(select(skus).where(skus.c.sku == spec["sku"]))).mappings().first()
-        if row is None:
-            raise BadRequest(
-                f"items[{index}].sku: no SKU '{spec['sku']}' in the catalogue; create it "
-                "first or give product_sku_id",
-                code="INVALID_PRODUCT_SKU",
-                field=f"items[{index}].sku",
-            )
-        return dict(row)
-
     async def _items(self, conn: AsyncConnection, order_id: str) -> Rows:
         rows = await conn.execute(
             select(order_items)

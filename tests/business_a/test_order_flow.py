@@ -377,3 +377,29 @@ async def test_external_data_is_never_returned(api):
         assert "external_data" not in str(reply.body)
         assert "token" not in str(reply.body)
         assert "finished_good_id" not in str(reply.body)
+
+
+async def test_order_line_takes_the_product_name_from_the_catalogue(api):
+    await make_sku(api, (await make_product(api, "Lamp"))["id"], "LAMP-RED")
+    order = await api.post(
+        "/orders",
+        json={
+            "customer_name": "Cy",
+            "items": [{"sku": "LAMP-RED", "quantity": 2, "unit_price": 900}],
+        },
+    )
+    assert order.status == 201, order.body
+    line = order.data["items"][0]
+    assert (line["product_name"], line["total_price"]) == ("Lamp", 1800)
+    before = len((await api.get("/orders")).data)
+    unpriced = await api.post(
+        "/orders", json={"customer_name": "Cy", "items": [{"sku": "LAMP-RED", "quantity": 1}]}
+    )
+    assert (unpriced.status, unpriced.code) == (400, "VALIDATION_ERROR")
+    assert unpriced.body["details"] == [
+        {
+            "field": "items.0.unit_price",
+            "message": "is required: the catalogue has no price for SKU LAMP-RED",
+        }
+    ]
+    assert len((await api.get("/orders")).data) == before  # nothing half-created

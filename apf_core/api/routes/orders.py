@@ -29,9 +29,9 @@ _CUSTOMER: dict[Any, Any] = {
 }
 ITEM = {
     vol.Required("sku"): text(100, 1),
-    vol.Required("product_name"): text(200, 1),
+    vol.Optional("product_name"): text(200, 1),
     vol.Required("quantity"): integer(1, 100000),
-    vol.Required("unit_price"): CENTS,
+    vol.Optional("unit_price"): CENTS,
     vol.Optional("product_sku_id"): nullable(ID),
     vol.Optional("notes"): nullable(text(2000)),
 }
