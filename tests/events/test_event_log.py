@@ -102,7 +102,8 @@ async def test_rolled_back_events_are_not_stored(api: Api) -> None:
     async with api.farm.db.begin() as conn:
         await api.farm.events.emit(conn, "test.kept", {"n": 1})
     reply = await api.get("/events", key="read", params={"after": start})
-    assert [e["type"] for e in reply.data] == ["test.kept"]
+    # the demo printers may come online meanwhile: only this test's events count
+    assert [e["type"] for e in reply.data if e["type"].startswith("test.")] == ["test.kept"]
 
 
 async def test_openapi_lists_the_stream_and_webhooks(api: Api) -> None:
