@@ -26,8 +26,22 @@ from apf_core.storage.db import Database, sqlite_url
 sys.path.append(str(Path(__file__).resolve().parent.parent / "custom_components" / "autoprintfarm"))
 
 PG_URL = os.environ.get("APF_TEST_DATABASE_URL")
+# every JSON success the server sends in a test is validated against its documented schema
+os.environ.setdefault("APF_CHECK_RESPONSES", "1")
 
 pytest_plugins = ["tests.secret_audit"]
+
+
+@pytest.fixture(autouse=True)
+def _responses_match_their_schema() -> Iterator[None]:
+    """A response that departs from its OpenAPI schema fails the test that caused it, even
+    when the test did not look at the status (apf_core.api.response_check)."""
+    from apf_core.api.response_check import MISMATCHES
+
+    MISMATCHES.clear()
+    yield
+    found, MISMATCHES[:] = list(MISMATCHES), []
+    assert not found, "responses departed from their documented schema:\n" + "\n".join(found)
 
 
 @pytest.fixture(autouse=True)
@@ -137,7 +151,9 @@ def pg_pool() -> Iterator[PgSchemaPool | None]:
 
 @pytest.fixture(params=BACKENDS)
 async def database(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    sqlite_template: Path,
     pg_pool: PgSchemaPool | None,
 ) -> AsyncIterator[Database]:
     """A fresh, migrated database per test: always SQLite, and PostgreSQL when configured."""

@@ -22,6 +22,8 @@ from .errors import ApiError, http_status
 from .framework import BASE_PATH, Ctx, Route, RouteTable, error_body, json_response
 from .framework import validate as _validate
 from .ratelimit import RateLimiter
+from .response_check import check as _check_response
+from .response_check import checking_enabled
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -63,8 +65,9 @@ def create_app(farm: Farm) -> web.Application:
     routes = all_routes()
     app[ROUTES] = routes
     app[_SPEC] = {}
+    check_responses = checking_enabled()
     for route in routes:
-        handler = _wrap(route)
+        handler = _wrap(route, check_responses)
         app.router.add_route(route.method, BASE_PATH + route.path, handler)
         if route.method == "GET" and not route.websocket:
             app.router.add_route("HEAD", BASE_PATH + route.path, handler)
@@ -84,7 +87,9 @@ async def _run_shutdown_hooks(app: web.Application) -> None:
             _LOGGER.exception("shutdown hook failed")
 
 
-def _wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def _wrap(
+    route: Route, check_responses: bool = False
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handler(request: web.Request) -> web.StreamResponse:
         app = request.app
         key = None
@@ -119,7 +124,8 @@ def _wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]
             query=query,
             body=body,
         )
-        return await route.handler(ctx)
+        response = await route.handler(ctx)
+        return _check_response(route, response) if check_responses else response
 
     handler.__name__ = route.handler.__name__
     return handler

@@ -97,6 +97,7 @@ class RouteTable:
         summary: str,
         body: dict[Any, Any] | vol.Schema | None = None,
         query: dict[Any, Any] | vol.Schema | None = None,
+        response: dict[Any, Any] | list[Any] | vol.Schema | None = None,
         **options: Any,
     ) -> Callable[[Handler], Handler]:
         def decorate(handler: Handler) -> Handler:
@@ -110,6 +111,8 @@ class RouteTable:
                     tag=self.tag,
                     body=_schema(body),
                     query=_schema(query, extra=vol.REMOVE_EXTRA),
+                    # strict: a field the server sends must be documented
+                    response=_schema(response),
                     description=options.pop("description", None)
                     or inspect.cleandoc(handler.__doc__ or ""),
                     **options,
@@ -136,7 +139,7 @@ class RouteTable:
 
 
 def _schema(
-    value: dict[Any, Any] | vol.Schema | None, extra: int = vol.PREVENT_EXTRA
+    value: dict[Any, Any] | list[Any] | vol.Schema | None, extra: int = vol.PREVENT_EXTRA
 ) -> vol.Schema | None:
     if value is None or isinstance(value, vol.Schema):
         return value
