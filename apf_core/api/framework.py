@@ -25,6 +25,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ..errors import ValidationFailed
+from . import validation_words
 
 if TYPE_CHECKING:
     from ..farm import Farm
@@ -192,25 +193,20 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 
 
 def validate(schema: vol.Schema, data: Any, where: str) -> Any:
-    """``data`` checked by ``schema``; a 400 ``VALIDATION_ERROR`` naming each field otherwise."""
+    """``data`` checked by ``schema``; a 400 ``VALIDATION_ERROR`` naming each field and saying
+    in words what it wants otherwise."""
     try:
         return schema(data)
     except vol.MultipleInvalid as err:
         details = [
-            {"field": ".".join(str(p) for p in e.path) or where, "message": _vol_message(e)}
+            {
+                "field": ".".join(str(p) for p in e.path) or where,
+                "message": validation_words.message(schema, e),
+            }
             for e in err.errors
         ]
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
         raise ValidationFailed(f"Invalid {where}: {summary}", extra={"details": details}) from None
-
-
-def _vol_message(error: vol.Invalid) -> str:
-    message = error.msg
-    if message.startswith("extra keys not allowed"):
-        return "unknown field"
-    if message == "required key not provided":
-        return "is required"
-    return message
 
 
 # --- reusable schema pieces -----------------------------------------------------
@@ -222,7 +218,7 @@ MAX_INT = 2**31 - 1
 
 def _not_bool(value: Any) -> Any:
     if isinstance(value, bool):
-        raise vol.Invalid("expected int")
+        raise vol.Invalid("must be an integer, not true or false")
     return value
 
 

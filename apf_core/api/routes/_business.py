@@ -9,7 +9,7 @@ import voluptuous as vol
 from ...timeutil import parse_iso
 
 ID = vol.All(str, vol.Length(min=1, max=64))
-HEX = vol.All(str, vol.Match(r"^#[0-9A-Fa-f]{6}$", msg="must look like #RRGGBB"))
+HEX = vol.All(str, vol.Match(r"^#[0-9A-Fa-f]{6}$", msg="must be a hex colour like #FF8800"))
 
 
 def integer(min_value: int | None = None, max_value: int | None = None) -> vol.All:
@@ -20,12 +20,18 @@ def integer(min_value: int | None = None, max_value: int | None = None) -> vol.A
             raise vol.Invalid("expected an integer")
         return value
 
-    return vol.All(check, vol.Range(min=min_value, max=max_value))
+    return vol.All(int, check, vol.Range(min=min_value, max=max_value))
 
 
 #: money columns are 32-bit INTEGER cents: at most 21,474,836.47 in the currency
 MAX_CENTS = 2**31 - 1
 CENTS = integer(0, MAX_CENTS)
+#: a SKU's selling price (its finished good's ``unit_price``); null clears it
+PRICE = vol.Any(
+    None,
+    CENTS,
+    msg=f"must be a price in whole cents: an integer from 0 to {MAX_CENTS}, or null",
+)
 
 
 def iso_datetime(value: Any) -> Any:

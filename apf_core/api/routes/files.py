@@ -171,7 +171,9 @@ MAX_FORM_VALUE = 1024
         vol.Required("name"): safe_filename,
         vol.Required("storage_key"): text(500, 1),
         vol.Optional("product_id"): nullable(text(36, 1)),
-        vol.Optional("number_of_units", default=1): vol.All(_count, vol.Range(min=1, max=100000)),
+        vol.Optional("number_of_units", default=1): vol.All(
+            int, _count, vol.Range(min=1, max=100000)
+        ),
     },
     body_kind="json_or_multipart",
     status=201,
@@ -260,15 +262,12 @@ async def delete_file(ctx: Ctx) -> web.StreamResponse:
     summary="Download the file's bytes",
     response_kind="print_file",
     errors=("FILE_NOT_FOUND",),
-    description="The current version as an attachment with the file's name (range requests "
-    "work).",
+    description="The current version as an attachment with the file's name (range requests work).",
 )
 async def download_file(ctx: Ctx) -> web.StreamResponse:
     found = await FileAdmin(ctx.farm).download(ctx.params["id"])
     ascii_name = found.filename.encode("ascii", "replace").decode().replace("?", "_")
-    disposition = (
-        f'attachment; filename="{ascii_name}"; filename*=UTF-8\'\'{quote(found.filename)}'
-    )
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(found.filename)}"
     return web.FileResponse(
         found.path,
         headers={"Content-Type": found.content_type, "Content-Disposition": disposition},
