@@ -12,6 +12,7 @@ import voluptuous_openapi
 
 from .. import __version__
 from ..files.metadata import PRINT_FILE_TYPES
+from ..services.row_schema import any_json
 from .framework import BASE_PATH, Route
 
 _PARAM = re.compile(r"{(\w+)}")
@@ -26,6 +27,7 @@ _ENVELOPE_ERROR = {
         "details": {"type": "array", "items": {"type": "object"}},
     },
 }
+_ANY_JSON = {"type": ["object", "array", "string", "number", "boolean", "null"]}
 _STATUS_TEXT = {200: "OK", 201: "Created"}
 _BYTES = {"type": "string", "format": "binary"}
 _TEXT = {"type": "string"}
@@ -77,6 +79,10 @@ _UPLOAD_FORM = {
 
 def _convert(schema: vol.Schema) -> dict[str, Any]:
     def fallback(value: Any) -> Any:
+        if value is any_json:
+            return _ANY_JSON
+        if isinstance(value, vol.Date):
+            return {"type": "string", "format": "date"}
         # plain functions (custom checks) cannot be described; everything else can
         if isinstance(value, types.FunctionType):
             return {}

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from ...drivers.base import SPEED_LEVELS
 from ...services.printer_control import PrinterControlService
+from ...services.printer_schemas import GCODE_SENT, POWER_SET, SPEED_SET
 from ..framework import Ctx, RouteTable, ok, text
 
 routes = RouteTable("Printers", "Printers, their live status and physical control.")
@@ -17,6 +18,7 @@ _ERRORS = ("PRINTER_PRINTING", "HUB_OFFLINE", "HUB_COMMAND_FAILED", "CAPABILITY_
     "/printers/{id}/gcode",
     scope="control",
     summary="Send G-code",
+    response=GCODE_SENT,
     body={vol.Required("script"): text(10000, 1)},
     errors=_ERRORS,
     description="Like SimplyPrint's SendGcode: lines separated by newlines. Refused while "
@@ -31,6 +33,7 @@ async def send_gcode(ctx: Ctx) -> web.StreamResponse:
     "/printers/{id}/speed",
     scope="control",
     summary="Set the print speed",
+    response=SPEED_SET,
     body={vol.Required("level"): vol.In(tuple(SPEED_LEVELS))},
     errors=_ERRORS,
     description="Bambu speed levels; Klipper and OctoPrint get `M220` with "
@@ -45,6 +48,7 @@ async def set_speed(ctx: Ctx) -> web.StreamResponse:
     "/printers/{id}/power",
     scope="control",
     summary="Switch a power device",
+    response=POWER_SET,
     body={vol.Required("device"): text(120, 1), vol.Required("on"): bool},
     errors=_ERRORS,
     description="Moonraker `[power]` devices. Refused while printing.",

@@ -11,6 +11,18 @@ from ...errors import BadRequest
 from ...lifecycle.status import STATUS_SCHEMA
 from ...services.hubs import HubService
 from ...services.printer_control import PrinterControlService
+from ...services.printer_schemas import (
+    FILAMENT_LOAD,
+    FILAMENT_UNLOAD,
+    PRINTER,
+    PRINTER_CONTROL,
+    PRINTER_DELETED,
+    PRINTER_DETAIL,
+    PRINTER_LIGHT,
+    PRINTER_STATS,
+    PRINTER_TEMPERATURE,
+    PRINTER_WITH_CAPABILITIES,
+)
 from ...services.printers import PROTOCOLS, STATUSES, PrinterService
 from ..framework import BOOL_STRING, Ctx, RouteTable, created, nullable, ok, text
 
@@ -49,6 +61,7 @@ PATCH = {
     "/printers",
     scope="read",
     summary="List printers",
+    response=[PRINTER],
     query={
         vol.Optional("is_active"): BOOL_STRING,
         vol.Optional("status"): vol.In(STATUSES),
@@ -65,6 +78,7 @@ async def list_printers(ctx: Ctx) -> web.StreamResponse:
     "/printers",
     scope="write",
     summary="Register a printer",
+    response=PRINTER_DETAIL,
     body=CREATE,
     status=201,
     errors=("PRINTER_NAME_TAKEN", "HUB_NOT_FOUND"),
@@ -87,12 +101,20 @@ async def _check_hub(ctx: Ctx) -> None:
         await HubService(ctx.farm).get(hub_id)  # 404 HUB_NOT_FOUND
 
 
-@routes.get("/printers/stats", scope="read", summary="Printer counts by status")
+@routes.get(
+    "/printers/stats", scope="read", summary="Printer counts by status", response=PRINTER_STATS
+)
 async def printer_stats(ctx: Ctx) -> web.StreamResponse:
     return ok(await PrinterService(ctx.farm).stats())
 
 
-@routes.get("/printers/{id}", scope="read", summary="Get a printer", errors=("PRINTER_NOT_FOUND",))
+@routes.get(
+    "/printers/{id}",
+    scope="read",
+    summary="Get a printer",
+    errors=("PRINTER_NOT_FOUND",),
+    response=PRINTER_WITH_CAPABILITIES,
+)
 async def get_printer(ctx: Ctx) -> web.StreamResponse:
     return ok(await PrinterService(ctx.farm).get(ctx.params["id"]))
 
@@ -101,6 +123,7 @@ async def get_printer(ctx: Ctx) -> web.StreamResponse:
     "/printers/{id}",
     scope="write",
     summary="Update a printer",
+    response=PRINTER_DETAIL,
     body=PATCH,
     errors=("PRINTER_NOT_FOUND", "PRINTER_NAME_TAKEN", "HUB_NOT_FOUND"),
 )
@@ -112,7 +135,11 @@ async def update_printer(ctx: Ctx) -> web.StreamResponse:
 
 
 @routes.delete(
-    "/printers/{id}", scope="write", summary="Remove a printer", errors=("PRINTER_PRINTING",)
+    "/printers/{id}",
+    scope="write",
+    summary="Remove a printer",
+    errors=("PRINTER_PRINTING",),
+    response=PRINTER_DELETED,
 )
 async def delete_printer(ctx: Ctx) -> web.StreamResponse:
     return ok(await PrinterService(ctx.farm).delete(ctx.params["id"]))
@@ -133,6 +160,7 @@ async def printer_status(ctx: Ctx) -> web.StreamResponse:
     "/printers/{id}/control",
     scope="control",
     summary="Pause, resume, stop, clear the bed, home or cool down",
+    response=PRINTER_CONTROL,
     body={
         vol.Required("action"): vol.In(
             ("pause", "resume", "stop", "clear_bed", "home", "cooldown")
@@ -164,6 +192,7 @@ def _light_state(value: Any) -> bool:
     "/printers/{id}/light",
     scope="control",
     summary="Switch the chamber light",
+    response=PRINTER_LIGHT,
     body={
         vol.Required("state"): vol.Any(bool, vol.In(("on", "off", "ON", "OFF", "On", "Off")), str)
     },
@@ -178,6 +207,7 @@ async def printer_light(ctx: Ctx) -> web.StreamResponse:
     "/printers/{id}/maintenance",
     scope="write",
     summary="Enter or leave maintenance",
+    response=PRINTER_DETAIL,
     body={
         vol.Required("in_maintenance"): bool,
         vol.Optional("maintenance_type"): nullable(text(120)),
@@ -209,6 +239,7 @@ def _temperature_body(value: dict[str, Any]) -> dict[str, Any]:
     "/printers/{id}/temperature",
     scope="control",
     summary="Set a heater target",
+    response=PRINTER_TEMPERATURE,
     body=vol.Schema(
         vol.All(
             {
@@ -231,6 +262,7 @@ async def printer_temperature(ctx: Ctx) -> web.StreamResponse:
     "/printers/{id}/filament/load",
     scope="control",
     summary="Load filament",
+    response=FILAMENT_LOAD,
     body={
         vol.Optional("tray_id", default=254): vol.All(
             int, vol.Any(vol.Range(min=0, max=15), 254, msg="must be 0-15 (AMS) or 254 (external)")
@@ -250,6 +282,12 @@ async def filament_load(ctx: Ctx) -> web.StreamResponse:
     )
 
 
-@routes.post("/printers/{id}/filament/unload", scope="control", summary="Unload filament", body={})
+@routes.post(
+    "/printers/{id}/filament/unload",
+    scope="control",
+    summary="Unload filament",
+    body={},
+    response=FILAMENT_UNLOAD,
+)
 async def filament_unload(ctx: Ctx) -> web.StreamResponse:
     return ok(await PrinterService(ctx.farm).filament(ctx.params["id"], "filament_unload"))
