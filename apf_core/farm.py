@@ -2,7 +2,8 @@
 
 Routes reach services through it. The runtime parts (drivers, hub link, event
 delivery, dispatcher) are typed attributes, ``None`` until :mod:`apf_core.wiring`
-starts them (and on a farm started with ``runtime_modules=False``).
+starts them (and on a farm started with ``runtime_modules=False``, and in a process
+that does not lead the farm: see :mod:`apf_core.runtime.leader`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from .events.hub import EventHub
     from .events.settings import EventSettings
     from .runtime.hubs import HubRuntime
+    from .runtime.leader import Leadership
     from .services.job_reads import SkuLookup
     from .services.keys import KeyService
     from .telemetry import TelemetryBridge
@@ -74,6 +76,8 @@ class Farm:
         self.event_hub: EventHub | None = None
         self.webhook_worker: WebhookWorker | None = None
         self.dispatcher: Dispatcher | None = None
+        #: which process of the farm leads (runs the parts above but the event hub)
+        self.leadership: Leadership | None = None
         #: run when the HTTP server shuts down, before it waits for open connections
         self.http_shutdown_hooks: list[Stopper] = []
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from .runtime import dispatch, drivers, events, hubs
+from .runtime import dispatch, drivers, events, hubs, leader
 from .services.production_effects import ProductionEffects
 from .services.skus import SkuService
 
@@ -28,14 +28,28 @@ async def start_production(farm: Farm) -> None:
     (farm.settings.data_dir / "images").mkdir(parents=True, exist_ok=True)
 
 
-#: start order: drivers (farm.control, .drivers, .telemetry, .reload_printers), the
-#: remote-hub link (.hub_link, needs the drivers), production effects (.sku_lookup),
-#: event delivery (.event_hub, .webhook_worker, .event_settings, .event_keys) and the
-#: dispatcher (.dispatcher)
-RUNTIME: tuple[StartStep, ...] = (
+#: what only the leading process runs (see :mod:`apf_core.runtime.leader`), in start
+#: order: drivers (farm.control, .drivers, .telemetry, .reload_printers), the remote-hub
+#: link (.hub_link, needs the drivers), webhook delivery and retention (.webhook_worker)
+#: and the dispatcher (.dispatcher)
+LEADER_PARTS: tuple[StartStep, ...] = (
     drivers.start,
     hubs.start,
+    events.start_delivery,
+    dispatch.start,
+)
+
+
+async def start_leadership(farm: Farm) -> Stopper:
+    """Leads at once on SQLite; on PostgreSQL one process of the farm leads at a time."""
+    return await leader.start(farm, LEADER_PARTS)
+
+
+#: start order (every process): production effects (.sku_lookup), the event hub
+#: (.event_hub, .event_settings, .event_keys), then leadership (.leadership), which
+#: starts :data:`LEADER_PARTS` while this process leads
+RUNTIME: tuple[StartStep, ...] = (
     start_production,
     events.start,
-    dispatch.start,
+    start_leadership,
 )

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,6 +43,7 @@ EVENT_LOCK_KEY = 0x415046_4556454E
 #: telemetry types that are coalesced and expire (see apf_core.events.retention)
 TELEMETRY_TYPES = frozenset({"printer.status", "job.progress"})
 MAX_TYPE_LENGTH = 64
+MAX_LOCAL_IDS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,11 @@ class EventBus:
         self._coalesced: GroupWriter[tuple[str, Any]] = GroupWriter(db, self._write_coalesced)
         #: types that went through :meth:`emit_coalesced` (they expire like telemetry)
         self.coalesced_types: set[str] = set(TELEMETRY_TYPES)
+        #: this process, in the NOTIFY that tells other processes about new events
+        self.origin = uuid.uuid4().hex
+        self.channel = db.channel("events")
+        #: ids this process wrote and its fan-out has not passed yet (see :meth:`is_remote`)
+        self._local_ids: set[int] = set()
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         self._subscribers.append(subscriber)
@@ -161,9 +168,22 @@ class EventBus:
             except Exception:
                 _LOGGER.exception("could not write held %s event", type_)
 
-    def publish(self, event: Event) -> None:
-        """Tell live subscribers; a failing subscriber never blocks the others."""
+    def is_remote(self, event_id: int) -> bool:
+        """True for an event another process wrote; the fan-out asks once per event id."""
+        if event_id in self._local_ids:
+            self._local_ids.discard(event_id)
+            return False
+        return True
+
+    def forget_before(self, event_id: int) -> None:
+        """Drop remembered ids up to ``event_id`` (rolled back or already passed)."""
+        self._local_ids = {i for i in self._local_ids if i > event_id}
+
+    def publish(self, event: Event, *, skip: Subscriber | None = None) -> None:
+        """Tell live subscribers (but ``skip``); a failing subscriber never blocks the others."""
         for subscriber in tuple(self._subscribers):
+            if subscriber == skip:
+                continue
             try:
                 subscriber(event)
             except Exception:
@@ -174,8 +194,11 @@ class EventBus:
     ) -> None:
         if not items:
             return
-        if conn.dialect.name == "postgresql":
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOCK_KEY})
+        if conn.dialect.name == "postgresql":  # NOTIFY wakes the other processes' fan-out
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:key), pg_notify(:channel, :origin)"),
+                {"key": EVENT_LOCK_KEY, "channel": self.channel, "origin": self.origin},
+            )
         rows = [{"type": t, "created_at": when, "payload": data} for t, when, data in items]
         if len(rows) == 1:
             ids = [
@@ -186,7 +209,10 @@ class EventBus:
         else:  # one multi-row statement; ids come back in the order of the rows
             statement = insert(events).returning(events.c.id, sort_by_parameter_order=True)
             ids = list((await conn.execute(statement, rows)).scalars())
+        if len(self._local_ids) > MAX_LOCAL_IDS:  # ids of rolled-back transactions
+            self._local_ids.clear()
         for (type_, when, data), event_id in zip(items, ids, strict=True):
             event = Event(id=int(event_id), type=type_, time=when, data=data)
+            self._local_ids.add(event.id)
             self._db.after_commit(conn, lambda e=event: self.publish(e))  # type: ignore[misc]
         items.clear()

@@ -4,7 +4,10 @@ One pump task moves events to clients strictly in id order. It learns about new
 events from the in-process bus (fast path: the next id in sequence) and reads
 the outbox whenever the sequence has a hole or the poll interval passes, so
 events written by another process, or published out of order, are never
-skipped. Every event is serialised once and put on each matching client's
+skipped. On PostgreSQL a NOTIFY from another process's event-writing transaction
+wakes the pump at once (:meth:`EventHub.notified`), and events written by other
+processes are also published to this process's bus (its caches, dispatcher and
+drivers follow them). Every event is serialised once and put on each matching client's
 bounded queue; a client whose queue is full is dropped (never awaited), so a
 slow consumer cannot slow the server or the other clients.
 """
@@ -93,6 +96,8 @@ class EventHub:
         self.streams_by_key: dict[str, int] = {}
         self._pending: dict[int, Event] = {}
         self._wake = asyncio.Event()
+        #: another process said it committed events: read the outbox at the next wake
+        self._remote = False
         self._task: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self.dispatched = 0
@@ -132,6 +137,12 @@ class EventHub:
     def unregister(self, client: StreamClient) -> None:
         self.clients.discard(client)
 
+    def notified(self, origin: str) -> None:
+        """A NOTIFY on the events channel; ``origin`` names the writing process."""
+        if origin != self.bus.origin:
+            self._remote = True
+            self._wake.set()
+
     def _on_event(self, event: Event) -> None:
         if event.id > self.last_id:
             self._pending[event.id] = event
@@ -146,6 +157,7 @@ class EventHub:
             except TimeoutError:
                 poll = True
             self._wake.clear()
+            poll, self._remote = poll or self._remote, False
             try:
                 await self._drain(poll)
             except asyncio.CancelledError:
@@ -169,15 +181,17 @@ class EventHub:
                 break
         # anything still pending is re-checked at the next poll
         self._pending = {k: v for k, v in self._pending.items() if k > self.last_id}
+        self.bus.forget_before(self.last_id)
 
     def _dispatch(self, event: Event) -> None:
         if event.id <= self.last_id:
             return
         self.last_id = event.id
         self.dispatched += 1
-        if not self.clients:
-            return
-        frame = event_frame(event)
-        for client in tuple(self.clients):
-            if not client.offer(frame):
-                self.clients.discard(client)
+        if self.clients:
+            frame = event_frame(event)
+            for client in tuple(self.clients):
+                if not client.offer(frame):
+                    self.clients.discard(client)
+        if self.bus.is_remote(event.id):
+            self.bus.publish(event, skip=self._on_event)

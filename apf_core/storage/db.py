@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
@@ -79,6 +80,32 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @property
+    def farm_key(self) -> int:
+        """A signed 64-bit number naming this farm's data: the database and schema on
+        PostgreSQL (advisory lock keys and NOTIFY channels of different farms differ)."""
+        parsed = make_url(self.url)
+        name = f"{parsed.host}:{parsed.port}/{parsed.database}/{self.schema or 'public'}"
+        digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big", signed=True)
+
+    def channel(self, topic: str) -> str:
+        """The NOTIFY channel of ``topic`` for this farm (channels are per database)."""
+        return f"apf_{topic}_{self.farm_key & 0xFFFFFFFFFFFFFFFF:016x}"
+
+    async def connect_raw(self, **server_settings: str) -> Any:
+        """A dedicated asyncpg connection outside the pool (PostgreSQL only), with the
+        schema of this database; for a session-long lock and LISTEN."""
+        import asyncpg
+
+        parsed = make_url(self.url).set(drivername="postgresql")
+        settings = dict(server_settings)
+        if self.schema:
+            settings["search_path"] = self.schema
+        return await asyncpg.connect(
+            parsed.render_as_string(hide_password=False), server_settings=settings
+        )
 
     async def migrate(self) -> None:
         """Create or upgrade the schema to every head (runs at start-up)."""

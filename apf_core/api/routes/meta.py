@@ -62,7 +62,9 @@ async def api_root(ctx: Ctx) -> web.StreamResponse:
 
 @routes.get("/health", scope=None, auth=False, summary="Liveness check")
 async def health(ctx: Ctx) -> web.StreamResponse:
-    return ok({"status": "ok", "version": __version__})
+    leadership = ctx.farm.leadership
+    role = leadership.role if leadership is not None else "follower"
+    return ok({"status": "ok", "version": __version__, "role": role})
 
 
 @routes.get("/openapi.json", scope=None, auth=False, summary="OpenAPI 3.1 document")
