@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from ..services.catalogue import ProductService
+from ..services.colors import ColorService
 from ..services.inventory import InventoryService
 from ..services.kits import KitService
 from ..services.orders import OrderService
-from ..services.skus import ColorService, SkuService
+from ..services.skus import SkuService
 from ..storage.tables.spine import print_files
 
 if TYPE_CHECKING:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import voluptuous as vol
 from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -17,6 +18,7 @@ from ..timeutil import new_id, utcnow
 from .bom import children_of, consume_inventory_item, inventory_of
 from .common import fetch_page, project
 from .conflicts import field_error
+from .row_schema import row_schema
 from .stock import fg_for_sku, fg_row, move_stock
 
 if TYPE_CHECKING:
@@ -63,6 +65,11 @@ WIKI_FIELDS = (
     "updated_at",
     "content",
     "sections",
+)
+TASK_SCHEMA = row_schema(
+    T,
+    TASK_FIELDS,
+    {"task_type": vol.In(TASK_TYPES), "status": vol.In(TASK_STATUSES), "is_assigned": bool},
 )
 _ORDER = case(
     {"in_progress": 0, "pending": 1, "completed": 2, "cancelled": 3}, value=T.c.status, else_=4

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import voluptuous as vol
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..storage.tables import metadata
 from ..storage.tables.catalogue import bom_children, bom_inventory, finished_goods, products, skus
 from ..timeutil import utcnow
+from .row_schema import nullable
 from .stock import status_for
 
 #: unit-counted material tables (owned by the materials area) a BOM may reference
@@ -171,6 +173,32 @@ async def kit_numbers(
         "children": children,
         "inventory": inventory,
     }
+
+
+BOM_SCHEMA = {
+    vol.Required("sku_id"): str,
+    vol.Required("is_composite"): bool,
+    vol.Required("available_to_build"): int,
+    vol.Required("children"): [
+        {
+            vol.Required("child_sku_id"): str,
+            vol.Required("quantity_required"): int,
+            vol.Required("child_sku"): str,
+            vol.Required("child_color"): nullable(str),
+            vol.Required("child_is_composite"): bool,
+            vol.Required("child_ready_stock"): int,
+        }
+    ],
+    vol.Required("inventory"): [
+        {
+            vol.Required("inventory_item_id"): str,
+            vol.Required("quantity_required"): int,
+            vol.Required("item_name"): nullable(str),
+            vol.Required("remaining"): int,
+            vol.Required("unit"): str,
+        }
+    ],
+}
 
 
 def bom_view(sku_id: str, is_composite: bool, numbers: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from ..storage.tables.wiki import wiki_articles
 from ..timeutil import new_id, utcnow
 from .common import fetch_one, fetch_page, project
 from .conflicts import unique_conflicts
+from .row_schema import nullable, row_schema
 
 if TYPE_CHECKING:
     from ..farm import Farm
@@ -53,16 +54,28 @@ EDITABLE = (
     "is_active",
 )
 COMPONENT_FIELDS = ("id", "component_name", "component_type", "quantity_required", "notes")
+IMAGE_FIELDS = ("id", "sort_order", "content_type", "size_bytes")
+
+#: an image's ``url`` and the product's ``image_url`` are added by the API layer (api/links.py)
+IMAGE_SCHEMA = row_schema(product_images, (*IMAGE_FIELDS, "url"), {"url": str})
+PRODUCT_SCHEMA = row_schema(
+    products,
+    PRODUCT_FIELDS,
+    {
+        "is_kit": bool,
+        "image_url": nullable(str),
+        "images": [row_schema(product_images, ("id", "sort_order", "url"), {"url": str})],
+    },
+)
+COMPONENT_SCHEMA = row_schema(product_components, COMPONENT_FIELDS)
+ALL_COMPONENTS_SCHEMA = row_schema(
+    product_components, (*COMPONENT_FIELDS, "product_id", "product_name"), {"product_name": str}
+)
 
 
 def image_view(row: dict[str, Any]) -> dict[str, Any]:
     """An image's metadata; its ``url`` is added by the API layer (see api/links.py)."""
-    return {
-        "id": row["id"],
-        "sort_order": row["sort_order"],
-        "content_type": row["content_type"],
-        "size_bytes": row["size_bytes"],
-    }
+    return {name: row[name] for name in IMAGE_FIELDS}
 
 
 async def images_of(conn: AsyncConnection, product_ids: list[str]) -> dict[str, Rows]:
@@ -186,7 +199,7 @@ class ProductService:
             return [str(r[0]) for r in await conn.execute(query)]
 
     async def get(self, product_id: str) -> dict[str, Any]:
-        from .kits import kit_view
+        from .kit_view import kit_view
         from .skus import sku_views
 
         async with self.db.read() as conn:

@@ -17,9 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..errors import BadRequest, Conflict
 from ..storage.tables.catalogue import bom_children, kit_parts, products, skus
 from ..storage.tables.orders import order_items, orders
-from ..storage.tables.spine import print_files
-from ..timeutil import iso, new_id, utcnow
-from .bom import children_of, inventory_of
+from ..timeutil import new_id, utcnow
 from .catalogue import ProductService, check_name_free, check_print_file, product_row
 from .conflicts import field_error, unique_conflicts
 from .skus import insert_sku, write_bom
@@ -38,84 +36,6 @@ def _slug(text: str) -> str:
 
 def child_code(kit_name: str, part_name: str, color: str | None) -> str:
     return f"{_slug(kit_name)}-{_slug(part_name)}-{_slug(color or 'NONE')}"[:100]
-
-
-async def kit_view(conn: AsyncConnection, kit: dict[str, Any]) -> dict[str, Any]:
-    parts = [
-        dict(r)
-        for r in (
-            await conn.execute(
-                select(kit_parts)
-                .where(kit_parts.c.kit_product_id == kit["id"])
-                .order_by(kit_parts.c.sort_order, kit_parts.c.id)
-            )
-        ).mappings()
-    ]
-    kit_skus = [
-        dict(r)
-        for r in (
-            await conn.execute(
-                select(skus).where(skus.c.product_id == kit["id"]).order_by(skus.c.sku)
-            )
-        ).mappings()
-    ]
-    sku_ids = [s["id"] for s in kit_skus]
-    children = await children_of(conn, sku_ids)
-    extras = await inventory_of(conn, sku_ids)
-    file_ids = [p["print_file_id"] for p in parts]
-    names = {
-        r.id: r.name
-        for r in await conn.execute(
-            select(print_files.c.id, print_files.c.name).where(print_files.c.id.in_(file_ids))
-        )
-    }
-    part_views = [_part_view(part, kit_skus, children, names) for part in parts]
-    by_variant: dict[str, Rows] = {}
-    flat = []
-    for kit_sku in kit_skus:
-        for line in extras[kit_sku["id"]]:
-            view = {
-                "id": line["id"],
-                "sku_id": line["sku_id"],
-                "inventory_item_id": line["inventory_item_id"],
-                "quantity_required": line["quantity_required"],
-                "created_at": iso(line["created_at"]),
-                "item_name": line["item_name"],
-                "remaining": line["remaining"],
-            }
-            flat.append(view)
-            by_variant.setdefault(kit_sku["id"], []).append(view)
-    return {"parts": part_views, "bundle_extras": flat, "bundle_extras_by_variant": by_variant}
-
-
-def _part_view(
-    part: dict[str, Any], kit_skus: Rows, children: dict[str, Rows], names: dict[str, str]
-) -> dict[str, Any]:
-    """One kit part with the child SKU each variant uses for it."""
-    variants = [
-        {
-            "kit_sku_id": kit_sku["id"],
-            "kit_color": kit_sku["color"],
-            "child_sku_id": child["child_sku_id"],
-            "child_sku": child["child_sku"],
-            "child_color": child["child_color"],
-            "child_on_hand": int(child["child_ready_stock"]),
-        }
-        for kit_sku in kit_skus
-        for child in children[kit_sku["id"]]
-        if child["child_product_id"] == part["part_product_id"]
-    ]
-    return {
-        "part_id": part["id"],
-        "name": part["name"],
-        "print_file_id": part["print_file_id"],
-        "file_name": names.get(part["print_file_id"]),
-        "quantity_per_kit": part["quantity_per_kit"],
-        "fixed_color": part["fixed_color"],
-        "requires_assembly": bool(part["requires_assembly"]),
-        "components": part["components"] or [],
-        "variants": variants,
-    }
 
 
 def _check_body(body: dict[str, Any]) -> None:

@@ -22,8 +22,9 @@ async def item_row(
     created_at: datetime,
 ) -> dict[str, Any]:
     """Line ``index`` of an order, matched to its SKU (and finished good). A line without
-    ``product_name`` takes the SKU's product name, one without ``unit_price`` the finished
-    good's price; a line the catalogue has no SKU for is refused."""
+    ``product_name`` takes the SKU's product name, one without ``unit_price`` the SKU's
+    ``price`` (its finished good's ``unit_price``); a line the catalogue has no SKU for is
+    refused."""
     sku = await match_sku(conn, spec, index)
     fg = await fg_for_sku(conn, sku["id"])
     name = spec.get("product_name") or await conn.scalar(
@@ -34,7 +35,10 @@ async def item_row(
         price = fg["unit_price"] if fg else None
     if price is None:
         field = f"items.{index}.unit_price"
-        message = f"is required: the catalogue has no price for SKU {sku['sku']}"
+        message = (
+            f"is required: SKU {sku['sku']} has no price (set the SKU's price, "
+            "PATCH /skus/{id}, to leave unit_price out)"
+        )
         raise ValidationFailed(
             f"Invalid body: {field}: {message}",
             extra={"details": [{"field": field, "message": message}]},

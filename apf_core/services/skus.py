@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import voluptuous as vol
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -11,7 +12,6 @@ from ..errors import BadRequest, Conflict, NotFound, ValidationFailed
 from ..storage.tables.catalogue import (
     bom_children,
     bom_inventory,
-    colors,
     finished_goods,
     products,
     skus,
@@ -21,7 +21,8 @@ from .bom import bom_view, inventory_items, kit_numbers
 from .catalogue import product_row
 from .common import fetch_one, project
 from .conflicts import field_error, unique_conflicts
-from .stock import MAX_STOCK, create_fg, fg_for_sku, refresh_status
+from .row_schema import nullable, row_schema
+from .stock import FG_STATUSES, MAX_STOCK, create_fg, fg_for_sku, refresh_status
 
 if TYPE_CHECKING:
     from ..farm import Farm
@@ -44,31 +45,56 @@ SKU_FIELDS = (
     "created_at",
     "updated_at",
     "finished_goods_stock",
+    "price",
 )
 SKU_PATCHABLE = ("sku", "color", "hex_code", "low_stock_threshold", "is_active")
-COLOR_FIELDS = (
-    "id",
-    "color_name",
-    "hex_code",
-    "filament_type",
-    "is_active",
-    "created_at",
-    "updated_at",
-)
+#: ``price`` (integer cents, null when unset) is the finished good's ``unit_price``: what an
+#: order line with this SKU and no ``unit_price`` costs
+SKU_SCHEMA = row_schema(skus, SKU_FIELDS, {"finished_goods_stock": int, "price": nullable(int)})
+SKU_DETAIL_SCHEMA = {
+    **SKU_SCHEMA,
+    vol.Required("available_to_build"): int,
+    vol.Required("effective_status"): vol.In(FG_STATUSES),
+}
+SKU_ADJUST_SCHEMA = {
+    vol.Required("id"): str,
+    vol.Required("previous_stock_level"): int,
+    vol.Required("adjustment"): int,
+    vol.Required("new_stock_level"): int,
+    vol.Required("is_low_stock"): bool,
+    vol.Required("reason"): nullable(str),
+}
 DEFAULT_THRESHOLD = 5
 
 
 async def sku_views(conn: AsyncConnection, rows: Rows) -> Rows:
+    """SKU_FIELDS of each row, with its finished good's ready stock and price."""
     ids = [r["id"] for r in rows]
-    stock: dict[str, int] = {}
+    fgs: dict[str, dict[str, Any]] = {}
     if ids:
+        fg = finished_goods.c
         found = await conn.execute(
-            select(finished_goods.c.product_sku_id, finished_goods.c.ready_stock).where(
-                finished_goods.c.product_sku_id.in_(ids)
+            select(fg.product_sku_id, fg.ready_stock, fg.unit_price).where(
+                fg.product_sku_id.in_(ids)
             )
         )
-        stock = {r.product_sku_id: int(r.ready_stock) for r in found}
-    return [project({**r, "finished_goods_stock": stock.get(r["id"], 0)}, SKU_FIELDS) for r in rows]
+        fgs = {
+            r.product_sku_id: {"finished_goods_stock": int(r.ready_stock), "price": r.unit_price}
+            for r in found
+        }
+    empty = {"finished_goods_stock": 0, "price": None}
+    return [project({**r, **fgs.get(r["id"], empty)}, SKU_FIELDS) for r in rows]
+
+
+async def set_price(conn: AsyncConnection, sku_id: str, price: int | None) -> None:
+    """The SKU's price (its finished good's ``unit_price``); null clears it."""
+    fg = await fg_for_sku(conn, sku_id)
+    fg_id = fg["id"] if fg is not None else await create_fg(conn, sku_id)
+    await conn.execute(
+        update(finished_goods)
+        .where(finished_goods.c.id == fg_id)
+        .values(unit_price=price, updated_at=utcnow())
+    )
 
 
 async def sku_row(
@@ -113,6 +139,8 @@ async def insert_sku(
     }
     await conn.execute(insert(skus).values(**row))
     await create_fg(conn, row["id"], threshold=threshold)
+    if body.get("price") is not None:
+        await set_price(conn, row["id"], body["price"])
     return row
 
 
@@ -183,6 +211,8 @@ class SkuService:
                 await conn.execute(
                     update(skus).where(skus.c.id == sku_id).values(**values, updated_at=utcnow())
                 )
+            if "price" in changes:
+                await set_price(conn, sku_id, changes["price"])
             if "low_stock_threshold" in values:
                 fg = await fg_for_sku(conn, sku_id)
                 if fg is not None:
@@ -357,96 +387,3 @@ async def write_bom(
     await conn.execute(
         update(skus).where(skus.c.id == sku_id).values(is_composite=bool(children), updated_at=now)
     )
-
-
-class ColorService:
-    def __init__(self, farm: Farm) -> None:
-        self.farm = farm
-        self.db = farm.db
-
-    async def list(self, *, filament_type: str | None, is_active: bool | None) -> Rows:
-        query = select(colors).order_by(colors.c.filament_type, colors.c.color_name)
-        if filament_type is not None:
-            query = query.where(func.upper(colors.c.filament_type) == filament_type.upper())
-        if is_active is not None:
-            query = query.where(colors.c.is_active.is_(is_active))
-        async with self.db.read() as conn:
-            return [project(dict(r), COLOR_FIELDS) for r in (await conn.execute(query)).mappings()]
-
-    async def filament_types(self) -> Strings:
-        query = (
-            select(colors.c.filament_type)
-            .distinct()
-            .where(colors.c.is_active.is_(True))
-            .order_by(colors.c.filament_type)
-        )
-        async with self.db.read() as conn:
-            return [str(r[0]) for r in await conn.execute(query)]
-
-    @unique_conflicts
-    async def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        values = _normalise_color(body)
-        async with self.db.begin() as conn:
-            await self._check_free(conn, values["color_name"], values["filament_type"])
-            now = utcnow()
-            row = {
-                "id": new_id(),
-                "is_active": True,
-                **values,
-                "created_at": now,
-                "updated_at": now,
-            }
-            await conn.execute(insert(colors).values(**row))
-        return project(row, COLOR_FIELDS)
-
-    @unique_conflicts
-    async def update(self, color_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        async with self.db.begin() as conn:
-            row = await fetch_one(
-                conn, colors, color_id, code="COLOR_NOT_FOUND", label="Color", for_update=True
-            )
-            values = _normalise_color(changes)
-            merged = {**row, **values}
-            if "color_name" in values or "filament_type" in values:
-                await self._check_free(
-                    conn, merged["color_name"], merged["filament_type"], exclude_id=color_id
-                )
-            if values:
-                await conn.execute(
-                    update(colors)
-                    .where(colors.c.id == color_id)
-                    .values(**values, updated_at=utcnow())
-                )
-            row = await fetch_one(conn, colors, color_id, code="COLOR_NOT_FOUND", label="Color")
-        return project(row, COLOR_FIELDS)
-
-    @staticmethod
-    async def _check_free(
-        conn: AsyncConnection, name: str, filament_type: str, *, exclude_id: str | None = None
-    ) -> None:
-        # case-insensitive in Python (SQLite's upper() folds ASCII only)
-        query = select(colors.c.color_name).where(
-            func.length(colors.c.color_name) == len(name),
-            colors.c.filament_type == filament_type,
-        )
-        if exclude_id:
-            query = query.where(colors.c.id != exclude_id)
-        wanted = name.upper()
-        if any(str(row[0]).upper() == wanted for row in await conn.execute(query)):
-            raise Conflict(
-                f"Color preset '{name}' already exists for {filament_type}", code="DUPLICATE_COLOR"
-            )
-
-
-def _normalise_color(body: dict[str, Any]) -> dict[str, Any]:
-    """Names, hex codes and filament types are stored uppercase, as the AutoPrintFarm
-    reference normalises them (duplicates compare case-insensitively)."""
-    values = {
-        k: v
-        for k, v in body.items()
-        if k in ("color_name", "hex_code", "filament_type", "is_active")
-    }
-    for name in ("color_name", "hex_code", "filament_type"):
-        if isinstance(values.get(name), str):
-            values[name] = values[name].strip().upper()
-    return values

@@ -399,7 +399,8 @@ async def test_order_line_takes_the_product_name_from_the_catalogue(api):
     assert unpriced.body["details"] == [
         {
             "field": "items.0.unit_price",
-            "message": "is required: the catalogue has no price for SKU LAMP-RED",
+            "message": "is required: SKU LAMP-RED has no price (set the SKU's price, "
+            "PATCH /skus/{id}, to leave unit_price out)",
         }
     ]
     assert len((await api.get("/orders")).data) == before  # nothing half-created

@@ -91,6 +91,9 @@ REF_SKU = fields(
     "is_active,is_composite,created_at,updated_at,finished_goods_stock"
 )
 REF_SKU_DETAIL = REF_SKU | fields("available_to_build,effective_status")
+#: APF addition: the selling price in cents (the finished good's unit_price), as AutoPrintFarm's
+#: internal SKU has; an order line with the SKU and no unit_price costs this
+EXTRA_SKU = fields("price")
 REF_SKU_ADJUST = fields("id,previous_stock_level,adjustment,new_stock_level,is_low_stock")
 EXTRA_SKU_ADJUST = fields("reason")
 REF_BOM = fields("sku_id,is_composite,available_to_build,children,inventory")

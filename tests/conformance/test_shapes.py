@@ -7,6 +7,7 @@ from typing import Any
 from .conftest import (
     EXTRA_COLOR,
     EXTRA_PRODUCT,
+    EXTRA_SKU,
     EXTRA_SKU_ADJUST,
     EXTRA_TASK,
     FG_STATUSES,
@@ -248,7 +249,7 @@ async def test_kit_detail_shape(api):
         for variant in part["variants"]:
             assert_shape(variant, REF_KIT_VARIANT)
     for s in detail["skus"]:
-        assert_shape(s, REF_SKU)
+        assert_shape(s, REF_SKU, EXTRA_SKU)
         assert s["is_composite"] is True
     assert_no_leaks(detail)
 
@@ -256,21 +257,21 @@ async def test_kit_detail_shape(api):
 async def test_sku_projections(api):
     p = await product(api, "SKU shapes")
     s = await sku(api, p["id"], "SKU-SHAPE", color="Red", filament_type="PLA", hex_code="#aabbcc")
-    assert_shape(s, REF_SKU)
+    assert_shape(s, REF_SKU, EXTRA_SKU)
     assert s["hex_code"] == "#AABBCC" and s["finished_goods_stock"] == 0
     via_product = await created(await api.post(f"/products/{p['id']}/skus", json={"sku": "SKU-2"}))
-    assert_shape(via_product, REF_SKU)
+    assert_shape(via_product, REF_SKU, EXTRA_SKU)
     assert via_product["product_id"] == p["id"]
 
     for row in _ok(await api.get("/skus")):
-        assert_shape(row, REF_SKU)
+        assert_shape(row, REF_SKU, EXTRA_SKU)
     for row in _ok(await api.get("/skus/low-stock")):
-        assert_shape(row, REF_SKU)
+        assert_shape(row, REF_SKU, EXTRA_SKU)
     detail = _ok(await api.get(f"/skus/{s['id']}"))
-    assert_shape(detail, REF_SKU_DETAIL)
+    assert_shape(detail, REF_SKU_DETAIL, EXTRA_SKU)
     assert detail["available_to_build"] == 0
     patched = _ok(await api.patch(f"/skus/{s['id']}", json={"color": "Blue"}))
-    assert_shape(patched, REF_SKU)
+    assert_shape(patched, REF_SKU, EXTRA_SKU)
     adjusted = _ok(await api.post(f"/skus/{s['id']}/adjust", json={"adjustment": 3}))
     assert_shape(adjusted, REF_SKU_ADJUST, EXTRA_SKU_ADJUST)
     assert (adjusted["previous_stock_level"], adjusted["new_stock_level"]) == (0, 3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import voluptuous as vol
 from aiohttp import web
 
-from ...services.skus import ColorService
+from ...services.colors import COLOR_SCHEMA, ColorService
 from ..framework import BOOL_STRING, Ctx, RouteTable, created, ok, text
 from ._business import HEX
 
@@ -17,6 +17,7 @@ routes = RouteTable("Colors", "Filament colour presets.")
     scope="read",
     summary="List colour presets",
     query={vol.Optional("filament_type"): text(50, 1), vol.Optional("is_active"): BOOL_STRING},
+    response=[COLOR_SCHEMA],
 )
 async def list_colors(ctx: Ctx) -> web.StreamResponse:
     return ok(
@@ -37,6 +38,7 @@ async def list_colors(ctx: Ctx) -> web.StreamResponse:
         vol.Required("filament_type"): text(50, 1),
     },
     errors=("DUPLICATE_COLOR",),
+    response=COLOR_SCHEMA,
 )
 async def create_color(ctx: Ctx) -> web.StreamResponse:
     """`hex_code` and `filament_type` are stored uppercase; a second preset with the same
@@ -44,7 +46,12 @@ async def create_color(ctx: Ctx) -> web.StreamResponse:
     return created(await ColorService(ctx.farm).create(ctx.body))
 
 
-@routes.get("/colors/filament-types", scope="read", summary="Filament types of active presets")
+@routes.get(
+    "/colors/filament-types",
+    scope="read",
+    summary="Filament types of active presets",
+    response=[str],
+)
 async def filament_types(ctx: Ctx) -> web.StreamResponse:
     return ok(await ColorService(ctx.farm).filament_types())
 
@@ -60,6 +67,7 @@ async def filament_types(ctx: Ctx) -> web.StreamResponse:
         vol.Optional("is_active"): bool,
     },
     errors=("COLOR_NOT_FOUND", "DUPLICATE_COLOR"),
+    response=COLOR_SCHEMA,
 )
 async def update_color(ctx: Ctx) -> web.StreamResponse:
     return ok(await ColorService(ctx.farm).update(ctx.params["id"], ctx.body))

@@ -8,10 +8,17 @@ import voluptuous as vol
 from aiohttp import BodyPartReader, web
 
 from ...errors import BadRequest, ValidationFailed
-from ...services.catalogue import ProductService
+from ...services.catalogue import (
+    ALL_COMPONENTS_SCHEMA,
+    COMPONENT_SCHEMA,
+    IMAGE_SCHEMA,
+    PRODUCT_SCHEMA,
+    ProductService,
+)
 from ...services.images import MAX_IMAGE_BYTES, ImageService, too_large
+from ...services.kit_view import PRODUCT_DETAIL_SCHEMA
 from ...services.kits import KitService
-from ...services.skus import SkuService
+from ...services.skus import SKU_SCHEMA, SkuService
 from ..framework import (
     BOOL_STRING,
     MULTIPART_ERRORS,
@@ -99,6 +106,7 @@ KIT_BODY = {
         **page_query(),
     },
     paginated=True,
+    response=[PRODUCT_SCHEMA],
 )
 async def list_products(ctx: Ctx) -> web.StreamResponse:
     """Sorted by name; internal kit-part products are never listed."""
@@ -120,17 +128,28 @@ async def list_products(ctx: Ctx) -> web.StreamResponse:
     status=201,
     body={vol.Required("name"): text(200, 1), **_PRODUCT_FIELDS},
     errors=("DUPLICATE_NAME", "PRINT_FILE_NOT_FOUND", "ARTICLE_NOT_FOUND"),
+    response=PRODUCT_SCHEMA,
 )
 async def create_product(ctx: Ctx) -> web.StreamResponse:
     return created(product_links(await ProductService(ctx.farm).create(ctx.body)))
 
 
-@routes.get("/products/categories", scope="read", summary="Distinct product categories")
+@routes.get(
+    "/products/categories",
+    scope="read",
+    summary="Distinct product categories",
+    response=[str],
+)
 async def product_categories(ctx: Ctx) -> web.StreamResponse:
     return ok(await ProductService(ctx.farm).categories())
 
 
-@routes.get("/products/components", scope="read", summary="Every product's components")
+@routes.get(
+    "/products/components",
+    scope="read",
+    summary="Every product's components",
+    response=[ALL_COMPONENTS_SCHEMA],
+)
 async def list_all_product_components(ctx: Ctx) -> web.StreamResponse:
     return ok(await ProductService(ctx.farm).all_components())
 
@@ -142,6 +161,7 @@ async def list_all_product_components(ctx: Ctx) -> web.StreamResponse:
     status=201,
     body=KIT_BODY,
     errors=("PRINT_FILE_NOT_FOUND", "UNKNOWN_INVENTORY_ITEM", "DUPLICATE_NAME", "DUPLICATE_SKU"),
+    response=PRODUCT_DETAIL_SCHEMA,
 )
 async def create_kit(ctx: Ctx) -> web.StreamResponse:
     """Atomically creates the kit product, its internal part products, one composite SKU
@@ -149,7 +169,13 @@ async def create_kit(ctx: Ctx) -> web.StreamResponse:
     return created(product_links(await KitService(ctx.farm).create(ctx.body)))
 
 
-@routes.get("/products/{id}", scope="read", summary="Get a product", errors=("PRODUCT_NOT_FOUND",))
+@routes.get(
+    "/products/{id}",
+    scope="read",
+    summary="Get a product",
+    errors=("PRODUCT_NOT_FOUND",),
+    response=PRODUCT_DETAIL_SCHEMA,
+)
 async def get_product(ctx: Ctx) -> web.StreamResponse:
     return ok(product_links(await ProductService(ctx.farm).get(ctx.params["id"])))
 
@@ -160,6 +186,7 @@ async def get_product(ctx: Ctx) -> web.StreamResponse:
     summary="Update a product",
     body={vol.Optional("name"): text(200, 1), **_PRODUCT_FIELDS},
     errors=("PRODUCT_NOT_FOUND", "DUPLICATE_NAME", "PRINT_FILE_NOT_FOUND", "ARTICLE_NOT_FOUND"),
+    response=PRODUCT_SCHEMA,
 )
 async def update_product(ctx: Ctx) -> web.StreamResponse:
     return ok(product_links(await ProductService(ctx.farm).update(ctx.params["id"], ctx.body)))
@@ -180,6 +207,7 @@ async def update_product(ctx: Ctx) -> web.StreamResponse:
         "DUPLICATE_NAME",
         "DUPLICATE_SKU",
     ),
+    response=PRODUCT_DETAIL_SCHEMA,
 )
 async def replace_kit(ctx: Ctx) -> web.StreamResponse:
     """Atomic replace; SKUs whose code survives keep their finished-goods stock."""
@@ -193,6 +221,7 @@ async def replace_kit(ctx: Ctx) -> web.StreamResponse:
     status=201,
     body=SKU_BODY,
     errors=("PRODUCT_NOT_FOUND", "DUPLICATE_SKU"),
+    response=SKU_SCHEMA,
 )
 async def create_product_sku(ctx: Ctx) -> web.StreamResponse:
     return created(await SkuService(ctx.farm).create(ctx.params["id"], ctx.body))
@@ -206,6 +235,7 @@ async def create_product_sku(ctx: Ctx) -> web.StreamResponse:
     scope="read",
     summary="A product's components",
     errors=("PRODUCT_NOT_FOUND",),
+    response=[COMPONENT_SCHEMA],
 )
 async def list_product_components(ctx: Ctx) -> web.StreamResponse:
     return ok(await ProductService(ctx.farm).components(ctx.params["id"]))
@@ -220,6 +250,7 @@ async def list_product_components(ctx: Ctx) -> web.StreamResponse:
         vol.Optional("replace", default=False): bool,
     },
     errors=("PRODUCT_NOT_FOUND",),
+    response=[COMPONENT_SCHEMA],
 )
 async def add_product_components(ctx: Ctx) -> web.StreamResponse:
     """Assembly aids (screws, labels), not the BOM. `replace: true` replaces the list."""
@@ -235,6 +266,7 @@ async def add_product_components(ctx: Ctx) -> web.StreamResponse:
     scope="write",
     summary="Remove all components",
     errors=("PRODUCT_NOT_FOUND",),
+    response={vol.Required("deleted"): int},
 )
 async def delete_product_components(ctx: Ctx) -> web.StreamResponse:
     return ok(await ProductService(ctx.farm).delete_components(ctx.params["id"]))
@@ -248,6 +280,7 @@ async def delete_product_components(ctx: Ctx) -> web.StreamResponse:
     scope="read",
     summary="A product's gallery",
     errors=("PRODUCT_NOT_FOUND",),
+    response=[IMAGE_SCHEMA],
 )
 async def list_images(ctx: Ctx) -> web.StreamResponse:
     """Sorted by `sort_order`; the first image is the product's `image_url`."""
@@ -269,6 +302,7 @@ async def list_images(ctx: Ctx) -> web.StreamResponse:
         "INVALID_CONTENT_TYPE",
         "NO_FILE",
     ),
+    response=IMAGE_SCHEMA,
 )
 async def upload_image(ctx: Ctx) -> web.StreamResponse:
     """Multipart field `file`: JPEG, PNG, WebP or GIF (sniffed from the bytes), at most 5 MB."""
@@ -284,6 +318,7 @@ async def upload_image(ctx: Ctx) -> web.StreamResponse:
     summary="Reorder the gallery",
     body={vol.Required("order"): vol.All([ID], vol.Length(max=100))},
     errors=("PRODUCT_NOT_FOUND", "INVALID_ORDER"),
+    response=[IMAGE_SCHEMA],
 )
 async def reorder_images(ctx: Ctx) -> web.StreamResponse:
     """`order` must list every image id exactly once."""
@@ -313,6 +348,7 @@ async def download_image(ctx: Ctx) -> web.StreamResponse:
     scope="write",
     summary="Delete an image",
     errors=("PRODUCT_NOT_FOUND", "IMAGE_NOT_FOUND"),
+    response={vol.Required("id"): str, vol.Required("deleted"): bool},
 )
 async def delete_image(ctx: Ctx) -> web.StreamResponse:
     return ok(await ImageService(ctx.farm).delete(ctx.params["id"], ctx.params["imageId"]))

@@ -7,10 +7,11 @@ from typing import Any
 import voluptuous as vol
 from aiohttp import web
 
-from ...services.assembly import AssemblyService
-from ...services.skus import SkuService
+from ...services.assembly import TASK_SCHEMA, AssemblyService
+from ...services.bom import BOM_SCHEMA
+from ...services.skus import SKU_ADJUST_SCHEMA, SKU_DETAIL_SCHEMA, SKU_SCHEMA, SkuService
 from ..framework import BOOL_STRING, Ctx, RouteTable, created, nullable, ok, text
-from ._business import HEX, ID, integer
+from ._business import HEX, ID, PRICE, integer
 
 routes = RouteTable("SKUs", "Sellable variants of a product, and kit bills of materials.")
 
@@ -22,6 +23,7 @@ SKU_BODY: dict[Any, Any] = {
     vol.Optional("quantity"): integer(1, 100000),
     vol.Optional("low_stock_threshold"): nullable(integer(0, 10**9)),
     vol.Optional("is_active"): bool,
+    vol.Optional("price"): PRICE,
 }
 
 
@@ -36,6 +38,7 @@ SKU_BODY: dict[Any, Any] = {
         vol.Optional("low_stock"): BOOL_STRING,
         vol.Optional("is_active"): BOOL_STRING,
     },
+    response=[SKU_SCHEMA],
 )
 async def list_skus(ctx: Ctx) -> web.StreamResponse:
     """Sorted by SKU code, not paginated; internal kit-part SKUs are hidden.
@@ -50,19 +53,32 @@ async def list_skus(ctx: Ctx) -> web.StreamResponse:
     status=201,
     body={vol.Required("product_id"): ID, **SKU_BODY},
     errors=("PRODUCT_NOT_FOUND", "DUPLICATE_SKU"),
+    response=SKU_SCHEMA,
 )
 async def create_sku(ctx: Ctx) -> web.StreamResponse:
-    """Also creates the SKU's finished-goods row with `ready_stock = 0`."""
+    """Also creates the SKU's finished-goods row with `ready_stock = 0`. `price` (integer
+    cents) is what an order line with this SKU and no `unit_price` costs."""
     body = dict(ctx.body)
     return created(await SkuService(ctx.farm).create(body.pop("product_id"), body))
 
 
-@routes.get("/skus/low-stock", scope="read", summary="Active SKUs at or under their threshold")
+@routes.get(
+    "/skus/low-stock",
+    scope="read",
+    summary="Active SKUs at or under their threshold",
+    response=[SKU_SCHEMA],
+)
 async def low_stock_skus(ctx: Ctx) -> web.StreamResponse:
     return ok(await SkuService(ctx.farm).low_stock())
 
 
-@routes.get("/skus/{id}", scope="read", summary="Get a SKU", errors=("SKU_NOT_FOUND",))
+@routes.get(
+    "/skus/{id}",
+    scope="read",
+    summary="Get a SKU",
+    errors=("SKU_NOT_FOUND",),
+    response=SKU_DETAIL_SCHEMA,
+)
 async def get_sku(ctx: Ctx) -> web.StreamResponse:
     return ok(await SkuService(ctx.farm).get(ctx.params["id"]))
 
@@ -77,11 +93,14 @@ async def get_sku(ctx: Ctx) -> web.StreamResponse:
         vol.Optional("hex_code"): nullable(HEX),
         vol.Optional("low_stock_threshold"): integer(0, 10**9),
         vol.Optional("is_active"): bool,
+        vol.Optional("price"): PRICE,
     },
     errors=("SKU_NOT_FOUND", "DUPLICATE_SKU"),
+    response=SKU_SCHEMA,
 )
 async def update_sku(ctx: Ctx) -> web.StreamResponse:
-    """`quantity` and `filament_type` are immutable."""
+    """`quantity` and `filament_type` are immutable. `price` (integer cents, null clears it)
+    is what an order line with this SKU and no `unit_price` costs."""
     return ok(await SkuService(ctx.farm).update(ctx.params["id"], ctx.body))
 
 
@@ -94,6 +113,7 @@ async def update_sku(ctx: Ctx) -> web.StreamResponse:
         vol.Optional("reason"): nullable(text(200)),
     },
     errors=("SKU_NOT_FOUND", "INVALID_STOCK_LEVEL"),
+    response=SKU_ADJUST_SCHEMA,
 )
 async def adjust_sku(ctx: Ctx) -> web.StreamResponse:
     """Changes `stock_level`, not finished-goods stock; never below zero."""
@@ -105,7 +125,11 @@ async def adjust_sku(ctx: Ctx) -> web.StreamResponse:
 
 
 @routes.get(
-    "/skus/{id}/bom", scope="read", summary="A SKU's bill of materials", errors=("SKU_NOT_FOUND",)
+    "/skus/{id}/bom",
+    scope="read",
+    summary="A SKU's bill of materials",
+    errors=("SKU_NOT_FOUND",),
+    response=BOM_SCHEMA,
 )
 async def get_bom(ctx: Ctx) -> web.StreamResponse:
     return ok(await SkuService(ctx.farm).bom(ctx.params["id"]))
@@ -136,6 +160,7 @@ async def get_bom(ctx: Ctx) -> web.StreamResponse:
         ),
     },
     errors=("SKU_NOT_FOUND", "NESTING_NOT_ALLOWED", "UNKNOWN_INVENTORY_ITEM"),
+    response=BOM_SCHEMA,
 )
 async def replace_bom(ctx: Ctx) -> web.StreamResponse:
     """Atomic replace; an empty `children` list makes the SKU non-composite again.
@@ -157,6 +182,7 @@ async def replace_bom(ctx: Ctx) -> web.StreamResponse:
         vol.Optional("notes"): nullable(text(2000)),
     },
     errors=("SKU_NOT_FOUND", "NOT_A_KIT", "INSUFFICIENT_FOR_KIT"),
+    response=TASK_SCHEMA,
 )
 async def kit_assembly(ctx: Ctx) -> web.StreamResponse:
     """Refused with `INSUFFICIENT_FOR_KIT` and `shortages[]` when parts are missing."""
