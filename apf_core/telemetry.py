@@ -33,7 +33,7 @@ from .domain.live import LiveStatus
 from .drivers.base import PrinterMessage, PrinterState, Status, Tray
 from .lifecycle.facts import Report, apply_report
 from .lifecycle.states import RUNNING_JOB_STATES
-from .lifecycle.status import LIVE_FIELDS
+from .lifecycle.status import status_event
 from .storage.group import GroupWriter
 from .storage.tables.spine import jobs
 from .timeutil import utcnow
@@ -323,15 +323,8 @@ class TelemetryBridge:
 
     @staticmethod
     def status_payload(printer_id: str, live: LiveStatus) -> dict[str, Any]:
-        """The ``printer.status`` event: the live part of the status model."""
-        data: dict[str, Any] = {
-            "printer_id": printer_id,
-            "status": live.status,
-            "online": live.online,
-        }
-        for name, (attr, _) in LIVE_FIELDS.items():
-            data[name] = getattr(live, attr)
-        return data
+        """The ``printer.status`` event (see :func:`~apf_core.lifecycle.status.status_event`)."""
+        return status_event(printer_id, live)
 
     async def _transition(self, tracker: _Tracker, transition: _Transition) -> None:
         """Report the status change to the lifecycle: one write transaction per change."""
@@ -394,12 +387,18 @@ class TelemetryBridge:
         if previous in (Status.OFFLINE, None) and state.status is not Status.OFFLINE:
             await self.farm.events.emit(conn, "printer.online", payload)
         elif state.status is Status.OFFLINE and previous not in (Status.OFFLINE, None):
-            await self.farm.events.emit(conn, "printer.offline", payload)
+            offline = {**payload, "offline_reason": state.offline_reason}
+            await self.farm.events.emit(conn, "printer.offline", offline)
         if state.status is Status.ERROR and previous is not Status.ERROR:
             await self.farm.events.emit(
                 conn,
                 "printer.error",
-                {**payload, "error": state.error, "error_code": state.error_code},
+                {
+                    **payload,
+                    "error": state.error,
+                    "error_code": state.error_code,
+                    "messages": [message_dict(m) for m in state.messages],
+                },
             )
         if state.status in _AT_REST and previous not in _AT_REST:
             await self.farm.events.emit(conn, "printer.idle", payload)

@@ -18,7 +18,7 @@ Connection options (all optional):
 ``tick``           wall seconds between simulation steps (default 0.5)
 
 Fault hooks for tests: :meth:`power_off`, :meth:`power_on`, :meth:`fail`,
-:meth:`clear_error` and :meth:`hang_commands`.
+:meth:`clear_error`, :meth:`show_messages` and :meth:`hang_commands`.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from .base import (
     ConnectionConfig,
     DriverError,
     PrinterDriver,
+    PrinterMessage,
     PrinterState,
     PrinterUnreachable,
     StartOptions,
@@ -93,6 +94,7 @@ class SimulatedPrinter(PrinterDriver):
         self._job: SimJob | None = None
         self._fault: str | None = None  # a machine error outside a job
         self._error_code: int | None = None
+        self._messages: tuple[PrinterMessage, ...] = ()
 
         # link and test hooks
         self._connected = False
@@ -140,6 +142,11 @@ class SimulatedPrinter(PrinterDriver):
         self._powered = True
         self._publish()
         self._wake.set()
+
+    def show_messages(self, *messages: PrinterMessage) -> None:
+        """What the printer says besides its state (like Bambu HMS); none clears them."""
+        self._messages = messages
+        self._publish()
 
     def fail(self, reason: str, code: int | None = None) -> None:
         """The running job (or the idle machine) stops with an error."""
@@ -383,7 +390,8 @@ class SimulatedPrinter(PrinterDriver):
 
     def _publish(self) -> None:
         if not (self._connected and self._powered):
-            self._set_state(PrinterState(status=Status.OFFLINE))
+            reason = None if self._powered else "No answer: the simulated printer is switched off"
+            self._set_state(PrinterState(status=Status.OFFLINE, offline_reason=reason))
             return
         state = PrinterState(
             status=Status.IDLE,
@@ -395,6 +403,7 @@ class SimulatedPrinter(PrinterDriver):
             light_on=self._light if self.has_light else None,
             trays=self._trays,
             active_tray=self._active_tray,
+            messages=self._messages,
         )
         job = self._job
         if job is not None:

@@ -251,7 +251,7 @@ class HubAgent:
         if self._mqtt is None or not self.channel.established:
             return
         now = time.monotonic()
-        shape = (state.status, state.active_tray, state.trays)
+        shape = (state.status, state.active_tray, state.trays, state.messages, state.offline_reason)
         last = self._last_sent.get(printer_id)
         if not force and last is not None and last[0] == shape and now - last[1] < STATE_INTERVAL:
             return  # nothing important changed and one was sent just now

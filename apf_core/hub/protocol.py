@@ -27,7 +27,7 @@ from dataclasses import asdict
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from ..drivers.base import PrinterState, Status, Tray
+from ..drivers.base import PrinterMessage, PrinterState, Severity, Status, Tray
 
 PREFIX = "apf/v1/hub"
 TOKEN_PREFIX = "apfhub_"  # noqa: S105 - a prefix, not a secret
@@ -80,6 +80,7 @@ def state_to_dict(state: PrinterState) -> dict[str, Any]:
     data = asdict(state)
     data["status"] = state.status.value
     data["trays"] = [asdict(t) for t in state.trays]
+    data["messages"] = [{**asdict(m), "severity": m.severity.value} for m in state.messages]
     return data
 
 
@@ -94,7 +95,22 @@ def state_from_dict(data: dict[str, Any]) -> PrinterState:
             t.get("filament_type"),
             t.get("color_hex"),
             t.get("remaining_percent"),
+            _opt_int(t.get("unit")),
+            _opt_int(t.get("slot")),
         )
         for t in values.get("trays") or ()
     )
+    values["messages"] = tuple(
+        PrinterMessage(
+            str(m["code"]),
+            Severity(m["severity"]),
+            str(m["text"]),
+            None if m.get("url") is None else str(m["url"]),
+        )
+        for m in values.get("messages") or ()
+    )
     return PrinterState(**values)
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)

@@ -85,6 +85,20 @@ STATUS_SCHEMA = vol.Schema(
 )
 
 
+def status_event(printer_id: str, live: LiveStatus) -> dict[str, Any]:
+    """The ``printer.status`` event: what the printer reports now, its messages and trays,
+    and why it is offline (``offline_reason``, null while online)."""
+    data: dict[str, Any] = {"printer_id": printer_id, "status": live.status, "online": live.online}
+    for name, (attr, _) in LIVE_FIELDS.items():
+        data[name] = getattr(live, attr)
+    data.update(
+        messages=list(live.messages),
+        trays=list(live.trays),
+        offline_reason=None if live.online else live.offline_reason,
+    )
+    return data
+
+
 def is_online(live: LiveStatus | None, hub_online: bool) -> bool:
     return live is not None and live.online and hub_online
 

@@ -353,7 +353,7 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
             return True
         try:
             if event.type == "printer.status":
-                return self._apply_status(PrinterStatus.from_dict(event.data))
+                return self._apply_status(PrinterStatus.from_dict(event.data), event.data)
             if event.type == "job.progress":
                 self._apply_job_progress(event)
                 return False
@@ -366,10 +366,13 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
             return self._apply_printer_event(event)
         return False
 
-    def _apply_status(self, status: PrinterStatus) -> bool:
-        current = self.data.printers.get(status.printer_id)
+    def _apply_status(self, pushed: PrinterStatus, fields: dict[str, Any]) -> bool:
+        """A ``printer.status`` push updates the fields it carries (live readings, messages,
+        trays, offline reason); the job and colour stay as the last poll or event left them."""
+        current = self.data.printers.get(pushed.printer_id)
         if current is None:
             return True  # a printer we do not know yet
+        status = current.status.updated_by(fields) if current.status is not None else pushed
         job = current.job if current.job and current.job.id == status.current_job_id else None
         data = build_printer_data(
             current.printer, status, job, status.printer_id in self._bed_clear
@@ -415,6 +418,18 @@ class ApfFarmCoordinator(DataUpdateCoordinator[FarmData]):
             status = replace(status, status=new_state, hub_online=new_state != "offline")
         if event.type == "printer.error" and isinstance(event.data.get("error"), str):
             status = replace(status, error=event.data["error"])
+        if event.type in ("printer.offline", "printer.online", "printer.error"):
+            # the reason it went offline, the messages with an error (printer.status, coalesced,
+            # may come a second later)
+            status = status.updated_by(
+                {
+                    k: v
+                    for k, v in event.data.items()
+                    if k in ("printer_id", "offline_reason", "messages")
+                }
+            )
+            if event.type == "printer.online":
+                status = replace(status, offline_reason=None)
         if event.type == "printer.bed_clear_required":
             # The print is over even if the matching status push has not arrived yet.
             self._bed_clear.add(event.printer_id)

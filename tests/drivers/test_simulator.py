@@ -201,7 +201,8 @@ async def test_power_off_mid_print_then_back(make_sim: MakeSim, gcode_file: Gcod
     before = await wait_for(sim, lambda s: s.status is Status.PRINTING)
 
     sim.power_off()
-    assert sim.state == PrinterState(status=Status.OFFLINE)
+    reason = "No answer: the simulated printer is switched off"
+    assert sim.state == PrinterState(status=Status.OFFLINE, offline_reason=reason)
     for command in (sim.pause(), sim.set_light(True), sim.home()):
         with pytest.raises(PrinterUnreachable):
             await command

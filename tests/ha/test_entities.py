@@ -145,7 +145,9 @@ async def test_light_assumed_state(
 ) -> None:
     """A server that does not report the light's state: optimistic, assumed state."""
     fake_farm.statuses["p1"] = replace(fake_farm.statuses["p1"], status="idle", light_on=None)
-    await event_queue.put(make_event(1, "printer.status", {"printer_id": "p1", "status": "idle"}))
+    # the server's status push says light_on null (a push without the key keeps the last value)
+    push = {"printer_id": "p1", "status": "idle", "light_on": None}
+    await event_queue.put(make_event(1, "printer.status", push))
     await hass.async_block_till_done()
     assert hass.states.get(f"light.{PRUSA}_light").state == "unknown"
     await hass.services.async_call(

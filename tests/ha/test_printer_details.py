@@ -11,10 +11,10 @@ import pytest
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
 from custom_components.autoprintfarm.apf_client import FarmEvent, ServerInfo
-from custom_components.autoprintfarm.const import DOMAIN
+from custom_components.autoprintfarm.const import DOMAIN, EVENT_APF
 from custom_components.autoprintfarm.issues import missing_scopes_issue_id
 
 from .conftest import PRUSA, load_json, make_event
@@ -152,3 +152,77 @@ async def test_removing_the_entry_removes_its_issue(
     assert await hass.config_entries.async_remove(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+def _server_status_event(**live: Any) -> dict[str, Any]:
+    """A ``printer.status`` event exactly as the server builds it (live fields only: no job,
+    colour or bed flag)."""
+    server = pytest.importorskip("apf_core.lifecycle.status", reason="apf_core is missing")
+    live_status = pytest.importorskip("apf_core.domain.live").LiveStatus
+    return dict(server.status_event("p1", live_status(**live)))
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_server_status_push_updates_messages_and_keeps_the_job(
+    hass: HomeAssistant, event_queue: asyncio.Queue[FarmEvent]
+) -> None:
+    runout = {
+        "code": "0700_2000_0002_0001",
+        "severity": "error",
+        "text": "AMS A Slot 1 filament has run out",
+        "url": "https://wiki.bambulab.com/en/x1/troubleshooting/hmscode/0700_2000_0002_0001",
+    }
+    data = _server_status_event(online=True, status="paused", progress=43.0, messages=[runout])
+    await event_queue.put(make_event(20, "printer.status", data))
+    for _ in range(3):
+        await hass.async_block_till_done()
+    assert hass.states.get(f"sensor.{PRUSA}_status").state == "paused"
+    assert hass.states.get(f"sensor.{PRUSA}_error_message").attributes["messages"] == [runout]
+    # the job is not in the push: it stays what the last poll said
+    assert hass.states.get(f"sensor.{PRUSA}_current_job").state == "Cable Clip"
+
+    data = _server_status_event(online=True, status="printing", progress=44.0, messages=[])
+    await event_queue.put(make_event(21, "printer.status", data))
+    for _ in range(3):
+        await hass.async_block_till_done()
+    assert hass.states.get(f"sensor.{PRUSA}_error_message").attributes["messages"] == []
+    assert hass.states.get(f"sensor.{PRUSA}_status").state == "printing"
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_offline_and_error_events_carry_reason_and_messages(
+    hass: HomeAssistant, event_queue: asyncio.Queue[FarmEvent]
+) -> None:
+    bus = async_capture_events(hass, EVENT_APF)
+    reason = "401 from Moonraker: wrong API key"
+    offline = {"printer_id": "p1", "status": "offline", "previous_status": "printing"}
+    await event_queue.put(make_event(30, "printer.offline", {**offline, "offline_reason": reason}))
+    for _ in range(3):
+        await hass.async_block_till_done()
+    assert hass.states.get(f"sensor.{PRUSA}_offline_reason").state == reason
+    assert bus[-1].data["type"] == "printer_offline"
+    assert bus[-1].data["data"]["offline_reason"] == reason
+
+    online = {"printer_id": "p1", "status": "idle", "previous_status": "offline"}
+    await event_queue.put(make_event(31, "printer.online", online))
+    for _ in range(3):
+        await hass.async_block_till_done()
+    assert hass.states.get(f"sensor.{PRUSA}_offline_reason").state == STATE_UNKNOWN
+
+    fatal = {"code": "E1", "severity": "fatal", "text": "Thermal runaway", "url": None}
+    error = {
+        "printer_id": "p1",
+        "status": "error",
+        "previous_status": "idle",
+        "error": "Thermal runaway",
+        "error_code": 7,
+        "messages": [fatal],
+    }
+    await event_queue.put(make_event(32, "printer.error", error))
+    for _ in range(3):
+        await hass.async_block_till_done()
+    state = hass.states.get(f"sensor.{PRUSA}_error_message")
+    assert state.state == "Thermal runaway"
+    assert state.attributes["messages"] == [fatal]
+    assert bus[-1].data["type"] == "printer_error"
+    assert bus[-1].data["data"]["messages"] == [fatal]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -246,15 +247,23 @@ def test_hub_cli_arguments(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_state_round_trip_and_malformed() -> None:
-    from apf_core.drivers.base import PrinterState, Status, Tray
+    from apf_core.drivers.base import PrinterMessage, PrinterState, Severity, Status, Tray
     from apf_core.hub.protocol import broker_address, parse_topic, state_from_dict, state_to_dict
 
+    runout = PrinterMessage("0700_2000_0002_0001", Severity.SERIOUS, "AMS A Slot 1 ran out", "u")
     state = PrinterState(
-        status=Status.PRINTING, progress=12.5, trays=(Tray(2, "PETG", "FF0000FF"),), active_tray=2
+        status=Status.PAUSED,
+        progress=12.5,
+        trays=(Tray(2, "PETG", "FF0000FF", 80.0, 0, 2), Tray(128, "ABS", unit=128, slot=0)),
+        active_tray=2,
+        messages=(runout, PrinterMessage("N1", Severity.INFO, "Notice")),
     )
-    assert state_from_dict(state_to_dict(state)) == state
+    # over the wire (JSON) and back: messages and tray places survive
+    assert state_from_dict(json.loads(json.dumps(state_to_dict(state)))) == state
     with pytest.raises(ValueError):
         state_from_dict({"status": "exploded"})
+    with pytest.raises(ValueError):
+        state_from_dict({"messages": [{"code": "X", "severity": "dire", "text": "t"}]})
     assert parse_topic("apf/v1/hub/abc/up/state") == ("abc", ("up", "state"))
     assert parse_topic("other/topic") is None
     assert broker_address("mqtts://b:8884") == ("b", 8884, True)

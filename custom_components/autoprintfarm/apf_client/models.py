@@ -8,7 +8,7 @@ are required; a response without them raises :class:`APFResponseError`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, Self
 
@@ -154,6 +154,23 @@ class PrinterStatus:
             speed_level=opt_str(data.get("speed_level")),
             speed_percent=opt_float(data.get("speed_percent")),
         )
+
+    def updated_by(self, data: JSONObject) -> Self:
+        """This status after a ``printer.status`` push: the fields the push carries replace
+        ours, the others (job, colour, bed flag: not in the event) keep their values."""
+        pushed = type(self).from_dict(data)
+        keys = set(data)
+        if "awaiting_bed_clear" in keys:
+            keys.add("bed_clear_required")
+        if "online" in keys and "hub_online" not in keys:  # the event's word for it
+            pushed = replace(pushed, hub_online=opt_bool(data.get("online")))
+            keys.add("hub_online")
+        changes = {
+            f.name: getattr(pushed, f.name)
+            for f in fields(self)
+            if f.name in keys and f.name != "printer_id"
+        }
+        return replace(self, **changes)
 
 
 @dataclass(frozen=True, slots=True)
