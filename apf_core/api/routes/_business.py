@@ -9,6 +9,8 @@ import voluptuous as vol
 from ...timeutil import parse_iso
 
 ID = vol.All(str, vol.Length(min=1, max=64))
+#: what a DELETE of one business resource answers
+DELETED = {vol.Required("id"): str, vol.Required("deleted"): bool}
 HEX = vol.All(str, vol.Match(r"^#[0-9A-Fa-f]{6}$", msg="must be a hex colour like #FF8800"))
 
 

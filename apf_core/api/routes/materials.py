@@ -12,15 +12,19 @@ import voluptuous as vol
 from aiohttp import web
 
 from ...services.materials import (
+    AVAILABILITY_SCHEMA,
     COMPONENTS,
     CONSUME_REASONS,
+    CONSUME_SCHEMA,
     FILAMENT,
     PACKAGING,
     PARTS,
     MaterialKind,
     MaterialService,
+    material_schema,
 )
 from ..framework import BOOL_STRING, Ctx, Handler, RouteTable, created, nullable, ok, text
+from ._business import DELETED
 
 #: lines one availability check may ask about (keeps the SQL IN lists small)
 MAX_AVAILABILITY_ITEMS = 1000
@@ -43,8 +47,9 @@ MAX_UNITS = 2_147_483_647
 
 
 def integer(minimum: int = 0) -> vol.All:
-    return vol.All(_not_bool, vol.Any(int, msg="expected an integer"),
-                   vol.Range(min=minimum, max=MAX_UNITS))
+    return vol.All(
+        _not_bool, vol.Any(int, msg="expected an integer"), vol.Range(min=minimum, max=MAX_UNITS)
+    )
 
 
 _FILAMENT_OPTIONAL: dict[Any, Any] = {
@@ -57,10 +62,14 @@ _FILAMENT_OPTIONAL: dict[Any, Any] = {
     vol.Optional("location"): nullable(text(200)),
 }
 FILAMENT_CREATE = {
-    vol.Required("type"): text(100, 1), vol.Required("color"): text(50, 1), **_FILAMENT_OPTIONAL
+    vol.Required("type"): text(100, 1),
+    vol.Required("color"): text(50, 1),
+    **_FILAMENT_OPTIONAL,
 }
 FILAMENT_PATCH = {
-    vol.Optional("type"): text(100, 1), vol.Optional("color"): text(50, 1), **_FILAMENT_OPTIONAL
+    vol.Optional("type"): text(100, 1),
+    vol.Optional("color"): text(50, 1),
+    **_FILAMENT_OPTIONAL,
 }
 
 _UNIT_OPTIONAL: dict[Any, Any] = {
@@ -100,16 +109,21 @@ def _register(kind: MaterialKind, segment: str, plural: str) -> None:
     list_query: dict[Any, Any] = {vol.Optional("low_stock"): BOOL_STRING}
     if kind is FILAMENT:
         list_query |= {
-            vol.Optional("material_type"): text(100, 1), vol.Optional("color"): text(50, 1)
+            vol.Optional("material_type"): text(100, 1),
+            vol.Optional("color"): text(50, 1),
         }
     not_found = (kind.not_found,)
     ident = segment.replace("-", "_")
 
     async def list_items(ctx: Ctx) -> web.StreamResponse:
         q = ctx.query
-        return ok(await MaterialService(ctx.farm, kind).list(
-            low_stock=q.get("low_stock"), type_=q.get("material_type"), color=q.get("color"),
-        ))
+        return ok(
+            await MaterialService(ctx.farm, kind).list(
+                low_stock=q.get("low_stock"),
+                type_=q.get("material_type"),
+                color=q.get("color"),
+            )
+        )
 
     async def get_item(ctx: Ctx) -> web.StreamResponse:
         return ok(await MaterialService(ctx.farm, kind).get(ctx.params["id"]))
@@ -124,20 +138,50 @@ def _register(kind: MaterialKind, segment: str, plural: str) -> None:
         return ok(await MaterialService(ctx.farm, kind).delete(ctx.params["id"]))
 
     order = ", ".join(kind.order_by)
-    low_note = (f"Sorted by {order}. `low_stock=true`: at or below `low_threshold`, or empty "
-                "(`status` low_stock/out_of_stock); `false`: the rest.")
-    routes.get(base, scope="read", summary=f"List {plural} (not paginated)", query=list_query,
-               description=low_note)(_named(list_items, f"list_{ident}"))
-    routes.get(f"{base}/{{id}}", scope="read", summary=f"Get one {kind.label.lower()}",
-               errors=not_found)(_named(get_item, f"get_{ident}"))
-    routes.post(base, scope="write", summary=f"Add {kind.label.lower()}", body=create_body,
-                status=201)(_named(create_item, f"create_{ident}"))
-    routes.patch(f"{base}/{{id}}", scope="write", summary=f"Update {kind.label.lower()}",
-                 body=patch_body, errors=not_found,
-                 description="Partial update; `status` is recomputed.")(
-        _named(update_item, f"update_{ident}"))
-    routes.delete(f"{base}/{{id}}", scope="write", summary=f"Delete {kind.label.lower()}",
-                  errors=not_found)(_named(delete_item, f"delete_{ident}"))
+    low_note = (
+        f"Sorted by {order}. `low_stock=true`: at or below `low_threshold`, or empty "
+        "(`status` low_stock/out_of_stock); `false`: the rest."
+    )
+    schema = material_schema(kind)
+    routes.get(
+        base,
+        scope="read",
+        summary=f"List {plural} (not paginated)",
+        query=list_query,
+        description=low_note,
+        response=[schema],
+    )(_named(list_items, f"list_{ident}"))
+    routes.get(
+        f"{base}/{{id}}",
+        scope="read",
+        summary=f"Get one {kind.label.lower()}",
+        errors=not_found,
+        response=schema,
+    )(_named(get_item, f"get_{ident}"))
+    routes.post(
+        base,
+        scope="write",
+        summary=f"Add {kind.label.lower()}",
+        body=create_body,
+        status=201,
+        response=schema,
+    )(_named(create_item, f"create_{ident}"))
+    routes.patch(
+        f"{base}/{{id}}",
+        scope="write",
+        summary=f"Update {kind.label.lower()}",
+        body=patch_body,
+        errors=not_found,
+        response=schema,
+        description="Partial update; `status` is recomputed.",
+    )(_named(update_item, f"update_{ident}"))
+    routes.delete(
+        f"{base}/{{id}}",
+        scope="write",
+        summary=f"Delete {kind.label.lower()}",
+        errors=not_found,
+        response=DELETED,
+    )(_named(delete_item, f"delete_{ident}"))
 
 
 _register(FILAMENT, "filament", "filament spools")
@@ -158,14 +202,20 @@ _register(PARTS, "parts", "printer parts")
         vol.Optional("notes"): nullable(text(500)),
     },
     errors=("INSUFFICIENT_QUANTITY", "COMPONENT_NOT_FOUND"),
+    response=CONSUME_SCHEMA,
 )
 async def consume_component(ctx: Ctx) -> web.StreamResponse:
     """Atomic: refused with INSUFFICIENT_QUANTITY (nothing changes) if stock would go below zero.
     `assembly_completion` is reserved for assembly and rejected here."""
     body = ctx.body
-    return ok(await MaterialService(ctx.farm, COMPONENTS).consume(
-        ctx.params["id"], body["quantity"], body["reason"], body.get("notes"),
-    ))
+    return ok(
+        await MaterialService(ctx.farm, COMPONENTS).consume(
+            ctx.params["id"],
+            body["quantity"],
+            body["reason"],
+            body.get("notes"),
+        )
+    )
 
 
 @routes.post(
@@ -174,11 +224,16 @@ async def consume_component(ctx: Ctx) -> web.StreamResponse:
     summary="Check component availability (read only)",
     body={
         vol.Required("components"): vol.All(
-            [{vol.Required("component_type"): text(100, 1),
-              vol.Required("quantity_needed"): integer(1)}],
+            [
+                {
+                    vol.Required("component_type"): text(100, 1),
+                    vol.Required("quantity_needed"): integer(1),
+                }
+            ],
             vol.Length(min=1, max=MAX_AVAILABILITY_ITEMS),
         ),
     },
+    response=AVAILABILITY_SCHEMA,
 )
 async def check_component_availability(ctx: Ctx) -> web.StreamResponse:
     """Stock is summed over every component of the requested type. A pure read: scope `read`."""

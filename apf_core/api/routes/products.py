@@ -32,7 +32,7 @@ from ..framework import (
     text,
 )
 from ..links import product_links, with_image_urls
-from ._business import HEX, ID, integer
+from ._business import DELETED, HEX, ID, integer
 from .skus import SKU_BODY
 
 routes = RouteTable("Products", "Products, SKUs under them, components, images and kits.")
@@ -348,7 +348,7 @@ async def download_image(ctx: Ctx) -> web.StreamResponse:
     scope="write",
     summary="Delete an image",
     errors=("PRODUCT_NOT_FOUND", "IMAGE_NOT_FOUND"),
-    response={vol.Required("id"): str, vol.Required("deleted"): bool},
+    response=DELETED,
 )
 async def delete_image(ctx: Ctx) -> web.StreamResponse:
     return ok(await ImageService(ctx.farm).delete(ctx.params["id"], ctx.params["imageId"]))
