@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import voluptuous as vol
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,6 +24,23 @@ if TYPE_CHECKING:
 SkuLookup = Callable[[AsyncConnection, str], Awaitable[dict[str, Any] | None]]
 JOB_STATUSES = tuple(s.value for s in JobStatus)
 FINISHED = FINISHED_JOB_STATES
+#: the answer of :meth:`JobReads.stats`
+JOB_STATS = {
+    vol.Required("total"): int,
+    vol.Required("by_status"): {vol.Required(status): int for status in JOB_STATUSES},
+    vol.Required("summary"): {
+        vol.Required(name): int
+        for name in (
+            "queued",
+            "active",
+            "completed",
+            "failed",
+            "cancelled",
+            "completed_today",
+            "failed_today",
+        )
+    },
+}
 
 
 class JobReads:

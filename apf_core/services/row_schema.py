@@ -87,9 +87,13 @@ def row_schema(
     table: Table, fields: Iterable[str], overrides: Mapping[str, Any] | None = None
 ) -> dict[Any, Any]:
     """``{Required(field): validator}`` for ``fields`` of ``table``; ``overrides`` name the
-    validators of JSON columns, derived values and fields not in the table."""
+    validators of JSON columns, derived values and fields not in the table (a column there:
+    the field is that column under another name)."""
     overrides = overrides or {}
-    return {
-        vol.Required(name): overrides[name] if name in overrides else column_schema(table.c[name])
-        for name in fields
-    }
+    schema: dict[Any, Any] = {}
+    for name in fields:
+        found = overrides.get(name, table.c.get(name))
+        if found is None:
+            raise TypeError(f"{table.name}.{name}: no such column; give its response schema")
+        schema[vol.Required(name)] = column_schema(found) if isinstance(found, Column) else found
+    return schema

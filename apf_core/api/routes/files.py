@@ -13,6 +13,15 @@ from aiohttp import BodyPartReader, web
 from ...errors import BadRequest, DomainError, ValidationFailed
 from ...files.store import filename_problem
 from ...services.file_admin import FileAdmin
+from ...services.file_schemas import (
+    FILE,
+    FILE_DELETED,
+    FILE_WITH_VERSIONS,
+    PARSED_METADATA,
+    UPLOAD_TOKEN,
+    UPLOADED,
+    VERSION,
+)
 from ...services.files import FileService
 from ..framework import (
     BASE_PATH,
@@ -65,6 +74,7 @@ def _count(value: Any) -> int:
     "/files",
     scope="read",
     summary="List print files",
+    response=[FILE],
     query={
         **_page_query(),
         vol.Optional("product_id"): text(36, 1),
@@ -85,6 +95,7 @@ async def list_files(ctx: Ctx) -> web.StreamResponse:
     "/files/upload-url",
     scope="write",
     summary="Get an upload token",
+    response=UPLOAD_TOKEN,
     body={
         vol.Required("filename"): safe_filename,
         vol.Optional("content_type"): nullable(text(100, 1)),
@@ -105,6 +116,7 @@ async def upload_url(ctx: Ctx) -> web.StreamResponse:
     "/files/upload/{token}",
     scope=None,
     summary="Upload the bytes for a token",
+    response=UPLOADED,
     body_kind="raw",
     errors=(
         "UPLOAD_TOKEN_INVALID",
@@ -129,6 +141,7 @@ async def upload_bytes(ctx: Ctx) -> web.StreamResponse:
     "/files/parse-metadata",
     scope="read",
     summary="Parse a file's metadata without storing it",
+    response=PARSED_METADATA,
     body_kind="multipart",
     errors=("UNSUPPORTED_FILE_TYPE", "INVALID_FILE", "PAYLOAD_TOO_LARGE"),
     description="Multipart field `file` (.3mf, .gcode or .bgcode). Nothing is persisted.",
@@ -167,6 +180,7 @@ MAX_FORM_VALUE = 1024
     "/files",
     scope="write",
     summary="Create a file (from an upload, or in one multipart request)",
+    response=FILE,
     body={
         vol.Required("name"): safe_filename,
         vol.Required("storage_key"): text(500, 1),
@@ -246,6 +260,7 @@ async def _form_field(part: BodyPartReader, fields: dict[str, str]) -> None:
     "/files/{id}",
     scope="write",
     summary="Delete a file",
+    response=FILE_DELETED,
     errors=("FILE_NOT_FOUND", "FILE_IN_USE"),
     description="Removes the file, every version, its thumbnails and bytes. Refused with "
     "`409 FILE_IN_USE` while a queued or active job, or a kit part, uses it; finished jobs "
@@ -274,14 +289,24 @@ async def download_file(ctx: Ctx) -> web.StreamResponse:
     )
 
 
-@routes.get("/files/{id}", scope="read", summary="Get a file", errors=("FILE_NOT_FOUND",))
+@routes.get(
+    "/files/{id}",
+    scope="read",
+    summary="Get a file",
+    errors=("FILE_NOT_FOUND",),
+    response=FILE_WITH_VERSIONS,
+)
 async def get_file(ctx: Ctx) -> web.StreamResponse:
     """The file with its `versions[]` (newest first)."""
     return ok(await FileService(ctx.farm).get(ctx.params["id"]))
 
 
 @routes.get(
-    "/files/{id}/versions", scope="read", summary="List versions", errors=("FILE_NOT_FOUND",)
+    "/files/{id}/versions",
+    scope="read",
+    summary="List versions",
+    errors=("FILE_NOT_FOUND",),
+    response=[VERSION],
 )
 async def list_file_versions(ctx: Ctx) -> web.StreamResponse:
     """Ordered by `version_number`, newest first."""
@@ -292,6 +317,7 @@ async def list_file_versions(ctx: Ctx) -> web.StreamResponse:
     "/files/{id}/versions",
     scope="write",
     summary="Add a version",
+    response=VERSION,
     body={
         vol.Required("storage_key"): text(500, 1),
         vol.Optional("notes"): nullable(text(500)),
@@ -316,6 +342,7 @@ async def add_file_version(ctx: Ctx) -> web.StreamResponse:
     "/files/{id}/versions/{version}/current",
     scope="write",
     summary="Make a version current",
+    response=VERSION,
     errors=("FILE_NOT_FOUND", "VERSION_NOT_FOUND"),
     description="`version` is a version number (or a version id).",
 )

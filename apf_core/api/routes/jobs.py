@@ -7,7 +7,9 @@ from typing import Any
 import voluptuous as vol
 from aiohttp import web
 
+from ...lifecycle.views import JOB_DETAIL_SCHEMA, JOB_SCHEMA
 from ...services.job_admin import JobAdmin
+from ...services.job_reads import JOB_STATS
 from ...services.jobs import JOB_STATUSES, JobService
 from ...timeutil import parse_iso, utcnow
 from ..framework import Ctx, RouteTable, integer, nullable, ok, page_query, paged, text
@@ -50,6 +52,7 @@ _JOB_FIELDS: dict[Any, Any] = {
     "/jobs",
     scope="read",
     summary="List jobs (most recent first)",
+    response=[JOB_SCHEMA],
     query={vol.Optional("status"): vol.In(JOB_STATUSES), **page_query()},
     paginated=True,
 )
@@ -65,6 +68,7 @@ async def list_jobs(ctx: Ctx) -> web.StreamResponse:
     "/jobs",
     scope="write",
     summary="Enqueue a job",
+    response=JOB_SCHEMA,
     status=201,
     body={
         vol.Required("print_file_id"): text(64, 1),
@@ -134,7 +138,7 @@ async def export_jobs(ctx: Ctx) -> web.StreamResponse:
     return response
 
 
-@routes.get("/jobs/stats", scope="read", summary="Job counts by state")
+@routes.get("/jobs/stats", scope="read", summary="Job counts by state", response=JOB_STATS)
 async def job_stats(ctx: Ctx) -> web.StreamResponse:
     return ok(await JobService(ctx.farm).stats())
 
@@ -143,6 +147,7 @@ async def job_stats(ctx: Ctx) -> web.StreamResponse:
     "/jobs/history",
     scope="read",
     summary="Finished jobs by completion time",
+    response=[JOB_SCHEMA],
     query={vol.Optional("from"): _iso, vol.Optional("to"): _iso, **page_query()},
     paginated=True,
 )
@@ -154,7 +159,13 @@ async def job_history(ctx: Ctx) -> web.StreamResponse:
     return paged(rows, q["limit"], q["offset"])
 
 
-@routes.get("/jobs/{id}", scope="read", summary="Get a job", errors=("JOB_NOT_FOUND",))
+@routes.get(
+    "/jobs/{id}",
+    scope="read",
+    summary="Get a job",
+    errors=("JOB_NOT_FOUND",),
+    response=JOB_DETAIL_SCHEMA,
+)
 async def get_job(ctx: Ctx) -> web.StreamResponse:
     return ok(await JobService(ctx.farm).get(ctx.params["id"]))
 
@@ -163,6 +174,7 @@ async def get_job(ctx: Ctx) -> web.StreamResponse:
     "/jobs/{id}",
     scope="write",
     summary="Delete a queued job",
+    response={vol.Required("id"): str, vol.Required("deleted"): bool},
     errors=("JOB_NOT_FOUND", "INVALID_STATE"),
     description="Only a job still `queued` (never sent to a printer) can be deleted; it is "
     "gone from lists and history (event `job.deleted`). Any other state is `409 INVALID_STATE`: "
@@ -176,6 +188,7 @@ async def delete_job(ctx: Ctx) -> web.StreamResponse:
     "/jobs/{id}",
     scope="write",
     summary="Update a job that has not finished",
+    response=JOB_SCHEMA,
     body={vol.Optional("printer_id"): nullable(text(64, 1)), **_JOB_FIELDS},
     errors=("JOB_TERMINAL", "INVALID_STATE", "PRINTER_NOT_FOUND", "INVALID_PLATE"),
 )
@@ -203,7 +216,11 @@ _START_ERRORS = (
 
 
 @routes.post(
-    "/jobs/{id}/start", scope="control", summary="Start a queued job", errors=_START_ERRORS
+    "/jobs/{id}/start",
+    scope="control",
+    summary="Start a queued job",
+    errors=_START_ERRORS,
+    response=JOB_SCHEMA,
 )
 async def start_job(ctx: Ctx) -> web.StreamResponse:
     """Streams the file to the printer; `queued → processing → printing`, reverted on failure.
@@ -218,6 +235,7 @@ async def start_job(ctx: Ctx) -> web.StreamResponse:
     "/jobs/{id}/pause",
     scope="control",
     summary="Pause a printing job",
+    response=JOB_SCHEMA,
     errors=("INVALID_STATE", "HUB_OFFLINE", "HUB_COMMAND_FAILED"),
 )
 async def pause_job(ctx: Ctx) -> web.StreamResponse:
@@ -228,6 +246,7 @@ async def pause_job(ctx: Ctx) -> web.StreamResponse:
     "/jobs/{id}/resume",
     scope="control",
     summary="Resume a paused job",
+    response=JOB_SCHEMA,
     errors=("INVALID_STATE", "HUB_OFFLINE", "HUB_COMMAND_FAILED"),
 )
 async def resume_job(ctx: Ctx) -> web.StreamResponse:
@@ -238,6 +257,7 @@ async def resume_job(ctx: Ctx) -> web.StreamResponse:
     "/jobs/{id}/stop",
     scope="control",
     summary="Stop a running job (waits for ACK)",
+    response=JOB_SCHEMA,
     errors=("INVALID_STATE", "HUB_OFFLINE", "HUB_COMMAND_FAILED"),
 )
 async def stop_job(ctx: Ctx) -> web.StreamResponse:
@@ -245,7 +265,11 @@ async def stop_job(ctx: Ctx) -> web.StreamResponse:
 
 
 @routes.post(
-    "/jobs/{id}/cancel", scope="control", summary="Cancel a job", errors=("INVALID_STATE",)
+    "/jobs/{id}/cancel",
+    scope="control",
+    summary="Cancel a job",
+    errors=("INVALID_STATE",),
+    response=JOB_SCHEMA,
 )
 async def cancel_job(ctx: Ctx) -> web.StreamResponse:
     """Marks it cancelled; a running print also gets a fire-and-forget stop."""
@@ -256,6 +280,7 @@ async def cancel_job(ctx: Ctx) -> web.StreamResponse:
     "/jobs/{id}/complete",
     scope="write",
     summary="Mark a job completed",
+    response=JOB_SCHEMA,
     body={
         vol.Optional("actual_print_time_minutes"): nullable(integer(0)),
         vol.Optional("failure_reason"): nullable(text(2000)),
@@ -274,7 +299,11 @@ async def complete_job(ctx: Ctx) -> web.StreamResponse:
 
 
 @routes.post(
-    "/jobs/{id}/retry", scope="write", summary="Re-queue a failed job", errors=("INVALID_STATE",)
+    "/jobs/{id}/retry",
+    scope="write",
+    summary="Re-queue a failed job",
+    errors=("INVALID_STATE",),
+    response=JOB_SCHEMA,
 )
 async def retry_job(ctx: Ctx) -> web.StreamResponse:
     return ok(await JobService(ctx.farm).retry(ctx.params["id"]))
