@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import voluptuous as vol
 from sqlalchemy import select
 
 from ..dispatch import Dispatcher
@@ -13,9 +14,35 @@ from ..storage.tables.dispatch import dispatch_attempts
 from ..storage.tables.spine import jobs
 from ..timeutil import iso
 from .common import fetch_one
+from .row_schema import NUMBER, row_schema
 
 if TYPE_CHECKING:
     from ..farm import Farm
+
+_ATTEMPT_FIELDS = ("job_id", "printer_id", "outcome", "error_code", "message")
+_OUTCOME = {"outcome": vol.In(("started", "failed", "skipped"))}
+#: ``Attempt.as_dict()``
+ATTEMPT_SCHEMA = row_schema(dispatch_attempts, _ATTEMPT_FIELDS, _OUTCOME)
+#: a stored attempt (``GET /dispatch/history``)
+ATTEMPT_ROW_SCHEMA = row_schema(
+    dispatch_attempts, [str(c.name) for c in dispatch_attempts.columns], _OUTCOME
+)
+SETTINGS_SCHEMA = {vol.Required("enabled"): bool, vol.Required("interval_seconds"): NUMBER}
+PASS_SCHEMA = {vol.Required("attempts"): [ATTEMPT_SCHEMA], vol.Required("started"): int}
+#: ``Dispatcher.explain``
+ELIGIBILITY_SCHEMA = {
+    vol.Required("job_id"): str,
+    vol.Required("auto_dispatch_enabled"): bool,
+    vol.Required("eligible_printer_count"): int,
+    vol.Required("printers"): [
+        {
+            vol.Required("printer_id"): str,
+            vol.Required("name"): str,
+            vol.Required("eligible"): bool,
+            vol.Required("reasons"): [{vol.Required("code"): str, vol.Required("message"): str}],
+        }
+    ],
+}
 
 
 class DispatchService:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import voluptuous as vol
 from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,6 +26,7 @@ from ..storage.tables.worklist import worklist_tasks
 from ..timeutil import new_id, utcnow
 from .common import fetch_one, fetch_page, project
 from .printers import PrinterService
+from .row_schema import row_schema
 
 if TYPE_CHECKING:
     from ..farm import Farm
@@ -34,13 +36,49 @@ STATUSES = ("pending", "in_progress", "completed", "cancelled")
 PRIORITIES = ("low", "medium", "high")
 FINISHED = ("completed", "cancelled")
 FIELDS = (
-    "id", "title", "subtitle", "description", "task_type", "priority", "status", "printer_id",
-    "estimated_time_minutes", "actual_time_minutes", "started_at", "completed_at", "due_date",
-    "created_at", "updated_at",
+    "id",
+    "title",
+    "subtitle",
+    "description",
+    "task_type",
+    "priority",
+    "status",
+    "printer_id",
+    "estimated_time_minutes",
+    "actual_time_minutes",
+    "started_at",
+    "completed_at",
+    "due_date",
+    "created_at",
+    "updated_at",
 )
+#: the schema of :func:`task_view`
+TASK_SCHEMA = row_schema(
+    worklist_tasks,
+    FIELDS,
+    {
+        "task_type": vol.In(TASK_TYPES),
+        "priority": vol.In(PRIORITIES),
+        "status": vol.In(STATUSES),
+    },
+)
+#: :meth:`WorklistService.stats`
+STATS_SCHEMA = {
+    vol.Required("total"): int,
+    vol.Required("by_status"): {vol.Required(status): int for status in STATUSES},
+    vol.Required("by_type"): {vol.Required(kind): int for kind in TASK_TYPES},
+    vol.Required("overdue"): int,
+    vol.Required("total_active"): int,
+}
 PATCHABLE = (
-    "title", "subtitle", "description", "priority", "printer_id", "estimated_time_minutes",
-    "due_date", "metadata",
+    "title",
+    "subtitle",
+    "description",
+    "priority",
+    "printer_id",
+    "estimated_time_minutes",
+    "due_date",
+    "metadata",
 )
 # task metadata key -> printer column (first matching key wins)
 FILAMENT_KEYS = {
@@ -71,12 +109,24 @@ class WorklistService:
         self.db = farm.db
 
     # --- reads ------------------------------------------------------------
-    async def list(self, *, status: str | None, task_type: str | None, priority: str | None,
-                   printer_id: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
+    async def list(
+        self,
+        *,
+        status: str | None,
+        task_type: str | None,
+        priority: str | None,
+        printer_id: str | None,
+        limit: int,
+        offset: int,
+    ) -> list[dict[str, Any]]:
         t = worklist_tasks
         query = select(t).order_by(PRIORITY_RANK, t.c.created_at.desc(), t.c.id.desc())
-        for column, value in (("status", status), ("task_type", task_type),
-                              ("priority", priority), ("printer_id", printer_id)):
+        for column, value in (
+            ("status", status),
+            ("task_type", task_type),
+            ("priority", priority),
+            ("printer_id", printer_id),
+        ):
             if value is not None:
                 query = query.where(t.c[column] == value)
         async with self.db.read() as conn:
@@ -90,14 +140,17 @@ class WorklistService:
         t = worklist_tasks
         active = t.c.status.not_in(FINISHED)
         async with self.db.read() as conn:
-            by_status_rows = (await conn.execute(
-                select(t.c.status, func.count()).group_by(t.c.status)
-            )).all()
-            by_type_rows = (await conn.execute(
-                select(t.c.task_type, func.count()).where(active).group_by(t.c.task_type)
-            )).all()
+            by_status_rows = (
+                await conn.execute(select(t.c.status, func.count()).group_by(t.c.status))
+            ).all()
+            by_type_rows = (
+                await conn.execute(
+                    select(t.c.task_type, func.count()).where(active).group_by(t.c.task_type)
+                )
+            ).all()
             overdue = await conn.scalar(
-                select(func.count()).select_from(t)
+                select(func.count())
+                .select_from(t)
                 .where(active, t.c.due_date.is_not(None), t.c.due_date < utcnow())
             )
         by_status = dict.fromkeys(STATUSES, 0) | {s: int(n) for s, n in by_status_rows}
@@ -115,8 +168,12 @@ class WorklistService:
         now = utcnow()
         values = {k: v for k, v in body.items() if k != "apply_default_assignee"}
         row = {
-            "priority": "medium", **values, "id": new_id(), "status": "pending",
-            "created_at": now, "updated_at": now,
+            "priority": "medium",
+            **values,
+            "id": new_id(),
+            "status": "pending",
+            "created_at": now,
+            "updated_at": now,
         }
         async with self.db.begin() as conn:
             if row.get("printer_id"):
@@ -150,8 +207,10 @@ class WorklistService:
         async with self.db.begin() as conn:
             task = await self._row(conn, task_id, for_update=True)
             if task["status"] != "pending":
-                raise Conflict(f"Only a pending task can be started (task is {task['status']})",
-                               code="INVALID_STATE")
+                raise Conflict(
+                    f"Only a pending task can be started (task is {task['status']})",
+                    code="INVALID_STATE",
+                )
             await self._enter(conn, task, "in_progress")
             return task_view(await self._row(conn, task_id))
 
@@ -188,8 +247,9 @@ class WorklistService:
                 await self._finish_effects(conn, task, completed=status == "completed")
         await self._set(conn, task["id"], values)
 
-    async def _finish_effects(self, conn: AsyncConnection, task: dict[str, Any], *,
-                              completed: bool) -> None:
+    async def _finish_effects(
+        self, conn: AsyncConnection, task: dict[str, Any], *, completed: bool
+    ) -> None:
         if task["task_type"] == "maintenance":
             if completed:
                 await self._maintenance(conn, task, enter=False)
@@ -198,8 +258,9 @@ class WorklistService:
         elif task["task_type"] == "filament_change" and completed:
             await self._apply_filament(conn, task)
 
-    async def _maintenance(self, conn: AsyncConnection, task: dict[str, Any], *,
-                           enter: bool) -> None:
+    async def _maintenance(
+        self, conn: AsyncConnection, task: dict[str, Any], *, enter: bool
+    ) -> None:
         printer = await self._printer(conn, task["printer_id"], for_update=True)
         service = PrinterService(self.farm)
         if enter:
@@ -212,8 +273,11 @@ class WorklistService:
             await service.apply_maintenance(conn, printer, False, None)
         else:  # completed without being started: the maintenance still happened
             now = utcnow()
-            await conn.execute(update(printers).where(printers.c.id == printer["id"])
-                               .values(last_maintenance_date=now, updated_at=now))
+            await conn.execute(
+                update(printers)
+                .where(printers.c.id == printer["id"])
+                .values(last_maintenance_date=now, updated_at=now)
+            )
         await self._printer_event(conn, printer["id"])
 
     async def _release_without_stamp(self, conn: AsyncConnection, printer_id: str) -> None:
@@ -221,8 +285,11 @@ class WorklistService:
         if not printer["in_maintenance"]:
             return
         await PrinterService(self.farm).apply_maintenance(conn, printer, False, None)
-        await conn.execute(update(printers).where(printers.c.id == printer_id)
-                           .values(last_maintenance_date=printer["last_maintenance_date"]))
+        await conn.execute(
+            update(printers)
+            .where(printers.c.id == printer_id)
+            .values(last_maintenance_date=printer["last_maintenance_date"])
+        )
         await self._printer_event(conn, printer_id)
 
     async def _apply_filament(self, conn: AsyncConnection, task: dict[str, Any]) -> None:
@@ -236,8 +303,11 @@ class WorklistService:
         if not values:
             return
         await self._printer(conn, task["printer_id"], for_update=True)
-        await conn.execute(update(printers).where(printers.c.id == task["printer_id"])
-                           .values(**values, updated_at=utcnow()))
+        await conn.execute(
+            update(printers)
+            .where(printers.c.id == task["printer_id"])
+            .values(**values, updated_at=utcnow())
+        )
         await self._printer_event(conn, task["printer_id"])
 
     async def _printer_event(self, conn: AsyncConnection, printer_id: str) -> None:
@@ -249,15 +319,32 @@ class WorklistService:
 
     # --- helpers ------------------------------------------------------------
     async def _set(self, conn: AsyncConnection, task_id: str, values: dict[str, Any]) -> None:
-        await conn.execute(update(worklist_tasks).where(worklist_tasks.c.id == task_id)
-                           .values(**values, updated_at=utcnow()))
+        await conn.execute(
+            update(worklist_tasks)
+            .where(worklist_tasks.c.id == task_id)
+            .values(**values, updated_at=utcnow())
+        )
 
-    async def _row(self, conn: AsyncConnection, task_id: str, *,
-                   for_update: bool = False) -> dict[str, Any]:
-        return await fetch_one(conn, worklist_tasks, task_id, code="TASK_NOT_FOUND",
-                               label="Task", for_update=for_update)
+    async def _row(
+        self, conn: AsyncConnection, task_id: str, *, for_update: bool = False
+    ) -> dict[str, Any]:
+        return await fetch_one(
+            conn,
+            worklist_tasks,
+            task_id,
+            code="TASK_NOT_FOUND",
+            label="Task",
+            for_update=for_update,
+        )
 
-    async def _printer(self, conn: AsyncConnection, printer_id: str, *,
-                       for_update: bool = False) -> dict[str, Any]:
-        return await fetch_one(conn, printers, printer_id, code="PRINTER_NOT_FOUND",
-                               label="Printer", for_update=for_update)
+    async def _printer(
+        self, conn: AsyncConnection, printer_id: str, *, for_update: bool = False
+    ) -> dict[str, Any]:
+        return await fetch_one(
+            conn,
+            printers,
+            printer_id,
+            code="PRINTER_NOT_FOUND",
+            label="Printer",
+            for_update=for_update,
+        )

@@ -5,7 +5,13 @@ from __future__ import annotations
 import voluptuous as vol
 from aiohttp import web
 
-from ...services.dispatch import DispatchService
+from ...services.dispatch import (
+    ATTEMPT_ROW_SCHEMA,
+    ELIGIBILITY_SCHEMA,
+    PASS_SCHEMA,
+    SETTINGS_SCHEMA,
+    DispatchService,
+)
 from ..framework import Ctx, RouteTable, ok, page_query, paged
 
 routes = RouteTable(
@@ -14,7 +20,12 @@ routes = RouteTable(
 )
 
 
-@routes.get("/dispatch/settings", scope="read", summary="Get the auto-dispatch settings")
+@routes.get(
+    "/dispatch/settings",
+    scope="read",
+    summary="Get the auto-dispatch settings",
+    response=SETTINGS_SCHEMA,
+)
 async def get_dispatch_settings(ctx: Ctx) -> web.StreamResponse:
     return ok(DispatchService(ctx.farm).settings())
 
@@ -23,6 +34,7 @@ async def get_dispatch_settings(ctx: Ctx) -> web.StreamResponse:
     "/dispatch/settings",
     scope="write",
     summary="Turn auto-dispatch on or off farm-wide",
+    response=SETTINGS_SCHEMA,
     body={vol.Required("enabled"): bool},
     description="Stored in the server settings; survives restarts. Per printer, use "
     "`auto_dispatch` on the printer.",
@@ -35,6 +47,7 @@ async def put_dispatch_settings(ctx: Ctx) -> web.StreamResponse:
     "/dispatch/run",
     scope="control",
     summary="Run one dispatch pass now",
+    response=PASS_SCHEMA,
     body={},
     description="Starts queued jobs on eligible idle printers even when the farm-wide switch "
     "is off (a manual pass). Returns each attempt.",
@@ -47,6 +60,7 @@ async def run_dispatch_pass(ctx: Ctx) -> web.StreamResponse:
     "/dispatch/history",
     scope="read",
     summary="Recent dispatch attempts",
+    response=[ATTEMPT_ROW_SCHEMA],
     query=page_query(),
     paginated=True,
 )
@@ -60,6 +74,7 @@ async def dispatch_history(ctx: Ctx) -> web.StreamResponse:
     "/jobs/{id}/eligibility",
     scope="read",
     summary="Why each printer can or cannot take a queued job",
+    response=ELIGIBILITY_SCHEMA,
     errors=("JOB_NOT_FOUND", "INVALID_STATE"),
 )
 async def job_eligibility(ctx: Ctx) -> web.StreamResponse:
