@@ -11,6 +11,9 @@ Definitions (documented in the API):
 * revenue sums ``orders.total_revenue`` (cents) by ``order_date``, excluding
   cancelled and refunded orders.
 * a failure is a job that ended ``failed``; its type is its ``failure_reason``.
+* low stock is the inventory's own list (``inventory.low_stock_rows``, the rows of
+  ``/inventory/alerts``); ``stock_level`` of a low-stock item is its finished good's
+  ``ready_stock`` and ``id`` its SKU's id (see ``stock.py`` for the one definition).
 """
 
 from __future__ import annotations
@@ -31,12 +34,12 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..lifecycle import ACTIVE_JOB_STATES
-from ..storage.tables.catalogue import products, skus
 from ..storage.tables.materials import filament_spools, material_components
 from ..storage.tables.orders import orders
 from ..storage.tables.spine import hubs, jobs, printers
 from ..storage.tables.worklist import worklist_tasks
 from ..timeutil import iso, utcnow
+from .inventory import low_stock_rows
 from .materials import low_stock_clause, stock_status
 from .printers import PrinterService
 
@@ -153,7 +156,7 @@ class AnalyticsService:
             hub_row = (await conn.execute(select(
                 func.count(), _count_if(hubs.c.is_online.is_(True))
             ).select_from(hubs))).one()
-            low_skus = await self._low_sku_count(conn)
+            low_skus = len(await low_stock_rows(conn))
             low_spools = await conn.scalar(select(func.count()).select_from(filament_spools).where(
                 low_stock_clause(filament_spools, "remaining_grams")))
             low_components = await conn.scalar(
@@ -347,16 +350,8 @@ class AnalyticsService:
         used = and_(finished_status("completed", "failed"), span.where(jobs.c.time_completed))
         day = day_bucket(jobs.c.time_completed, self.dialect).label("day")
         spools = filament_spools
-        deficit = skus.c.low_stock_threshold - skus.c.stock_level
         async with self.db.read() as conn:
-            low_items = (await conn.execute(
-                select(skus.c.id, skus.c.sku, skus.c.color, skus.c.stock_level,
-                       skus.c.low_stock_threshold, products.c.name)
-                .select_from(skus.join(products, products.c.id == skus.c.product_id))
-                .where(self._low_sku_clause())
-                .order_by(deficit.desc(), skus.c.sku, skus.c.id).limit(TOP)
-            )).all()
-            low_skus = await self._low_sku_count(conn)
+            low_rows = await low_stock_rows(conn)
             spool_rows = (await conn.execute(
                 select(spools.c.type, spools.c.color, spools.c.remaining_grams,
                        spools.c.low_threshold).order_by(spools.c.type, spools.c.color, spools.c.id)
@@ -380,14 +375,15 @@ class AnalyticsService:
         return {
             "date_range": span.as_dict(),
             "summary": {
-                "low_stock_skus": low_skus,
+                "low_stock_skus": len(low_rows),
                 "low_filament_spools": sum(1 for f in filament if f["status"] != "in_stock"),
                 "total_material_types": len({f["type"] for f in filament}),
             },
             "low_stock_items": [
-                {"id": i, "sku": s, "color": c, "stock_level": lvl, "low_stock_threshold": th,
-                 "product_name": pn}
-                for i, s, c, lvl, th, pn in low_items
+                {"id": r["product_sku_id"], "sku": r["sku"], "color": r["color"],
+                 "stock_level": r["ready_stock"], "low_stock_threshold": r["low_stock_threshold"],
+                 "product_name": r["product_name"]}
+                for r in low_rows[:TOP]
             ],
             "filament_inventory": filament,
             "material_usage": [
@@ -437,11 +433,3 @@ class AnalyticsService:
         )).all()
         return {d: (_int(cents), _int(n)) for d, cents, n in rows}
 
-    @staticmethod
-    def _low_sku_clause() -> ColumnElement[bool]:
-        return and_(skus.c.is_active.is_(True), skus.c.low_stock_threshold.is_not(None),
-                    skus.c.stock_level <= skus.c.low_stock_threshold)
-
-    async def _low_sku_count(self, conn: AsyncConnection) -> int:
-        return _int(await conn.scalar(
-            select(func.count()).select_from(skus).where(self._low_sku_clause())))

@@ -22,12 +22,15 @@ from .conflicts import unique_conflicts
 from .stock import (
     FG,
     FG_STATUSES,
+    LOW_SQL,
     MAX_STOCK,
+    STATUS_SQL,
     create_fg,
     fg_for_sku,
     fg_row,
     fg_select,
     fg_view,
+    is_low,
     move_stock,
     refresh_status,
 )
@@ -43,8 +46,30 @@ ADJUST_REASONS = ("manual", "inventory_count", "correction", "damaged", "returne
 ASSEMBLY_STATES = ("printed", "needs_assembly", "assembled")
 
 
-def _low_stock_clause() -> Any:
-    return FG.c.low_stock_threshold.is_not(None) & (FG.c.ready_stock <= FG.c.low_stock_threshold)
+async def low_stock_rows(conn: AsyncConnection) -> Rows:
+    """The items that need restocking, largest deficit first: active finished goods at or
+    under their threshold (:data:`~.stock.LOW_SQL`), less the kits whose parts on hand could
+    be assembled to a healthy level. ``/inventory/alerts`` lists exactly these rows, and the
+    low-stock counts and lists of ``/analytics/inventory`` and ``/analytics/overview`` are
+    taken from them."""
+    query = (
+        fg_select()
+        .where(FG.c.is_active.is_(True), LOW_SQL)
+        .order_by((FG.c.low_stock_threshold - FG.c.ready_stock).desc(), skus.c.sku, FG.c.id)
+    )
+    rows = [dict(r) for r in (await conn.execute(query)).mappings()]
+    kit_ids = [r["product_sku_id"] for r in rows if r["is_composite"]]
+    children = await children_of(conn, kit_ids)
+    extras = await inventory_of(conn, kit_ids)
+    out = []
+    for row in rows:
+        if row["is_composite"]:
+            sku_id = row["product_sku_id"]
+            buildable = available_to_build(children[sku_id], extras[sku_id])
+            if effective_status(row, True, buildable) == "in_stock":
+                continue
+        out.append(row)
+    return out
 
 
 async def detail_view(conn: AsyncConnection, row: dict[str, Any]) -> dict[str, Any]:
@@ -78,9 +103,9 @@ class InventoryService:
     ) -> Rows:
         query = fg_select()
         if low_stock:  # low and active, as AutoPrintFarm filters it
-            query = query.where(_low_stock_clause(), FG.c.is_active.is_(True))
+            query = query.where(LOW_SQL, FG.c.is_active.is_(True))
         elif low_stock is not None:
-            query = query.where(~_low_stock_clause())
+            query = query.where(~LOW_SQL)
         if is_active is not None:
             query = query.where(FG.c.is_active.is_(is_active))
         if sku is not None:
@@ -88,7 +113,7 @@ class InventoryService:
         if material is not None:
             query = query.where(skus.c.filament_type == material)
         if status is not None:
-            query = query.where(FG.c.status == status)
+            query = query.where(STATUS_SQL.in_([status]))
         query = query.order_by(skus.c.sku, FG.c.id)
         if limit is not None:
             query = query.limit(limit)
@@ -163,10 +188,8 @@ class InventoryService:
             )
             await refresh_status(conn, fg_id)
             view = fg_view(await self._row(conn, fg_id))
-            was_low = row["low_stock_threshold"] is not None and (
-                row["ready_stock"] <= row["low_stock_threshold"]
-            )
-            if not was_low and view["ready_stock"] <= threshold:
+            was_low = is_low(row["ready_stock"], row["low_stock_threshold"])
+            if not was_low and is_low(view["ready_stock"], threshold):
                 await self.farm.events.emit(conn, "inventory.low_stock", view)
             return view
 
@@ -215,33 +238,17 @@ class InventoryService:
         return result
 
     async def alerts(self) -> Rows:
-        """Active items at or under their threshold, largest deficit first; kits that
-        could be assembled to a healthy level are left out."""
-        query = (
-            fg_select()
-            .where(FG.c.is_active.is_(True), _low_stock_clause())
-            .order_by((FG.c.low_stock_threshold - FG.c.ready_stock).desc(), skus.c.sku)
-        )
+        """:func:`low_stock_rows`, each with its product name."""
         async with self.db.read() as conn:
-            rows = [dict(r) for r in (await conn.execute(query)).mappings()]
-            kit_ids = [r["product_sku_id"] for r in rows if r["is_composite"]]
-            children = await children_of(conn, kit_ids)
-            extras = await inventory_of(conn, kit_ids)
-        out = []
-        for row in rows:
-            if row["is_composite"]:
-                sku_id = row["product_sku_id"]
-                buildable = available_to_build(children[sku_id], extras[sku_id])
-                if effective_status(row, True, buildable) == "in_stock":
-                    continue
-            out.append({**fg_view(row), "product_name": row["product_name"]})
-        return out
+            rows = await low_stock_rows(conn)
+        return [{**fg_view(row), "product_name": row["product_name"]} for row in rows]
 
     async def stats(self) -> dict[str, Any]:
+        status = STATUS_SQL.label("stock_state")  # not "status": the stored column has that name
         query = (
-            select(FG.c.status, func.count(), func.coalesce(func.sum(FG.c.ready_stock), 0))
+            select(status, func.count(), func.coalesce(func.sum(FG.c.ready_stock), 0))
             .where(FG.c.is_active.is_(True))
-            .group_by(FG.c.status)
+            .group_by(status)
         )
         async with self.db.read() as conn:
             rows = (await conn.execute(query)).all()

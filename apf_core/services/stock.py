@@ -3,6 +3,20 @@
 Every change is one conditional UPDATE (``... WHERE bucket + delta >= 0``), so
 concurrent writers on SQLite or PostgreSQL can never drive stock negative; the
 status is then recomputed in SQL and the change is written to the ledger.
+
+**The one definition of a SKU's stock**, used by every view (``/inventory``, its alerts and
+stats, ``/analytics/inventory``, ``/analytics/overview`` and the dashboard):
+
+* the stock figure is the finished good's ``ready_stock`` (units boxed and ready to ship;
+  ``/analytics/inventory`` reports it as ``stock_level``). ``skus.stock_level`` is another
+  count, the component-level stock ``POST /skus/{id}/adjust`` changes, and no view of
+  finished-goods stock reads it;
+* the stock state is :data:`STATUS_SQL` (:func:`status_for` in Python): ``out_of_stock`` with
+  nothing ready or waiting for assembly, ``needs_assembly`` while printed units wait, else
+  ``low_stock`` at or under the threshold, else ``in_stock``; read views compute it, so it can
+  never disagree with the figures beside it;
+* an item is low (:data:`LOW_SQL`, :func:`is_low`) when it has a threshold and its ready stock
+  is at or under it; the low-stock list itself is ``inventory.low_stock_rows``.
 """
 
 from __future__ import annotations
@@ -40,15 +54,19 @@ FG_FIELDS = (
     "updated_at",
 )
 
+#: at or under the threshold (an item without a threshold is never low)
+LOW_SQL = and_(FG.c.low_stock_threshold.is_not(None), FG.c.ready_stock <= FG.c.low_stock_threshold)
 STATUS_SQL = case(
     (and_(FG.c.ready_stock <= 0, FG.c.quantity_needs_assembly <= 0), "out_of_stock"),
     (FG.c.quantity_needs_assembly > 0, "needs_assembly"),
-    (
-        and_(FG.c.low_stock_threshold.is_not(None), FG.c.ready_stock <= FG.c.low_stock_threshold),
-        "low_stock",
-    ),
+    (LOW_SQL, "low_stock"),
     else_="in_stock",
 )
+
+
+def is_low(ready: int, threshold: int | None) -> bool:
+    """The same rule as :data:`LOW_SQL`."""
+    return threshold is not None and ready <= threshold
 
 
 def status_for(ready: int, needs_assembly: int, threshold: int | None) -> str:
@@ -58,15 +76,17 @@ def status_for(ready: int, needs_assembly: int, threshold: int | None) -> str:
         return "out_of_stock"
     if needs_assembly > 0:
         return "needs_assembly"
-    if threshold is not None and ready <= threshold:
+    if is_low(ready, threshold):
         return "low_stock"
     return "in_stock"
 
 
 def fg_select() -> Select[Any]:
-    """Finished goods joined with their SKU and product (for projections)."""
+    """Finished goods joined with their SKU and product (for projections); ``status`` is
+    computed by :data:`STATUS_SQL`, not read from the stored column."""
     return select(
-        FG,
+        *(column for column in FG.c if column.name != "status"),
+        STATUS_SQL.label("status"),
         skus.c.sku,
         skus.c.color,
         skus.c.filament_type.label("material"),
@@ -144,7 +164,7 @@ class StockMove:
 
     @property
     def is_low_stock(self) -> bool:
-        return self.threshold is not None and self.ready_stock <= self.threshold
+        return is_low(self.ready_stock, self.threshold)
 
 
 async def move_stock(

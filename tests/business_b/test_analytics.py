@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert
 
-from apf_core.storage.tables.catalogue import products, skus
+from apf_core.storage.tables.catalogue import finished_goods, products, skus
 from apf_core.storage.tables.materials import filament_spools
 from apf_core.storage.tables.orders import orders
 from apf_core.storage.tables.spine import jobs, printers
@@ -103,19 +103,23 @@ async def farm_data(empty_api) -> dict[str, str]:
         product = new_id()
         await conn.execute(insert(products).values(id=product, name="Lamp", created_at=now,
                                                    updated_at=now))
-        sku_rows = [
-            {"sku": "LAMP-RED", "color": "Red", "stock_level": 1, "low_stock_threshold": 5},
-            {"sku": "LAMP-BLUE", "color": "Blue", "stock_level": 4, "low_stock_threshold": 5},
-            {"sku": "LAMP-GREEN", "color": "Green", "stock_level": 9, "low_stock_threshold": 5},
-            {"sku": "LAMP-OLD", "color": "Grey", "stock_level": 0, "low_stock_threshold": 5,
-             "is_active": False},
-            {"sku": "LAMP-NONE", "color": "Black", "stock_level": 0, "low_stock_threshold": None},
+        # (sku, colour, ready stock, threshold, active); the SKUs' component-level
+        # stock_level says the opposite, and no stock view reads it
+        stock = [
+            ("LAMP-RED", "Red", 1, 5, True), ("LAMP-BLUE", "Blue", 4, 5, True),
+            ("LAMP-GREEN", "Green", 9, 5, True), ("LAMP-OLD", "Grey", 0, 5, False),
+            ("LAMP-NONE", "Black", 0, None, True),
         ]
-        sku_rows = [{"is_active": True} | r for r in sku_rows]
-        await conn.execute(insert(skus), [
-            {"id": new_id(), "product_id": product, "created_at": now, "updated_at": now, **r}
-            for r in sku_rows
-        ])
+        for code, color, ready, threshold, active in stock:
+            sku_id = new_id()
+            await conn.execute(insert(skus).values(
+                id=sku_id, product_id=product, sku=code, color=color, created_at=now,
+                updated_at=now, stock_level=10 - ready, low_stock_threshold=threshold,
+            ))
+            await conn.execute(insert(finished_goods).values(
+                id=new_id(), product_sku_id=sku_id, ready_stock=ready,
+                low_stock_threshold=threshold, is_active=active, created_at=now, updated_at=now,
+            ))
         await conn.execute(insert(filament_spools), [
             {"id": new_id(), "type": t, "color": c, "remaining_grams": g, "low_threshold": lt,
              "created_at": now, "updated_at": now}
@@ -215,6 +219,7 @@ async def test_inventory(empty_api, farm_data) -> None:
     assert set(data["low_stock_items"][0]) == {"id", "sku", "color", "stock_level",
                                                "low_stock_threshold", "product_name"}
     assert data["low_stock_items"][0]["product_name"] == "Lamp"
+    assert [i["stock_level"] for i in data["low_stock_items"]] == [1, 4]  # ready stock
     statuses = {(f["type"], f["color"]): f["status"] for f in data["filament_inventory"]}
     assert statuses == {("PETG", "Red"): "out_of_stock", ("PLA", "Black"): "in_stock",
                         ("PLA", "White"): "low_stock"}

@@ -56,15 +56,15 @@ export function mount(root, ctx) {
   return { unmount: off };
 }
 
+// the row shows the server's stock state (its one definition), never a figure worked out here
+const STATE_CLASS = { out_of_stock: "out", low_stock: "low" };
+
 function stockRow(item) {
-  const low = item.low_stock_threshold !== null && item.ready_stock <= item.low_stock_threshold;
-  const cls = item.status === "out_of_stock" ? "out" : low || item.status === "low_stock" ? "low" : "";
-  const flag = low && item.status === "in_stock" ? " (at or under its threshold)" : "";
-  return h("tr", { class: cls, "data-sku": item.sku },
+  return h("tr", { class: STATE_CLASS[item.status] || "", "data-sku": item.sku, "data-status": item.status },
     h("td", { text: item.sku }), h("td", { text: item.color || "–" }), h("td", { text: item.material || "–" }),
     h("td", { class: "num", text: String(item.ready_stock) }),
     h("td", { class: "num", text: item.low_stock_threshold ?? "–" }),
-    h("td", { text: words(item.status) + flag }));
+    h("td", { text: words(item.status) }));
 }
 
 function orderRow(order, refresh) {
