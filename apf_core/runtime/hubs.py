@@ -4,18 +4,20 @@ The link starts only when a remote hub exists (or ``APF_MQTT_URL`` is set), so
 a farm without remote hubs opens no broker connection. ``POST /hubs`` starts
 it on demand through ``farm.hub_link``.
 Broker: ``farm.hub_broker_url``, else ``$APF_MQTT_URL``, else
-``mqtt://127.0.0.1:1883``.
+``mqtt://127.0.0.1:1883``. Hub events (from any process of the farm) refresh the link.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
+from ..domain.events import Event
 from ..hub.link import HubLink
 from ..storage.tables.spine import hubs
 
@@ -24,7 +26,9 @@ if TYPE_CHECKING:
     from ..farm import Farm
     from ..telemetry import TelemetryBridge
 
+_LOGGER = logging.getLogger(__name__)
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
+HUB_EVENTS = frozenset({"hub.created", "hub.token_rotated", "hub.deleted"})
 
 
 class HubRuntime:
@@ -36,6 +40,7 @@ class HubRuntime:
         self.telemetry = telemetry
         self.link: HubLink | None = None
         self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def broker_url(self) -> str:
         return self.farm.hub_broker_url or os.environ.get("APF_MQTT_URL") or DEFAULT_BROKER
@@ -50,7 +55,22 @@ class HubRuntime:
                 await self.link.refresh_hubs()
             return self.link
 
+    def on_event(self, event: Event) -> None:
+        """Hubs added, re-keyed or removed (in any process of the farm): refresh the link."""
+        if event.type in HUB_EVENTS:
+            task = asyncio.get_running_loop().create_task(self._refresh())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _refresh(self) -> None:
+        try:
+            await self.ensure_started()
+        except Exception:
+            _LOGGER.exception("could not refresh the remote-hub link")
+
     async def stop(self) -> None:
+        for task in tuple(self._tasks):
+            task.cancel()
         if self.link is not None:
             await self.link.stop()
             self.link = None
@@ -67,4 +87,10 @@ async def start(farm: Farm) -> Callable[[], Awaitable[None]]:
         )
     if remote or os.environ.get("APF_MQTT_URL"):
         await runtime.ensure_started()
-    return runtime.stop
+    unsubscribe = farm.events.subscribe(runtime.on_event)
+
+    async def stop() -> None:
+        unsubscribe()
+        await runtime.stop()
+
+    return stop
