@@ -18,8 +18,9 @@ from ..timeutil import new_id, utcnow
 from .bom import children_of, consume_inventory_item, inventory_of
 from .common import fetch_page, project
 from .conflicts import field_error
-from .row_schema import row_schema
+from .row_schema import nullable, row_schema
 from .stock import fg_for_sku, fg_row, move_stock
+from .wiki import ARTICLE_DETAIL_SCHEMA, article_view
 
 if TYPE_CHECKING:
     from ..farm import Farm
@@ -43,34 +44,23 @@ TASK_FIELDS = (
     "updated_at",
     "completed_at",
 )
-WIKI_FIELDS = (
-    "id",
-    "title",
-    "slug",
-    "excerpt",
-    "category",
-    "tags",
-    "product_id",
-    "sku_id",
-    "is_published",
-    "published_at",
-    "meta_title",
-    "meta_description",
-    "featured_image_url",
-    "description",
-    "estimated_time_minutes",
-    "difficulty",
-    "tools_required",
-    "created_at",
-    "updated_at",
-    "content",
-    "sections",
-)
 TASK_SCHEMA = row_schema(
     T,
     TASK_FIELDS,
     {"task_type": vol.In(TASK_TYPES), "status": vol.In(TASK_STATUSES), "is_assigned": bool},
 )
+TASK_DETAIL_SCHEMA = {
+    **TASK_SCHEMA,
+    vol.Required("wiki_article"): nullable(ARTICLE_DETAIL_SCHEMA),
+}
+STATS_SCHEMA = {
+    vol.Required("by_status"): {
+        vol.Required(status): {vol.Required("count"): int, vol.Required("total_quantity"): int}
+        for status in TASK_STATUSES
+    },
+    vol.Required("total_units_awaiting"): int,
+}
+COMPLETED_SCHEMA = {vol.Required("task"): TASK_SCHEMA, vol.Required("quantity_completed"): int}
 _ORDER = case(
     {"in_progress": 0, "pending": 1, "completed": 2, "cancelled": 3}, value=T.c.status, else_=4
 )
@@ -402,10 +392,7 @@ class AssemblyService:
                 .first()
             )
             if row is not None:
-                data = dict(row)
-                for name in ("tags", "tools_required", "sections"):
-                    data[name] = data.get(name) or []
-                return project(data, WIKI_FIELDS)
+                return article_view(dict(row), detail=True)
         return None
 
     async def _row(

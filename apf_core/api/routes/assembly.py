@@ -5,7 +5,15 @@ from __future__ import annotations
 import voluptuous as vol
 from aiohttp import web
 
-from ...services.assembly import TASK_STATUSES, TASK_TYPES, AssemblyService
+from ...services.assembly import (
+    COMPLETED_SCHEMA,
+    STATS_SCHEMA,
+    TASK_DETAIL_SCHEMA,
+    TASK_SCHEMA,
+    TASK_STATUSES,
+    TASK_TYPES,
+    AssemblyService,
+)
 from ..framework import Ctx, RouteTable, created, nullable, ok, page_query, paged, text
 from ._business import ID, integer
 
@@ -22,6 +30,7 @@ routes = RouteTable("Assembly", "Print-assembly and kit-assembly work.")
         **page_query(),
     },
     paginated=True,
+    response=[TASK_SCHEMA],
 )
 async def list_assembly_tasks(ctx: Ctx) -> web.StreamResponse:
     """in_progress, then pending, then completed (then cancelled); newest first within."""
@@ -32,7 +41,12 @@ async def list_assembly_tasks(ctx: Ctx) -> web.StreamResponse:
     return paged(rows, q["limit"], q["offset"])
 
 
-@routes.get("/assembly/stats", scope="read", summary="Assembly counts and quantities by status")
+@routes.get(
+    "/assembly/stats",
+    scope="read",
+    summary="Assembly counts and quantities by status",
+    response=STATS_SCHEMA,
+)
 async def assembly_stats(ctx: Ctx) -> web.StreamResponse:
     return ok(await AssemblyService(ctx.farm).stats())
 
@@ -50,6 +64,7 @@ async def assembly_stats(ctx: Ctx) -> web.StreamResponse:
         vol.Optional("task_type"): vol.In(TASK_TYPES),
     },
     errors=("FINISHED_GOOD_NOT_FOUND", "NOT_A_KIT"),
+    response=TASK_SCHEMA,
 )
 async def create_assembly_task(ctx: Ctx) -> web.StreamResponse:
     """`task_type` defaults to kit_assembly for kits, print_assembly otherwise."""
@@ -61,6 +76,7 @@ async def create_assembly_task(ctx: Ctx) -> web.StreamResponse:
     scope="read",
     summary="Get an assembly task",
     errors=("ASSEMBLY_TASK_NOT_FOUND",),
+    response=TASK_DETAIL_SCHEMA,
 )
 async def get_assembly_task(ctx: Ctx) -> web.StreamResponse:
     """Adds `wiki_article`: product.wiki_id, else an article for the SKU, else for the product."""
@@ -78,6 +94,7 @@ async def get_assembly_task(ctx: Ctx) -> web.StreamResponse:
         vol.Optional("status"): vol.In(("pending", "in_progress", "completed")),
     },
     errors=("ASSEMBLY_TASK_NOT_FOUND",),
+    response=TASK_SCHEMA,
 )
 async def update_assembly_task(ctx: Ctx) -> web.StreamResponse:
     """No inventory side effects; `completed` stamps `completed_at` (kept if moved back)."""
@@ -99,6 +116,7 @@ async def update_assembly_task(ctx: Ctx) -> web.StreamResponse:
         "INSUFFICIENT_FOR_KIT",
         "INSUFFICIENT_STOCK",
     ),
+    response=COMPLETED_SCHEMA,
 )
 async def complete_assembly_task(ctx: Ctx) -> web.StreamResponse:
     """kit_assembly takes the parts from stock and credits the kit's ready stock;
