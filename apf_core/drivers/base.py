@@ -66,6 +66,18 @@ class Tray:
     slot: int | None = None
 
 
+#: the tray ids a printer may have: four AMS units of four trays (0-15), AMS HT units
+#: (128-135, one tray each: the tray id is the unit id), the external spool 254 and
+#: H2D's second external spool 255
+AMS_TRAY_IDS = range(16)
+AMS_HT_TRAY_IDS = range(128, 136)
+EXTERNAL_TRAY_IDS = (254, 255)
+
+
+def possible_tray_id(tray_id: int) -> bool:
+    return tray_id in AMS_TRAY_IDS or tray_id in AMS_HT_TRAY_IDS or tray_id in EXTERNAL_TRAY_IDS
+
+
 class Severity(enum.StrEnum):
     """How serious a printer message is (Bambu HMS levels, PrusaLink attention, firmware errors)."""
 

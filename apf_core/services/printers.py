@@ -18,12 +18,14 @@ from ..domain.control import (
     HubOffline,
     PrinterCommand,
 )
+from ..drivers.base import EXTERNAL_TRAY_IDS, possible_tray_id
 from ..errors import (
     BadRequest,
     Conflict,
     DomainError,
     NotFound,
     ServiceUnavailable,
+    ValidationFailed,
 )
 from ..lifecycle import ACTIVE_JOB_STATES, PrinterStatus
 from ..lifecycle.status import coarse_status, status_view
@@ -167,16 +169,20 @@ class PrinterService:
             .limit(1)
             .subquery()
         )
-        query = select(
-            printers.c.status,
-            printers.c.awaiting_bed_clear,
-            active.c.id.label("current_job_id"),
-            active.c.time_started.label("print_started_at"),
-            printers.c.current_color,
-            printers.c.current_color_hex,
-            printers.c.current_filament_type,
-            printers.c.last_telemetry_at,
-        ).select_from(printers.outerjoin(active, true())).where(printers.c.id == printer_id)
+        query = (
+            select(
+                printers.c.status,
+                printers.c.awaiting_bed_clear,
+                active.c.id.label("current_job_id"),
+                active.c.time_started.label("print_started_at"),
+                printers.c.current_color,
+                printers.c.current_color_hex,
+                printers.c.current_filament_type,
+                printers.c.last_telemetry_at,
+            )
+            .select_from(printers.outerjoin(active, true()))
+            .where(printers.c.id == printer_id)
+        )
         async with self.db.read() as conn:
             row = (await conn.execute(query)).mappings().first()
         if row is None:
@@ -393,17 +399,40 @@ class PrinterService:
             raise Conflict("Printer is printing", code="PRINTER_PRINTING")
         params: dict[str, Any] = {}
         if action == "filament_load":
-            if tray_id is not None and tray_id != 254 and not row["has_ams"]:
-                raise BadRequest(
-                    "Printer has no AMS: only tray 254 (external spool) can be used",
-                    code="INVALID_TRAY",
-                )
+            if tray_id is not None:
+                self._check_tray(row, tray_id)
             params = {"tray_id": tray_id, "temperature": temperature}
         ack = await self.send(printer_id, PrinterCommand(action, params))
         data: dict[str, Any] = {"printer_id": printer_id, "command_id": ack}
         if action == "filament_load":
             data.update(tray_id=tray_id, temperature=temperature)
         return data
+
+    def _check_tray(self, row: dict[str, Any], tray_id: int) -> None:
+        """Only trays the printer reports, when it reports them; else what it may have."""
+        live = self.farm.live.get(row["id"])
+        reported = sorted(t["tray_id"] for t in live.trays) if live and live.online else []
+        if reported and tray_id not in reported:
+            raise ValidationFailed(
+                f"tray_id {tray_id} is not a tray of this printer: it has trays "
+                + ", ".join(str(t) for t in reported),
+                code="INVALID_TRAY",
+                field="tray_id",
+            )
+        if reported:
+            return
+        if not possible_tray_id(tray_id):
+            raise ValidationFailed(
+                "tray_id must be 0-15 (AMS), 128-135 (AMS HT) or 254/255 (external spools)",
+                code="INVALID_TRAY",
+                field="tray_id",
+            )
+        if not row["has_ams"] and tray_id not in EXTERNAL_TRAY_IDS:
+            raise ValidationFailed(
+                "tray_id: the printer has no AMS, only the external spools 254 and 255 can be used",
+                code="INVALID_TRAY",
+                field="tray_id",
+            )
 
     def require_online(self, printer_id: str) -> None:
         if not self.farm.control.is_online(printer_id):

@@ -14,6 +14,7 @@ import pytest
 from apf_core.drivers import bambu_report as rep
 from apf_core.drivers import create_driver
 from apf_core.drivers.bambu import BambuDriver
+from apf_core.drivers.bambu_commands import ams_address
 from apf_core.drivers.base import (
     Capability,
     CommandIgnored,
@@ -330,3 +331,49 @@ async def test_camera_snapshot_from_the_jpeg_stream(
             await driver.snapshot()
     finally:
         camera.stop()
+
+
+@pytest.mark.parametrize(
+    ("tray_id", "address"),
+    [
+        (0, (0, 0)),
+        (6, (1, 2)),
+        (15, (3, 3)),
+        (128, (128, 0)),
+        (135, (135, 0)),
+        (254, (255, 0)),
+        (255, (254, 0)),
+    ],
+)
+def test_load_address_of_every_real_tray(tray_id: int, address: tuple[int, int]) -> None:
+    """AMS trays are unit * 4 + slot; an AMS HT unit is its own tray (slot 0); the main
+    external spool is ams_id 255 and H2D's second one ams_id 254 (BambuStudio's ids)."""
+    assert ams_address(tray_id) == address
+
+
+@pytest.mark.parametrize("tray_id", [16, 127, 136, 253, 256])
+def test_load_address_refuses_trays_no_printer_has(tray_id: int) -> None:
+    with pytest.raises(DriverError) as info:
+        ams_address(tray_id)
+    assert info.value.code == "INVALID_TRAY"
+
+
+async def test_load_from_an_ams_ht_unit_and_the_second_external_spool(
+    start_peer: Callable[..., BambuPeer], connect: Callable[..., Any]
+) -> None:
+    peer = start_peer()
+    driver = await connect(peer)
+    peer.printer.push_ams_unit({"id": "128", "tray": [{"id": "0", "tray_type": "ABS"}]})
+    peer.printer.push_delta(
+        vir_slot=[{"id": "254", "tray_type": "PLA"}, {"id": "255", "tray_type": "TPU"}]
+    )
+    await wait_for(driver, lambda s: {128, 255} <= {t.tray_id for t in s.trays})
+
+    await driver.load_filament(128, 250)
+    request = last_request(peer, "ams_change_filament")
+    assert (request["ams_id"], request["slot_id"], request["target"]) == (128, 0, 128)
+    await wait_for(driver, lambda s: s.active_tray == 128)
+
+    await driver.load_filament(255, 230)
+    request = last_request(peer, "ams_change_filament")
+    assert (request["ams_id"], request["slot_id"], request["target"]) == (254, 0, 255)

@@ -159,9 +159,11 @@ async def test_ams_tray_load_sets_current_filament(farm: Farm) -> None:
 
     await farm.wait_for(petg, what="PETG loaded")
     assert (await farm.printer(printer))["current_color_hex"] == "#FF0000"
+    # the printer reports its trays: one it does not have is refused before any command
     empty = await api.post(f"/printers/{printer}/filament/load", json={"tray_id": 9}, key="control")
-    assert empty.status == 503
-    assert empty.code == "HUB_COMMAND_FAILED"
+    assert empty.status == 400
+    assert empty.code == "INVALID_TRAY"
+    assert "it has trays 0, 1, 2, 3" in empty.body["message"]
 
 
 async def test_maintenance_blocks_and_restores(farm: Farm) -> None:
@@ -280,7 +282,9 @@ async def test_a_print_that_goes_idle_without_a_result_fails_after_the_grace(
     sim = farm.sim(printer)
     assert sim is not None
     farm.api.farm.settings.start_timeout_seconds = 1.0
-    await farm.wait_for(lambda: farm.api.farm.live.get(printer).status == "printing", what="printing")
+    await farm.wait_for(
+        lambda: farm.api.farm.live.get(printer).status == "printing", what="printing"
+    )
     sim.power_off(lose_job=True)  # the print is gone; the printer answers idle at once
     sim.power_on()
     await farm.api.farm.telemetry.settle()

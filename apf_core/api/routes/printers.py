@@ -7,6 +7,7 @@ from typing import Any
 import voluptuous as vol
 from aiohttp import web
 
+from ...drivers.base import EXTERNAL_TRAY_IDS
 from ...errors import BadRequest
 from ...lifecycle.status import STATUS_SCHEMA
 from ...services.hubs import HubService
@@ -265,13 +266,22 @@ async def printer_temperature(ctx: Ctx) -> web.StreamResponse:
     response=FILAMENT_LOAD,
     body={
         vol.Optional("tray_id", default=254): vol.All(
-            int, vol.Any(vol.Range(min=0, max=15), 254, msg="must be 0-15 (AMS) or 254 (external)")
+            int,
+            vol.Any(
+                vol.Range(min=0, max=15),
+                vol.Range(min=128, max=135),
+                vol.In(EXTERNAL_TRAY_IDS),
+                msg="must be 0-15 (AMS), 128-135 (AMS HT) or 254/255 (external spools)",
+            ),
         ),
         vol.Optional("temperature", default=220): vol.All(
             vol.Coerce(float), vol.Range(min=150, max=300)
         ),
     },
     errors=("INVALID_TRAY", "PRINTER_PRINTING", "HUB_OFFLINE"),
+    description="`tray_id`: AMS trays 0-15 (unit * 4 + slot), AMS HT units 128-135, the "
+    "external spool 254 and H2D's second external spool 255. When the printer reports its "
+    "trays, only those are accepted (`INVALID_TRAY` lists them).",
 )
 async def filament_load(ctx: Ctx) -> web.StreamResponse:
     body = ctx.body
