@@ -102,18 +102,8 @@ def _named(handler: Handler, name: str) -> Handler:
     return handler
 
 
-def _register(kind: MaterialKind, segment: str, plural: str) -> None:
-    """GET list, GET one, POST, PATCH and DELETE for one material family."""
-    base = f"/materials/{segment}"
-    create_body, patch_body = _bodies(kind)
-    list_query: dict[Any, Any] = {vol.Optional("low_stock"): BOOL_STRING}
-    if kind is FILAMENT:
-        list_query |= {
-            vol.Optional("material_type"): text(100, 1),
-            vol.Optional("color"): text(50, 1),
-        }
-    not_found = (kind.not_found,)
-    ident = segment.replace("-", "_")
+def _handlers(kind: MaterialKind, ident: str) -> dict[str, Handler]:
+    """The list, get, create, update and delete handlers of one material family."""
 
     async def list_items(ctx: Ctx) -> web.StreamResponse:
         q = ctx.query
@@ -137,10 +127,31 @@ def _register(kind: MaterialKind, segment: str, plural: str) -> None:
     async def delete_item(ctx: Ctx) -> web.StreamResponse:
         return ok(await MaterialService(ctx.farm, kind).delete(ctx.params["id"]))
 
-    order = ", ".join(kind.order_by)
+    handlers: dict[str, Handler] = {
+        "list": list_items,
+        "get": get_item,
+        "create": create_item,
+        "update": update_item,
+        "delete": delete_item,
+    }
+    return {verb: _named(h, f"{verb}_{ident}") for verb, h in handlers.items()}
+
+
+def _register(kind: MaterialKind, segment: str, plural: str) -> None:
+    """GET list, GET one, POST, PATCH and DELETE for one material family."""
+    base, one, label = f"/materials/{segment}", f"/materials/{segment}/{{id}}", kind.label.lower()
+    create_body, patch_body = _bodies(kind)
+    list_query: dict[Any, Any] = {vol.Optional("low_stock"): BOOL_STRING}
+    if kind is FILAMENT:
+        list_query |= {
+            vol.Optional("material_type"): text(100, 1),
+            vol.Optional("color"): text(50, 1),
+        }
+    not_found = (kind.not_found,)
+    handlers = _handlers(kind, segment.replace("-", "_"))
     low_note = (
-        f"Sorted by {order}. `low_stock=true`: at or below `low_threshold`, or empty "
-        "(`status` low_stock/out_of_stock); `false`: the rest."
+        f"Sorted by {', '.join(kind.order_by)}. `low_stock=true`: at or below `low_threshold`, "
+        "or empty (`status` low_stock/out_of_stock); `false`: the rest."
     )
     schema = material_schema(kind)
     routes.get(
@@ -150,38 +161,25 @@ def _register(kind: MaterialKind, segment: str, plural: str) -> None:
         query=list_query,
         description=low_note,
         response=[schema],
-    )(_named(list_items, f"list_{ident}"))
-    routes.get(
-        f"{base}/{{id}}",
-        scope="read",
-        summary=f"Get one {kind.label.lower()}",
-        errors=not_found,
-        response=schema,
-    )(_named(get_item, f"get_{ident}"))
+    )(handlers["list"])
+    routes.get(one, scope="read", summary=f"Get one {label}", errors=not_found, response=schema)(
+        handlers["get"]
+    )
     routes.post(
-        base,
-        scope="write",
-        summary=f"Add {kind.label.lower()}",
-        body=create_body,
-        status=201,
-        response=schema,
-    )(_named(create_item, f"create_{ident}"))
+        base, scope="write", summary=f"Add {label}", body=create_body, status=201, response=schema
+    )(handlers["create"])
     routes.patch(
-        f"{base}/{{id}}",
+        one,
         scope="write",
-        summary=f"Update {kind.label.lower()}",
+        summary=f"Update {label}",
         body=patch_body,
         errors=not_found,
         response=schema,
         description="Partial update; `status` is recomputed.",
-    )(_named(update_item, f"update_{ident}"))
+    )(handlers["update"])
     routes.delete(
-        f"{base}/{{id}}",
-        scope="write",
-        summary=f"Delete {kind.label.lower()}",
-        errors=not_found,
-        response=DELETED,
-    )(_named(delete_item, f"delete_{ident}"))
+        one, scope="write", summary=f"Delete {label}", errors=not_found, response=DELETED
+    )(handlers["delete"])
 
 
 _register(FILAMENT, "filament", "filament spools")
