@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import insert
 
+from apf_core.discovery.model import Found
+from apf_core.services.discovery import stored_entry
 from apf_core.storage.tables.spine import hubs
 from apf_core.timeutil import new_id, utcnow
 
@@ -55,7 +57,9 @@ async def test_stale_remote_hub_is_offline(api) -> None:
                 is_online=True,
                 last_seen_at=now - timedelta(minutes=3),
                 token_hash="x" * 64,
-                discovered_printers=[{"ip": "192.168.1.20", "model": "P1S"}],
+                discovered_printers=[
+                    stored_entry(Found("bambu", "P1S", "192.168.1.20", None, "ssdp", serial="01P"))
+                ],
                 discovered_at=now,
                 created_at=now,
                 updated_at=now,

@@ -6,14 +6,23 @@ import voluptuous as vol
 from aiohttp import web
 
 from ...services.discovery import DiscoveryService
+from ...services.hub_schemas import (
+    DISCOVERY_LISTING,
+    HUB,
+    HUB_CONNECTION,
+    HUB_DELETED,
+    HUB_DETAIL,
+    HUB_WITH_TOKEN,
+)
 from ...services.hubs import HubService
+from ...services.printer_schemas import PRINTER_DETAIL
 from ..framework import Ctx, RouteTable, created, ok, text
 from .printers import EDITABLE
 
 routes = RouteTable("Hubs", "Hubs run the printer drivers; the embedded hub is this server.")
 
 
-@routes.get("/hubs", scope="read", summary="List hubs")
+@routes.get("/hubs", scope="read", summary="List hubs", response=[HUB])
 async def list_hubs(ctx: Ctx) -> web.StreamResponse:
     return ok(await HubService(ctx.farm).list())
 
@@ -22,6 +31,7 @@ async def list_hubs(ctx: Ctx) -> web.StreamResponse:
     "/hubs",
     scope="write",
     summary="Create a remote hub (returns its token once)",
+    response=HUB_WITH_TOKEN,
     body={vol.Required("name"): text(200, 1)},
     status=201,
     description="Self-hosted extension. Run `apf hub --server URL --token TOKEN` on the farm's "
@@ -37,6 +47,7 @@ async def create_hub(ctx: Ctx) -> web.StreamResponse:
     "/hubs/{id}/rotate-token",
     scope="write",
     summary="Give a remote hub a new token (returned once)",
+    response=HUB_WITH_TOKEN,
     errors=("HUB_NOT_FOUND", "HUB_EMBEDDED"),
     description="Self-hosted extension. The old token stops working at once: the hub is cut "
     "off until `apf hub` runs with the new `token`. Hubs created before the authenticated "
@@ -50,6 +61,7 @@ async def rotate_hub_token(ctx: Ctx) -> web.StreamResponse:
     "/hubs/{id}",
     scope="write",
     summary="Delete a remote hub",
+    response=HUB_DELETED,
     errors=("HUB_NOT_FOUND", "HUB_IN_USE", "HUB_EMBEDDED"),
     description="Self-hosted extension. Refused with `HUB_IN_USE` (409, `printer_count`) while "
     "printers are assigned to the hub, and with `HUB_EMBEDDED` (409) for the embedded hub.",
@@ -59,18 +71,32 @@ async def delete_hub(ctx: Ctx) -> web.StreamResponse:
 
 
 @routes.get(
-    "/hubs/{id}", scope="read", summary="Get a hub with its printers", errors=("HUB_NOT_FOUND",)
+    "/hubs/{id}",
+    scope="read",
+    summary="Get a hub with its printers",
+    errors=("HUB_NOT_FOUND",),
+    response=HUB_DETAIL,
 )
 async def get_hub(ctx: Ctx) -> web.StreamResponse:
     return ok(await HubService(ctx.farm).get(ctx.params["id"]))
 
 
-@routes.get("/hubs/{id}/connection", scope="read", summary="Hub connection snapshot")
+@routes.get(
+    "/hubs/{id}/connection",
+    scope="read",
+    summary="Hub connection snapshot",
+    response=HUB_CONNECTION,
+)
 async def hub_connection(ctx: Ctx) -> web.StreamResponse:
     return ok(await HubService(ctx.farm).connection(ctx.params["id"]))
 
 
-@routes.get("/hubs/{id}/status", scope="read", summary="Alias of /hubs/{id}/connection")
+@routes.get(
+    "/hubs/{id}/status",
+    scope="read",
+    summary="Alias of /hubs/{id}/connection",
+    response=HUB_CONNECTION,
+)
 async def hub_status(ctx: Ctx) -> web.StreamResponse:
     return ok(await HubService(ctx.farm).connection(ctx.params["id"]))
 
@@ -79,6 +105,7 @@ async def hub_status(ctx: Ctx) -> web.StreamResponse:
     "/hubs/{id}/discovered-printers",
     scope="read",
     summary="Printers the hub found on its LAN",
+    response=DISCOVERY_LISTING,
     errors=("HUB_NOT_FOUND",),
     description="`discovered_at` is epoch milliseconds, or null if the hub never scanned. "
     "Each printer: `id` (use it to add the printer), `protocol`, `name`, `ip`, `port`, "
@@ -93,6 +120,7 @@ async def hub_discovered(ctx: Ctx) -> web.StreamResponse:
     "/hubs/{id}/discovered-printers/scan",
     scope="write",
     summary="Scan the hub's LAN for printers now",
+    response=DISCOVERY_LISTING,
     body={vol.Optional("seconds"): vol.All(vol.Coerce(float), vol.Range(min=0.5, max=30))},
     errors=("HUB_NOT_FOUND", "HUB_OFFLINE", "HUB_COMMAND_FAILED"),
     description="Self-hosted extension. Listens for `seconds` (default `APF_DISCOVERY_SECONDS`, "
@@ -116,6 +144,7 @@ ADD_DISCOVERED = {
     "/hubs/{id}/discovered-printers/{discovered_id}/add",
     scope="write",
     summary="Register a discovered printer",
+    response=PRINTER_DETAIL,
     body=ADD_DISCOVERED,
     status=201,
     errors=(
