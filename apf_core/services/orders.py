@@ -17,68 +17,25 @@ from ..errors import BadRequest, Conflict, NotFound, ValidationFailed
 from ..storage.tables.orders import assembly_tasks, order_items, orders
 from ..storage.tables.spine import jobs
 from ..timeutil import new_id, utcnow
-from .common import count, fetch_page, project
+from .common import count, fetch_page
 from .order_fulfilment import check_fulfillable, deduct
 from .order_lines import item_row
 from .order_production import OrderProduction
+from .order_views import (
+    CLOSED,
+    NOT_REVENUE,
+    ORDER_FIELDS,
+    ORDER_STATUSES,
+    PLATFORMS,
+    item_view,
+    order_view,
+)
 
 if TYPE_CHECKING:
     from ..farm import Farm
 
 Rows = list[dict[str, Any]]  # (class methods named `list` shadow the builtin)
 
-ORDER_STATUSES = (
-    "pending",
-    "processing",
-    "printed",
-    "assembled",
-    "shipped",
-    "fulfilled",
-    "cancelled",
-    "refunded",
-)
-PLATFORMS = ("shopify", "etsy", "manual", "other")
-CLOSED = ("shipped", "fulfilled", "cancelled", "refunded")
-NOT_REVENUE = ("cancelled", "refunded")
-ORDER_FIELDS = (
-    "id",
-    "order_number",
-    "platform",
-    "customer_name",
-    "customer_email",
-    "customer_phone",
-    "order_date",
-    "status",
-    "total_revenue",
-    "shipping_cost",
-    "tax_amount",
-    "discount_amount",
-    "shipping_street",
-    "shipping_city",
-    "shipping_state",
-    "shipping_zip",
-    "shipping_country",
-    "tracking_number",
-    "tracking_url",
-    "shipped_at",
-    "external_id",
-    "notes",
-    "created_at",
-    "updated_at",
-)
-ITEM_FIELDS = (
-    "id",
-    "product_sku_id",
-    "sku",
-    "product_name",
-    "quantity",
-    "unit_price",
-    "total_price",
-    "quantity_fulfilled",
-    "fulfillment_status",
-    "notes",
-    "created_at",
-)
 ORDER_PATCHABLE = (
     "customer_name",
     "customer_email",
@@ -97,14 +54,6 @@ ORDER_PATCHABLE = (
     "notes",
 )
 LIVE_JOB_STATES = ("queued", "processing", "uploaded", "printing", "paused", "completed")
-
-
-def order_view(row: dict[str, Any]) -> dict[str, Any]:
-    return project(row, ORDER_FIELDS)
-
-
-def item_view(row: dict[str, Any]) -> dict[str, Any]:
-    return project(row, ITEM_FIELDS)
 
 
 _SUFFIX_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no look-alike characters

@@ -8,6 +8,13 @@ from typing import Any
 import voluptuous as vol
 from aiohttp import web
 
+from ...services.order_views import (
+    FULFILLED_SCHEMA,
+    ORDER_DETAIL_SCHEMA,
+    ORDER_SCHEMA,
+    PRODUCED_SCHEMA,
+    STATS_SCHEMA,
+)
 from ...services.orders import ORDER_STATUSES, PLATFORMS, OrderService
 from ..framework import Ctx, RouteTable, created, nullable, ok, page_query, paged, text
 from ._business import CENTS, ID, email, integer, iso_datetime, url
@@ -50,6 +57,7 @@ ITEM = {
     },
     paginated=True,
     paged_total=True,
+    response=[ORDER_SCHEMA],
 )
 async def list_orders(ctx: Ctx) -> web.StreamResponse:
     """`meta` also carries `total` (all matching orders). `from`/`to` filter `order_date`."""
@@ -84,6 +92,7 @@ async def list_orders(ctx: Ctx) -> web.StreamResponse:
         **_CUSTOMER,
     },
     errors=("INVALID_PRODUCT_SKU", "DUPLICATE_ORDER_NUMBER"),
+    response=ORDER_DETAIL_SCHEMA,
 )
 async def create_order(ctx: Ctx) -> web.StreamResponse:
     """Money in cents; `total_revenue` defaults to the sum of the lines. Lines match a SKU
@@ -92,13 +101,17 @@ async def create_order(ctx: Ctx) -> web.StreamResponse:
     return created(await OrderService(ctx.farm).create(ctx.body))
 
 
-@routes.get("/orders/stats", scope="read", summary="Order statistics")
+@routes.get("/orders/stats", scope="read", summary="Order statistics", response=STATS_SCHEMA)
 async def order_stats(ctx: Ctx) -> web.StreamResponse:
     return ok(await OrderService(ctx.farm).stats())
 
 
 @routes.get(
-    "/orders/{id}", scope="read", summary="Get an order with its items", errors=("ORDER_NOT_FOUND",)
+    "/orders/{id}",
+    scope="read",
+    summary="Get an order with its items",
+    errors=("ORDER_NOT_FOUND",),
+    response=ORDER_DETAIL_SCHEMA,
 )
 async def get_order(ctx: Ctx) -> web.StreamResponse:
     return ok(await OrderService(ctx.farm).get(ctx.params["id"]))
@@ -116,6 +129,7 @@ async def get_order(ctx: Ctx) -> web.StreamResponse:
         **_CUSTOMER,
     },
     errors=("ORDER_NOT_FOUND",),
+    response=ORDER_SCHEMA,
 )
 async def update_order(ctx: Ctx) -> web.StreamResponse:
     """Metadata, status, shipping and tracking; line items are not changed."""
@@ -139,6 +153,7 @@ async def update_order(ctx: Ctx) -> web.StreamResponse:
         "KIT_NOT_PRODUCED",
         "KIT_NOT_ASSEMBLED",
     ),
+    response=FULFILLED_SCHEMA,
 )
 async def fulfill_order(ctx: Ctx) -> web.StreamResponse:
     """Deducts ready stock per open line. Lines without enough stock are reported in
@@ -172,6 +187,7 @@ async def fulfill_order(ctx: Ctx) -> web.StreamResponse:
         "ORDER_ALREADY_FULFILLED",
         "ORDER_CANNOT_FULFILL",
     ),
+    response=ORDER_DETAIL_SCHEMA,
 )
 async def fulfill_item(ctx: Ctx) -> web.StreamResponse:
     return ok(
@@ -187,6 +203,7 @@ async def fulfill_item(ctx: Ctx) -> web.StreamResponse:
     summary="Queue production for an order",
     body={},
     errors=("ORDER_NOT_FOUND", "INVALID_STATE"),
+    response=PRODUCED_SCHEMA,
 )
 async def produce_order(ctx: Ctx) -> web.StreamResponse:
     """Creates queued print jobs (one per simple line, one per kit part) and one
