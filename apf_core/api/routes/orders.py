@@ -12,10 +12,12 @@ from ...services.order_views import (
     FULFILLED_SCHEMA,
     ORDER_DETAIL_SCHEMA,
     ORDER_SCHEMA,
+    ORDER_STATUSES,
+    PLATFORMS,
     PRODUCED_SCHEMA,
     STATS_SCHEMA,
 )
-from ...services.orders import ORDER_STATUSES, PLATFORMS, OrderService
+from ...services.orders import OrderService
 from ..framework import Ctx, RouteTable, created, nullable, ok, page_query, paged, text
 from ._business import CENTS, ID, email, integer, iso_datetime, url
 
