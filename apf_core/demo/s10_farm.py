@@ -58,6 +58,8 @@ PRINTERS: list[dict[str, Any]] = [
         "connection": {"speed": 120, "has_light": False},
     },
 ]
+#: how long ago the demo farm was set up: printers and files exist before any job uses them
+FARM_AGE = timedelta(days=3)
 FILES: list[dict[str, Any]] = [
     {"name": "benchy.gcode", "minutes": 45, "layers": 240, "grams": 12.5, "filament": "PLA"},
     {"name": "phone-stand.gcode", "minutes": 90, "layers": 300, "grams": 38.0, "filament": "PLA"},
@@ -67,9 +69,10 @@ FILES: list[dict[str, Any]] = [
 
 async def seed(farm: Farm) -> None:
     now = utcnow()
+    set_up = now - FARM_AGE
     async with farm.db.begin() as conn:
-        printer_ids = [await _seed_printer(farm, conn, spec, now) for spec in PRINTERS]
-        file_rows = [await _seed_file(farm, conn, spec, now) for spec in FILES]
+        printer_ids = [await _seed_printer(farm, conn, spec, set_up) for spec in PRINTERS]
+        file_rows = [await _seed_file(farm, conn, spec, set_up) for spec in FILES]
         await _seed_jobs(conn, printer_ids, file_rows, now)
 
 
@@ -140,6 +143,8 @@ async def _seed_file(
 async def _seed_jobs(
     conn: AsyncConnection, printer_ids: list[str], file_rows: list[dict[str, Any]], now: datetime
 ) -> None:
+    """Two jobs that ended two hours ago and three queued in the last hour, each on one
+    timeline: created = submitted <= started <= completed <= updated."""
     done_at = now - timedelta(hours=2)
     for index, (status, file) in enumerate(
         [
@@ -151,6 +156,13 @@ async def _seed_jobs(
         ]
     ):
         finished = status in ("completed", "failed")
+        estimate = file["print_time_seconds"] // 60
+        actual = estimate if status == "completed" else estimate // 2
+        if finished:  # waited 15 minutes in the queue, then printed for `actual` minutes
+            started = done_at - timedelta(minutes=actual)
+            submitted = started - timedelta(minutes=15)
+        else:  # queued in order, ten minutes apart
+            submitted = now - timedelta(minutes=10 * (5 - index))
         await conn.execute(
             insert(jobs).values(
                 id=new_id(),
@@ -160,15 +172,15 @@ async def _seed_jobs(
                 file_name=file["name"],
                 number_of_units=1,
                 filament_type=file["filament_type"],
-                estimated_print_time_minutes=file["print_time_seconds"] // 60,
+                estimated_print_time_minutes=estimate,
                 filament_weight_grams=file["filament_weight_grams"],
                 progress_percentage=100.0 if status == "completed" else None,
                 failure_reason="Spaghetti detected" if status == "failed" else None,
-                time_submitted=done_at - timedelta(hours=1),
-                time_started=done_at - timedelta(minutes=45) if finished else None,
+                time_submitted=submitted,
+                time_started=started if finished else None,
                 time_completed=done_at if finished else None,
-                actual_print_time_minutes=45 if finished else None,
-                created_at=now - timedelta(minutes=10 * (5 - index)),
-                updated_at=now,
+                actual_print_time_minutes=actual if finished else None,
+                created_at=submitted,
+                updated_at=done_at if finished else submitted,
             )
         )

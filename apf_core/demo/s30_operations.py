@@ -80,12 +80,14 @@ async def seed(farm: Farm) -> None:
             {"title": "Load white PLA", "task_type": "filament_change", "priority": "medium",
              "printer_id": names.get("X1C"), "estimated_time_minutes": 5,
              "metadata": {"filament_type": "PLA", "color": "White", "color_hex": "#FFFFFF"}},
+            # made when the demo benchy finished (two hours ago), due an hour later: overdue
             {"title": "Collect finished benchy", "task_type": "collection", "priority": "low",
-             "printer_id": names.get("Voron 2.4"), "due_date": now - timedelta(hours=1)},
+             "printer_id": names.get("Voron 2.4"), "due_date": now - timedelta(hours=1),
+             "created_at": now - timedelta(hours=2), "updated_at": now - timedelta(hours=2)},
             {"title": "Inspect phone stands", "task_type": "quality_check", "priority": "medium",
              "subtitle": "Batch of 10"},
         ]
         for task in tasks:
             await conn.execute(insert(worklist_tasks).values(
-                id=new_id(), status="pending", **task, **stamps
+                id=new_id(), status="pending", **(stamps | task)
             ))
