@@ -22,3 +22,8 @@ def cache_dir() -> Path:
 
 def peers_dir() -> Path:
     return Path(os.environ.get("APF_PEERS_DIR") or cache_dir() / "peers")
+
+
+def sdkgen_dir() -> Path:
+    """The SDK generator's venv (``scripts/sdkgen.sh``): ``APF_SDKGEN_DIR``, else ``<cache>/sdkgen``."""
+    return Path(os.environ.get("APF_SDKGEN_DIR") or cache_dir() / "sdkgen")

@@ -41,6 +41,13 @@ RESPONSE_TYPES: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
     "thumbnail": (("image/png", _BYTES), ("image/jpeg", _BYTES)),
     #: an uploaded product image (sniffed from its bytes)
     "image": tuple((f"image/{kind}", _BYTES) for kind in ("jpeg", "png", "webp", "gif")),
+    #: the OpenAPI document itself (not in the envelope)
+    "openapi": (
+        (
+            "application/json",
+            {"type": "object", "required": ["openapi", "info", "paths"]},
+        ),
+    ),
     #: a print file, typed by its extension
     "print_file": tuple((ctype, _BYTES) for ctype in PRINT_FILE_TYPES),
 }
@@ -89,8 +96,8 @@ def _convert(schema: vol.Schema) -> dict[str, Any]:
         return voluptuous_openapi.UNSUPPORTED
 
     try:
-        converted: dict[str, Any] = _nullable_to_31(
-            voluptuous_openapi.convert(schema, custom_serializer=fallback)
+        converted: dict[str, Any] = _merge_type_unions(
+            _nullable_to_31(voluptuous_openapi.convert(schema, custom_serializer=fallback))
         )
         return converted
     except Exception:  # a validator the converter cannot describe
@@ -102,6 +109,8 @@ def _nullable_to_31(node: Any) -> Any:
     if isinstance(node, dict):
         node = {k: _nullable_to_31(v) for k, v in node.items()}
         if node.pop("nullable", False):
+            if "enum" in node and None not in node["enum"]:  # else null fails the enum
+                node["enum"] = [*node["enum"], None]
             kind = node.get("type")
             if isinstance(kind, str):
                 node["type"] = [kind, "null"]
@@ -110,6 +119,40 @@ def _nullable_to_31(node: Any) -> Any:
         return node
     if isinstance(node, list | tuple):
         return [_nullable_to_31(v) for v in node]
+    return node
+
+
+def _merge_type_unions(node: Any) -> Any:
+    """``anyOf`` of bare types becomes one ``type`` list (``number`` covers ``integer``);
+    length limits on arrays become ``minItems``/``maxItems``.
+
+    ``vol.Any(None, int, float)`` converts to nested ``anyOf`` s; as one type list an SDK
+    generator makes ``float | None`` of it instead of a union of unions.
+    """
+    if isinstance(node, list | tuple):
+        return [_merge_type_unions(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _merge_type_unions(v) for k, v in node.items()}
+    kind = node.get("type")
+    if kind == "array" or (isinstance(kind, list) and "array" in kind):
+        # vol.Length on a list converts to the string keywords, which arrays ignore
+        for text_key, array_key in (("minLength", "minItems"), ("maxLength", "maxItems")):
+            if text_key in node:
+                node[array_key] = node.pop(text_key)
+    options = node.get("anyOf")
+    if "type" in node or not isinstance(options, list):
+        return node
+    if not all(isinstance(o, dict) and set(o) == {"type"} for o in options):
+        return node
+    kinds: list[str] = []
+    for option in options:
+        more = option["type"] if isinstance(option["type"], list) else [option["type"]]
+        kinds.extend(k for k in more if k not in kinds)
+    if "number" in kinds and "integer" in kinds:
+        kinds.remove("integer")
+    del node["anyOf"]
+    node["type"] = kinds[0] if len(kinds) == 1 else kinds
     return node
 
 
@@ -133,6 +176,7 @@ def build_spec(
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         paths.setdefault(BASE_PATH + route.path, {})[route.method.lower()] = _operation(route)
+    _check_operation_ids(paths)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -160,6 +204,20 @@ def build_spec(
         },
         "paths": paths,
     }
+
+
+def _check_operation_ids(paths: Mapping[str, Mapping[str, Any]]) -> None:
+    """SDK generators name their functions after operationIds: each must be unique."""
+    seen: dict[str, str] = {}
+    for path, ops in paths.items():
+        for method, op in ops.items():
+            where = f"{method.upper()} {path}"
+            other = seen.setdefault(op["operationId"], where)
+            if other != where:
+                raise ValueError(
+                    f"operationId {op['operationId']!r} is used by {other} and {where}: "
+                    "rename one of the handlers"
+                )
 
 
 def _operation(route: Route) -> dict[str, Any]:
@@ -231,10 +289,12 @@ def _request_body(route: Route) -> dict[str, Any] | None:
 
 
 def _success_content(route: Route) -> dict[str, Any]:
+    # every success carries both keys (framework.ok); a generated SDK then types them as present
     ok_schema: dict[str, Any] = {
         "type": "object",
+        "required": ["success", "data"],
         "properties": {
-            "success": {"const": True},
+            "success": {"type": "boolean", "const": True},
             "data": _convert(route.response) if route.response is not None else {},
         },
     }
@@ -249,6 +309,7 @@ def _success_content(route: Route) -> dict[str, Any]:
             "required": list(meta_fields),
             "properties": {k: {"type": "integer"} for k in meta_fields},
         }
+        ok_schema["required"].append("meta")
     kinds = RESPONSE_TYPES.get(route.response_kind)
     if kinds:
         return {ctype: {"schema": schema} for ctype, schema in kinds}

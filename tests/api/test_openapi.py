@@ -64,3 +64,57 @@ def test_document_is_the_same_whatever_the_hash_seed() -> None:
         for seed in ("1", "2", "3")
     }
     assert len(outputs) == 1
+
+
+def test_schemas_convert_to_what_sdk_generators_read() -> None:
+    """Null admitted by a nullable enum, int|float as one number type, list lengths as items."""
+    import jsonschema
+    import pytest
+    import voluptuous as vol
+
+    from apf_core.api.openapi import _convert
+
+    schema = _convert(
+        vol.Schema(
+            {
+                vol.Required("speed"): vol.Any(None, vol.In(["silent", "sport"])),
+                vol.Required("temp"): vol.Any(None, int, float),
+                vol.Required("trays"): vol.All([int], vol.Length(min=1, max=3)),
+            }
+        )
+    )
+    props = schema["properties"]
+    assert props["speed"] == {"type": ["string", "null"], "enum": ["silent", "sport", None]}
+    assert props["temp"] == {"type": ["number", "null"]}
+    assert (props["trays"]["minItems"], props["trays"]["maxItems"]) == (1, 3)
+    jsonschema.validate({"speed": None, "temp": 21, "trays": [1]}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"speed": None, "temp": 21.5, "trays": [1, 2, 3, 4]}, schema)
+
+
+def test_success_envelope_requires_its_keys() -> None:
+    from apf_core.api.openapi import build_spec
+
+    spec = build_spec(all_routes())
+    paths = spec["paths"]
+    ok = paths[BASE_PATH + "/printers/{id}/status"]["get"]["responses"]["200"]
+    assert ok["content"]["application/json"]["schema"]["required"] == ["success", "data"]
+    page = paths[BASE_PATH + "/jobs"]["get"]["responses"]["200"]
+    assert page["content"]["application/json"]["schema"]["required"] == ["success", "data", "meta"]
+
+
+def test_operation_ids_are_unique() -> None:
+    import dataclasses
+
+    import pytest
+
+    from apf_core.api.openapi import build_spec
+
+    routes = all_routes()
+    ids = [op["operationId"] for ops in build_spec(routes)["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids)) == len(routes)
+    twin = next(r for r in routes if r.path == "/printers" and r.method == "GET")
+    clash = next(r for r in routes if r.path == "/jobs" and r.method == "GET")
+    renamed = dataclasses.replace(clash, handler=twin.handler)
+    with pytest.raises(ValueError, match="operationId 'list_printers' is used by"):
+        build_spec([twin, renamed])

@@ -195,7 +195,9 @@ def _light_state(value: Any) -> bool:
     summary="Switch the chamber light",
     response=PRINTER_LIGHT,
     body={
-        vol.Required("state"): vol.Any(bool, vol.In(("on", "off", "ON", "OFF", "On", "Off")), str)
+        # "on"/"off" in any case (the handler lowers it): one enum value per word, as SDK
+        # generators name enum members by the uppercased value
+        vol.Required("state"): vol.Any(bool, vol.In(("on", "off")), str)
     },
     errors=("INVALID_STATE", "HUB_OFFLINE", "CAPABILITY_NOT_SUPPORTED"),
 )
