@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+import voluptuous as vol
 from sqlalchemy import delete, func, insert, select, update
 
 from ..errors import BadRequest, ValidationFailed
 from ..net.ssrf import BlockedAddress, check_url
 from ..services.common import fetch_one, fetch_page, project
+from ..services.row_schema import row_schema
 from ..storage.tables.webhooks import webhook_deliveries, webhooks
 from ..timeutil import new_id, utcnow
 from .patterns import parse_patterns
@@ -47,6 +49,20 @@ DELIVERY_FIELDS = (
     "created_at",
 )
 DELIVERY_STATUSES = ("pending", "delivered", "failed")
+#: :func:`webhook_view`
+WEBHOOK_SCHEMA = row_schema(webhooks, FIELDS, {"events": [str]})
+#: a create without a chosen ``secret``: the generated one, shown once
+WEBHOOK_CREATED_SCHEMA = {**WEBHOOK_SCHEMA, vol.Optional("secret"): str}
+DELIVERY_SCHEMA = row_schema(
+    webhook_deliveries, DELIVERY_FIELDS, {"status": vol.In(DELIVERY_STATUSES)}
+)
+#: ``DeliveryWorker.send_test``
+TEST_DELIVERY_SCHEMA = {
+    vol.Required("delivered"): bool,
+    vol.Required("status_code"): vol.Any(None, int),
+    vol.Required("error"): vol.Any(None, str),
+    vol.Required("duration_ms"): int,
+}
 
 
 def webhook_view(row: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from ...events.patterns import TypeFilter, parse_patterns
 from ...events.store import fetch_events, max_event_id
 from ...events.websocket import handle_stream
 from ...services.keys import KeyService
+from ...services.row_schema import TIMESTAMP
 from ..framework import Ctx, RouteTable, ok, text
 
 routes = RouteTable(
@@ -60,6 +61,14 @@ EVENT_TYPES = (
     "hub.deleted",
     "dispatch.settings",
 )
+
+#: ``Event.as_dict()``: ``data`` depends on ``type`` (docs/events.md)
+EVENT = {
+    vol.Required("id"): int,
+    vol.Required("type"): str,
+    vol.Required("time"): TIMESTAMP,
+    vol.Required("data"): dict,
+}
 
 
 def _patterns(value: Any) -> list[str]:
@@ -122,6 +131,7 @@ async def event_stream(ctx: Ctx) -> web.StreamResponse:
     "/events",
     scope="read",
     summary="Event log (for pollers)",
+    response=[EVENT],
     query={
         vol.Optional("after", default=0): vol.All(vol.Coerce(int), vol.Range(min=0, max=2**63 - 1)),
         vol.Optional("type"): vol.All(text(2000, 1), _patterns),

@@ -5,7 +5,14 @@ from __future__ import annotations
 import voluptuous as vol
 from aiohttp import web
 
-from ...events.webhooks import DELIVERY_STATUSES, WebhookService
+from ...events.webhooks import (
+    DELIVERY_SCHEMA,
+    DELIVERY_STATUSES,
+    TEST_DELIVERY_SCHEMA,
+    WEBHOOK_CREATED_SCHEMA,
+    WEBHOOK_SCHEMA,
+    WebhookService,
+)
 from ..framework import Ctx, RouteTable, created, ok, page_query, paged, text
 
 routes = RouteTable(
@@ -32,6 +39,7 @@ addresses are refused (`WEBHOOK_URL_BLOCKED`); LAN and loopback targets are allo
     "/webhooks",
     scope="write",
     summary="List webhooks",
+    response=[WEBHOOK_SCHEMA],
     query=page_query(),
     paginated=True,
     description="The secret is never returned.",
@@ -49,6 +57,7 @@ async def list_webhooks(ctx: Ctx) -> web.StreamResponse:
     "/webhooks",
     scope="write",
     summary="Create a webhook",
+    response=WEBHOOK_CREATED_SCHEMA,
     status=201,
     body={
         vol.Required("url"): _URL,
@@ -65,7 +74,13 @@ async def create_webhook(ctx: Ctx) -> web.StreamResponse:
     return created(await WebhookService(ctx.farm).create(ctx.body))
 
 
-@routes.get("/webhooks/{id}", scope="write", summary="Get a webhook", errors=("WEBHOOK_NOT_FOUND",))
+@routes.get(
+    "/webhooks/{id}",
+    scope="write",
+    summary="Get a webhook",
+    errors=("WEBHOOK_NOT_FOUND",),
+    response=WEBHOOK_SCHEMA,
+)
 async def get_webhook(ctx: Ctx) -> web.StreamResponse:
     return ok(await WebhookService(ctx.farm).get(ctx.params["id"]))
 
@@ -74,6 +89,7 @@ async def get_webhook(ctx: Ctx) -> web.StreamResponse:
     "/webhooks/{id}",
     scope="write",
     summary="Update a webhook",
+    response=WEBHOOK_SCHEMA,
     body={
         vol.Optional("url"): _URL,
         vol.Optional("events"): _EVENTS,
@@ -89,7 +105,11 @@ async def update_webhook(ctx: Ctx) -> web.StreamResponse:
 
 
 @routes.delete(
-    "/webhooks/{id}", scope="write", summary="Delete a webhook", errors=("WEBHOOK_NOT_FOUND",)
+    "/webhooks/{id}",
+    scope="write",
+    summary="Delete a webhook",
+    errors=("WEBHOOK_NOT_FOUND",),
+    response={vol.Required("id"): str, vol.Required("deleted"): bool},
 )
 async def delete_webhook(ctx: Ctx) -> web.StreamResponse:
     return ok(await WebhookService(ctx.farm).delete(ctx.params["id"]))
@@ -99,6 +119,7 @@ async def delete_webhook(ctx: Ctx) -> web.StreamResponse:
     "/webhooks/{id}/test",
     scope="write",
     summary="Send a test delivery",
+    response=TEST_DELIVERY_SCHEMA,
     errors=("WEBHOOK_NOT_FOUND",),
     description="POSTs a `webhook.test` event with id 0 now and returns "
     "`{delivered, status_code, error, duration_ms}`. It is not recorded and does not count "
@@ -112,6 +133,7 @@ async def test_webhook(ctx: Ctx) -> web.StreamResponse:
     "/webhooks/{id}/deliveries",
     scope="write",
     summary="Delivery log of a webhook (newest event first)",
+    response=[DELIVERY_SCHEMA],
     query={vol.Optional("status"): vol.In(DELIVERY_STATUSES), **page_query()},
     paginated=True,
     errors=("WEBHOOK_NOT_FOUND",),
