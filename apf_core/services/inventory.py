@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import voluptuous as vol
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,8 +20,10 @@ from .bom import (
     parts_on_hand,
 )
 from .conflicts import unique_conflicts
+from .row_schema import nullable, row_schema
 from .stock import (
     FG,
+    FG_FIELDS,
     FG_STATUSES,
     LOW_SQL,
     MAX_STOCK,
@@ -44,6 +47,54 @@ Rows = list[dict[str, Any]]  # (class methods named `list` shadow the builtin)
 #: assembly_completed) are written only by the server
 ADJUST_REASONS = ("manual", "inventory_count", "correction", "damaged", "returned")
 ASSEMBLY_STATES = ("printed", "needs_assembly", "assembled")
+
+_STOCK_STATE = vol.In(FG_STATUSES)
+#: :func:`~.stock.fg_view`: ``sku``, ``color`` and ``material`` come from the SKU, ``status``
+#: is computed on every read
+FG_SCHEMA = row_schema(
+    FG,
+    FG_FIELDS,
+    {"sku": str, "color": nullable(str), "material": nullable(str), "status": _STOCK_STATE},
+)
+FG_DETAIL_SCHEMA = {
+    **FG_SCHEMA,
+    vol.Required("product_id"): str,
+    vol.Required("product_name"): str,
+    vol.Required("is_composite"): bool,
+    vol.Required("available_to_build"): int,
+    vol.Required("effective_status"): _STOCK_STATE,
+    vol.Required("parts_on_hand"): nullable(
+        [
+            {
+                vol.Required("part_sku_id"): str,
+                vol.Required("part_name"): str,
+                vol.Required("color"): nullable(str),
+                vol.Required("on_hand"): int,
+                vol.Required("quantity_per_kit"): int,
+                vol.Required("enough_for_one_kit"): bool,
+            }
+        ]
+    ),
+}
+ALERT_SCHEMA = {**FG_SCHEMA, vol.Required("product_name"): str}
+ADJUSTED_SCHEMA = {
+    vol.Required("id"): str,
+    vol.Required("previous_stock"): int,
+    vol.Required("adjustment"): int,
+    vol.Required("new_stock"): int,
+    vol.Required("previous_status"): _STOCK_STATE,
+    vol.Required("new_status"): _STOCK_STATE,
+    vol.Required("is_low_stock"): bool,
+    vol.Required("reason"): vol.In(ADJUST_REASONS),
+}
+_COUNTS = {vol.Required(state): int for state in FG_STATUSES}
+STATS_SCHEMA = {
+    vol.Required("total_items"): int,
+    **_COUNTS,
+    vol.Required("by_status"): _COUNTS,
+    vol.Required("total_stock"): int,
+    vol.Required("total_units_awaiting_assembly"): int,
+}
 
 
 async def low_stock_rows(conn: AsyncConnection) -> Rows:

@@ -9,7 +9,16 @@ from __future__ import annotations
 import voluptuous as vol
 from aiohttp import web
 
-from ...services.inventory import ADJUST_REASONS, ASSEMBLY_STATES, InventoryService
+from ...services.inventory import (
+    ADJUST_REASONS,
+    ADJUSTED_SCHEMA,
+    ALERT_SCHEMA,
+    ASSEMBLY_STATES,
+    FG_DETAIL_SCHEMA,
+    FG_SCHEMA,
+    STATS_SCHEMA,
+    InventoryService,
+)
 from ...services.stock import FG_STATUSES
 from ..framework import BOOL_STRING, Ctx, RouteTable, created, nullable, ok, paged, text
 from ._business import ID, integer, url
@@ -30,6 +39,7 @@ routes = RouteTable("Inventory", "Finished goods: sellable stock per SKU.")
         vol.Optional("limit"): vol.All(vol.Coerce(int), vol.Range(min=1, max=500)),
         vol.Optional("offset"): vol.All(vol.Coerce(int), vol.Range(min=0, max=2**31 - 1)),
     },
+    response=[FG_SCHEMA],
 )
 async def list_inventory(ctx: Ctx) -> web.StreamResponse:
     """The full set without `limit`/`offset` (no `meta`); giving either one pages
@@ -64,18 +74,26 @@ async def list_inventory(ctx: Ctx) -> web.StreamResponse:
         vol.Optional("image_url"): nullable(url),
     },
     errors=("SKU_NOT_FOUND", "DUPLICATE_INVENTORY"),
+    response=FG_SCHEMA,
 )
 async def create_inventory(ctx: Ctx) -> web.StreamResponse:
     """For reconciliation: SKUs get their row automatically."""
     return created(await InventoryService(ctx.farm).create(ctx.body))
 
 
-@routes.get("/inventory/alerts", scope="read", summary="Low-stock alerts (largest deficit first)")
+@routes.get(
+    "/inventory/alerts",
+    scope="read",
+    summary="Low-stock alerts (largest deficit first)",
+    response=[ALERT_SCHEMA],
+)
 async def inventory_alerts(ctx: Ctx) -> web.StreamResponse:
     return ok(await InventoryService(ctx.farm).alerts())
 
 
-@routes.get("/inventory/stats", scope="read", summary="Inventory counts by status")
+@routes.get(
+    "/inventory/stats", scope="read", summary="Inventory counts by status", response=STATS_SCHEMA
+)
 async def inventory_stats(ctx: Ctx) -> web.StreamResponse:
     return ok(await InventoryService(ctx.farm).stats())
 
@@ -85,6 +103,7 @@ async def inventory_stats(ctx: Ctx) -> web.StreamResponse:
     scope="read",
     summary="Inventory item of a SKU",
     errors=("INVENTORY_NOT_FOUND",),
+    response=FG_DETAIL_SCHEMA,
 )
 async def inventory_by_sku(ctx: Ctx) -> web.StreamResponse:
     return ok(await InventoryService(ctx.farm).by_sku(ctx.params["product_sku_id"]))
@@ -95,6 +114,7 @@ async def inventory_by_sku(ctx: Ctx) -> web.StreamResponse:
     scope="read",
     summary="Get an inventory item",
     errors=("INVENTORY_NOT_FOUND",),
+    response=FG_DETAIL_SCHEMA,
 )
 async def get_inventory(ctx: Ctx) -> web.StreamResponse:
     """Adds `product_id`, `product_name`, `is_composite`, `available_to_build`,
@@ -112,6 +132,7 @@ async def get_inventory(ctx: Ctx) -> web.StreamResponse:
         vol.Optional("is_active"): bool,
     },
     errors=("INVENTORY_NOT_FOUND",),
+    response=FG_SCHEMA,
 )
 async def update_inventory(ctx: Ctx) -> web.StreamResponse:
     """Pricing is not modifiable here."""
@@ -128,6 +149,7 @@ async def update_inventory(ctx: Ctx) -> web.StreamResponse:
         vol.Optional("notes"): nullable(text(500)),
     },
     errors=("INVENTORY_NOT_FOUND", "INSUFFICIENT_STOCK"),
+    response=ADJUSTED_SCHEMA,
 )
 async def adjust_inventory(ctx: Ctx) -> web.StreamResponse:
     """Atomic; refused with 400 `INSUFFICIENT_STOCK` when stock would go below zero.
@@ -146,6 +168,7 @@ async def adjust_inventory(ctx: Ctx) -> web.StreamResponse:
     summary="Set the low-stock threshold",
     body={vol.Required("low_stock_threshold"): integer(0, 10**9)},
     errors=("INVENTORY_NOT_FOUND",),
+    response=FG_SCHEMA,
 )
 async def set_threshold(ctx: Ctx) -> web.StreamResponse:
     return ok(
