@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import aiohttp
+from aiohttp import web
 
 from apf_core.api.app import all_routes
-from apf_core.api.framework import BASE_PATH
+from apf_core.api.framework import BASE_PATH, Ctx, Route, RouteTable
 
 
 async def test_openapi_covers_every_route(api) -> None:
@@ -118,3 +119,51 @@ def test_operation_ids_are_unique() -> None:
     renamed = dataclasses.replace(clash, handler=twin.handler)
     with pytest.raises(ValueError, match="operationId 'list_printers' is used by"):
         build_spec([twin, renamed])
+
+
+#: operations of the analytics routes, typed by the helper doing the business resources
+#: (tracker issue 13, item 1): allowed without a response schema only until that lands;
+#: remove each entry as its schema arrives (an entry that has one is ignored)
+PENDING_RESPONSE_SCHEMAS = frozenset(
+    {
+        "GET /analytics/overview",
+        "GET /analytics/production",
+        "GET /analytics/printers",
+        "GET /analytics/failures",
+        "GET /analytics/inventory",
+        "GET /analytics/revenue",
+    }
+)
+
+
+def undocumented(routes: list[Route]) -> list[str]:
+    """The JSON operations (not a WebSocket, not a 204) with no schema for ``data``."""
+    return [
+        f"{route.method} {route.path}"
+        for route in routes
+        if route.response_kind == "json"
+        and not route.websocket
+        and route.status != 204
+        and route.response is None
+    ]
+
+
+def test_every_json_operation_documents_its_response() -> None:
+    """The OpenAPI document is generated from the response schema and the test suite checks
+    every response against it: an operation without one is undocumented and unchecked."""
+    missing = [op for op in undocumented(all_routes()) if op not in PENDING_RESPONSE_SCHEMAS]
+    assert not missing, "operations without a response schema: " + ", ".join(missing)
+
+
+def test_undocumented_lists_only_json_operations_without_a_schema() -> None:
+    table = RouteTable("Test")
+
+    async def handler(ctx: Ctx) -> web.StreamResponse:  # never served
+        raise AssertionError
+
+    table.get("/bare", scope="read", summary="Bare")(handler)
+    table.get("/typed", scope="read", summary="Typed", response={"id": str})(handler)
+    table.get("/file", scope="read", summary="File", response_kind="csv")(handler)
+    table.delete("/gone", scope="write", summary="Gone", status=204)(handler)
+    table.get("/ws", scope="read", summary="Stream", websocket=True)(handler)
+    assert undocumented(table.routes) == ["GET /bare"]
