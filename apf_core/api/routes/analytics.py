@@ -13,6 +13,7 @@ import voluptuous as vol
 from aiohttp import web
 
 from ...errors import ValidationFailed
+from ...services import analytics_schemas as schemas
 from ...services.analytics import MAX_DAYS, AnalyticsService, DateRange
 from ...timeutil import parse_iso
 from ..framework import Ctx, RouteTable, ok, text
@@ -53,7 +54,12 @@ def _span(ctx: Ctx) -> DateRange:
     return span
 
 
-@routes.get("/analytics/overview", scope="read", summary="Live farm overview")
+@routes.get(
+    "/analytics/overview",
+    scope="read",
+    summary="Live farm overview",
+    response=schemas.OVERVIEW_SCHEMA,
+)
 async def analytics_overview(ctx: Ctx) -> web.StreamResponse:
     """Printers by status, queued/active jobs, today's completions and failures, open
     worklist tasks, hubs online, and low-stock alerts (SKUs, filament, components)."""
@@ -65,19 +71,30 @@ async def analytics_overview(ctx: Ctx) -> web.StreamResponse:
     scope="read",
     summary="Production over a date range",
     query={
-        **RANGE, vol.Optional("printer_id"): text(64, 1), vol.Optional("product_id"): text(64, 1)
+        **RANGE,
+        vol.Optional("printer_id"): text(64, 1),
+        vol.Optional("product_id"): text(64, 1),
     },
+    response=schemas.PRODUCTION_SCHEMA,
 )
 async def analytics_production(ctx: Ctx) -> web.StreamResponse:
     """Jobs by the UTC day they finished. `revenue_cents` is `null` when `printer_id` or
     `product_id` narrows the report (revenue cannot be attributed to a printer)."""
     q = ctx.query
-    return ok(await AnalyticsService(ctx.farm).production(
-        _span(ctx), printer_id=q.get("printer_id"), product_id=q.get("product_id")
-    ))
+    return ok(
+        await AnalyticsService(ctx.farm).production(
+            _span(ctx), printer_id=q.get("printer_id"), product_id=q.get("product_id")
+        )
+    )
 
 
-@routes.get("/analytics/printers", scope="read", summary="Per-printer utilisation", query=RANGE)
+@routes.get(
+    "/analytics/printers",
+    scope="read",
+    summary="Per-printer utilisation",
+    query=RANGE,
+    response=schemas.PRINTERS_SCHEMA,
+)
 async def analytics_printers(ctx: Ctx) -> web.StreamResponse:
     """Per printer: jobs finished in the range, success rate, failures, print hours and
     utilisation (print time / range length), plus fleet averages."""
@@ -89,22 +106,37 @@ async def analytics_printers(ctx: Ctx) -> web.StreamResponse:
     scope="read",
     summary="Failure analysis",
     query={**RANGE, vol.Optional("printer_id"): text(64, 1)},
+    response=schemas.FAILURES_SCHEMA,
 )
 async def analytics_failures(ctx: Ctx) -> web.StreamResponse:
     """Failed jobs by reason, by printer, per day, and the 20 most recent."""
-    return ok(await AnalyticsService(ctx.farm).failures(
-        _span(ctx), printer_id=ctx.query.get("printer_id")
-    ))
+    return ok(
+        await AnalyticsService(ctx.farm).failures(
+            _span(ctx), printer_id=ctx.query.get("printer_id")
+        )
+    )
 
 
-@routes.get("/analytics/inventory", scope="read", summary="Stock and material usage", query=RANGE)
+@routes.get(
+    "/analytics/inventory",
+    scope="read",
+    summary="Stock and material usage",
+    query=RANGE,
+    response=schemas.INVENTORY_SCHEMA,
+)
 async def analytics_inventory(ctx: Ctx) -> web.StreamResponse:
     """Low-stock SKUs (top 20 by deficit), filament spools, and filament grams used by
     finished jobs per material and per day."""
     return ok(await AnalyticsService(ctx.farm).inventory(_span(ctx)))
 
 
-@routes.get("/analytics/revenue", scope="read", summary="Order revenue", query=RANGE)
+@routes.get(
+    "/analytics/revenue",
+    scope="read",
+    summary="Order revenue",
+    query=RANGE,
+    response=schemas.REVENUE_SCHEMA,
+)
 async def analytics_revenue(ctx: Ctx) -> web.StreamResponse:
     """Order totals (integer cents) by order date, per platform and per day; cancelled and
     refunded orders are excluded."""
