@@ -109,10 +109,10 @@ def _nullable_to_31(node: Any) -> Any:
     if isinstance(node, dict):
         node = {k: _nullable_to_31(v) for k, v in node.items()}
         if node.pop("nullable", False):
-            if "enum" in node and None not in node["enum"]:  # else null fails the enum
-                node["enum"] = [*node["enum"], None]
             kind = node.get("type")
-            if isinstance(kind, str):
+            # a type list would leave null outside the enum; anyOf keeps the enum whole
+            # (an SDK generator makes one Enum | None of it)
+            if isinstance(kind, str) and "enum" not in node:
                 node["type"] = [kind, "null"]
             else:
                 node = {"anyOf": [node, {"type": "null"}]}

@@ -17,6 +17,7 @@ import pkgutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -24,6 +25,8 @@ from typing import Any
 import pytest
 
 from apf_core.api.framework import BASE_PATH
+from apf_core.drivers.base import SPEED_LEVELS, Status
+from apf_core.services.printers import STATUSES
 from tests.api.conftest import Api
 from tests.peer_paths import sdkgen_dir
 
@@ -149,6 +152,8 @@ async def _list_printers(client: Any, modules: dict[str, ModuleType]) -> str:
     assert page.data and all(isinstance(p, item_cls) for p in page.data)
     status_enum = _model(modules, "ListPrintersResponse200DataItemStatus")
     assert all(isinstance(p.status, status_enum) for p in page.data)
+    assert {m.value for m in status_enum} == set(STATUSES)
+    assert all(isinstance(p.created_at, datetime) for p in page.data)  # date-time is parsed
     jobs = await _op(modules, "jobs", "list_jobs").asyncio(client=client, limit=2)
     assert isinstance(jobs, _model(modules, "ListJobsResponse200")), jobs
     assert isinstance(jobs.meta, _model(modules, "ListJobsResponse200Meta"))
@@ -165,14 +170,11 @@ async def _read_status(client: Any, printer_id: str, modules: dict[str, ModuleTy
     assert live.printer_id == printer_id
     status_enum = _model(modules, "PrinterStatusResponse200DataStatus")
     assert isinstance(live.status, status_enum)
-    assert live.status.value in {
-        "offline",
-        "idle",
-        "printing",
-        "paused",
-        "error",
-        "maintenance",
-    } | {member.value for member in status_enum}
+    # the SDK's enum is the server's own list of live statuses, generated from STATUS_SCHEMA
+    assert {m.value for m in status_enum} == {s.value for s in Status} | {"maintenance"}
+    speed_enum = _model(modules, "PrinterStatusResponse200DataSpeedLevelType0")
+    assert live.speed_level is None or isinstance(live.speed_level, speed_enum)
+    assert {m.value for m in speed_enum} == set(SPEED_LEVELS)
     for temp in (live.nozzle_temp, live.bed_temp, live.target_nozzle_temp):
         assert temp is None or (isinstance(temp, int | float) and not isinstance(temp, bool))
     assert isinstance(live.bed_clear_required, bool)

@@ -85,7 +85,9 @@ def test_schemas_convert_to_what_sdk_generators_read() -> None:
         )
     )
     props = schema["properties"]
-    assert props["speed"] == {"type": ["string", "null"], "enum": ["silent", "sport", None]}
+    assert props["speed"] == {
+        "anyOf": [{"type": "string", "enum": ["silent", "sport"]}, {"type": "null"}]
+    }
     assert props["temp"] == {"type": ["number", "null"]}
     assert (props["trays"]["minItems"], props["trays"]["maxItems"]) == (1, 3)
     jsonschema.validate({"speed": None, "temp": 21, "trays": [1]}, schema)
