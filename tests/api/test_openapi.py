@@ -123,21 +123,6 @@ def test_operation_ids_are_unique() -> None:
         build_spec([twin, renamed])
 
 
-#: operations of the analytics routes, typed by the helper doing the business resources
-#: (tracker issue 13, item 1): allowed without a response schema only until that lands;
-#: remove each entry as its schema arrives (an entry that has one is ignored)
-PENDING_RESPONSE_SCHEMAS = frozenset(
-    {
-        "GET /analytics/overview",
-        "GET /analytics/production",
-        "GET /analytics/printers",
-        "GET /analytics/failures",
-        "GET /analytics/inventory",
-        "GET /analytics/revenue",
-    }
-)
-
-
 def undocumented(routes: list[Route]) -> list[str]:
     """The JSON operations (not a WebSocket, not a 204) with no schema for ``data``."""
     return [
@@ -153,7 +138,7 @@ def undocumented(routes: list[Route]) -> list[str]:
 def test_every_json_operation_documents_its_response() -> None:
     """The OpenAPI document is generated from the response schema and the test suite checks
     every response against it: an operation without one is undocumented and unchecked."""
-    missing = [op for op in undocumented(all_routes()) if op not in PENDING_RESPONSE_SCHEMAS]
+    missing = undocumented(all_routes())
     assert not missing, "operations without a response schema: " + ", ".join(missing)
 
 
