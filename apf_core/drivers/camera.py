@@ -24,7 +24,7 @@ async def fetch_snapshot(base_url: str, snapshot_url: str) -> bytes:
         async with guarded_session(timeout=limit) as session, session.get(url) as response:
             if response.status != 200:
                 raise PrinterUnreachable(f"the webcam answered HTTP {response.status}")
-            body = await response.content.read(MAX_SNAPSHOT_BYTES + 1)
+            body = await _read_bounded(response.content, MAX_SNAPSHOT_BYTES + 1)
     except TimeoutError as err:
         raise PrinterUnreachable("the webcam sent no picture in time") from err
     except aiohttp.ClientError as err:
@@ -34,3 +34,13 @@ async def fetch_snapshot(base_url: str, snapshot_url: str) -> bytes:
     if not body.startswith(b"\xff\xd8"):
         raise DriverError("the webcam sent something that is not a JPEG")
     return body
+
+
+async def _read_bounded(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """The whole body, or its first ``limit`` bytes (``read(n)`` stops at the first chunk)."""
+    body = bytearray()
+    async for chunk in stream.iter_chunked(64 << 10):
+        body += chunk
+        if len(body) >= limit:
+            break
+    return bytes(body[:limit])

@@ -72,6 +72,8 @@ class RemoteExecutor(Protocol):
 
     async def printers_changed(self, hub_id: str) -> None: ...
 
+    async def query(self, hub_id: str, printer_id: str, what: str, timeout: float) -> Any: ...
+
 
 def command_timeout(
     command: PrinterCommand, timeout: float, driver: PrinterDriver | None = None
@@ -169,6 +171,28 @@ async def execute_on_driver(
     return CommandAck(command.command_id)
 
 
+#: reads from a printer (not commands): the camera picture and the power devices
+QUERIES = ("snapshot", "power_devices")
+
+
+async def query_driver(driver: PrinterDriver, what: str, timeout: float) -> Any:
+    """Run one read on a driver (shared with hubs): JPEG bytes or a list of PowerDevice."""
+    try:
+        if what == "snapshot":
+            return await asyncio.wait_for(driver.snapshot(), timeout)
+        if what == "power_devices":
+            return await asyncio.wait_for(driver.power_devices(), timeout)
+    except CapabilityNotSupported as err:
+        raise CapabilityMissing(str(err)) from None
+    except PrinterUnreachable as err:
+        raise HubOffline(f"Printer is unreachable: {err}") from None
+    except (TimeoutError, CommandTimeout):
+        raise HubCommandFailed(f"Printer did not answer '{what}' within {timeout:g} s") from None
+    except DriverError as err:
+        raise HubCommandFailed(f"Printer could not '{what}': {err}", code=err.code) from None
+    raise HubCommandFailed(f"unknown query: {what}")
+
+
 def _fingerprint(row: dict[str, Any]) -> str:
     return json.dumps([row["protocol"], row["connection"] or {}], sort_keys=True, default=str)
 
@@ -189,6 +213,7 @@ class DriverManager:
         self._locks: dict[str, asyncio.Lock] = {}
         #: printer id -> remote hub id, for printers whose drivers run on a LAN hub
         self.remote_printers: dict[str, str] = {}
+        self._remote_prints: dict[str, str] = {}  # printer id -> fingerprint, hub printers
         self._remote: RemoteExecutor | None = None
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -231,11 +256,13 @@ class DriverManager:
                 ]
             wanted: set[str] = set()
             remote: dict[str, str] = {}
+            remote_prints: dict[str, str] = {}
             for row in rows:
                 if not row["is_active"]:
                     continue
                 if row["hub_id"] and row["hub_id"] != self.farm.embedded_hub_id:
                     remote[row["id"]] = row["hub_id"]
+                    remote_prints[row["id"]] = _fingerprint(row)
                     continue
                 wanted.add(row["id"])
                 if self._fingerprints.get(row["id"]) != _fingerprint(row):
@@ -246,6 +273,11 @@ class DriverManager:
             changed_hubs = {h for p, h in remote.items() if self.remote_printers.get(p) != h} | {
                 h for p, h in self.remote_printers.items() if remote.get(p) != h
             }
+            # a hub printer whose connection changed: its hub rebuilds the driver
+            changed_hubs |= {
+                remote[p] for p, f in remote_prints.items() if self._remote_prints.get(p) != f
+            }
+            self._remote_prints = remote_prints
             for printer_id in set(self.remote_printers) - set(remote):
                 self.telemetry.printer_gone(printer_id)
             for printer_id in set(remote) - set(self.remote_printers):
@@ -350,6 +382,18 @@ class DriverManager:
         lock = self._locks.setdefault(printer_id, asyncio.Lock())
         async with lock:  # one command at a time per printer
             return await execute_on_driver(driver, command, timeout)
+
+    async def query(self, printer_id: str, what: str, *, timeout: float = 30.0) -> Any:
+        """A read from the printer (see :data:`QUERIES`), wherever its driver runs."""
+        hub_id = self.remote_printers.get(printer_id)
+        if hub_id is not None:
+            if self._remote is None:
+                raise HubOffline("The printer's hub is not connected")
+            return await self._remote.query(hub_id, printer_id, what, timeout)
+        driver = self._drivers.get(printer_id)
+        if driver is None:
+            raise HubOffline("No driver is running for this printer")
+        return await query_driver(driver, what, timeout)
 
     # --- events --------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:

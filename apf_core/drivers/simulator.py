@@ -16,6 +16,7 @@ Connection options (all optional):
 ``trays``          list of ``{"tray_id", "filament_type", "color_hex", "remaining_percent"}``
 ``print_seconds``  simulated duration of every print, overriding the file's estimate
 ``tick``           wall seconds between simulation steps (default 0.5)
+``snapshot_url``   an HTTP camera whose JPEG :meth:`snapshot` returns (default: no camera)
 
 Fault hooks for tests: :meth:`power_off`, :meth:`power_on`, :meth:`fail`,
 :meth:`clear_error`, :meth:`show_messages` and :meth:`hang_commands`.
@@ -39,6 +40,7 @@ from .base import (
     StartOptions,
     Status,
 )
+from .camera import fetch_snapshot
 from .simulator_estimate import MAX_TARGET, JobEstimate, estimate_job
 from .simulator_model import (
     ACTIVE,
@@ -83,6 +85,9 @@ class SimulatedPrinter(PrinterDriver):
             capabilities.add(Capability.AMS)
         if self.has_chamber:
             capabilities.add(Capability.CHAMBER_TEMP)
+        self.snapshot_url = str(options.get("snapshot_url") or "")
+        if self.snapshot_url:
+            capabilities.add(Capability.CAMERA)
         self.capabilities = frozenset(capabilities)
 
         # physical state
@@ -118,6 +123,11 @@ class SimulatedPrinter(PrinterDriver):
         task, self._task = self._task, None
         await cancel_and_wait(task)
         self._set_state(PrinterState())
+
+    async def snapshot(self) -> bytes:
+        self.require(Capability.CAMERA)
+        self._ensure_reachable()
+        return await fetch_snapshot(self.snapshot_url, self.snapshot_url)
 
     # --- fault hooks -------------------------------------------------------------
     def power_off(self, lose_job: bool = False) -> None:

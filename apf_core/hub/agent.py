@@ -29,7 +29,7 @@ from ..discovery.scan import ScanOptions, scan
 from ..domain.control import CapabilityMissing, CommandAck, HubOffline, PrinterCommand
 from ..drivers import create_driver
 from ..drivers.base import ConnectionConfig, PrinterDriver, PrinterState
-from ..drivers.manager import START_TIMEOUT_FACTOR, execute_on_driver
+from ..drivers.manager import QUERIES, START_TIMEOUT_FACTOR, execute_on_driver, query_driver
 from . import protocol
 from .channel import WILL_SEQ, Channel, SealError
 from .crypto import LinkKeys
@@ -274,7 +274,8 @@ class HubAgent:
             result = await task
         finally:
             self._running.pop(command_id, None)
-        self._done[command_id] = result
+        if body.get("action") not in QUERIES:  # a read is cheap to repeat, and may be large
+            self._done[command_id] = result
         while len(self._done) > REMEMBERED_COMMANDS:
             self._done.popitem(last=False)
         self._ack(result)
@@ -283,11 +284,11 @@ class HubAgent:
         self._send(("ack",), result)
 
     async def _run_command(self, command_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        def failure(kind: str, message: str) -> dict[str, Any]:
+        def failure(kind: str, message: str, code: str | None = None) -> dict[str, Any]:
             return {
                 "command_id": command_id,
                 "ok": False,
-                "error": {"kind": kind, "message": message},
+                "error": {"kind": kind, "message": message, "code": code},
             }
 
         if body.get("action") == "discover" and not body.get("printer_id"):
@@ -300,6 +301,9 @@ class HubAgent:
         timeout = float(body.get("timeout") or 30.0)
         path: Path | None = None
         try:
+            if action in QUERIES:
+                answer = protocol.encode_answer(action, await query_driver(driver, action, timeout))
+                return {"command_id": command_id, "ok": True, **answer}
             if action == "start":
                 path = await self._receive_file(command_id, body.get("file") or {}, params)
                 params["path"] = str(path)
@@ -310,8 +314,8 @@ class HubAgent:
             return failure("capability", str(err))
         except HubOffline as err:
             return failure("unreachable", str(err))
-        except Exception as err:  # HubCommandFailed, file problems
-            return failure("refused", str(err) or type(err).__name__)
+        except Exception as err:  # HubCommandFailed, AnswerError, file problems
+            return failure("refused", str(err) or type(err).__name__, getattr(err, "code", None))
         finally:
             if path is not None:
                 with contextlib.suppress(OSError):

@@ -220,17 +220,26 @@ class HubLink:
 
     async def scan(self, hub_id: str, seconds: float) -> list[Any]:
         """A LAN scan run by a remote hub: its entries, unchecked (the caller validates)."""
-        session = self._online(hub_id, "The hub is offline")
-        body = {
-            "command_id": new_id(),
-            "printer_id": None,
-            "action": "discover",
-            "params": {"seconds": seconds},
-            "timeout": seconds,
-        }
-        ack = await self._exchange(session, body, seconds + 5.0)
+        body = {"printer_id": None, "action": "discover", "params": {"seconds": seconds}}
+        ack = await self._ask(hub_id, "The hub is offline", body, seconds, seconds + 5.0)
         printers = ack.get("printers")
         return printers if isinstance(printers, list) else []
+
+    async def query(self, hub_id: str, printer_id: str, what: str, timeout: float) -> Any:
+        """A read run on the hub (camera snapshot, power devices), decoded."""
+        body = {"printer_id": printer_id, "action": what, "params": {}}
+        ack = await self._ask(hub_id, "The printer's hub is offline", body, timeout, timeout)
+        try:
+            return protocol.decode_answer(what, ack)
+        except protocol.AnswerError as err:
+            raise HubCommandFailed(str(err), code=err.code) from None
+
+    async def _ask(
+        self, hub_id: str, offline: str, body: dict[str, Any], timeout: float, wait: float
+    ) -> dict[str, Any]:
+        session = self._online(hub_id, offline)
+        body = {"command_id": new_id(), **body, "timeout": timeout}
+        return await self._exchange(session, body, wait)
 
     def _online(self, hub_id: str, message: str) -> HubSession:
         session = self.sessions.get(hub_id)
@@ -265,7 +274,7 @@ class HubLink:
             raise CapabilityMissing(message)
         if kind == "unreachable":
             raise HubOffline(message)
-        raise HubCommandFailed(message)
+        raise HubCommandFailed(message, code=str(error.get("code") or "") or None)
 
     async def printers_changed(self, hub_id: str) -> None:
         session = self.sessions.get(hub_id)

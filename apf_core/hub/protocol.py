@@ -14,6 +14,8 @@ handshake in :mod:`apf_core.hub.channel`)::
     apf/v1/hub/<id>/down/ping       server -> hub  "I (re)started: shake hands again"
     apf/v1/hub/<id>/down/config     server -> hub  {"hub_id", "printers", ...}
     apf/v1/hub/<id>/down/command    server -> hub  {"command_id", "printer_id", "action", ...}
+                                    (``snapshot`` and ``power_devices`` are reads: their
+                                    ack carries ``jpeg`` (base64) / ``devices``)
     apf/v1/hub/<id>/down/file/<id>  server -> hub  raw bytes of a print file
 
 ``<id>`` is not derivable from ``hubs.token_hash`` (different function and salt).
@@ -21,13 +23,15 @@ handshake in :mod:`apf_core.hub.channel`)::
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import secrets
 from dataclasses import asdict
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from ..drivers.base import PrinterMessage, PrinterState, Severity, Status, Tray
+from ..drivers.base import PowerDevice, PrinterMessage, PrinterState, Severity, Status, Tray
 
 PREFIX = "apf/v1/hub"
 TOKEN_PREFIX = "apfhub_"  # noqa: S105 - a prefix, not a secret
@@ -35,6 +39,49 @@ DEFAULT_PORT = 1883
 HEARTBEAT_SECONDS = 15.0
 #: the server marks a hub offline after this many missed heartbeats
 MISSED_HEARTBEATS = 3
+#: the largest camera picture a hub relays (base64 in one sealed message)
+MAX_SNAPSHOT_BYTES = 2 << 20
+
+
+class AnswerError(ValueError):
+    """A read's answer cannot be relayed or read; ``code`` names why."""
+
+    def __init__(self, message: str, code: str = "HUB_COMMAND_FAILED") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def encode_answer(what: str, value: Any) -> dict[str, Any]:
+    """The ack fields of a read (hub side)."""
+    if what == "snapshot":
+        if len(value) > MAX_SNAPSHOT_BYTES:
+            raise AnswerError(
+                f"The camera picture has {len(value):,} bytes; a hub relays at most "
+                f"{MAX_SNAPSHOT_BYTES:,} (2 MiB)",
+                "SNAPSHOT_TOO_LARGE",
+            )
+        return {"jpeg": base64.b64encode(value).decode()}
+    return {"devices": [asdict(device) for device in value]}
+
+
+def decode_answer(what: str, ack: dict[str, Any]) -> Any:
+    """The value of a read from its ack (server side); a malformed one raises AnswerError."""
+    try:
+        if what == "snapshot":
+            text = str(ack["jpeg"])
+            if len(text) > (MAX_SNAPSHOT_BYTES + 2) // 3 * 4:
+                raise AnswerError("The hub sent a camera picture over the size limit")
+            return base64.b64decode(text, validate=True)
+        return [
+            PowerDevice(
+                str(d["name"]),
+                d["on"] if d["on"] in (True, False) else None,
+                bool(d.get("locked_while_printing")),
+            )
+            for d in ack["devices"]
+        ]
+    except (KeyError, TypeError, binascii.Error) as err:
+        raise AnswerError(f"The hub sent a malformed answer to '{what}'") from err
 
 
 def new_token() -> str:

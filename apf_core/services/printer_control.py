@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+import voluptuous as vol
 from sqlalchemy import select
 
-from ..domain.control import PrinterCommand
-from ..drivers.base import CapabilityNotSupported, DriverError, PrinterUnreachable
-from ..errors import BadRequest, Conflict, ServiceUnavailable
+from ..domain.control import ControlError, PrinterCommand
+from ..drivers.base import PowerDevice
+from ..errors import Conflict, ServiceUnavailable, ValidationFailed
 from ..storage.tables.spine import jobs
-from .printers import PrinterService
+from .printers import PrinterService, control_failure
 
 if TYPE_CHECKING:
     from ..farm import Farm
@@ -18,6 +20,20 @@ if TYPE_CHECKING:
 #: actions that would spoil a running print
 UNSAFE_WHILE_PRINTING = frozenset({"home", "gcode", "power"})
 _PRINTING_JOBS = ("printing", "paused", "processing")
+
+#: ``GET /printers/{id}/power-devices``
+POWER_DEVICES_SCHEMA = vol.Schema(
+    {
+        vol.Required("printer_id"): str,
+        vol.Required("devices"): [
+            {
+                vol.Required("name"): str,
+                vol.Required("on"): vol.Any(None, bool),
+                vol.Required("locked_while_printing"): bool,
+            }
+        ],
+    }
+)
 
 
 class PrinterControlService:
@@ -44,22 +60,37 @@ class PrinterControlService:
             raise Conflict(
                 f"Cannot {action} while the printer is printing", code="PRINTER_PRINTING"
             )
+        if action == "power":
+            await self._check_power_device(printer_id, str((params or {})["device"]))
         ack = await self.printers.send(printer_id, PrinterCommand(action, dict(params or {})))
         return {"printer_id": printer_id, "action": action, "command_id": ack, **(params or {})}
 
     async def snapshot(self, printer_id: str) -> bytes:
-        """One JPEG from the printer's camera (printers driven by this server's hub)."""
+        """One JPEG from the printer's camera (through its hub when it runs on one)."""
+        image: bytes = await self._query(printer_id, "snapshot")
+        return image
+
+    async def power_devices(self, printer_id: str) -> dict[str, Any]:
+        """The printer host's switchable power devices (Moonraker ``[power]``) and their state."""
+        devices: list[PowerDevice] = await self._query(printer_id, "power_devices")
+        return {"printer_id": printer_id, "devices": [asdict(d) for d in devices]}
+
+    async def _check_power_device(self, printer_id: str, device: str) -> None:
+        names = [d["name"] for d in (await self.power_devices(printer_id))["devices"]]
+        if device not in names:
+            raise ValidationFailed(
+                f"device {device!r} is not a power device of this printer: it has "
+                + (", ".join(names) or "none"),
+                code="INVALID_DEVICE",
+                field="device",
+            )
+
+    async def _query(self, printer_id: str, what: str) -> Any:
         await self.printers.get(printer_id)  # 404 PRINTER_NOT_FOUND
-        lookup = getattr(self.farm.control, "driver", None)
-        driver = lookup(printer_id) if callable(lookup) else None
-        if driver is None:
+        query = getattr(self.farm.control, "query", None)
+        if not callable(query):
             raise ServiceUnavailable("No driver is running for this printer", code="HUB_OFFLINE")
         try:
-            image: bytes = await driver.snapshot()
-            return image
-        except CapabilityNotSupported as err:
-            raise BadRequest(str(err), code="CAPABILITY_NOT_SUPPORTED") from None
-        except PrinterUnreachable as err:
-            raise ServiceUnavailable(str(err), code="HUB_OFFLINE") from None
-        except DriverError as err:
-            raise ServiceUnavailable(str(err), code="HUB_COMMAND_FAILED") from None
+            return await query(printer_id, what, timeout=self.farm.settings.command_timeout_seconds)
+        except (ControlError, TimeoutError) as err:
+            raise control_failure(err) from None

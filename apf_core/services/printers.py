@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..domain.control import (
     CapabilityMissing,
     ControlError,
-    HubCommandFailed,
     HubOffline,
     PrinterCommand,
 )
@@ -81,6 +80,18 @@ MAINTENANCE_ALLOWED_FROM = ("idle", "offline", "error", "maintenance")
 
 def printer_view(row: dict[str, Any], *, detail: bool = False) -> dict[str, Any]:
     return project(row, DETAIL_FIELDS if detail else LIST_FIELDS)
+
+
+def control_failure(err: Exception) -> DomainError:
+    """The domain error for a printer command or read that failed in the control layer."""
+    if isinstance(err, CapabilityMissing):
+        return BadRequest(str(err), code="CAPABILITY_NOT_SUPPORTED")
+    if isinstance(err, HubOffline):
+        return ServiceUnavailable(str(err) or "Printer hub is offline", code="HUB_OFFLINE")
+    return ServiceUnavailable(
+        str(err) or "Printer did not acknowledge the command",
+        code=getattr(err, "code", None) or "HUB_COMMAND_FAILED",
+    )
 
 
 class PrinterService:
@@ -445,17 +456,8 @@ class PrinterService:
             ack = await self.farm.control.execute(
                 printer_id, command, timeout=self.farm.settings.command_timeout_seconds
             )
-        except CapabilityMissing as err:
-            raise BadRequest(str(err), code="CAPABILITY_NOT_SUPPORTED") from None
-        except HubOffline as err:
-            raise ServiceUnavailable(
-                str(err) or "Printer hub is offline", code="HUB_OFFLINE"
-            ) from None
-        except (HubCommandFailed, ControlError, TimeoutError) as err:
-            raise ServiceUnavailable(
-                str(err) or "Printer did not acknowledge the command",
-                code=getattr(err, "code", None) or "HUB_COMMAND_FAILED",
-            ) from None
+        except (ControlError, TimeoutError) as err:
+            raise control_failure(err) from None
         return ack.command_id
 
     def _effective_status(self, row: dict[str, Any]) -> str:

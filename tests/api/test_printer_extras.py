@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from apf_core.drivers.base import PowerDevice
+from apf_core.drivers.manager import query_driver
 from tests.api.control_doubles import ScriptedControl
 from tests.api.test_printers import register
 
 
 async def test_manual_commands_reach_the_printer(api) -> None:
     printer = await register(api)
-    control = ScriptedControl()
+    control = ScriptedControl(power=[PowerDevice("printer", False)])
     api.farm.control = control
     base = f"/printers/{printer['id']}"
     reply = await api.post(base + "/gcode", json={"script": "G28\nM117 hi"}, key="control")
@@ -76,8 +78,8 @@ class _CameraControl(ScriptedControl):
         super().__init__()
         self._driver = driver
 
-    def driver(self, printer_id: str) -> object:
-        return self._driver
+    async def query(self, printer_id: str, what: str, *, timeout: float = 30.0) -> object:
+        return await query_driver(self._driver, what, timeout)  # type: ignore[arg-type]
 
 
 class _Camera:
@@ -105,3 +107,38 @@ async def test_camera_snapshot(api) -> None:
     assert reply.headers["Content-Type"] == "image/jpeg"
     reply = await api.get("/printers/nope/camera/snapshot", key="read")
     assert reply.status == 404
+
+
+async def test_power_devices_listed_and_checked(api) -> None:
+    printer = await register(api)
+    base = f"/printers/{printer['id']}"
+    devices = [
+        PowerDevice("printer", True, locked_while_printing=True),
+        PowerDevice("lights", None),
+    ]
+    api.farm.control = control = ScriptedControl(power=devices)
+    reply = await api.get(base + "/power-devices", key="read")
+    assert reply.status == 200, reply.body
+    assert reply.data == {
+        "printer_id": printer["id"],
+        "devices": [
+            {"name": "printer", "on": True, "locked_while_printing": True},
+            {"name": "lights", "on": None, "locked_while_printing": False},
+        ],
+    }
+    wrong = await api.post(base + "/power", json={"device": "kettle", "on": True}, key="control")
+    assert wrong.status == 400 and wrong.code == "INVALID_DEVICE", wrong.body
+    assert wrong.body["details"][0]["field"] == "device"
+    assert wrong.body["message"].endswith("it has printer, lights")
+    assert control.sent == []  # refused before any command
+
+    api.farm.control = ScriptedControl()  # no [power] devices (OctoPrint, Bambu, ...)
+    for reply in (
+        await api.get(base + "/power-devices", key="read"),
+        await api.post(base + "/power", json={"device": "printer", "on": True}, key="control"),
+    ):
+        assert reply.status == 400 and reply.code == "CAPABILITY_NOT_SUPPORTED", reply.body
+    api.farm.control = ScriptedControl(online=False)
+    offline = await api.get(base + "/power-devices", key="read")
+    assert offline.status == 503 and offline.code == "HUB_OFFLINE"
+    assert (await api.get("/printers/nope/power-devices", key="read")).status == 404

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from apf_client import ApfClient, APFError, APFInsufficientScopeError
-from apf_core.drivers.base import ConnectionConfig
+from apf_core.drivers.base import ConnectionConfig, PowerDevice
 from apf_core.drivers.simulator import SimulatedPrinter
 
 # the API suite's server fixture, and its autouse fixture that keeps the dispatcher from starting
@@ -25,7 +25,7 @@ def api(base_api: Api) -> Api:  # noqa: F811 - the fixture, by name
 
 async def test_manual_commands_reach_the_printer(api: Api) -> None:
     printer_id = (await register(api))["id"]
-    control = ScriptedControl()
+    control = ScriptedControl(power=[PowerDevice("printer", False)])
     api.farm.control = control
     client = ApfClient(api.session, api.server.url, api.keys["control"])
     results = [

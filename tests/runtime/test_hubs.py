@@ -287,3 +287,74 @@ async def test_hub_missing_heartbeats_then_back(
     await farm.wait_for(lambda: farm.online(printer), what="printer online again")
     reply = await farm.api.post(f"/printers/{printer}/light", json={"state": True}, key="control")
     assert reply.status == 200, reply.body
+
+
+@pytest.fixture
+async def webcam() -> AsyncIterator[str]:
+    """A loopback HTTP camera: ``/small`` is a little JPEG, ``/big`` one over the hub's limit."""
+    from aiohttp import web
+
+    from apf_core.hub.protocol import MAX_SNAPSHOT_BYTES
+
+    pictures = {
+        "small": b"\xff\xd8\xff\xe0" + b"hub-camera" * 50 + b"\xff\xd9",
+        "big": b"\xff\xd8\xff\xe0" + b"\x00" * (MAX_SNAPSHOT_BYTES + 10) + b"\xff\xd9",
+    }
+
+    async def picture(request: web.Request) -> web.Response:
+        return web.Response(body=pictures[request.match_info["name"]], content_type="image/jpeg")
+
+    app = web.Application()
+    app.router.add_get("/{name}", picture)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+async def test_camera_snapshot_and_power_devices_through_a_remote_hub(
+    farm: Farm, broker_url: str, agents: list[HubAgent], webcam: str
+) -> None:
+    hub = await create_hub(farm, broker_url)
+    camera = await hub_printer(farm, hub["id"], snapshot_url=f"{webcam}/small")
+    await start_agent(agents, hub["token"], broker_url)
+    await wait_hub(farm, hub["id"], True)
+    await farm.wait_for(lambda: farm.online(camera), what="remote printer online")
+    assert farm.api.farm.drivers.driver(camera) is None  # it runs on the hub, not here
+
+    reply = await farm.api.get(f"/printers/{camera}/camera/snapshot", key="read")
+    assert reply.status == 200, reply.body
+    assert reply.headers["Content-Type"] == "image/jpeg"
+    assert reply.body == b"\xff\xd8\xff\xe0" + b"hub-camera" * 50 + b"\xff\xd9"
+
+    # the simulator has no [power] devices: the hub says so, and so does the API
+    devices = await farm.api.get(f"/printers/{camera}/power-devices", key="read")
+    assert devices.status == 400 and devices.code == "CAPABILITY_NOT_SUPPORTED", devices.body
+    assert "power" in devices.body["message"]
+
+    await farm.api.patch(
+        f"/printers/{camera}",
+        json={"connection": {**FAST, "snapshot_url": f"{webcam}/big"}},
+        key="write",
+    )
+
+    async def too_large() -> bool:
+        reply = await farm.api.get(f"/printers/{camera}/camera/snapshot", key="read")
+        return reply.status != 200 and reply.code == "SNAPSHOT_TOO_LARGE"
+
+    await farm.wait_for(too_large, what="the big picture refused by the hub")
+    reply = await farm.api.get(f"/printers/{camera}/camera/snapshot", key="read")
+    assert reply.status == 503 and "at most 2,097,152 (2 MiB)" in reply.body["message"]
+
+    no_url = {**FAST, "snapshot_url": ""}
+    patched = await farm.api.patch(f"/printers/{camera}", json={"connection": no_url}, key="write")
+    assert patched.status == 200, patched.body
+
+    async def no_camera() -> bool:
+        reply = await farm.api.get(f"/printers/{camera}/camera/snapshot", key="read")
+        return reply.status != 200 and reply.code == "CAPABILITY_NOT_SUPPORTED"
+
+    await farm.wait_for(no_camera, what="a printer without a camera")
