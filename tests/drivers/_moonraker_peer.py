@@ -159,6 +159,11 @@ enable_object_processing: False
 
 [authorization]
 # no trusted clients: every request must carry the API key
+
+[power {light_pin}]
+# a power device without hardware: Klipper's output pin (SET_PIN)
+type: klipper_device
+object_name: output_pin {light_pin}
 """
 
 
@@ -239,7 +244,9 @@ class MoonrakerPeer:
             PRINTER_CFG.format(light_pin=LIGHT_PIN, gcodes=self.gcodes)
         )
         (self.base / "moonraker.conf").write_text(
-            MOONRAKER_CONF.format(port=self.port, uds=self.run_dir / "klippy_uds")
+            MOONRAKER_CONF.format(
+                port=self.port, uds=self.run_dir / "klippy_uds", light_pin=LIGHT_PIN
+            )
         )
 
     def start_klippy(self) -> None:

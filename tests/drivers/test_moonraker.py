@@ -450,7 +450,6 @@ async def test_webcam_snapshot_and_speed(
         await wait_for(driver, lambda s: s.speed_percent == 124, timeout=30)
         await driver.set_speed("standard")
         await wait_for(driver, lambda s: s.speed_percent == 100, timeout=30)
-        assert Capability.POWER not in driver.capabilities  # the peer has no [power] section
     finally:
         with contextlib.suppress(Exception):
             peer.post("/server/webcams/delete_item?name=apf-test")
@@ -482,3 +481,20 @@ async def test_klipper_error_result_is_cleared_by_a_bed_clear() -> None:
     driver._merge({"print_stats": {"state": "printing", "filename": "b.gcode"}})
     driver._merge({"print_stats": {"state": "error", "filename": "b.gcode"}})
     assert driver.state.status is Status.ERROR  # a new failure counts again
+
+
+async def test_power_devices_at_the_real_moonraker(
+    make_driver: Callable[..., MoonrakerDriver], peer: MoonrakerPeer
+) -> None:
+    """The peer's ``[power caselight]`` is a ``klipper_device`` on the light's output pin."""
+    driver = make_driver()
+    await driver.connect()
+    await wait_for(driver, lambda s: Capability.POWER in driver.capabilities, timeout=30)
+    await driver.set_power(LIGHT_PIN, True)
+    devices = await driver.power_devices()
+    assert [(d.name, d.on) for d in devices] == [(LIGHT_PIN, True)]
+    await driver.set_power(LIGHT_PIN, False)
+    assert [(d.name, d.on) for d in await driver.power_devices()] == [(LIGHT_PIN, False)]
+    with pytest.raises(DriverError) as info:
+        await driver.set_power("kettle", True)
+    assert info.value.code == "INVALID_DEVICE"
