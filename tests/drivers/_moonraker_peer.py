@@ -370,19 +370,24 @@ class MoonrakerPeer:
         return dict(result["status"])
 
 
-async def start_fake_webcam() -> tuple[Any, str]:
-    """A loopback HTTP camera answering ``/snapshot`` with a JPEG; returns (runner, url)."""
+async def start_fake_webcam(pictures: dict[str, bytes] | None = None) -> tuple[Any, str]:
+    """A loopback HTTP camera answering ``/<name>`` with ``pictures[name]`` (default: a JPEG at
+    ``/snapshot``); returns (runner, base URL + "/snapshot")."""
     from aiohttp import web
 
     jpeg = b"\xff\xd8\xff\xe0" + b"webcam" * 20 + b"\xff\xd9"
+    served = pictures or {"snapshot": jpeg}
 
     async def snapshot(request: web.Request) -> web.Response:
         if request.headers.get("X-Api-Key"):
             return web.Response(status=400, text="the printer's key must not reach the camera")
-        return web.Response(body=jpeg, content_type="image/jpeg")
+        body = served.get(request.match_info["name"])
+        if body is None:
+            return web.Response(status=404)
+        return web.Response(body=body, content_type="image/jpeg")
 
     app = web.Application()
-    app.router.add_get("/snapshot", snapshot)
+    app.router.add_get("/{name}", snapshot)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -292,26 +292,16 @@ async def test_hub_missing_heartbeats_then_back(
 @pytest.fixture
 async def webcam() -> AsyncIterator[str]:
     """A loopback HTTP camera: ``/small`` is a little JPEG, ``/big`` one over the hub's limit."""
-    from aiohttp import web
-
     from apf_core.hub.protocol import MAX_SNAPSHOT_BYTES
+    from tests.drivers._moonraker_peer import start_fake_webcam
 
-    pictures = {
-        "small": b"\xff\xd8\xff\xe0" + b"hub-camera" * 50 + b"\xff\xd9",
-        "big": b"\xff\xd8\xff\xe0" + b"\x00" * (MAX_SNAPSHOT_BYTES + 10) + b"\xff\xd9",
-    }
-
-    async def picture(request: web.Request) -> web.Response:
-        return web.Response(body=pictures[request.match_info["name"]], content_type="image/jpeg")
-
-    app = web.Application()
-    app.router.add_get("/{name}", picture)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}"
+    runner, url = await start_fake_webcam(
+        {
+            "small": b"\xff\xd8\xff\xe0" + b"hub-camera" * 50 + b"\xff\xd9",
+            "big": b"\xff\xd8\xff\xe0" + b"\x00" * (MAX_SNAPSHOT_BYTES + 10) + b"\xff\xd9",
+        }
+    )
+    yield url.rsplit("/", 1)[0]
     await runner.cleanup()
 
 
