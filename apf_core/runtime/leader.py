@@ -10,7 +10,8 @@ Leadership is a PostgreSQL session-level advisory lock (key: the database and sc
 long as the process leads. A follower tries to take it every :data:`RETRY_SECONDS`;
 when the leader dies its session ends, the lock is free and a follower takes over.
 The leader probes its connection every :data:`PROBE_SECONDS`: if the connection is
-lost it stops its leader parts at once, since it may no longer hold the lock. The
+lost it stops its leader parts at once, since it may no longer hold the lock, and
+leaves the lock to the others for a few seconds (no flapping back). The
 same connection LISTENs for the farm's NOTIFY channels (event wake-ups, relayed
 printer commands). On SQLite the one process always leads.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 RETRY_SECONDS = 2.0
+RECONNECT_SECONDS = 0.2
 PROBE_SECONDS = 1.0
 PROBE_TIMEOUT = 2.0
 #: the server drops a silent client's session (and the lock) after about 5 + 2 * 3 s
@@ -61,6 +64,8 @@ class Leadership:
         self._task: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
         self._announced = False
+        self._conn: Any = None
+        self._hold_off_until = 0.0
         self.farm.control = follower
 
     @property
@@ -93,7 +98,10 @@ class Leadership:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        # in the caller's task (not the cancelled one), and before the lock is let go
         await self._step_down(shutdown=True)
+        conn, self._conn = self._conn, None
+        await self._close(conn)
 
     async def _run(self, conn: Any) -> None:
         key = self.farm.db.farm_key
@@ -104,7 +112,7 @@ class Leadership:
                     conn = await self._connect()
                 warned = False
                 while True:
-                    if not self.is_leader:
+                    if not self.is_leader and time.monotonic() >= self._hold_off_until:
                         if await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
                             await self._lead()
                         elif not self._announced:
@@ -117,17 +125,27 @@ class Leadership:
                         await asyncio.wait_for(self._lost.wait(), pause)
                     if self._lost.is_set():
                         raise ConnectionError("the leadership connection closed")
-            except asyncio.CancelledError:
-                await self._close(conn)
+            except asyncio.CancelledError:  # shutting down: stop() stops the parts, then lets go
                 raise
             except Exception as err:
                 if not warned or self.is_leader:
                     _LOGGER.warning("leadership connection to PostgreSQL failed: %s", err)
                 warned = True
+            if self.is_leader:  # let another process take over rather than flap back
+                self._hold_off_until = time.monotonic() + 2 * RETRY_SECONDS
             await self._step_down()  # the lock may be gone with the connection
+            was_connected, self._conn = conn is not None, None
             await self._close(conn)
             conn = None
-            await asyncio.sleep(RETRY_SECONDS)
+            # a connection that was up is reopened at once (LISTEN matters to followers too)
+            await asyncio.sleep(RECONNECT_SECONDS if was_connected else RETRY_SECONDS)
+
+    @property
+    def listening(self) -> bool:
+        """True while this process receives the farm's NOTIFYs (always on SQLite)."""
+        if self.farm.db.dialect != "postgresql":
+            return True
+        return self._conn is not None and not self._conn.is_closed()
 
     async def _connect(self) -> Any:
         self._lost.clear()
@@ -135,6 +153,7 @@ class Leadership:
         conn.add_termination_listener(lambda _conn: self._lost.set())
         for channel, callback in self._listeners.items():
             await conn.add_listener(channel, _notification(callback))
+        self._conn = conn
         return conn
 
     @staticmethod
@@ -147,9 +166,9 @@ class Leadership:
             conn.terminate()
 
     async def _lead(self) -> None:
+        """Start the leader parts; the role says ``leader`` once they all run."""
         if self.is_leader:
             return
-        self.is_leader = True
         self._announced = False
         try:
             for start in self.parts:
@@ -157,12 +176,19 @@ class Leadership:
                 if stop is not None:
                     self._stoppers.append(stop)
         except BaseException:
-            await self._step_down()
+            await self._stop_parts()
             raise
+        self.is_leader = True
         _LOGGER.info("this process leads the farm: it runs the dispatcher and printer drivers")
 
     async def _step_down(self, *, shutdown: bool = False) -> None:
-        if not self.is_leader:
+        was_leader, self.is_leader = self.is_leader, False
+        await self._stop_parts()
+        if was_leader and not shutdown:
+            _LOGGER.info("this process stopped leading: it runs no dispatcher or drivers now")
+
+    async def _stop_parts(self) -> None:
+        if not self._stoppers:
             return
         while self._stoppers:
             stop = self._stoppers.pop()
@@ -174,9 +200,6 @@ class Leadership:
         farm.control = self.follower_control
         farm.drivers = farm.telemetry = farm.reload_printers = None
         farm.hub_link = farm.dispatcher = None
-        self.is_leader = False
-        if not shutdown:
-            _LOGGER.info("this process stopped leading: it runs no dispatcher or drivers now")
 
 
 def _notification(callback: Listener) -> Callable[[Any, int, str, str], None]:
@@ -199,6 +222,7 @@ async def start(farm: Farm, parts: Sequence[StartStep]) -> Stopper:
         leadership.listen(farm.events.channel, farm.event_hub.notified)
     leadership.listen(relay.command_channel, relay.on_command)
     leadership.listen(relay.reply_channel, relay.on_reply)
+    relay.ready = lambda: leadership.listening
     farm.leadership = leadership
     await leadership.start()
     await mirror.seed()

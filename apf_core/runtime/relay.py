@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -60,6 +61,8 @@ class CommandRelay:
         self._accepted: dict[str, asyncio.Future[None]] = {}
         self._results: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        #: whether this process hears the leader's answers now (its LISTEN connection is up)
+        self.ready: Callable[[], bool] = lambda: True
 
     # --- follower side ---------------------------------------------------------
     def is_online(self, printer_id: str) -> bool:
@@ -70,6 +73,10 @@ class CommandRelay:
     async def execute(
         self, printer_id: str, command: PrinterCommand, *, timeout: float = 30.0
     ) -> CommandAck:
+        if not self.ready():
+            raise HubOffline(
+                "This server process is reconnecting to the database; try again shortly"
+            )
         request = uuid.uuid4().hex
         loop = asyncio.get_running_loop()
         accepted = self._accepted[request] = loop.create_future()
