@@ -326,7 +326,8 @@ def _responses(route: Route) -> dict[str, Any]:
     }
     if route.websocket:
         responses = {"101": {"description": "Switching protocols to a WebSocket"}}
-    if route.body is not None or route.query is not None:
+    # a path parameter is checked too (a NUL character is refused)
+    if route.body is not None or route.query is not None or "{" in route.path:
         responses["400"] = {"description": "VALIDATION_ERROR", "content": error_ref}
     if route.auth:
         responses["401"] = {
