@@ -19,7 +19,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -27,6 +27,8 @@ from sqlalchemy.sql.dml import UpdateBase
 
 _LOGGER = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+#: mixed into :attr:`Database.farm_key` for the migration lock (another key than leadership)
+MIGRATION_LOCK = 0x4D494752
 
 
 def normalise_url(url: str) -> str:
@@ -110,6 +112,11 @@ class Database:
     async def migrate(self) -> None:
         """Create or upgrade the schema to every head (runs at start-up)."""
         async with self._holding(), self.engine.begin() as conn:
+            if self.dialect == "postgresql":  # processes starting together migrate in turn
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"),
+                    {"key": self.farm_key ^ MIGRATION_LOCK},
+                )
             await conn.run_sync(_upgrade_to_heads)
 
     @contextlib.asynccontextmanager
