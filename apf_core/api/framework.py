@@ -69,6 +69,8 @@ class Route:
     #: None when the request is a multipart form: the handler reads it)
     body_kind: str = "json"
     errors: tuple[str, ...] = ()
+    #: a documented code whose status differs from the usual one for it (``openapi.error_status``)
+    error_status: dict[str, int] = field(default_factory=dict)
     description: str = ""
     response: vol.Schema | None = None
     #: "json" (the envelope), or a key of ``openapi.RESPONSE_TYPES`` ("binary", "csv", "html",

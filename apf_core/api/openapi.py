@@ -338,7 +338,7 @@ def _responses(route: Route) -> dict[str, Any]:
         responses["429"] = {"description": "RATE_LIMITED", "content": error_ref}
     if "{" in route.path:
         responses["404"] = {"description": "Not found", "content": error_ref}
-    for status, codes in _codes_by_status(route.errors).items():
+    for status, codes in _codes_by_status(route.errors, route.error_status).items():
         entry = responses.setdefault(status, {"description": "", "content": error_ref})
         known = [c for c in entry["description"].split(", ") if c]
         entry["description"] = ", ".join(dict.fromkeys([*known, *codes]))
@@ -377,8 +377,9 @@ def error_status(code: str) -> str:
     return "400"
 
 
-def _codes_by_status(codes: Sequence[str]) -> dict[str, list[str]]:
+def _codes_by_status(codes: Sequence[str], exceptions: Mapping[str, int]) -> dict[str, list[str]]:
     grouped: dict[str, list[str]] = {}
     for code in codes:
-        grouped.setdefault(error_status(code), []).append(code)
+        status = str(exceptions[code]) if code in exceptions else error_status(code)
+        grouped.setdefault(status, []).append(code)
     return grouped

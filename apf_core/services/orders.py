@@ -319,7 +319,10 @@ class OrderService:
         async with self.db.begin() as conn:
             order = await self._row(conn, order_id, for_update=True)
             if order["status"] in CLOSED:
-                raise BadRequest(f"Order is {order['status']}", code="INVALID_STATE")
+                # a wrong state is a 409 INVALID_STATE everywhere (jobs, printers, tasks)
+                raise Conflict(
+                    f"Cannot produce an order that is {order['status']}", code="INVALID_STATE"
+                )
             production = OrderProduction(self.farm, conn, order_id, LIVE_JOB_STATES)
             for item in await self._items(conn, order_id):
                 await production.item(item)

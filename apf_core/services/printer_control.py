@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 #: actions that would spoil a running print
 UNSAFE_WHILE_PRINTING = frozenset({"home", "gcode", "power"})
+#: the manual actions of ``POST /printers/{id}/control`` (the others have routes of their own)
+CONTROL_ACTIONS = frozenset({"home", "cooldown"})
 _PRINTING_JOBS = ("printing", "paused", "processing")
 
 #: ``GET /printers/{id}/power-devices``
@@ -63,7 +65,10 @@ class PrinterControlService:
         if action == "power":
             await self._check_power_device(printer_id, str((params or {})["device"]))
         ack = await self.printers.send(printer_id, PrinterCommand(action, dict(params or {})))
-        return {"printer_id": printer_id, "action": action, "command_id": ack, **(params or {})}
+        done = {"printer_id": printer_id, "action": action, "command_id": ack, **(params or {})}
+        if action in CONTROL_ACTIONS:  # answered like pause/resume/stop: with the status
+            done["status"] = stored["status"]  # homing or cooling down does not change it
+        return done
 
     async def snapshot(self, printer_id: str) -> bytes:
         """One JPEG from the printer's camera (through its hub when it runs on one)."""

@@ -40,11 +40,11 @@ def _command(action: Any = None, **fields: Any) -> dict[Any, Any]:
     return schema
 
 
-#: ``POST /printers/{id}/control``: ``status`` is what a pause/resume/stop/clear_bed leads to
-#: (home and cooldown send none); ``result`` and ``requeued_job_id`` come with clear_bed
+#: ``POST /printers/{id}/control``: ``status`` is what the action leads to (home and cooldown
+#: leave it as it was); ``result`` and ``requeued_job_id`` come with clear_bed
 PRINTER_CONTROL = {
     **_command(vol.In(("pause", "resume", "stop", "clear_bed", "home", "cooldown"))),
-    vol.Optional("status"): vol.In(STATUSES),
+    vol.Required("status"): vol.In(STATUSES),
     vol.Optional("result"): vol.In(("success", "failed")),
     vol.Optional("requeued_job_id"): nullable(str),
 }

@@ -154,3 +154,19 @@ def test_undocumented_lists_only_json_operations_without_a_schema() -> None:
     table.delete("/gone", scope="write", summary="Gone", status=204)(handler)
     table.get("/ws", scope="read", summary="Stream", websocket=True)(handler)
     assert undocumented(table.routes) == ["GET /bare"]
+
+
+async def test_documented_error_statuses_are_the_ones_sent(api) -> None:
+    """INVALID_STATE is a 409 for a wrong state, but the reference makes a bad light state a 400:
+    the document says so per route, and the server sends exactly that."""
+    from apf_core.api.openapi import build_spec
+
+    paths = build_spec(all_routes())["paths"]
+    light = paths[BASE_PATH + "/printers/{id}/light"]["post"]["responses"]
+    control = paths[BASE_PATH + "/printers/{id}/control"]["post"]["responses"]
+    assert "INVALID_STATE" in light["400"]["description"]
+    assert "INVALID_STATE" not in light.get("409", {}).get("description", "")
+    assert "INVALID_STATE" in control["409"]["description"]
+    printer = (await api.get("/printers")).data[0]
+    dim = await api.post(f"/printers/{printer['id']}/light", json={"state": "dim"}, key="control")
+    assert (dim.status, dim.code) == (400, "INVALID_STATE")

@@ -19,9 +19,14 @@ async def test_manual_commands_reach_the_printer(api) -> None:
     assert reply.status == 200 and reply.data["level"] == "sport"
     reply = await api.post(base + "/power", json={"device": "printer", "on": True}, key="control")
     assert reply.status == 200
+    status = (await api.get(base)).data["status"]
     for action in ("home", "cooldown"):
         reply = await api.post(base + "/control", json={"action": action}, key="control")
         assert reply.status == 200, reply.body
+        # answered like every control action (the reference's printer_id, action, status,
+        # command_id); homing or cooling down leaves the status as it was
+        assert set(reply.data) == {"printer_id", "action", "status", "command_id"}
+        assert (reply.data["action"], reply.data["status"]) == (action, status)
     sent = [(c.action, c.params) for _, c in control.sent]
     assert sent == [
         ("gcode", {"script": "G28\nM117 hi"}),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from apf_core.storage.tables.catalogue import stock_adjustments
-from apf_core.storage.tables.spine import events
+from apf_core.storage.tables.spine import events, jobs
 
 from .conftest import fg_of, file_ids, make_kit, make_product, make_sku
 
@@ -404,3 +404,17 @@ async def test_order_line_takes_the_product_name_from_the_catalogue(api):
         }
     ]
     assert len((await api.get("/orders")).data) == before  # nothing half-created
+
+
+async def test_producing_a_closed_order_is_a_409_and_queues_nothing(api):
+    order = (await _setup(api))["order"]
+    closed = await api.patch(f"/orders/{order['id']}", json={"status": "cancelled"})
+    assert closed.status == 200, closed.body
+    async with api.farm.db.read() as conn:
+        before = (await conn.execute(select(func.count()).select_from(jobs))).scalar_one()
+    refused = await api.post(f"/orders/{order['id']}/produce")
+    assert (refused.status, refused.code) == (409, "INVALID_STATE")
+    assert "cancelled" in refused.body["error"]
+    async with api.farm.db.read() as conn:
+        after = (await conn.execute(select(func.count()).select_from(jobs))).scalar_one()
+    assert after == before

@@ -200,6 +200,8 @@ def _light_state(value: Any) -> bool:
         vol.Required("state"): vol.Any(bool, vol.In(("on", "off")), str)
     },
     errors=("INVALID_STATE", "HUB_OFFLINE", "CAPABILITY_NOT_SUPPORTED"),
+    # the reference: a state that is not on/off is a 400 INVALID_STATE (elsewhere it is a 409)
+    error_status={"INVALID_STATE": 400},
 )
 async def printer_light(ctx: Ctx) -> web.StreamResponse:
     on = _light_state(ctx.body["state"])
