@@ -341,6 +341,7 @@ class TelemetryBridge:
             idle_grace_seconds=IDLE_GRACE_SECONDS,
             start_timeout_seconds=self.farm.settings.start_timeout_seconds,
             mirror_grace_seconds=MIRROR_GRACE_SECONDS,
+            messages=[message_dict(m) for m in state.messages],
             row_values=self._row_values(tracker, state),
         )
         async with self.farm.db.begin() as conn:

@@ -76,6 +76,9 @@ class Report:
     began: bool = True
     #: a job changed this recently by an API action is not mirrored from a stale frame
     mirror_grace_seconds: float = 3.0
+    #: the printer's messages (``message_dict`` form) in this report: the reasons a
+    #: ``job.paused`` or ``job.failed`` it causes carries
+    messages: list[dict[str, Any]] = field(default_factory=list)
     row_values: dict[str, Any] = field(default_factory=dict)
 
 
@@ -105,7 +108,14 @@ async def apply_report(
         target = job_target(job, report, utcnow())
         if target is not None:
             to, values = target
-            await lifecycle.move_job(conn, job["id"], to, expect=(job["status"],), values=values)
+            await lifecycle.move_job(
+                conn,
+                job["id"],
+                to,
+                expect=(job["status"],),
+                values=values,
+                messages=report.messages,
+            )
             job = await active_job(conn, report.printer_id)
     exists = await conn.scalar(select(printers.c.id).where(printers.c.id == report.printer_id))
     if exists is None:

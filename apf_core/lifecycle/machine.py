@@ -23,6 +23,7 @@ from .states import (
     COMMAND_RESERVATIONS,
     FINISHED_JOB_STATES,
     JOB_TRANSITIONS,
+    MESSAGE_EVENTS,
     PRINTER_FOR_JOB,
     RUNNING_JOB_STATES,
     JobStatus,
@@ -55,9 +56,11 @@ class Lifecycle:
         expect: Iterable[str] | None = None,
         values: dict[str, Any] | None = None,
         announce: bool = True,
+        messages: Iterable[dict[str, Any]] = (),
     ) -> dict[str, Any] | None:
         """Move the job to ``to`` if it is in one of ``expect`` (default: every state the
-        table allows). Returns the new row, or None when another path got there first."""
+        table allows). Returns the new row, or None when another path got there first.
+        ``messages`` are the printer's messages when its report caused the move."""
         previous = await self._job_status(conn, job_id)
         allowed = set(expect) if expect is not None else {a for (a, b) in JOB_TRANSITIONS}
         if previous not in allowed or (previous, to) not in JOB_TRANSITIONS:
@@ -72,11 +75,19 @@ class Lifecycle:
             return None
         row = await self._job_row(conn, job_id)
         if announce:
-            await self.announce(conn, row, previous)
+            await self.announce(conn, row, previous, messages)
         return row
 
-    async def announce(self, conn: AsyncConnection, row: dict[str, Any], previous: str) -> None:
-        """What a job transition means for its printer, the completion hooks and the event."""
+    async def announce(
+        self,
+        conn: AsyncConnection,
+        row: dict[str, Any],
+        previous: str,
+        messages: Iterable[dict[str, Any]] = (),
+    ) -> None:
+        """What a job transition means for its printer, the completion hooks and the event.
+        ``job.paused`` and ``job.failed`` carry the printer's ``messages`` (empty when an
+        API action, not the printer, caused the move)."""
         to = JobStatus(row["status"])
         if to is JobStatus.COMPLETED:
             for hook in self._on_completed:
@@ -90,7 +101,10 @@ class Lifecycle:
                 await self._release_printer(conn, row)
         event = JOB_TRANSITIONS[(JobStatus(previous), to)]
         if event is not None:
-            await self.events.emit(conn, event, job_view(row))
+            data = job_view(row)
+            if event in MESSAGE_EVENTS:
+                data["messages"] = [dict(m) for m in messages]
+            await self.events.emit(conn, event, data)
 
     async def revert_job(self, conn: AsyncConnection, job_id: str, action: str) -> bool:
         """Undo the reservation ``action`` made when its command did not reach the printer."""

@@ -63,6 +63,9 @@ JOB_TRANSITIONS: dict[tuple[JobStatus, JobStatus], str | None] = {
     (J.FAILED, J.COMPLETED): "job.completed",
 }
 
+#: job events that carry the printer's ``messages`` (why it paused or failed)
+MESSAGE_EVENTS = frozenset({"job.paused", "job.failed"})
+
 #: reservations a printer command makes, and the state each returns to when the command fails
 COMMAND_RESERVATIONS: dict[str, tuple[tuple[JobStatus, ...], JobStatus]] = {
     "pause": ((J.PRINTING,), J.PAUSED),

@@ -57,5 +57,8 @@ class ApfPrinterEvent(ApfPrinterEntity, EventEntity):
         attributes = {"event_id": payload["event_id"]}
         if payload.get("job_id"):
             attributes["job_id"] = payload["job_id"]
+        messages = payload["data"].get("messages")
+        if messages:  # why the printer paused or failed the job (HMS, attention)
+            attributes["messages"] = messages
         self._trigger_event(payload["type"], attributes)
         self.async_write_ha_state()

@@ -18,6 +18,7 @@ from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.const import ATTR_ENTITY_ID, SERVICE_TURN_OFF, SERVICE_TURN_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from pytest_homeassistant_custom_component.common import async_capture_events
 
 from custom_components.autoprintfarm.apf_client import (
     APFAuthenticationError,
@@ -30,7 +31,7 @@ from custom_components.autoprintfarm.apf_client import (
     Job,
     Printer,
 )
-from custom_components.autoprintfarm.const import DOMAIN
+from custom_components.autoprintfarm.const import DOMAIN, EVENT_APF
 
 from .conftest import PRUSA, FakeFarm, make_event
 
@@ -285,3 +286,28 @@ async def test_event_entity_fires(
     assert state.attributes["event_id"] == 41
     assert state.attributes["job_id"] == "j1"
     assert hass.states.get("event.bambu_two_printer_event").state == "unknown"
+
+
+async def test_a_paused_job_event_carries_the_printer_messages(
+    hass: HomeAssistant, event_queue: asyncio.Queue[FarmEvent]
+) -> None:
+    runout = {
+        "code": "HMS_0700_2000_0002_0001",
+        "severity": "error",
+        "text": "AMS A Slot 1 filament has run out",
+        "url": "https://e.bambulab.com/index.php?e=0700200000020001&s=device_hms&lang=en",
+    }
+    bus_events = async_capture_events(hass, EVENT_APF)
+    await event_queue.put(
+        make_event(
+            43,
+            "job.paused",
+            {"id": "j1", "status": "paused", "printer_id": "p1", "messages": [runout]},
+        )
+    )
+    await hass.async_block_till_done()
+    assert [e.data["type"] for e in bus_events] == ["print_paused"]
+    assert bus_events[0].data["data"]["messages"] == [runout]
+    state = hass.states.get(f"event.{PRUSA}_printer_event")
+    assert state.attributes["event_type"] == "print_paused"
+    assert state.attributes["messages"] == [runout]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from apf_core.drivers.base import PrinterMessage, Severity
@@ -94,3 +95,61 @@ async def test_error_event_carries_the_messages(farm: Farm) -> None:
     event = (await farm.wait_for(errors, what="printer.error"))[-1]
     assert event["data"]["error"] == "Heatbed thermal runaway"
     assert event["data"]["messages"] == [RUNOUT_JSON]
+
+
+async def _printing_job(farm: Farm) -> tuple[str, str]:
+    printer = await farm.add_printer("Rig", connection={"print_seconds": 60000})
+    job = await farm.enqueue(await farm.add_file(), printer_id=printer)
+    started = await farm.api.post(f"/jobs/{job['id']}/start", key="control")
+    assert started.data["status"] == "printing", started.body
+    # a frame right after an API action is not mirrored (MIRROR_GRACE_SECONDS)
+    await asyncio.sleep(3.2)
+    return printer, str(job["id"])
+
+
+async def test_a_runout_pause_event_carries_the_runout_message(farm: Farm) -> None:
+    printer, job_id = await _printing_job(farm)
+    sim = farm.sim(printer)
+    assert sim is not None
+    # the printer pauses itself and says why in the same report (as a Bambu HMS does)
+    sim.show_messages(RUNOUT)
+    await sim.pause()
+
+    async def paused() -> list[dict[str, Any]]:
+        return await events_of(farm, printer, "job.paused")
+
+    event = (await farm.wait_for(paused, what="job.paused"))[-1]
+    assert event["data"]["messages"] == [RUNOUT_JSON]
+    assert event["data"]["status"] == "paused"
+    assert event["data"]["printer_id"] == printer
+
+    sim.show_messages()
+    await asyncio.sleep(3.2)  # past the mirror grace of the pause
+    await sim.resume()
+    await farm.wait_job(job_id, "printing")
+    # a pause asked through the API has no printer-side reason
+    assert (await farm.control(printer, "pause")).status == 200
+    again = await farm.wait_for(
+        lambda: _paused_after(farm, printer, event["id"]), what="second job.paused"
+    )
+    assert again["data"]["messages"] == []
+
+
+async def _paused_after(farm: Farm, printer: str, after: int) -> dict[str, Any] | None:
+    later = [e for e in await events_of(farm, printer, "job.paused") if e["id"] > after]
+    return later[-1] if later else None
+
+
+async def test_a_failed_job_event_carries_the_printer_messages(farm: Farm) -> None:
+    printer, _ = await _printing_job(farm)
+    sim = farm.sim(printer)
+    assert sim is not None
+    sim.show_messages(RUNOUT)
+    sim.fail("Heatbed thermal runaway", code=0x0300_4000)
+
+    async def failed() -> list[dict[str, Any]]:
+        return await events_of(farm, printer, "job.failed")
+
+    event = (await farm.wait_for(failed, what="job.failed"))[-1]
+    assert event["data"]["messages"] == [RUNOUT_JSON]
+    assert "Heatbed thermal runaway" in event["data"]["failure_reason"]
