@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 
@@ -21,3 +22,22 @@ async def cancel_and_wait(*tasks: asyncio.Future[Any] | None) -> None:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise
+
+
+class SingleFlight[K: Hashable, V]:
+    """Concurrent callers of :meth:`run` with the same key share one call of ``load``.
+
+    A hot read that has just been invalidated is then loaded once, not once per waiting
+    request. Key by whatever makes a result current (e.g. the cache version it was read at)."""
+
+    def __init__(self) -> None:
+        self._pending: dict[K, asyncio.Future[V]] = {}
+
+    async def run(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(load())
+            self._pending[key] = pending
+            pending.add_done_callback(lambda _: self._pending.pop(key, None))
+        # a caller that is cancelled does not cancel the load the others wait for
+        return await asyncio.shield(pending)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from ..aio import SingleFlight
 
 
 @dataclass(slots=True)
@@ -61,6 +65,11 @@ class PrinterRowCache:
     def __init__(self, ttl: float = 2.0) -> None:
         self.ttl = ttl
         self._rows: dict[str, tuple[float, dict[str, Any]]] = {}
+        #: bumped by each invalidation (per printer, and all at once): a load that an
+        #: invalidation overtook is neither kept nor shared with later readers
+        self._versions: dict[str, int] = {}
+        self._epoch = 0
+        self._loads: SingleFlight[tuple[str, int, int], dict[str, Any]] = SingleFlight()
 
     def get(self, printer_id: str, now: float) -> dict[str, Any] | None:
         entry = self._rows.get(printer_id)
@@ -73,11 +82,24 @@ class PrinterRowCache:
             self._rows.clear()
         self._rows[printer_id] = (now, row)
 
+    async def load(
+        self, printer_id: str, fetch: Callable[[str], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        """``fetch`` the row once for all concurrent readers and keep it, unless an
+        invalidation came while it was being read."""
+        version = (printer_id, self._epoch, self._versions.get(printer_id, 0))
+        row = await self._loads.run(version, lambda: fetch(printer_id))
+        if version == (printer_id, self._epoch, self._versions.get(printer_id, 0)):
+            self.put(printer_id, row, time.monotonic())
+        return row
+
     def invalidate(self, printer_id: str | None = None) -> None:
         if printer_id is None:
             self._rows.clear()
+            self._epoch += 1
         else:
             self._rows.pop(printer_id, None)
+            self._versions[printer_id] = self._versions.get(printer_id, 0) + 1
 
     def on_event(self, event: Any) -> None:
         """EventBus subscriber: any job or printer event drops that printer's entry."""

@@ -146,8 +146,7 @@ class PrinterService:
         now = time.monotonic()
         stored = self.farm.printer_rows.get(printer_id, now)
         if stored is None:
-            stored = await self._status_row(printer_id)
-            self.farm.printer_rows.put(printer_id, stored, now)
+            stored = await self.farm.printer_rows.load(printer_id, self._status_row)
         return status_view(
             printer_id,
             stored,

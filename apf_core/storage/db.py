@@ -25,6 +25,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.dml import UpdateBase
 
+from ..aio import SingleFlight
+
 _LOGGER = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 #: mixed into :attr:`Database.farm_key` for the migration lock (another key than leadership)
@@ -75,6 +77,7 @@ class Database:
         self._versions: dict[str, int] = {}
         self._touched: dict[int, set[str]] = {}
         self._read_cache: dict[Hashable, tuple[tuple[int, ...], float, Any]] = {}
+        self._loads: SingleFlight[tuple[Hashable, tuple[int, ...]], Any] = SingleFlight()
         #: tasks holding a connection now, and how many (dispose() stops them first)
         self._holders: dict[asyncio.Task[Any], int] = {}
         event.listen(self.engine.sync_engine, "before_execute", self._note_write)
@@ -191,7 +194,8 @@ class Database:
         hit = self._read_cache.get(key)
         if hit is not None and hit[0] == version and now - hit[1] < ttl:
             return hit[2]
-        value = await load()
+        # requests arriving together after a write share one load of the new version
+        value = await self._loads.run((key, version), load)
         if len(self._read_cache) > 1024:
             self._read_cache.clear()
         self._read_cache[key] = (version, now, value)

@@ -1,12 +1,15 @@
-"""cancel_and_wait: stops background tasks without swallowing the caller's own cancellation."""
+"""cancel_and_wait stops background tasks without swallowing the caller's own cancellation;
+SingleFlight shares one load among concurrent readers."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
-from apf_core.aio import cancel_and_wait
+from apf_core.aio import SingleFlight, cancel_and_wait
+from apf_core.domain.live import PrinterRowCache
 
 
 async def test_cancels_and_waits_for_every_task() -> None:
@@ -56,3 +59,61 @@ async def test_the_callers_cancellation_goes_through() -> None:
     with pytest.raises(asyncio.CancelledError):
         await caller
     assert caller.cancelled()
+
+
+async def test_single_flight_shares_one_load_among_concurrent_callers() -> None:
+    calls = 0
+    gate = asyncio.Event()
+
+    async def load() -> int:
+        nonlocal calls
+        calls += 1
+        await gate.wait()
+        return calls
+
+    flight: SingleFlight[str, int] = SingleFlight()
+    waiting = [asyncio.ensure_future(flight.run("k", load)) for _ in range(5)]
+    other = asyncio.ensure_future(flight.run("other", load))
+    await asyncio.sleep(0)
+    gate.set()
+    assert await asyncio.gather(*waiting) == [1] * 5
+    assert await other == 2
+    assert await flight.run("k", load) == 3  # a finished load is not reused
+
+
+async def test_single_flight_caller_cancelled_does_not_cancel_the_load() -> None:
+    gate = asyncio.Event()
+
+    async def load() -> str:
+        await gate.wait()
+        return "row"
+
+    flight: SingleFlight[str, str] = SingleFlight()
+    first = asyncio.ensure_future(flight.run("k", load))
+    second = asyncio.ensure_future(flight.run("k", load))
+    await asyncio.sleep(0)
+    first.cancel()
+    gate.set()
+    assert await second == "row"
+
+
+async def test_printer_row_load_overtaken_by_an_invalidation_is_not_kept() -> None:
+    cache = PrinterRowCache()
+    gate = asyncio.Event()
+    reads: list[str] = []
+
+    async def fetch(printer_id: str) -> dict[str, str]:
+        reads.append(printer_id)
+        label = f"read {len(reads)}"
+        await gate.wait()
+        return {"status": label}
+
+    stale = asyncio.ensure_future(cache.load("p1", fetch))
+    await asyncio.sleep(0)
+    cache.invalidate("p1")  # the printer changed while the first read ran
+    fresh = asyncio.ensure_future(cache.load("p1", fetch))  # does not join the stale read
+    await asyncio.sleep(0)
+    gate.set()
+    assert (await stale)["status"] == "read 1"
+    assert (await fresh)["status"] == "read 2"
+    assert cache.get("p1", time.monotonic()) == {"status": "read 2"}
