@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 import secrets
@@ -13,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
+from ..aio import SingleFlight
 from ..errors import NotFound, Unauthorized
 from ..storage.db import Database
 from ..storage.tables.spine import api_keys
@@ -48,7 +48,10 @@ class KeyService:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
-        self._inflight: dict[str, asyncio.Future[ApiKey | None]] = {}
+        #: bumped by each revocation: a read that a revocation overtook is neither kept
+        #: nor shared with requests that arrive after it
+        self._generation = 0
+        self._loads: SingleFlight[tuple[str, int], ApiKey | None] = SingleFlight()
 
     async def create(
         self,
@@ -104,6 +107,7 @@ class KeyService:
                 ).first()
                 if exists is None:
                     raise NotFound(f"API key not found: {key_id}")
+        self._generation += 1
         self._cache.clear()
 
     async def verify(self, presented: str | None) -> ApiKey:
@@ -131,12 +135,14 @@ class KeyService:
         cached = self._cache.get(digest)
         if cached is not None and now - cached[0] < CACHE_SECONDS:
             return cached[1]
-        pending = self._inflight.get(digest)
-        if pending is None:  # one database read per key, however many requests wait for it
-            pending = asyncio.ensure_future(self._load(digest))
-            self._inflight[digest] = pending
-            pending.add_done_callback(lambda _: self._inflight.pop(digest, None))
-        return await asyncio.shield(pending)
+        # one database read per key, however many requests wait for it
+        generation = self._generation
+        key = await self._loads.run((digest, generation), lambda: self._load(digest))
+        if generation == self._generation:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (now, key)
+        return key
 
     async def _load(self, digest: str) -> ApiKey | None:
         async with self._db.read() as conn:
@@ -153,9 +159,6 @@ class KeyService:
                 expires_at=row.expires_at,
                 revoked_at=row.revoked_at,
             )
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[digest] = (time.monotonic(), key)
         return key
 
 
