@@ -107,14 +107,16 @@ class WebhookWorker:
 
     async def _enabled_hooks(self) -> int:
         """A cheap read first: most farms have no webhooks, and a write transaction
-        per event would compete with the services for the SQLite write lock."""
-        async with self.db.read() as conn:
-            return int(
-                await conn.scalar(
-                    select(func.count()).select_from(webhooks).where(webhooks.c.enabled)
-                )
-                or 0
-            )
+        per event would compete with the services for the SQLite write lock. Served
+        from memory until this process writes ``webhooks`` (others: within 1 s)."""
+
+        async def count() -> int:
+            async with self.db.read() as conn:
+                query = select(func.count()).select_from(webhooks).where(webhooks.c.enabled)
+                return int(await conn.scalar(query) or 0)
+
+        enabled: int = await self.db.cached(("webhooks.enabled",), ("webhooks",), count)
+        return enabled
 
     # --- fan-out --------------------------------------------------------------
     async def fan_out(self) -> int:

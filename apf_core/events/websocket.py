@@ -278,9 +278,12 @@ class StreamSession:
                     break
             self.sent_id = max(self.sent_id, seam)
         while True:
-            frame = await client.queue.get()
-            if frame.id > self.sent_id and client.types(frame.type):
-                await self._send_frame(frame)
+            frames = [await client.queue.get()]
+            while not client.queue.empty():  # a burst is sent in one go, without a wake-up each
+                frames.append(client.queue.get_nowait())
+            for frame in frames:
+                if frame.id > self.sent_id and client.types(frame.type):
+                    await self._send_frame(frame)
 
     async def _send_frame(self, frame: Frame) -> None:
         await self.ws.send_frame(frame.payload, WSMsgType.TEXT)
