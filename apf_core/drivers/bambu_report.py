@@ -41,6 +41,8 @@ NO_CHAMBER_SENSOR = ("P1P", "P1S", "A1", "A1MINI")
 FTP_URL_MODELS = ("H2C", "H2S", "H2D", "H2DPRO")
 #: models with a second chamber light node
 TWO_LIGHT_MODELS = ("H2C", "H2S", "H2D", "H2DPRO", "X2D")
+#: ``product_name`` spellings that differ from the model's short name
+MODEL_ALIASES = {"X1-CARBON": "X1C"}
 HMS_URL = "https://e.bambulab.com/index.php?e={code}&s=device_hms&lang=en"
 ERROR_URL = "https://e.bambulab.com/index.php?e={code}&s=device_error&lang=en"
 
@@ -304,7 +306,8 @@ def model_name(version: Mapping[str, Any]) -> str | None:
             continue
         name = str(module.get("product_name") or "")
         if name.startswith("Bambu Lab "):
-            return name.removeprefix("Bambu Lab ").replace(" ", "").upper()
+            model = name.removeprefix("Bambu Lab ").replace(" ", "").upper()
+            return MODEL_ALIASES.get(model, model)
     return None
 
 

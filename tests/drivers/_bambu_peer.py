@@ -224,100 +224,35 @@ class FtpsServer:
         self._thread.join(5)
 
 
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture(name: str) -> Any:
+    """A documented report shape from ``fixtures/`` (see its README for the sources)."""
+    return json.loads((FIXTURES / name).read_text())
+
+
 def initial_report() -> dict[str, Any]:
-    """A P1S-like full ``push_status`` (shapes as in the real reports)."""
-    empty_tray = {"id": "3"}
-    return {
-        "command": "push_status",
-        "msg": 0,
-        "gcode_state": "IDLE",
-        "print_error": 0,
-        "mc_percent": 0,
-        "mc_remaining_time": 0,
-        "mc_print_stage": "1",
-        "stg_cur": 255,
-        "layer_num": 0,
-        "total_layer_num": 0,
-        "subtask_name": "",
-        "gcode_file": "",
-        "print_type": "idle",
-        "nozzle_temper": 24.5,
-        "nozzle_target_temper": 0.0,
-        "bed_temper": 23.0,
-        "bed_target_temper": 0.0,
-        "chamber_temper": 25.0,
-        "hms": [],
-        "sdcard": True,
-        "home_flag": 0x100,  # SD card present, axes not homed
-        "lights_report": [{"node": "chamber_light", "mode": "off"}],
-        "upload": {"status": "idle", "progress": 0, "message": ""},
-        "ams": {
-            "ams": [
-                {
-                    "id": "0",
-                    "humidity": "4",
-                    "temp": "22.7",
-                    "tray": [
-                        {
-                            "id": "0",
-                            "tray_type": "PLA",
-                            "tray_color": "FF0000FF",
-                            "remain": 80,
-                            "tray_info_idx": "GFA00",
-                            "nozzle_temp_min": "190",
-                            "nozzle_temp_max": "230",
-                        },
-                        {
-                            "id": "1",
-                            "tray_type": "PETG",
-                            "tray_color": "00FF00FF",
-                            "remain": 40,
-                            "tray_info_idx": "GFG00",
-                            "nozzle_temp_min": "220",
-                            "nozzle_temp_max": "260",
-                        },
-                        {
-                            "id": "2",
-                            "tray_type": "PLA",
-                            "tray_color": "000000FF",
-                            "remain": -1,
-                            "tray_info_idx": "GFA00",
-                            "nozzle_temp_min": "190",
-                            "nozzle_temp_max": "230",
-                        },
-                        empty_tray,
-                    ],
-                }
-            ],
-            "ams_exist_bits": "1",
-            "tray_exist_bits": "7",
-            "tray_now": "255",
-            "tray_tar": "255",
-        },
-        "vt_tray": {"id": "254", "tray_type": "TPU", "tray_color": "FFFFFFFF", "remain": 0},
-        "spd_lvl": 2,
-        "spd_mag": 100,
-        "wifi_signal": "-40dBm",
-    }
+    """A P1S's full ``push_status`` as documented (fixtures/bambu/push_status_p1s.json)."""
+    report: dict[str, Any] = fixture("bambu/push_status_p1s.json")
+    return report
 
 
 def h2d_report() -> dict[str, Any]:
-    """Newer firmware: temperatures packed as ``target << 16 | current`` under ``device``."""
-    report = initial_report()
-    for key in (
-        "nozzle_temper",
-        "nozzle_target_temper",
-        "bed_temper",
-        "bed_target_temper",
-        "chamber_temper",
-    ):
-        del report[key]
-    report["device"] = {
-        "extruder": {"info": [{"id": 0, "temp": (220 << 16) | 215}, {"id": 1, "temp": 30}]},
-        "bed": {"info": {"temp": (60 << 16) | 58}},
-        "ctc": {"info": {"temp": 35}},
-    }
+    """An H2D's: two extruders, packed ``target << 16 | current`` temperatures, ``vir_slot``."""
+    report: dict[str, Any] = fixture("bambu/push_status_h2d.json")
     return report
+
+
+def x1c_report() -> dict[str, Any]:
+    """An X1C's: the ``device`` section, ``vir_slot`` and two AMS units."""
+    report: dict[str, Any] = fixture("bambu/push_status_x1c.json")
+    return report
+
+
+MODEL_REPORTS = {"H2D": h2d_report, "X1C": x1c_report}
+#: ``get_version`` ``module[0].product_name`` as the printers send it
+PRODUCT_NAMES = {"X1C": "Bambu Lab X1-Carbon", "A1MINI": "Bambu Lab A1 mini"}
 
 
 class FakePrinter:
@@ -345,9 +280,9 @@ class FakePrinter:
         self.developer_mode = developer_mode
         #: some firmware answers ``{command, sequence_id}`` without ``result``
         self.bare_acks = bare_acks
-        self.report = h2d_report() if model == "H2D" else initial_report()
-        if not ams:
-            del self.report["ams"]["ams"]
+        self.report = MODEL_REPORTS.get(model, initial_report)()
+        if not ams:  # a P1 without AMS sends an empty unit list
+            self.report["ams"].update(ams=[], ams_exist_bits="0", tray_exist_bits="0")
         self.requests: list[dict[str, Any]] = []
         self.mute = False  # ignore requests (for timeout tests)
         self.refuse: set[str] = set()  # commands answered with result "failed"
@@ -423,15 +358,11 @@ class FakePrinter:
     def _reply(
         self, kind: str, request: dict[str, Any], result: str = "success", reason: str = ""
     ) -> None:
+        """The request echoed with ``result``/``reason``, or the documented bare ack."""
         if self.bare_acks:
-            self._publish(
-                {
-                    kind: {
-                        "command": request.get("command"),
-                        "sequence_id": request.get("sequence_id"),
-                    }
-                }
-            )
+            ack = fixture("bambu/replies.json")["bare_ack"]["print"]
+            ack.update(command=request.get("command"), sequence_id=request.get("sequence_id"))
+            self._publish({kind: ack})
             return
         self._publish({kind: request | {"result": result, "reason": reason}})
 
@@ -461,21 +392,13 @@ class FakePrinter:
             self.push_full()
             return
         if kind == "info" and command == "get_version":
-            self._publish(
-                {
-                    "info": request
-                    | {
-                        "module": [
-                            {
-                                "name": "ota",
-                                "sw_ver": "01.08.02.00",
-                                "product_name": f"Bambu Lab {self.model}",
-                                "sn": self.serial,
-                            }
-                        ]
-                    }
-                }
+            reply = fixture("bambu/replies.json")["get_version"]["info"]
+            ota = reply["module"][0]
+            ota.update(
+                sn=self.serial,
+                product_name=PRODUCT_NAMES.get(self.model, f"Bambu Lab {self.model}"),
             )
+            self._publish({"info": reply | {"sequence_id": request.get("sequence_id")}})
             return
         if command in self.refuse:
             self._reply(kind, request, "failed", "refused by test")
@@ -514,7 +437,7 @@ class FakePrinter:
         if error is None and request.get("use_ams") and not set(mapping) <= loaded:
             # like the real printer: it pauses at once with a runout HMS and never starts
             self._prepare_ticks = 10**9
-            self.push_delta(gcode_state="PAUSE", hms=[{"attr": 0x07000700, "code": 0x00020004}])
+            self.push_delta(gcode_state="PAUSE", hms=fixture("bambu/hms.json")["runout"])
         return error
 
     def _cmd_gcode_file(self, request: dict[str, Any]) -> str | None:

@@ -10,15 +10,27 @@ section 4): ``/api/version``, ``/api/v1/info``, ``/api/v1/status``,
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
+import json
 import secrets
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 REALM = "Printer API"
+FIXTURES = Path(__file__).parent / "fixtures" / "prusalink"
+
+
+def fixture(name: str) -> Any:
+    """A documented response shape (fixtures/README.md names the sources)."""
+    return json.loads((FIXTURES / name).read_text())
+
+
+STATUS = fixture("status.json")
 
 
 def _md5(text: str) -> str:
@@ -171,7 +183,8 @@ class FakePrusaLink:
         return self.job.state
 
     def _error(self, status: int, title: str, text: str) -> web.Response:
-        return web.json_response({"code": str(status), "title": title, "text": text}, status=status)
+        body = fixture("error.json") | {"code": str(status), "title": title, "text": text}
+        return web.json_response(body, status=status)
 
     def _current_job(self, request: web.Request) -> _Job | web.Response:
         job = self.job
@@ -183,35 +196,33 @@ class FakePrusaLink:
     async def _version(self, _: web.Request) -> web.Response:
         if self.legacy:
             return web.json_response({"api": "0.1", "server": "1.3.0", "text": "PrusaLink"})
-        return web.json_response(
-            {"api": "2.0.0", "server": "2.1.2", "text": "PrusaLink", "hostname": "fake-mk4"}
-        )
+        return web.json_response(fixture("version.json"))
 
     async def _info(self, _: web.Request) -> web.Response:
-        return web.json_response(
-            {"name": "Fake MK4", "serial": "SN0001", "nozzle_diameter": 0.4, "mmu": False}
-        )
+        return web.json_response(fixture("info.json"))
 
     async def _status(self, _: web.Request) -> web.Response:
         if self.legacy:
             return web.Response(status=404, text="Not Found")
         state = self.printer_state()
-        active = state in ("PRINTING", "PAUSED")
-        printer: dict[str, Any] = {
-            "state": state,
-            "temp_nozzle": 214.8 if active else 24.5,
-            "target_nozzle": 215.0 if active else 0.0,
-            "temp_bed": 59.9 if active else 23.9,
-            "target_bed": 60.0 if active else 0.0,
-            "axis_z": 0.4,
-            "flow": 100,
-            "speed": 100,
-            "status_printer": {"ok": self.fault is None, "message": self.fault or "OK"},
-        }
-        body: dict[str, Any] = {"printer": printer, "storage": {"path": f"/{self.storage}/"}}
+        scenario = {
+            "ATTENTION": "attention",
+            "BUSY": "busy",
+            "PRINTING": "printing",
+            "PAUSED": "paused",
+        }.get(state, "idle")
+        body: dict[str, Any] = copy.deepcopy(STATUS[scenario])
+        body["storage"].update(path=f"/{self.storage}/", name=self.storage)
+        printer = body["printer"]
+        printer["state"] = state
+        if self.fault:
+            printer["status_printer"] = {"ok": False, "message": self.fault}
+        else:
+            printer.pop("status_printer", None)
+        body.pop("job", None)
         if self.job is not None:
             progress, printed = self._progress(self.job)
-            body["job"] = {
+            body["job"] = copy.deepcopy(STATUS["printing"]["job"]) | {
                 "id": self.job.job_id,
                 "progress": round(progress, 1),
                 "time_remaining": int(max(0.0, self.print_seconds - printed)),
@@ -225,21 +236,25 @@ class FakePrusaLink:
             return web.Response(status=204)
         progress, printed = self._progress(job)
         name = job.path.rsplit("/", 1)[-1]
-        return web.json_response(
-            {
-                "id": job.job_id,
-                "state": job.state,
-                "progress": round(progress, 1),
-                "time_remaining": int(max(0.0, self.print_seconds - printed)),
-                "time_printing": int(printed),
-                "file": {
-                    "name": name.upper()[:8],  # the short (8.3) name, as on Buddy firmware
-                    "display_name": name,
-                    "path": f"/{self.storage}",
-                    "size": job.size,
-                },
-            }
+        body = fixture("job.json")["printing"]
+        body.update(
+            id=job.job_id,
+            state=job.state,
+            progress=round(progress, 1),
+            time_remaining=int(max(0.0, self.print_seconds - printed)),
+            time_printing=int(printed),
         )
+        short = name.upper()[:8]  # the short (8.3) name, as on Buddy firmware
+        refs = body["file"]["refs"]
+        for key, ref in refs.items():
+            refs[key] = ref.replace(body["file"]["name"], short)
+        body["file"].update(
+            name=short,
+            display_name=name,
+            path=f"/{self.storage}",
+            size=job.size,
+        )
+        return web.json_response(body)
 
     async def _pause(self, request: web.Request) -> web.Response:
         job = self._current_job(request)

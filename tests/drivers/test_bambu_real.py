@@ -23,12 +23,20 @@ from apf_core.drivers.base import (
     StartOptions,
     Status,
 )
-from tests.drivers._bambu_peer import BambuPeer, FakeCamera, make_project, missing_reason
+from tests.drivers._bambu_peer import (
+    BambuPeer,
+    FakeCamera,
+    fixture,
+    make_project,
+    missing_reason,
+)
 from tests.drivers._moonraker_peer import allow_sockets
 from tests.drivers.test_bambu import last_request, wait_for
 
-RUNOUT = {"attr": 0x07000700, "code": 0x00020004}  # "AMS A slot 1 filament has run out"
-NOTICE = {"attr": 0x0C000300, "code": 0x00020010}  # first-layer inspection not supported
+#: "AMS A Slot 1 filament has run out" and "First layer inspection is not supported for the
+#: current print job" (fixtures/README.md)
+(RUNOUT,) = fixture("bambu/hms.json")["runout"]
+(NOTICE,) = fixture("bambu/hms.json")["first_layer_notice"]
 
 
 # --- report shapes (pure) ---------------------------------------------------------------
@@ -36,14 +44,14 @@ def test_pause_with_runout_hms_is_paused_with_the_reason() -> None:
     report = {"gcode_state": "PAUSE", "print_error": 0, "hms": [RUNOUT]}
     assert rep.print_status(report) == (Status.PAUSED, None, None)
     (message,) = rep.messages(report)
-    assert (message.code, message.severity) == ("HMS_0700_0700_0002_0004", "serious")
-    assert message.url is not None and "e=0700070000020004" in message.url
+    assert (message.code, message.severity) == ("HMS_0700_2000_0002_0001", "serious")
+    assert message.url is not None and "e=0700200000020001" in message.url
 
 
 def test_running_with_a_serious_notice_keeps_printing() -> None:
     report = {"gcode_state": "RUNNING", "print_error": 0, "hms": [NOTICE]}
     assert rep.print_status(report)[0] is Status.PRINTING
-    assert rep.messages(report)[0].code == "HMS_0C00_0300_0002_0010"
+    assert rep.messages(report)[0].code == "HMS_0C00_0300_0002_0004"
 
 
 @pytest.mark.parametrize("code", [0x0300400C, 0x0500400E])
