@@ -264,20 +264,35 @@ class Dispatcher:
         avoid: dict[str, set[str]] = {}
         for job_id, printer_id in self._pair_cooldown_until:
             avoid.setdefault(job_id, set()).add(printer_id)
+        # 10,000 rows per pass: unpack tuples and share the empty sets (profiled: the
+        # attribute reads and one frozenset per field per row were half the snapshot)
+        none: frozenset[str] = frozenset()
         return [
             JobInfo(
-                id=r.id,
-                priority=r.priority or 0,
-                submitted=r.time_submitted,
-                printer_id=r.printer_id,
-                model=r.printer_model or r.printer_model_id,
-                nozzle=r.nozzle_diameter,
-                filament_type=r.filament_type or r.material_type,
-                colour=r.color,
-                tags=frozenset(str(t).lower() for t in r.required_tags or ()),
-                avoid=frozenset(avoid.get(r.id, ())),
+                row_id,
+                priority or 0,
+                submitted,
+                printer_id,
+                model or file_model,
+                nozzle,
+                filament or material,
+                colour,
+                frozenset(str(t).lower() for t in tags) if tags else none,
+                frozenset(avoid[row_id]) if row_id in avoid else none,
             )
-            for r in rows
+            for (
+                row_id,
+                priority,
+                submitted,
+                printer_id,
+                model,
+                filament,
+                material,
+                colour,
+                tags,
+                file_model,
+                nozzle,
+            ) in rows
         ]
 
     # --- the pass -------------------------------------------------------------------------
