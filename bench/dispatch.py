@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
+from telemetry import pg_schema  # bench/ is on sys.path when run as a script
 
 from apf_core.config import Settings
 from apf_core.dispatch import Dispatcher, JobInfo, PrinterInfo, Slot, plan
 from apf_core.domain.live import LiveStatus
 from apf_core.farm import Farm
+from apf_core.storage.db import Database
 from apf_core.storage.tables.spine import jobs, print_files, printers
 from apf_core.timeutil import new_id, utcnow
 
@@ -149,8 +151,11 @@ async def seed(farm: Farm, n_jobs: int, n_printers: int, rng: random.Random) -> 
 async def full_pass(
     n_jobs: int, n_printers: int, database_url: str | None, rng: random.Random
 ) -> tuple[float, int]:
+    # PostgreSQL: a schema of its own, dropped after (repeated runs do not pile up rows)
+    schema = await pg_schema(database_url) if database_url else None
     with tempfile.TemporaryDirectory() as tmp:
-        farm = Farm(Settings(data_dir=Path(tmp), database_url=database_url))
+        settings = Settings(data_dir=Path(tmp), database_url=database_url)
+        farm = Farm(settings, db=Database(settings.db_url, schema=schema))
         await farm.start(runtime_modules=False)
         try:
             await seed(farm, n_jobs, n_printers, rng)
@@ -171,6 +176,8 @@ async def full_pass(
             return elapsed, len(started)
         finally:
             await farm.stop()
+            if database_url and schema:
+                await pg_schema(database_url, drop=schema)
 
 
 def main() -> None:
