@@ -7,6 +7,13 @@ changes nothing, so the job would read ``printing`` for good and hold the printe
 their jobs to the lifecycle as an IDLE fact: after ``start_timeout_seconds`` a start
 that never began fails with ``START_TIMEOUT`` and frees the printer (no bed to clear);
 a print that began and went idle without a result fails after the idle grace.
+
+The same look mends a pause or resume made at the printer that telemetry passed over:
+a frame within the mirror grace of an API action is not mirrored (it may be stale), and
+no later frame changes the status, so a runout right after a start would leave the job
+``printing`` on a paused printer. A printer that still says PAUSED while its job says
+``printing`` (or the reverse) once :data:`SETTLED_SECONDS` have passed since the job
+last changed gets its job moved, through the same facts and compare-and-set.
 """
 
 from __future__ import annotations
@@ -33,6 +40,11 @@ _LOGGER = logging.getLogger(__name__)
 #: jobs the watch looks at; PROCESSING is a start still in flight (its command's own
 #: timeout reverts it), so it is left alone
 WATCHED_JOB_STATES = (JobStatus.UPLOADED, JobStatus.PRINTING, JobStatus.PAUSED)
+#: a printer's status -> the job status that contradicts it (a missed pause or resume)
+CONTRADICTS = {Status.PAUSED: JobStatus.PRINTING, Status.PRINTING: JobStatus.PAUSED}
+#: how long a job must have kept its status before a contradicting printer moves it: well
+#: past the mirror grace, so a printer slow to carry out an API pause is not overruled
+SETTLED_SECONDS = 10.0
 
 
 class IdleWatch:
@@ -58,27 +70,17 @@ class IdleWatch:
 
     async def sweep(self) -> int:
         """Look once; returns how many jobs were handed to the lifecycle."""
+        return await self._idle_sweep() + await self._contradiction_sweep()
+
+    async def _idle_sweep(self) -> int:
         idle = {p.printer_id: p for p in self.bridge.idle_printers()}
         idle = {pid: p for pid, p in idle.items() if not self._command_in_flight(pid)}
         if not idle:
             return 0
-        async with self.farm.db.read() as conn:
-            rows = (
-                (
-                    await conn.execute(
-                        select(jobs).where(
-                            jobs.c.status.in_(WATCHED_JOB_STATES),
-                            jobs.c.printer_id.in_(list(idle)),
-                        )
-                    )
-                )
-                .mappings()
-                .all()
-            )
+        rows = await self._jobs_on(list(idle), WATCHED_JOB_STATES)
         moved = 0
         now = utcnow()
-        for row in rows:
-            job = dict(row)
+        for job in rows:
             printer = idle[job["printer_id"]]
             report = self._report(job, printer.printer_id, printer.worked_at)
             idle_for = (now - printer.idle_since).total_seconds()
@@ -90,6 +92,45 @@ class IdleWatch:
                 await apply_report(self.farm.lifecycle, conn, report)
             moved += 1
         return moved
+
+    async def _contradiction_sweep(self) -> int:
+        frames = {
+            pid: frame
+            for pid, frame in self.bridge.newest_frames(tuple(CONTRADICTS)).items()
+            if not self._command_in_flight(pid)
+        }
+        if not frames:
+            return 0
+        rows = await self._jobs_on(list(frames), tuple(CONTRADICTS.values()))
+        moved = 0
+        now = utcnow()
+        for job in rows:
+            frame = frames[job["printer_id"]]
+            if job["status"] != CONTRADICTS[frame.status]:
+                continue
+            report = Report(
+                job["printer_id"],
+                frame.status,
+                frame.status,
+                progress=frame.progress,
+                mirror_grace_seconds=SETTLED_SECONDS,
+                messages=[telemetry.message_dict(m) for m in frame.messages],
+            )
+            if job_target(job, report, now) is None:
+                continue  # changed too recently: the printer may still be carrying it out
+            async with self.farm.db.begin() as conn:  # compare-and-set: a racing frame wins
+                await apply_report(self.farm.lifecycle, conn, report)
+            moved += 1
+        return moved
+
+    async def _jobs_on(
+        self, printer_ids: list[str], states: tuple[JobStatus, ...]
+    ) -> list[dict[str, Any]]:
+        async with self.farm.db.read() as conn:
+            result = await conn.execute(
+                select(jobs).where(jobs.c.status.in_(states), jobs.c.printer_id.in_(printer_ids))
+            )
+            return [dict(row) for row in result.mappings()]
 
     def _report(self, job: dict[str, Any], printer_id: str, worked_at: datetime | None) -> Report:
         since = job["time_started"] or job["updated_at"]
@@ -106,4 +147,3 @@ class IdleWatch:
     def _command_in_flight(self, printer_id: str) -> bool:
         in_flight = getattr(self.farm.control, "command_in_flight", None)
         return bool(in_flight(printer_id)) if callable(in_flight) else False
-

@@ -21,7 +21,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -204,6 +204,14 @@ class TelemetryBridge:
             for t in self._trackers.values()
             if t.status is Status.IDLE and t.idle_since is not None
         ]
+
+    def newest_frames(self, statuses: Collection[Status]) -> dict[str, PrinterState]:
+        """The newest frame of each printer whose status is one of ``statuses`` now."""
+        return {
+            t.printer_id: t.latest
+            for t in self._trackers.values()
+            if t.status in statuses and t.latest is not None
+        }
 
     def printer_gone(self, printer_id: str) -> None:
         """Its driver was detached: mark offline and stop its worker."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.runtime.conftest import Farm
 
 SLOW = {"print_seconds": 3000}  # about five wall seconds at test speed
@@ -297,3 +299,37 @@ async def test_a_print_that_goes_idle_without_a_result_fails_after_the_grace(
         telemetry.IDLE_GRACE_SECONDS = 15.0
     assert not failed["failure_reason"].startswith("START_TIMEOUT")
     assert (await farm.printer(printer))["awaiting_bed_clear"] is True
+
+
+async def test_a_pause_at_the_printer_right_after_an_api_action_is_not_lost(
+    farm: Farm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A runout pause inside the mirror grace of the start is passed over by telemetry
+    (the frame may be stale) and no later frame changes the status; the watch moves the
+    job once it has settled, with the printer's reason, and a resume at the printer the
+    same way."""
+    from apf_core import idle_watch
+    from apf_core.drivers.base import PrinterMessage, Severity
+
+    monkeypatch.setattr(idle_watch, "SETTLED_SECONDS", 1.0)
+    printer = await farm.add_printer("Rig", connection={"print_seconds": 60000})
+    farm.api.farm.settings.start_timeout_seconds = 1.0  # the watch looks every 0.25 s
+    sim = farm.sim(printer)
+    assert sim is not None
+    job = await farm.enqueue(await farm.add_file(), printer_id=printer)
+    started = await farm.api.post(f"/jobs/{job['id']}/start", key="control")
+    assert started.status == 200 and started.data["status"] == "printing"
+    runout = PrinterMessage("0700_2000_0002_0001", Severity.SERIOUS, "Filament has run out")
+    sim.show_messages(runout)
+    await sim.pause()
+    await farm.api.farm.telemetry.settle()
+    assert (await farm.job(job["id"]))["status"] == "printing"  # within the grace
+    paused = await farm.wait_job(job["id"], "paused", timeout=10)
+    assert paused["printer_id"] == printer
+    assert (await farm.printer(printer))["status"] == "paused"
+
+    # the reverse: resumed at the printer right after the job moved (inside its grace)
+    sim.show_messages()
+    await sim.resume()
+    await farm.wait_job(job["id"], "printing", timeout=10)
+    assert (await farm.printer(printer))["status"] == "printing"
