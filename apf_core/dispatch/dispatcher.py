@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import RowMapping, delete, func, insert, select, update
+import orjson
+from sqlalchemy import RowMapping, Text, delete, func, insert, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.events import Event
@@ -236,34 +237,31 @@ class Dispatcher:
         return result
 
     async def load_jobs(self, job_id: str | None = None) -> list[JobInfo]:
+        """Queued jobs in dispatch order (priority, then age, then id), sorted by the
+        database: ``submitted`` is left unset and the JSON tags come as text, so a
+        pass decodes no datetime and parses tags only where a job has some."""
         query = (
             select(
                 jobs.c.id,
                 jobs.c.priority,
-                jobs.c.time_submitted,
                 jobs.c.printer_id,
                 jobs.c.printer_model,
                 jobs.c.filament_type,
                 jobs.c.material_type,
                 jobs.c.color,
-                jobs.c.required_tags,
+                type_coerce(jobs.c.required_tags, Text),
                 print_files.c.printer_model_id,
                 print_files.c.nozzle_diameter,
             )
             .select_from(jobs.outerjoin(print_files, print_files.c.id == jobs.c.print_file_id))
             .where(jobs.c.status == "queued")
+            .order_by(jobs.c.priority.desc(), jobs.c.time_submitted, self._id_order())
         )
         if job_id is not None:
             query = query.where(jobs.c.id == job_id)
         async with self.farm.db.read() as conn:
             rows = (await conn.execute(query)).all()
-        now = time.monotonic()
-        self._pair_cooldown_until = {
-            pair: until for pair, until in self._pair_cooldown_until.items() if until > now
-        }
-        avoid: dict[str, set[str]] = {}
-        for job_id, printer_id in self._pair_cooldown_until:
-            avoid.setdefault(job_id, set()).add(printer_id)
+        avoid = self._avoided()
         # 10,000 rows per pass: unpack tuples and share the empty sets (profiled: the
         # attribute reads and one frozenset per field per row were half the snapshot)
         none: frozenset[str] = frozenset()
@@ -271,19 +269,18 @@ class Dispatcher:
             JobInfo(
                 row_id,
                 priority or 0,
-                submitted,
+                None,
                 printer_id,
                 model or file_model,
                 nozzle,
                 filament or material,
                 colour,
-                frozenset(str(t).lower() for t in tags) if tags else none,
+                _tags(tags) if tags and tags != "null" else none,
                 frozenset(avoid[row_id]) if row_id in avoid else none,
             )
             for (
                 row_id,
                 priority,
-                submitted,
                 printer_id,
                 model,
                 filament,
@@ -294,6 +291,21 @@ class Dispatcher:
                 nozzle,
             ) in rows
         ]
+
+    def _id_order(self) -> Any:
+        """Ties broken by id in code-point order, as :meth:`JobInfo.order_key` does."""
+        return jobs.c.id if self.farm.db.is_sqlite else jobs.c.id.collate("C")
+
+    def _avoided(self) -> dict[str, set[str]]:
+        """Printers each job must skip for now (their start was refused a moment ago)."""
+        now = time.monotonic()
+        self._pair_cooldown_until = {
+            pair: until for pair, until in self._pair_cooldown_until.items() if until > now
+        }
+        avoid: dict[str, set[str]] = {}
+        for job_id, printer_id in self._pair_cooldown_until:
+            avoid.setdefault(job_id, set()).add(printer_id)
+        return avoid
 
     # --- the pass -------------------------------------------------------------------------
     async def run_pass(self) -> list[Attempt]:
@@ -312,7 +324,7 @@ class Dispatcher:
         for info in printer_infos:
             if info.id in self._reserved or self._released_at.get(info.id, -1.0) >= snapshot_at:
                 info.reserved = True
-        pairs = plan(job_infos, printer_infos)
+        pairs = plan(job_infos, printer_infos, ordered=True)
         for _, printer in pairs:
             self._reserved.add(printer.id)
         # --- reservations are held; now the slow part ---
@@ -436,6 +448,12 @@ async def _counts(conn: AsyncConnection, condition: Any) -> dict[str, int]:
         .group_by(jobs.c.printer_id)
     )
     return {str(printer_id): int(n) for printer_id, n in rows.all()}
+
+
+def _tags(value: Any) -> frozenset[str]:
+    """``required_tags``: JSON text on SQLite; asyncpg hands it over decoded."""
+    tags = orjson.loads(value) if isinstance(value, str) else value
+    return frozenset(str(t).lower() for t in tags) if tags else frozenset()
 
 
 def _slots(row: RowMapping, live_trays: Iterable[Mapping[str, Any]]) -> tuple[Slot, ...]:

@@ -273,10 +273,13 @@ class _Index:
         return ids - job.avoid
 
 
-def plan(jobs: list[JobInfo], printers: list[PrinterInfo]) -> list[tuple[JobInfo, PrinterInfo]]:
+def plan(
+    jobs: list[JobInfo], printers: list[PrinterInfo], *, ordered: bool = False
+) -> list[tuple[JobInfo, PrinterInfo]]:
     """Match queued jobs to free printers.
 
-    Jobs go in soft-score order (priority, then age); each takes the least
+    Jobs go in soft-score order (priority, then age; ``ordered``: ``jobs`` already
+    are in that order, as :meth:`JobInfo.order_key` sorts them); each takes the least
     loaded eligible free printer. Eligible printers are computed once per job
     signature from an index of the free printers.
     """
@@ -291,7 +294,7 @@ def plan(jobs: list[JobInfo], printers: list[PrinterInfo]) -> list[tuple[JobInfo
     candidates: dict[tuple[object, ...], list[PrinterInfo]] = {}
     cursor: dict[tuple[object, ...], int] = {}
     result: list[tuple[JobInfo, PrinterInfo]] = []
-    for job in sorted(jobs, key=JobInfo.order_key):
+    for job in jobs if ordered else sorted(jobs, key=JobInfo.order_key):
         if len(taken) == len(free):
             break
         sig = job.signature()

@@ -1,0 +1,110 @@
+"""The dispatcher's snapshot comes sorted by the database: on random farms it
+must plan exactly what the pure planner plans from the same jobs sorted in Python."""
+
+from __future__ import annotations
+
+import random
+import string
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, insert
+
+from apf_core.dispatch import JobInfo, PrinterInfo, Slot, plan
+from apf_core.storage.tables.spine import jobs
+from apf_core.timeutil import utcnow
+from tests.runtime.conftest import Farm
+
+MODELS = ["MK4", "X1 Carbon", "P1S"]
+MATERIALS = ["PLA", "PETG"]
+COLOURS = ["Black", "White", "#FF0000"]
+TAGS = ["fast", "big", "Rack-A"]
+#: mixed case, digits and punctuation: a locale collation would order these differently
+ID_CHARS = string.ascii_letters + string.digits + "-_."
+
+
+def _printers(rng: random.Random) -> list[PrinterInfo]:
+    return [
+        PrinterInfo(
+            id=f"p{i}",
+            name=f"printer {rng.randint(0, 9)}",
+            model=rng.choice(MODELS),
+            nozzle_size=rng.choice([0.4, 0.6, None]),
+            tags=frozenset(t.lower() for t in rng.sample(TAGS, rng.randint(0, 2))),
+            slots=(Slot(rng.choice([*MATERIALS, None]), rng.choice([*COLOURS, None]), None),),
+            awaiting_bed_clear=rng.random() < 0.2,
+            load=(rng.randint(0, 2), rng.randint(0, 3)),
+        )
+        for i in range(rng.randint(1, 25))
+    ]
+
+
+def _job_rows(rng: random.Random, file_id: str) -> list[dict[str, Any]]:
+    now = utcnow()
+    # few distinct priorities and times: many ties, broken by id
+    times = [
+        now - timedelta(seconds=rng.randint(0, 3), microseconds=rng.randint(0, 9)) for _ in "abc"
+    ]
+    return [
+        {
+            "id": "".join(rng.choices(ID_CHARS, k=rng.randint(4, 10))) + f"{i:04d}",
+            "status": "queued",
+            "print_file_id": file_id,
+            "file_name": "part.gcode",
+            "priority": rng.choice([-1, 0, 0, 5]),
+            "filament_type": rng.choice([*MATERIALS, None]),
+            "color": rng.choice([*COLOURS, None]),
+            "printer_model": rng.choice([*MODELS, None, None]),
+            "required_tags": rng.sample(TAGS, rng.randint(0, 2)) or rng.choice([None, []]),
+            "time_submitted": rng.choice(times),
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in range(rng.randint(0, 60))
+    ]
+
+
+def _in_python(rows: list[dict[str, Any]]) -> list[JobInfo]:
+    """The jobs as the planner sorts them itself (by ``JobInfo.order_key``)."""
+    return [
+        JobInfo(
+            row["id"],
+            row["priority"],
+            row["time_submitted"],
+            None,
+            row["printer_model"],
+            0.4,
+            row["filament_type"],
+            row["color"],
+            frozenset(t.lower() for t in row["required_tags"] or ()),
+        )
+        for row in rows
+    ]
+
+
+def _ids(pairs: list[tuple[JobInfo, PrinterInfo]]) -> list[tuple[str, str]]:
+    return [(job.id, printer.id) for job, printer in pairs]
+
+
+async def test_database_order_plans_like_python_order(farm: Farm) -> None:
+    core = farm.api.farm
+    dispatcher = core.dispatcher
+    assert dispatcher is not None
+    rng = random.Random(14)
+    file_id = await farm.add_file(nozzle=0.4)  # no model: a job's own model decides
+    assigned = 0
+    for _ in range(40):
+        rows = _job_rows(rng, file_id)
+        async with core.db.begin() as conn:
+            await conn.execute(delete(jobs))
+            if rows:
+                await conn.execute(insert(jobs), rows)
+        printers = _printers(rng)
+        loaded = await dispatcher.load_jobs()
+        assert [j.id for j in loaded] == [
+            j.id for j in sorted(_in_python(rows), key=JobInfo.order_key)
+        ]
+        expected = _ids(plan(_in_python(rows), printers))
+        assert _ids(plan(loaded, printers, ordered=True)) == expected
+        assigned += len(expected)
+    assert assigned > 100  # the farms were not all trivially empty
