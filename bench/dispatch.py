@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import statistics
 import tempfile
 import time
 from datetime import timedelta
@@ -40,6 +41,8 @@ COLOURS = [
     ("Orange", "#FF6600"),
     ("Grey", "#808080"),
 ]
+#: timed passes after a warm-up one (one pass alone is at the mercy of other load)
+PASSES = 7
 TAGS = ["enclosed", "fast", "hardened", "big", "rack-a", "rack-b"]
 
 
@@ -150,7 +153,7 @@ async def seed(farm: Farm, n_jobs: int, n_printers: int, rng: random.Random) -> 
 
 async def full_pass(
     n_jobs: int, n_printers: int, database_url: str | None, rng: random.Random
-) -> tuple[float, int]:
+) -> tuple[list[float], int]:
     # PostgreSQL: a schema of its own, dropped after (repeated runs do not pile up rows)
     schema = await pg_schema(database_url) if database_url else None
     with tempfile.TemporaryDirectory() as tmp:
@@ -169,11 +172,13 @@ async def full_pass(
 
             dispatcher._start = no_start  # type: ignore[method-assign]
             await dispatcher.run_pass()  # warm up connections and caches
-            started.clear()
-            t0 = time.perf_counter()
-            await dispatcher.run_pass()
-            elapsed = time.perf_counter() - t0
-            return elapsed, len(started)
+            timings = []
+            for _ in range(PASSES):  # each pass plans the same: starts are off
+                started.clear()
+                t0 = time.perf_counter()
+                await dispatcher.run_pass()
+                timings.append(time.perf_counter() - t0)
+            return timings, len(started)
         finally:
             await farm.stop()
             if database_url and schema:
@@ -197,12 +202,13 @@ def main() -> None:
         f"{len(pairs)} assignments in {planning * 1000:.1f} ms"
     )
 
-    elapsed, assigned = asyncio.run(full_pass(args.jobs, args.printers, args.database_url, rng))
+    timings, assigned = asyncio.run(full_pass(args.jobs, args.printers, args.database_url, rng))
     backend = "PostgreSQL" if args.database_url and "postgres" in args.database_url else "SQLite"
     print(
         f"full pass ({backend}: snapshot read + plan + reserve): {args.jobs} jobs x "
-        f"{args.printers} printers -> {assigned} assignments in {elapsed * 1000:.1f} ms"
-        "   goal < 100 ms"
+        f"{args.printers} printers -> {assigned} assignments in "
+        f"{statistics.median(timings) * 1000:.1f} ms median of {PASSES} passes "
+        f"(best {min(timings) * 1000:.1f} ms)   goal < 100 ms"
     )
 
 
