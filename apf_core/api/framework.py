@@ -15,7 +15,8 @@ validated by the route's voluptuous schemas.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -184,6 +185,30 @@ def paged(
     if total is not None:
         meta["total"] = total
     return ok(list(rows), meta=meta)
+
+
+class PageBodies:
+    """Rendered pages of a cached read (``Database.cached`` returns the same rows object
+    until the data changes): a page whose rows are the very object rendered last time
+    reuses its JSON body. At most ``size`` pages are kept, least recently used dropped."""
+
+    def __init__(self, size: int = 128) -> None:
+        self._size = size
+        self._bodies: OrderedDict[Hashable, tuple[Sequence[Any], bytes]] = OrderedDict()
+
+    def paged(self, key: Hashable, rows: Sequence[Any], limit: int, offset: int) -> web.Response:
+        hit = self._bodies.get(key)
+        if hit is not None and hit[0] is rows:  # the reference kept makes `is` exact
+            self._bodies.move_to_end(key)
+            body = hit[1]
+        else:
+            meta = {"limit": limit, "offset": offset, "count": len(rows)}
+            body = _dumps({"success": True, "data": rows, "meta": meta})
+            self._bodies[key] = (rows, body)
+            self._bodies.move_to_end(key)
+            if len(self._bodies) > self._size:
+                self._bodies.popitem(last=False)
+        return web.Response(body=body, content_type="application/json")
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:

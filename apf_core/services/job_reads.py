@@ -52,12 +52,13 @@ class JobReads:
 
     # --- reads ------------------------------------------------------------
     async def list(self, *, status: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
-        """The queue view dashboards poll: served from memory until a job row changes."""
-        query = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
-        if status:
-            query = query.where(jobs.c.status == status)
+        """The queue view dashboards poll: served from memory until a job row changes
+        (the same list object each time, which ``PageBodies`` relies on)."""
 
         async def load() -> builtins.list[dict[str, Any]]:
+            query = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
+            if status:
+                query = query.where(jobs.c.status == status)
             async with self.db.read() as conn:
                 return [job_view(r) for r in await fetch_page(conn, query, limit, offset)]
 

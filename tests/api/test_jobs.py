@@ -114,6 +114,23 @@ async def test_list_pagination_and_order(api) -> None:
     assert (await api.get("/jobs", key="read")).body["meta"]["limit"] == 50
 
 
+async def test_list_page_follows_every_job_change(api) -> None:
+    """The rendered page is reused only while no job changed: a new job and a status
+    change show up in the very next read of the same page."""
+    first = await api.get("/jobs", params={"limit": 5}, key="read")
+    assert (await api.get("/jobs", params={"limit": 5}, key="read")).body == first.body
+    job = await queued_job(api)
+    after_create = await api.get("/jobs", params={"limit": 5}, key="read")
+    assert after_create.data[0]["id"] == job["id"]
+    assert after_create.data[0]["status"] == "queued"
+    await api.post(f"/jobs/{job['id']}/cancel", key="control")
+    after_cancel = await api.get("/jobs", params={"limit": 5}, key="read")
+    assert after_cancel.data[0]["id"] == job["id"]
+    assert after_cancel.data[0]["status"] == "cancelled"
+    other_page = await api.get("/jobs", params={"limit": 5, "status": "cancelled"}, key="read")
+    assert job["id"] in [j["id"] for j in other_page.data]
+
+
 async def test_history_and_stats(api) -> None:
     history = await api.get("/jobs/history", key="read")
     assert {j["status"] for j in history.data} <= {"completed", "failed", "cancelled"}

@@ -12,7 +12,17 @@ from ...services.job_admin import JobAdmin
 from ...services.job_reads import JOB_STATS
 from ...services.jobs import JOB_STATUSES, JobService
 from ...timeutil import parse_iso, utcnow
-from ..framework import Ctx, RouteTable, integer, nullable, ok, page_query, paged, text
+from ..framework import (
+    Ctx,
+    PageBodies,
+    RouteTable,
+    integer,
+    nullable,
+    ok,
+    page_query,
+    paged,
+    text,
+)
 
 routes = RouteTable("Jobs", "The print queue and job lifecycle.")
 
@@ -58,10 +68,13 @@ _JOB_FIELDS: dict[Any, Any] = {
 )
 async def list_jobs(ctx: Ctx) -> web.StreamResponse:
     q = ctx.query
-    rows = await JobService(ctx.farm).list(
-        status=q.get("status"), limit=q["limit"], offset=q["offset"]
-    )
-    return paged(rows, q["limit"], q["offset"])
+    status, limit, offset = q.get("status"), q["limit"], q["offset"]
+    rows = await JobService(ctx.farm).list(status=status, limit=limit, offset=offset)
+    return _LIST_PAGES.paged((status, limit, offset), rows, limit, offset)
+
+
+#: dashboards poll the same pages: an unchanged page is not serialised again
+_LIST_PAGES = PageBodies()
 
 
 @routes.post(
