@@ -108,9 +108,11 @@ def _wrap(
                 raise Forbidden(
                     f"API key missing required scope: {route.scope}", code="INSUFFICIENT_SCOPE"
                 )
-        _refuse_nul("path", dict(request.match_info))
-        _refuse_nul("query", dict(request.query))
-        query = _validate(route.query, dict(request.query), "query") if route.query else {}
+        params = dict(request.match_info)
+        raw_query = dict(request.query) if request.query else {}
+        _refuse_nul_text("path", params)
+        _refuse_nul_text("query", raw_query)
+        query = _validate(route.query, raw_query, "query") if route.query else {}
         body: Any = None
         if route.body is not None and _json_body(route, request):
             raw_body = await _read_json(request)
@@ -120,7 +122,7 @@ def _wrap(
             request=request,
             farm=app[FARM],
             key=key,
-            params=dict(request.match_info),
+            params=params,
             query=query,
             body=body,
         )
@@ -170,6 +172,12 @@ async def _read_json(request: web.Request) -> Any:
 
 #: JSON nested deeper than this is refused (400) before anything walks it recursively
 MAX_JSON_DEPTH = 64
+
+
+def _refuse_nul_text(where: str, values: dict[str, str]) -> None:
+    """Path and query values are flat strings: walk them only when one holds a NUL."""
+    if any("\x00" in name or "\x00" in value for name, value in values.items()):
+        _refuse_nul(where, values)
 
 
 def _refuse_nul(where: str, value: Any, path: str = "", depth: int = 0) -> None:

@@ -47,6 +47,7 @@ class ApiKey:
 class KeyService:
     def __init__(self, db: Database) -> None:
         self._db = db
+        #: presented token -> (when looked up, its key or None); in memory only, never logged
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
         #: bumped by each revocation: a read that a revocation overtook is neither kept
         #: nor shared with requests that arrive after it
@@ -118,10 +119,7 @@ class KeyService:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("Authorization must be 'Bearer <api key>'", code="UNAUTHORIZED")
-        if not _KEY_RE.match(token):
-            raise Unauthorized("Invalid API key", code="TOKEN_INVALID")
-        digest = hash_key(token)
-        key = await self._lookup(digest)
+        key = await self._lookup(token)
         if key is None:
             raise Unauthorized("Invalid API key", code="TOKEN_INVALID")
         if key.revoked_at is not None:
@@ -130,18 +128,23 @@ class KeyService:
             raise Unauthorized("API key has expired", code="TOKEN_EXPIRED")
         return key
 
-    async def _lookup(self, digest: str) -> ApiKey | None:
+    async def _lookup(self, token: str) -> ApiKey | None:
+        """The key of a presented token; the cache (memory only) is keyed by the token so a
+        hit skips the format check and the hash."""
         now = time.monotonic()
-        cached = self._cache.get(digest)
+        cached = self._cache.get(token)
         if cached is not None and now - cached[0] < CACHE_SECONDS:
             return cached[1]
+        if not _KEY_RE.match(token):
+            raise Unauthorized("Invalid API key", code="TOKEN_INVALID")
+        digest = hash_key(token)
         # one database read per key, however many requests wait for it
         generation = self._generation
         key = await self._loads.run((digest, generation), lambda: self._load(digest))
         if generation == self._generation:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[digest] = (now, key)
+            self._cache[token] = (now, key)
         return key
 
     async def _load(self, digest: str) -> ApiKey | None:
