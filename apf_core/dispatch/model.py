@@ -7,6 +7,7 @@ the same checks explain eligibility to users.
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -214,6 +215,9 @@ def eligibility(job: JobInfo, printer: PrinterInfo) -> list[Reason]:
     return printer.availability() + job_reasons(job, printer)
 
 
+_NONE: frozenset[str] = frozenset()
+
+
 class _Index:
     """Free printers indexed by what jobs ask for, so one job signature costs a few
     set operations instead of a scan (same rules as :func:`job_reasons`)."""
@@ -240,37 +244,49 @@ class _Index:
             self._cache[key] = found
         return found
 
-    def eligible(self, job: JobInfo) -> frozenset[str]:
-        ids = self.all
+    def eligible(self, job: JobInfo) -> set[str]:
+        # each constraint is a set of printers; intersecting from the smallest keeps
+        # every step as cheap as the narrowest constraint (a few printers, not all)
+        required: list[AbstractSet[str]] = [self.all]
         if job.printer_id is not None:
-            ids = ids & {job.printer_id}
+            required.append({job.printer_id})
         if job.model:
             model = job.model
-            ids = ids & self._cached(
-                ("model", model),
-                lambda: set().union(
-                    *(v for k, v in self.by_model.items() if models_match(model, k))
-                ),
+            required.append(
+                self._cached(
+                    ("model", model),
+                    lambda: set().union(
+                        *(v for k, v in self.by_model.items() if models_match(model, k))
+                    ),
+                )
             )
         if job.nozzle is not None:
             nozzle = job.nozzle
-            ids = ids & self._cached(
-                ("nozzle", nozzle),
-                lambda: set().union(
-                    *(v for k, v in self.by_nozzle.items() if k is None or abs(k - nozzle) <= 0.01)
-                ),
+            required.append(
+                self._cached(
+                    ("nozzle", nozzle),
+                    lambda: set().union(
+                        *(
+                            v
+                            for k, v in self.by_nozzle.items()
+                            if k is None or abs(k - nozzle) <= 0.01
+                        )
+                    ),
+                )
             )
         if job.filament_type or job.colour:
             wanted = (job.filament_type, job.colour)
-            ids = ids & self._cached(
-                ("slot", wanted),
-                lambda: set().union(
-                    *(v for k, v in self.by_slot.items() if slot_matches(k, *wanted))
-                ),
+            required.append(
+                self._cached(
+                    ("slot", wanted),
+                    lambda: set().union(
+                        *(v for k, v in self.by_slot.items() if slot_matches(k, *wanted))
+                    ),
+                )
             )
-        for tag in job.tags:
-            ids = ids & self.by_tag.get(tag, set())
-        return ids - job.avoid
+        required.extend(self.by_tag.get(tag, _NONE) for tag in job.tags)
+        required.sort(key=len)
+        return set(required[0]).intersection(*required[1:]) - job.avoid
 
 
 def plan(

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert
 
-from apf_core.dispatch import JobInfo, PrinterInfo, Slot, plan
+from apf_core.dispatch import JobInfo, PrinterInfo, Slot, eligibility, plan
 from apf_core.storage.tables.spine import jobs
 from apf_core.timeutil import utcnow
 from tests.runtime.conftest import Farm
@@ -108,3 +108,37 @@ async def test_database_order_plans_like_python_order(farm: Farm) -> None:
         assert _ids(plan(loaded, printers, ordered=True)) == expected
         assigned += len(expected)
     assert assigned > 100  # the farms were not all trivially empty
+
+
+def _reference_plan(
+    jobs_: list[JobInfo], printers: list[PrinterInfo]
+) -> list[tuple[JobInfo, PrinterInfo]]:
+    """The rule, one pair at a time: each job in order takes the least loaded free
+    printer that :func:`eligibility` (what users are shown) accepts."""
+    free = sorted(printers, key=lambda p: (p.load, p.name, p.id))
+    result = []
+    for job in sorted(jobs_, key=JobInfo.order_key):
+        printer = next((p for p in free if not eligibility(job, p)), None)
+        if printer is not None:
+            free.remove(printer)
+            result.append((job, printer))
+    return result
+
+
+def test_plan_matches_the_pairwise_rule() -> None:
+    rng = random.Random(2)
+    assigned = 0
+    for _ in range(200):
+        printers = _printers(rng)
+        for p in rng.sample(printers, len(printers) // 4):
+            p.slots = (*p.slots, Slot(rng.choice(MATERIALS), None, "#FF0000"))
+        rows = _job_rows(rng, "file")
+        job_infos = _in_python(rows)
+        for job in rng.sample(job_infos, len(job_infos) // 5):
+            job.printer_id = rng.choice(printers).id
+        for job in rng.sample(job_infos, len(job_infos) // 5):
+            job.avoid = frozenset(p.id for p in rng.sample(printers, 1))
+        expected = _ids(_reference_plan(job_infos, printers))
+        assert _ids(plan(job_infos, printers)) == expected
+        assigned += len(expected)
+    assert assigned > 500
