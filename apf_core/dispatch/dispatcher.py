@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import time
@@ -22,7 +23,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import RowMapping, Text, delete, func, insert, select, type_coerce, update
+from sqlalchemy import RowMapping, Text, cast, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.events import Event
@@ -239,7 +240,7 @@ class Dispatcher:
     async def load_jobs(self, job_id: str | None = None) -> list[JobInfo]:
         """Queued jobs in dispatch order (priority, then age, then id), sorted by the
         database: ``submitted`` is left unset and the JSON tags come as text, so a
-        pass decodes no datetime and parses tags only where a job has some."""
+        pass decodes no datetime and parses each distinct tag list once."""
         query = (
             select(
                 jobs.c.id,
@@ -249,7 +250,7 @@ class Dispatcher:
                 jobs.c.filament_type,
                 jobs.c.material_type,
                 jobs.c.color,
-                type_coerce(jobs.c.required_tags, Text),
+                cast(jobs.c.required_tags, Text),
                 print_files.c.printer_model_id,
                 print_files.c.nozzle_diameter,
             )
@@ -450,9 +451,10 @@ async def _counts(conn: AsyncConnection, condition: Any) -> dict[str, int]:
     return {str(printer_id): int(n) for printer_id, n in rows.all()}
 
 
-def _tags(value: Any) -> frozenset[str]:
-    """``required_tags``: JSON text on SQLite; asyncpg hands it over decoded."""
-    tags = orjson.loads(value) if isinstance(value, str) else value
+@functools.lru_cache(maxsize=4096)
+def _tags(text: str) -> frozenset[str]:
+    """``required_tags`` as JSON text: farms repeat a few tag lists, parsed once each."""
+    tags = orjson.loads(text)
     return frozenset(str(t).lower() for t in tags) if tags else frozenset()
 
 
