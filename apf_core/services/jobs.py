@@ -122,7 +122,7 @@ class JobService(JobReads):
             "created_at": now,
             "updated_at": now,
         }
-        await conn.execute(insert(jobs).values(**row))
+        await conn.execute(insert(jobs), row)  # parameters, not .values(): cheaper to build
         view = job_view(row)
         await self.farm.events.emit(conn, "job.created", view)
         return view
