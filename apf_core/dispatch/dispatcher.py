@@ -201,8 +201,7 @@ class Dispatcher:
         )
         async with self.farm.db.read() as conn:
             rows = (await conn.execute(query)).all()
-            busy = await _counts(conn, jobs.c.status.in_(ACTIVE_JOB_STATES))
-            pending = await _counts(conn, jobs.c.status == "queued")
+            busy, pending = await _counts(conn)
         result: list[PrinterInfo] = []
         # row tuples unpacked, as in load_jobs: 1,000 printers per pass
         for (
@@ -438,14 +437,22 @@ class Dispatcher:
         }
 
 
-async def _counts(conn: AsyncConnection, condition: Any) -> dict[str, int]:
-    """Jobs per printer matching ``condition``."""
+async def _counts(conn: AsyncConnection) -> tuple[dict[str, int], dict[str, int]]:
+    """Per printer: its active jobs and its queued (assigned) jobs, in one query."""
     rows = await conn.execute(
-        select(jobs.c.printer_id, func.count())
-        .where(jobs.c.printer_id.is_not(None), condition)
-        .group_by(jobs.c.printer_id)
+        select(jobs.c.printer_id, jobs.c.status, func.count())
+        .where(
+            jobs.c.printer_id.is_not(None),
+            jobs.c.status.in_((*ACTIVE_JOB_STATES, "queued")),
+        )
+        .group_by(jobs.c.printer_id, jobs.c.status)
     )
-    return {str(printer_id): int(n) for printer_id, n in rows.all()}
+    busy: dict[str, int] = {}
+    pending: dict[str, int] = {}
+    for printer_id, status, n in rows.all():
+        counts = pending if status == "queued" else busy
+        counts[str(printer_id)] = counts.get(str(printer_id), 0) + int(n)
+    return busy, pending
 
 
 _NO_TAGS: frozenset[str] = frozenset()

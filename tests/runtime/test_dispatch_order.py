@@ -142,3 +142,21 @@ def test_plan_matches_the_pairwise_rule() -> None:
         assert _ids(plan(job_infos, printers)) == expected
         assigned += len(expected)
     assert assigned > 500
+
+
+async def test_snapshot_counts_queued_and_active_jobs_per_printer(farm: Farm) -> None:
+    core = farm.api.farm
+    assert core.dispatcher is not None
+    a = await farm.add_printer("A")
+    b = await farm.add_printer("B")
+    file_id = await farm.add_file()
+    rows = [row for seed in range(10) for row in _job_rows(random.Random(seed), file_id)][:4]
+    for row, (printer_id, status) in zip(
+        rows, [(a, "queued"), (a, "queued"), (b, "printing"), (None, "queued")], strict=True
+    ):
+        row.update(printer_id=printer_id, status=status)
+    async with core.db.begin() as conn:
+        await conn.execute(insert(jobs), rows)
+    infos = {p.id: p for p in await core.dispatcher.load_printers()}
+    assert (infos[a].load[0], infos[a].has_active_job) == (2, False)
+    assert (infos[b].load[0], infos[b].has_active_job) == (0, True)
