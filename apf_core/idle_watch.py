@@ -23,7 +23,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 
 from . import telemetry
 from .drivers.base import Status
@@ -77,7 +77,9 @@ class IdleWatch:
         idle = {pid: p for pid, p in idle.items() if not self._command_in_flight(pid)}
         if not idle:
             return 0
-        rows = await self._jobs_on(list(idle), WATCHED_JOB_STATES)
+        rows = await self._jobs_where(
+            and_(jobs.c.status.in_(WATCHED_JOB_STATES), jobs.c.printer_id.in_(list(idle)))
+        )
         moved = 0
         now = utcnow()
         for job in rows:
@@ -101,13 +103,20 @@ class IdleWatch:
         }
         if not frames:
             return 0
-        rows = await self._jobs_on(list(frames), tuple(CONTRADICTS.values()))
+        # only the jobs that contradict their printer: a farm of printing printers reads nothing
+        contradicting = or_(
+            *(
+                and_(
+                    jobs.c.status == job_status,
+                    jobs.c.printer_id.in_([p for p, f in frames.items() if f.status is status]),
+                )
+                for status, job_status in CONTRADICTS.items()
+            )
+        )
         moved = 0
         now = utcnow()
-        for job in rows:
+        for job in await self._jobs_where(contradicting):
             frame = frames[job["printer_id"]]
-            if job["status"] != CONTRADICTS[frame.status]:
-                continue
             report = Report(
                 job["printer_id"],
                 frame.status,
@@ -123,13 +132,9 @@ class IdleWatch:
             moved += 1
         return moved
 
-    async def _jobs_on(
-        self, printer_ids: list[str], states: tuple[JobStatus, ...]
-    ) -> list[dict[str, Any]]:
+    async def _jobs_where(self, condition: ColumnElement[bool]) -> list[dict[str, Any]]:
         async with self.farm.db.read() as conn:
-            result = await conn.execute(
-                select(jobs).where(jobs.c.status.in_(states), jobs.c.printer_id.in_(printer_ids))
-            )
+            result = await conn.execute(select(jobs).where(condition))
             return [dict(row) for row in result.mappings()]
 
     def _report(self, job: dict[str, Any], printer_id: str, worked_at: datetime | None) -> Report:

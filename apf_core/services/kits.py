@@ -20,14 +20,13 @@ from ..storage.tables.orders import order_items, orders
 from ..timeutil import new_id, utcnow
 from .catalogue import ProductService, check_name_free, check_print_file, product_row
 from .conflicts import field_error, unique_conflicts
+from .order_views import CLOSED
 from .skus import insert_sku, write_bom
 
 if TYPE_CHECKING:
     from ..farm import Farm
 
 Rows = list[dict[str, Any]]  # (class methods named `list` shadow the builtin)
-
-CLOSED_ORDER_STATES = ("shipped", "fulfilled", "cancelled", "refunded")
 
 
 def _slug(text: str) -> str:
@@ -341,7 +340,7 @@ async def _check_droppable(
             .select_from(order_items.join(orders))
             .where(
                 order_items.c.product_sku_id.in_(dropped_ids),
-                orders.c.status.not_in(CLOSED_ORDER_STATES),
+                orders.c.status.not_in(CLOSED),
                 order_items.c.quantity_fulfilled < order_items.c.quantity,
             )
             .limit(1)
