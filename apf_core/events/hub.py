@@ -7,15 +7,17 @@ events written by another process, or published out of order, are never
 skipped. On PostgreSQL a NOTIFY from another process's event-writing transaction
 wakes the pump at once (:meth:`EventHub.notified`), and events written by other
 processes are also published to this process's bus (its caches, dispatcher and
-drivers follow them). Every event is serialised once and put on each matching client's
-bounded queue; a client whose queue is full is dropped (never awaited), so a
-slow consumer cannot slow the server or the other clients.
+drivers follow them). Every event is serialised once, as a complete WebSocket frame,
+and put on each matching client's bounded queue; a client whose queue is full is
+dropped (never awaited), so a slow consumer cannot slow the server or the other
+clients.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,11 +37,24 @@ FETCH_BATCH = 1000
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One event, serialised (UTF-8 JSON) once for every client."""
+    """One event, serialised once for every client: ``wire`` is the whole WebSocket
+    text frame (header + UTF-8 JSON), written to each client's socket as is."""
 
     id: int
     type: str
-    payload: bytes
+    wire: bytes
+
+
+def ws_text_frame(payload: bytes) -> bytes:
+    """An unfragmented, unmasked server-to-client text frame (RFC 6455 section 5.2)."""
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size < 65536:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + payload
 
 
 def event_frame(event: Event) -> Frame:
@@ -50,7 +65,8 @@ def event_frame(event: Event) -> Frame:
         "time": iso(event.time),
         "data": event.data,
     }
-    return Frame(event.id, event.type, orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS))
+    payload = orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
+    return Frame(event.id, event.type, ws_text_frame(payload))
 
 
 class StreamClient:

@@ -35,6 +35,17 @@ REPLAY_BATCH = 500
 MAX_MESSAGE_BYTES = 64 * 1024
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
+#: unsent bytes a client's socket may hold before its stream waits for it to drain,
+#: down to the low-water mark
+WRITE_HIGH_WATER = 256 * 1024
+WRITE_LOW_WATER = 64 * 1024
+#: a client whose socket does not drain within this time is dropped (SLOW_CONSUMER)
+DRAIN_TIMEOUT_SECONDS = 10.0
+DRAIN_POLL_SECONDS = 0.01
+
+
+class StreamGone(Exception):
+    """The connection is closing: stop writing events to it."""
 
 
 class StreamRejected(Exception):
@@ -259,6 +270,8 @@ class StreamSession:
             await self._stream(client, last_id, seam)
         except asyncio.CancelledError:
             raise
+        except StreamGone as gone:  # aiohttp closes (or has closed) the connection
+            _LOGGER.debug("event stream stopped: %s", gone)
         except Exception as err:  # the peer went away, or the outbox cannot be read
             _LOGGER.debug("event stream ended: %s", err)
             await self._close(WSCloseCode.INTERNAL_ERROR)
@@ -272,8 +285,7 @@ class StreamSession:
                     batch = await fetch_events(
                         conn, after=self.sent_id, upto=seam, limit=REPLAY_BATCH, types=client.types
                     )
-                for event in batch:
-                    await self._send_frame(event_frame(event))
+                await self._write([event_frame(event) for event in batch])
                 if len(batch) < REPLAY_BATCH:
                     break
             self.sent_id = max(self.sent_id, seam)
@@ -281,13 +293,48 @@ class StreamSession:
             frames = [await client.queue.get()]
             while not client.queue.empty():  # a burst is sent in one go, without a wake-up each
                 frames.append(client.queue.get_nowait())
-            for frame in frames:
-                if frame.id > self.sent_id and client.types(frame.type):
-                    await self._send_frame(frame)
+            await self._write([f for f in frames if f.id > self.sent_id and client.types(f.type)])
 
-    async def _send_frame(self, frame: Frame) -> None:
-        await self.ws.send_frame(frame.payload, WSMsgType.TEXT)
-        self.sent_id = frame.id
+    def _transport(self) -> asyncio.Transport:
+        """The connection's transport, while events may still be written to it."""
+        transport = self.request.transport
+        if transport is None or transport.is_closing() or self.ws.closed:
+            raise StreamGone("the connection is closing")
+        return transport
+
+    async def _write(self, frames: list[Frame]) -> None:
+        """Write the prepared frames, as many per socket write as the high-water mark
+        allows (at least one), waiting for the client to take them between writes."""
+        start = 0
+        while start < len(frames):
+            transport = self._transport()
+            room = WRITE_HIGH_WATER - transport.get_write_buffer_size()
+            end, size = start + 1, len(frames[start].wire)
+            while end < len(frames) and size + len(frames[end].wire) <= room:
+                size += len(frames[end].wire)
+                end += 1
+            if end - start == 1:
+                transport.write(frames[start].wire)
+            else:
+                transport.write(b"".join([f.wire for f in frames[start:end]]))
+            self.sent_id = frames[end - 1].id
+            start = end
+            if transport.get_write_buffer_size() > WRITE_HIGH_WATER:
+                await self._drain(transport)
+
+    async def _drain(self, transport: asyncio.Transport) -> None:
+        """Wait until the client has taken most of its unsent data; a client that does
+        not within DRAIN_TIMEOUT_SECONDS is dropped as a slow consumer."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DRAIN_TIMEOUT_SECONDS
+        while transport.get_write_buffer_size() > WRITE_LOW_WATER:
+            if loop.time() >= deadline:
+                if self.client is not None:
+                    self.hub.unregister(self.client)
+                    self.client.drop("SLOW_CONSUMER")  # closes in the background
+                raise StreamGone("the client did not drain its socket")
+            await asyncio.sleep(DRAIN_POLL_SECONDS)
+            self._transport()
 
     async def _receive(self, client: StreamClient) -> None:
         async for msg in self.ws:
@@ -337,6 +384,9 @@ class StreamSession:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(2):
                 await self.ws.close(code=code)
+        transport = self.request.transport
+        if transport is not None and transport.is_closing() and transport.get_write_buffer_size():
+            transport.abort()  # the peer does not read: do not keep its unsent bytes
 
     async def _close_with_error(
         self, code: str, message: str, close_code: int = POLICY_VIOLATION

@@ -1,0 +1,159 @@
+"""Prepared WebSocket frames: their bytes, bursts in one socket write, bounded write buffers."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp._websocket.reader import WebSocketDataQueue
+from aiohttp.base_protocol import BaseProtocol
+from aiohttp.http import WebSocketReader
+
+from apf_core.domain.events import Event
+from apf_core.events import websocket
+from apf_core.events.hub import event_frame, ws_text_frame
+from apf_core.events.websocket import StreamSession
+from apf_core.timeutil import utcnow
+from tests.api.conftest import Api
+
+from .conftest import open_stream
+
+
+async def decode(data: bytes, chunk: int | None = None) -> list[aiohttp.WSMessage]:
+    """Messages in ``data`` as aiohttp's own reader parses them (fed in ``chunk``-byte reads)."""
+    loop = asyncio.get_running_loop()
+    queue = WebSocketDataQueue(BaseProtocol(loop), 2**30, loop=loop)
+    reader = WebSocketReader(queue, max_msg_size=0, compress=False, decode_text=True)
+    step = chunk or max(1, len(data))
+    for at in range(0, len(data), step):
+        reader.feed_data(data[at : at + step])
+    reader.feed_eof()
+    messages = []
+    while True:
+        try:
+            messages.append(await queue.read())
+        except aiohttp.EofStream:
+            return messages
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70_000])
+async def test_prepared_frame_decodes_as_one_text_message(size: int) -> None:
+    payload = ("é" * (size // 2) + "x" * (size % 2)).encode()
+    assert len(payload) == size
+    wire = ws_text_frame(payload)
+    assert wire[0] == 0x81  # FIN + text, unmasked
+    assert not wire[1] & 0x80
+    assert len(wire) - size == (2 if size < 126 else 4 if size < 65536 else 10)
+    (message,) = await decode(wire)
+    assert message.type == aiohttp.WSMsgType.TEXT
+    assert message.data == payload.decode()
+
+
+async def test_frames_joined_in_one_write_decode_in_order_whatever_the_reads() -> None:
+    sizes = [0, 125, 126, 65535, 65536, 3, 200_000]
+    payloads = [bytes([65 + n % 26]) * size for n, size in enumerate(sizes)]
+    joined = b"".join(ws_text_frame(p) for p in payloads)
+    for chunk in (None, 1000, 7):
+        messages = await decode(joined, chunk)
+        assert [m.data for m in messages] == [p.decode() for p in payloads]
+
+
+async def test_event_frame_is_the_event_json() -> None:
+    event = Event(id=42, type="job.created", time=utcnow(), data={"id": "j1", "n": 1})
+    frame = event_frame(event)
+    assert (frame.id, frame.type) == (42, "job.created")
+    (message,) = await decode(frame.wire)
+    body = json.loads(message.data)
+    assert body["kind"] == "event"
+    assert (body["id"], body["type"], body["data"]) == (42, "job.created", {"id": "j1", "n": 1})
+    assert body["time"].endswith("Z")
+
+
+@pytest.fixture
+def sessions(monkeypatch: pytest.MonkeyPatch) -> list[StreamSession]:
+    """Every StreamSession the server runs, for a look at its transport."""
+    seen: list[StreamSession] = []
+    run = StreamSession.run
+
+    async def recording_run(self: StreamSession) -> Any:
+        seen.append(self)
+        return await run(self)
+
+    monkeypatch.setattr(StreamSession, "run", recording_run)
+    return seen
+
+
+async def test_a_burst_goes_out_in_one_write_and_arrives_as_separate_messages(
+    api: Api, sessions: list[StreamSession]
+) -> None:
+    stream = await open_stream(api, params={"types": "bench.*"})
+    transport = sessions[-1].request.transport
+    assert transport is not None
+    writes: list[bytes] = []
+    write = transport.write
+
+    def recording_write(data: Any) -> None:
+        writes.append(bytes(data))
+        write(data)
+
+    transport.write = recording_write  # type: ignore[method-assign]
+    count = 50
+    async with api.farm.db.begin() as conn:  # one commit: one burst for the hub
+        for i in range(count):
+            await api.farm.events.emit(conn, "bench.burst", {"i": i})
+    frames = [await stream.event() for _ in range(count)]
+    assert [f["data"]["i"] for f in frames] == list(range(count))
+    ids = [f["id"] for f in frames]
+    assert ids == list(range(ids[0], ids[0] + count))  # ascending, no gap, no duplicate
+    decoded = [await decode(data) for data in writes]
+    assert [len(messages) for messages in decoded] == [count]
+    assert [json.loads(m.data)["id"] for m in decoded[0]] == ids
+    await stream.close()
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_its_buffer_stays_bounded(
+    api: Api, sessions: list[StreamSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(websocket, "DRAIN_TIMEOUT_SECONDS", 1.0)
+    hub = api.farm.event_hub
+    # a queue this long never overflows here: only the stalled socket can drop the client
+    hub.settings = dataclasses.replace(hub.settings, ws_queue_size=100_000)
+    stalled = await open_stream(api, params={"types": "bench.*"})
+    (client,) = hub.clients
+    transport = sessions[-1].request.transport
+    assert transport is not None
+    peak = 0
+
+    async def sample() -> None:
+        nonlocal peak
+        while True:
+            peak = max(peak, transport.get_write_buffer_size())
+            await asyncio.sleep(0.001)
+
+    sampler = asyncio.create_task(sample())
+    blob = "x" * 100_000
+    for i in range(300):  # 30 MB the client never reads
+        async with api.farm.db.begin() as conn:
+            await api.farm.events.emit(conn, "bench.big", {"blob": blob, "i": i})
+        if client.dropped:
+            break
+    async with asyncio.timeout(10):
+        while not client.dropped:
+            await asyncio.sleep(0.05)
+    assert client.dropped == "SLOW_CONSUMER"
+    assert client not in hub.clients
+    assert client.queue.qsize() < 1000
+    # the connection is closed and its unsent bytes are let go
+    async with asyncio.timeout(10):
+        while not transport.is_closing() or transport.get_write_buffer_size():
+            await asyncio.sleep(0.05)
+    sampler.cancel()
+    assert websocket.WRITE_HIGH_WATER < peak <= websocket.WRITE_HIGH_WATER + 110_000
+    # reading again, the client gets what had reached it, then the end of the stream
+    async with asyncio.timeout(10):
+        while (await stalled.ws.receive()).type == aiohttp.WSMsgType.TEXT:
+            pass
