@@ -9,26 +9,39 @@ events for ``--seconds``:
 * ``--source simulator``: ``--printers`` simulated printers print; the events are
   the real ones (job.*, printer.status, job.progress, ...).
 
-Latency is measured from the event's creation (the time stored with it) to its
-arrival at each client. The clients run in a separate process (``--same-process``
-puts them beside the server). A benchmark, not a test:
+The load generator must be faster than the server, so the default clients
+(``--client fast``) speak WebSocket over a raw asyncio Protocol: the handshake by
+hand (``Authorization`` header), then the server's frames parsed in bulk from each
+read (header and length; server frames are never masked). Of each event frame they
+read only the id (every client checks its ids arrive ascending with no gap and no
+repeat) and the time. ``--client aiohttp`` uses aiohttp's client instead, which
+JSON-parses every frame and is slower than the server. The clients run in
+``--client-processes`` separate processes (``--same-process`` puts them beside the
+server).
 
-    /work/venv/bin/python bench/events.py [--clients 100] [--seconds 5]
+Latency is measured for every event frame, from the event's creation (the time
+stored with it) to the arrival of the socket read that holds it, in 0.1 ms buckets.
+Printed: events/s and p99 next to the goal (issue 14: >= 2,000 events/s, p99 < 100
+ms), and the CPU share of the server and client processes while producing. A
+benchmark, not a test:
+
+    .venv/bin/python bench/events.py [--clients 100] [--seconds 5] [--client-processes 1]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import os
-import statistics
 import sys
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 import orjson
@@ -38,12 +51,45 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from apf_core.services.keys import KeyService
 from apf_core.testing import RunningFarm, running_farm
 
+EVENT_PREFIX = b'{"kind":"event","id":'
+TIME_KEY = b'"time":"'
+#: latencies are counted in buckets of 0.1 ms (merged over the client processes)
+BUCKET_SECONDS = 1e-4
 
-class Client:
+
+class Tally:
+    """What one client saw: events, order faults, a latency histogram, an error code."""
+
     def __init__(self) -> None:
-        self.latencies: list[float] = []
         self.received = 0
+        self.last_id = 0
+        #: an id that skipped ahead of last + 1, or one not above the last (duplicate/reorder)
+        self.gaps = 0
+        self.disorder = 0
+        self.histogram: dict[int, int] = {}
         self.error: str | None = None
+
+    def event(self, event_id: int, latency: float) -> None:
+        if self.last_id:
+            if event_id <= self.last_id:
+                self.disorder += 1
+            elif event_id != self.last_id + 1:
+                self.gaps += 1
+        self.last_id = max(self.last_id, event_id)
+        self.received += 1
+        bucket = int(latency / BUCKET_SECONDS)
+        self.histogram[bucket] = self.histogram.get(bucket, 0) + 1
+
+    def other(self, frame: dict[str, Any]) -> None:
+        if frame.get("kind") == "error":
+            self.error = frame["code"]
+
+
+class AiohttpClient:
+    """aiohttp's WebSocket client, JSON-parsing every frame (slower than the server)."""
+
+    def __init__(self) -> None:
+        self.tally = Tally()
 
     async def run(self, session: aiohttp.ClientSession, url: str, key: str, types: str) -> None:
         async with session.ws_connect(
@@ -56,11 +102,111 @@ class Client:
                 now = time.time()
                 frame = orjson.loads(msg.data)
                 if frame["kind"] == "event":
-                    self.received += 1
                     created = datetime.fromisoformat(frame["time"].replace("Z", "+00:00"))
-                    self.latencies.append(now - created.timestamp())
-                elif frame["kind"] == "error":
-                    self.error = frame["code"]
+                    self.tally.event(frame["id"], now - created.timestamp())
+                else:
+                    self.tally.other(frame)
+
+
+class FastClient(asyncio.Protocol):
+    """A WebSocket client on a raw asyncio Protocol: the handshake by hand, then server
+    frames parsed in bulk from each read (header + length, never masked). Of an event
+    frame it reads only the id and the time (a shared cache parses each time string
+    once per process); every frame is counted and timed at the arrival of its read."""
+
+    def __init__(self, request: bytes, times: dict[bytes, float]) -> None:
+        self.tally = Tally()
+        self.closed = asyncio.get_running_loop().create_future()
+        self._request = request
+        self._times = times
+        self._buffer = b""
+        self._upgraded = False
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        transport.write(self._request)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer + data if self._buffer else data
+        if not self._upgraded:
+            head_end = buffer.find(b"\r\n\r\n")
+            if head_end < 0:
+                self._buffer = buffer
+                return
+            status = buffer[: buffer.find(b"\r\n")]
+            if b" 101 " not in status:
+                self.tally.error = status.decode(errors="replace")
+                self.close()
+                return
+            self._upgraded = True
+            buffer = buffer[head_end + 4 :]
+        self._buffer = self._frames(buffer, time.time())
+
+    def _frames(self, buffer: bytes, now: float) -> bytes:
+        """Handle the complete frames in ``buffer``; returns the incomplete rest."""
+        at, size = 0, len(buffer)
+        while size - at >= 2:
+            length = buffer[at + 1] & 0x7F
+            start = at + 2
+            if length == 126:
+                start = at + 4
+                length = int.from_bytes(buffer[at + 2 : start])
+            elif length == 127:
+                start = at + 10
+                length = int.from_bytes(buffer[at + 2 : start])
+            end = start + length
+            if end > size:
+                break
+            opcode = buffer[at] & 0x0F
+            if opcode == 1 and buffer.startswith(EVENT_PREFIX, start):
+                self._event(buffer, start, now)
+            elif opcode == 1:
+                self.tally.other(orjson.loads(buffer[start:end]))
+            elif opcode == 9:  # ping: a masked pong (zero mask key) with the same payload
+                self._send(0x8A, buffer[start:end])
+            elif opcode == 8:
+                self._send(0x88, buffer[start:end])
+                self.close()
+            at = end
+        return buffer[at:]
+
+    def _event(self, buffer: bytes, start: int, now: float) -> None:
+        id_start = start + len(EVENT_PREFIX)
+        id_end = buffer.index(b",", id_start)
+        time_start = buffer.index(TIME_KEY, id_end) + len(TIME_KEY)
+        stamp = buffer[time_start : buffer.index(b'"', time_start)]
+        created = self._times.get(stamp)
+        if created is None:
+            if len(self._times) > 100_000:
+                self._times.clear()
+            created = self._times[stamp] = datetime.fromisoformat(stamp.decode()).timestamp()
+        self.tally.event(int(buffer[id_start:id_end]), now - created)
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        if self._transport is not None and len(payload) < 126:
+            self._transport.write(bytes((opcode, 0x80 | len(payload))) + b"\0\0\0\0" + payload)
+
+
+def _upgrade_request(url: str, key: str, types: str) -> tuple[str, int, bytes]:
+    parts = urlsplit(url)
+    path = f"{parts.path}?{urlencode({'types': types})}"
+    nonce = base64.b64encode(os.urandom(16)).decode()
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {nonce}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Authorization: Bearer {key}\r\n\r\n"
+    )
+    return parts.hostname or "127.0.0.1", parts.port or 80, request.encode()
 
 
 async def synthetic(
@@ -159,27 +305,52 @@ async def _max_id(server: RunningFarm) -> int:
         return await max_event_id(conn)
 
 
-def _ms(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def run_clients(
-    url: str, key: str, count: int, types: str, stop: asyncio.Event
-) -> list[Client]:
-    clients = [Client() for _ in range(count)]
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-        tasks = [asyncio.create_task(c.run(session, url, key, types)) for c in clients]
-        await stop.wait()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    return clients
+    url: str, key: str, count: int, types: str, mode: str, stop: asyncio.Event
+) -> list[Tally]:
+    if mode == "aiohttp":
+        slow = [AiohttpClient() for _ in range(count)]
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+            tasks = [asyncio.create_task(c.run(session, url, key, types)) for c in slow]
+            await stop.wait()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return [c.tally for c in slow]
+    loop = asyncio.get_running_loop()
+    host, port, request = _upgrade_request(url, key, types)
+    times: dict[bytes, float] = {}
+    fast = [FastClient(request, times) for _ in range(count)]
+    for client in fast:
+        await loop.create_connection(lambda c=client: c, host, port)  # type: ignore[misc]
+    await stop.wait()
+    for client in fast:
+        client.close()
+    await asyncio.gather(*(c.closed for c in fast))
+    return [c.tally for c in fast]
 
 
-async def client_worker(url: str, key: str, count: int, types: str) -> None:
+def _report(tallies: list[Tally]) -> dict[str, Any]:
+    histogram: dict[int, int] = {}
+    for tally in tallies:
+        for bucket, count in tally.histogram.items():
+            histogram[bucket] = histogram.get(bucket, 0) + count
+    return {
+        "received": [t.received for t in tallies],
+        "errors": [t.error for t in tallies],
+        "gaps": sum(t.gaps for t in tallies),
+        "disorder": sum(t.disorder for t in tallies),
+        "histogram": histogram,
+    }
+
+
+async def client_worker(url: str, key: str, count: int, types: str, mode: str) -> None:
     """Child process: run the clients until stdin says "stop", then print the results."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -191,15 +362,94 @@ async def client_worker(url: str, key: str, count: int, types: str) -> None:
         stop.set()
 
     waiter = asyncio.create_task(wait_stop())
-    clients = await run_clients(url, key, count, types, stop)
+    tallies = await run_clients(url, key, count, types, mode, stop)
     await waiter
-    result = {
-        "received": [c.received for c in clients],
-        "errors": [c.error for c in clients],
-        "latencies": [round(v, 6) for c in clients for v in c.latencies],
-    }
-    sys.stdout.write(orjson.dumps(result).decode() + "\n")
+    sys.stdout.write(orjson.dumps(_report(tallies), option=orjson.OPT_NON_STR_KEYS).decode())
+    sys.stdout.write("\n")
     sys.stdout.flush()
+
+
+def _merge(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    histogram: dict[int, int] = {}
+    for report in reports:
+        for bucket, count in report["histogram"].items():
+            histogram[int(bucket)] = histogram.get(int(bucket), 0) + count
+    return {
+        "received": [n for r in reports for n in r["received"]],
+        "errors": [e for r in reports for e in r["errors"]],
+        "gaps": sum(r["gaps"] for r in reports),
+        "disorder": sum(r["disorder"] for r in reports),
+        "histogram": histogram,
+    }
+
+
+def _latency_line(histogram: dict[int, int]) -> str:
+    """p50/p99/max (upper edge of the 0.1 ms bucket) and the mean (bucket middles)."""
+    total = sum(histogram.values())
+    if not total:
+        return "no events received"
+    ordered = sorted(histogram.items())
+
+    def quantile(q: float) -> float:
+        rank, seen = q * total, 0
+        for bucket, count in ordered:
+            seen += count
+            if seen >= rank:
+                return (bucket + 1) * BUCKET_SECONDS * 1000
+        return (ordered[-1][0] + 1) * BUCKET_SECONDS * 1000
+
+    mean = sum((b + 0.5) * c for b, c in ordered) / total * BUCKET_SECONDS * 1000
+    return (
+        f"p50 {quantile(0.5):.1f} ms, p99 {quantile(0.99):.1f} ms, max {quantile(1.0):.1f} ms"
+        f" (mean {mean:.1f} ms)"
+    )
+
+
+async def _start_workers(
+    args: argparse.Namespace, url: str, key: str, types: str
+) -> list[asyncio.subprocess.Process]:
+    workers = []
+    for n in range(args.client_processes):
+        count = args.clients // args.client_processes + (n < args.clients % args.client_processes)
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--client-worker",
+            url,
+            key,
+            str(count),
+            types,
+            args.client,
+            stdin=asyncio.subprocess.PIPE,
+            limit=1 << 30,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        workers.append(worker)
+    return workers
+
+
+async def _stop_workers(workers: list[asyncio.subprocess.Process]) -> list[dict[str, Any]]:
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write(b"stop\n")
+        await worker.stdin.drain()
+    reports = []
+    for worker in workers:
+        assert worker.stdout is not None
+        reports.append(orjson.loads(await worker.stdout.readline()))
+        await worker.wait()
+    return reports
+
+
+async def _produce(args: argparse.Namespace, server: RunningFarm, key: str) -> tuple[int, int]:
+    """Events produced (as the source counts them) and in the outbox meanwhile."""
+    first_id = await _max_id(server)
+    if args.source == "synthetic":
+        emitted = await synthetic(server, args.seconds, args.writers, args.batch, args.rate)
+    else:
+        await simulator(server, args.seconds, args.printers, key)
+        emitted = await _max_id(server) - first_id
+    return emitted, first_id
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -213,61 +463,55 @@ async def main(args: argparse.Namespace) -> None:
             key, _ = await KeyService(server.farm.db).create("bench", ["read", "write", "control"])
             url = server.api + "/events/ws"
             stop = asyncio.Event()
-            child = None
-            local: asyncio.Task[list[Client]] | None = None
+            workers: list[asyncio.subprocess.Process] = []
+            local: asyncio.Task[list[Tally]] | None = None
             if args.same_process:
-                local = asyncio.create_task(run_clients(url, key, args.clients, types, stop))
-            else:
-                child = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    __file__,
-                    "--client-worker",
-                    url,
-                    key,
-                    str(args.clients),
-                    types,
-                    stdin=asyncio.subprocess.PIPE,
-                    limit=1 << 30,
-                    stdout=asyncio.subprocess.PIPE,
+                local = asyncio.create_task(
+                    run_clients(url, key, args.clients, types, args.client, stop)
                 )
+            else:
+                workers = await _start_workers(args, url, key, types)
             hub = server.farm.event_hub
             async with asyncio.timeout(60):
                 while len(hub.clients) < args.clients:
                     await asyncio.sleep(0.05)
-            first_id = await _max_id(server)
+            cpu_before = [_cpu_seconds(p) for p in (os.getpid(), *(w.pid for w in workers))]
             started = time.monotonic()
-            if args.source == "synthetic":
-                emitted = await synthetic(server, args.seconds, args.writers, args.batch, args.rate)
-            else:
-                await simulator(server, args.seconds, args.printers, key)
-                emitted = await _max_id(server) - first_id
+            emitted, first_id = await _produce(args, server, key)
             produce_seconds = time.monotonic() - started
+            cpu = [_cpu_seconds(p) for p in (os.getpid(), *(w.pid for w in workers))]
             await asyncio.sleep(args.drain)  # let the clients catch up
             # the simulated printers keep reporting while the clients drain: count it all
             total_events = await _max_id(server) - first_id
             if local is not None:
                 stop.set()
-                clients = await local
-                received = [c.received for c in clients]
-                errors = [c.error for c in clients]
-                latencies = [v for c in clients for v in c.latencies]
+                result = _report(await local)
             else:
-                assert child is not None
-                assert child.stdin is not None
-                assert child.stdout is not None
-                child.stdin.write(b"stop\n")
-                await child.stdin.drain()
-                line = await child.stdout.readline()
-                await child.wait()
-                result = orjson.loads(line)
-                received, errors, latencies = (
-                    result["received"],
-                    result["errors"],
-                    result["latencies"],
-                )
+                result = _merge(await _stop_workers(workers))
+    busy = [
+        (after - before) / produce_seconds for before, after in zip(cpu_before, cpu, strict=True)
+    ]
+    _print(args, result, emitted, total_events, produce_seconds, busy)
+
+
+def _print(
+    args: argparse.Namespace,
+    result: dict[str, Any],
+    emitted: int,
+    total_events: int,
+    produce_seconds: float,
+    busy: list[float],
+) -> None:
+    received = result["received"]
     delivered = sum(received)
-    dropped = sum(1 for e in errors if e)
-    mode = "same process" if args.same_process else "separate process"
+    dropped = sum(1 for e in result["errors"] if e)
+    where = (
+        "the server's process"
+        if args.same_process
+        else (
+            f"{args.client_processes} separate process{'es' if args.client_processes > 1 else ''}"
+        )
+    )
     print(
         f"source          {args.source}"
         + (
@@ -276,7 +520,10 @@ async def main(args: argparse.Namespace) -> None:
             else f" ({args.printers} printers)"
         )
     )
-    print(f"clients         {args.clients} in a {mode} (dropped as too slow: {dropped})")
+    print(
+        f"clients         {args.clients} {args.client} clients in {where}"
+        f" (dropped as too slow: {dropped})"
+    )
     print(
         f"events          {emitted} in {produce_seconds:.2f} s = "
         f"{emitted / produce_seconds:,.0f} events/s through the outbox   goal >= 2,000 events/s"
@@ -286,9 +533,16 @@ async def main(args: argparse.Namespace) -> None:
         f"of events x clients ({delivered / produce_seconds:,.0f} frames/s)"
     )
     print(
-        f"latency         p50 {_ms(latencies, 0.5):.1f} ms, p99 {_ms(latencies, 0.99):.1f} ms, "
-        f"max {max(latencies, default=0) * 1000:.1f} ms"
-        f" (mean {statistics.fmean(latencies) * 1000 if latencies else 0:.1f} ms)   goal p99 < 100 ms"
+        f"order           {result['gaps']} gaps, {result['disorder']} repeated or out of order"
+        " (ids per client)"
+    )
+    print(f"latency         {_latency_line(result['histogram'])}   goal p99 < 100 ms")
+    shares = ", ".join(f"{b:.0%}" for b in busy[1:])
+    print(
+        f"cpu             server process {busy[0]:.0%} of a core"
+        f" ({busy[0] * produce_seconds / max(1, emitted) * 1e6:,.0f} us per event)"
+        + (f", client processes {shares}" if shares else "")
+        + f" (while producing; load average {os.getloadavg()[0]:.2f})"
     )
 
 
@@ -305,9 +559,16 @@ if __name__ == "__main__":
     parser.add_argument("--printers", type=int, default=20)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--drain", type=float, default=2.0, help="seconds to wait after producing")
+    parser.add_argument(
+        "--client",
+        choices=("fast", "aiohttp"),
+        default="fast",
+        help="fast: raw asyncio Protocol clients (default); aiohttp: aiohttp ws clients",
+    )
+    parser.add_argument("--client-processes", type=int, default=1)
     parser.add_argument("--same-process", action="store_true")
     if len(sys.argv) > 1 and sys.argv[1] == "--client-worker":
-        _, _, url, key, count, types = sys.argv
-        asyncio.run(client_worker(url, key, int(count), types))
+        _, _, url, key, count, types, mode = sys.argv
+        asyncio.run(client_worker(url, key, int(count), types, mode))
     else:
         asyncio.run(main(parser.parse_args()))
