@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -70,28 +71,41 @@ def event_frame(event: Event) -> Frame:
 
 
 class StreamClient:
-    """A subscriber with a type filter and a bounded queue of frames."""
+    """A subscriber with a type filter and a bounded backlog of frames."""
 
     def __init__(self, types: TypeFilter, queue_size: int, on_drop: Callable[[str], None]) -> None:
         self.types = types
-        self.queue: asyncio.Queue[Frame] = asyncio.Queue(max(1, queue_size))
+        self.limit = max(1, queue_size)
+        #: frames offered and not yet taken by the session, oldest first
+        self.backlog: deque[Frame] = deque()
         self.dropped: str | None = None
+        self._ready = asyncio.Event()
         self._on_drop = on_drop
 
     def offer(self, frame: Frame) -> bool:
         """Queue ``frame`` if it matches; False when the client had to be dropped."""
         if self.dropped is not None or not self.types(frame.type):
             return True
-        try:
-            self.queue.put_nowait(frame)
-        except asyncio.QueueFull:
+        if len(self.backlog) >= self.limit:
             self.drop("SLOW_CONSUMER")
             return False
+        self.backlog.append(frame)
+        self._ready.set()
         return True
+
+    async def take(self) -> list[Frame]:
+        """Every queued frame, oldest first; waits for one when there is none."""
+        while not self.backlog:
+            self._ready.clear()
+            await self._ready.wait()
+        frames = list(self.backlog)
+        self.backlog.clear()
+        return frames
 
     def drop(self, reason: str) -> None:
         if self.dropped is None:
             self.dropped = reason
+            self.backlog.clear()  # never sent now
             self._on_drop(reason)
 
 

@@ -290,9 +290,7 @@ class StreamSession:
                     break
             self.sent_id = max(self.sent_id, seam)
         while True:
-            frames = [await client.queue.get()]
-            while not client.queue.empty():  # a burst is sent in one go, without a wake-up each
-                frames.append(client.queue.get_nowait())
+            frames = await client.take()  # a burst is sent in one go, without a wake-up each
             await self._write([f for f in frames if f.id > self.sent_id and client.types(f.type)])
 
     def _transport(self) -> asyncio.Transport:
