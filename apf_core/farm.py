@@ -20,6 +20,7 @@ from .domain.control import OfflineControl, PrinterControl
 from .domain.events import EventBus
 from .domain.live import LiveStore, PrinterRowCache
 from .lifecycle import Lifecycle
+from .lifecycle.status import StatusViews
 from .storage.db import Database
 from .storage.tables.spine import hubs, server_settings
 from .timeutil import new_id, utcnow
@@ -52,6 +53,8 @@ class Farm:
         self.events = EventBus(self.db)
         self.live = LiveStore()
         self.printer_rows = PrinterRowCache()
+        #: the last /status view of each printer, rebuilt when its inputs change
+        self.status_views = StatusViews()
         self.events.subscribe(self.printer_rows.on_event)
         #: the only writer of job/printer states; completion side effects subscribe to it
         self.lifecycle = Lifecycle(self.events)

@@ -22,7 +22,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -183,7 +183,7 @@ class TelemetryBridge:
         previous_live = self.farm.live.get(printer_id)
         live = live_from_state(state)
         if not live.online and previous_live is not None:
-            live.last_telemetry_at = previous_live.last_telemetry_at
+            live = replace(live, last_telemetry_at=previous_live.last_telemetry_at)
         self.farm.live.set(printer_id, live)
         tracker = self._tracker(printer_id)
         filament = active_filament(state)
@@ -221,7 +221,7 @@ class TelemetryBridge:
         elif printer_id in self._trackers:
             live = self.farm.live.get(printer_id)
             if live is not None:
-                live.online = False
+                self.farm.live.set(printer_id, replace(live, online=False))
 
     async def stop(self) -> None:
         for tracker in self._trackers.values():

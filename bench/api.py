@@ -4,7 +4,10 @@ The load generator is wrk (C, epoll), which is much faster than either server, s
 the figures measure the servers and not the client. Each server runs in its own
 process; wrk gets the same threads, connections and duration for every target.
 Printed per target: requests/s, p50 and p99 from wrk's latency distribution, the
-ratio to the bare handler of the same method, and the goal (issue 14):
+ratio to the bare handler of the same method, the server's CPU time per request
+(user + system, from ``/proc``; on a shared machine it moves far less than
+requests/s, so its ratio to bare says what the throughput ratio would be on an
+idle core), and the goal (issue 14):
 
 * ``GET /printers/{id}/status``: >= 0.6 of bare, p99 < 20 ms
 * ``GET /jobs?limit=50``: >= 0.5 of bare
@@ -72,6 +75,8 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    #: the server process's CPU time (user + system) per request, microseconds
+    cpu_us: float = 0.0
 
 
 def ensure_wrk() -> str:
@@ -120,6 +125,12 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def parse_wrk(output: str) -> Result:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", output, re.M))
@@ -135,7 +146,7 @@ def parse_wrk(output: str) -> Result:
 
 
 def run_wrk(
-    wrk: str, url: str, args: argparse.Namespace, *, key: str = "", script: str = ""
+    wrk: str, url: str, args: argparse.Namespace, server: int, *, key: str = "", script: str = ""
 ) -> Result:
     command = [wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{args.seconds}s", "--latency"]
     if key:
@@ -143,16 +154,24 @@ def run_wrk(
     if script:
         command += ["-s", script]
     subprocess.run([*command[:3], "-d1s", *command[4:], url], check=True, capture_output=True)
+    cpu = cpu_seconds(server)
     done = subprocess.run([*command, url], check=True, capture_output=True, text=True)
-    return parse_wrk(done.stdout)
+    cpu = cpu_seconds(server) - cpu
+    result = parse_wrk(done.stdout)
+    total = re.search(r"(\d+) requests in", done.stdout)
+    result.cpu_us = cpu * 1e6 / max(1, int(total.group(1))) if total else 0.0
+    return result
 
 
 def report(name: str, result: Result, bare: Result | None, goal: str) -> None:
     ratio = f"{result.rps / bare.rps:5.2f} of bare" if bare else "   (baseline) "
+    cpu = f"CPU {result.cpu_us:5.0f} us/req"
+    if bare and result.cpu_us:
+        cpu += f" ({bare.cpu_us / result.cpu_us:4.2f})"
     errors = f"  ERRORS {result.errors}" if result.errors else ""
     print(
         f"{name:<28} {result.rps:8.0f} req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms"
-        f"  {ratio}   goal: {goal}{errors}",
+        f"  {ratio}  {cpu:<25} goal: {goal}{errors}",
         flush=True,
     )
 
@@ -190,6 +209,7 @@ def main() -> None:
             ),
         ]
         try:
+            server = procs[1].pid
             bare = f"http://127.0.0.1:{bare_port}/bare"
             base = f"http://127.0.0.1:{apf_port}/public/v1"
             wait_up(bare)
@@ -209,21 +229,21 @@ def main() -> None:
             for round_no in range(1, args.rounds + 1):
                 if args.rounds > 1:
                     print(f"round {round_no} of {args.rounds}", flush=True)
-                bare_get = run_wrk(wrk, bare, args)
+                bare_get = run_wrk(wrk, bare, args, procs[0].pid)
                 report("bare aiohttp GET", bare_get, None, "-")
-                status = run_wrk(wrk, f"{base}/printers/{printer_id}/status", args, key=key)
+                status = run_wrk(wrk, f"{base}/printers/{printer_id}/status", args, server, key=key)
                 report(
                     "GET /printers/{id}/status", status, bare_get, ">= 0.60 of bare, p99 < 20 ms"
                 )
-                jobs = run_wrk(wrk, f"{base}/jobs?limit=50", args, key=key)
+                jobs = run_wrk(wrk, f"{base}/jobs?limit=50", args, server, key=key)
                 report("GET /jobs?limit=50", jobs, bare_get, ">= 0.50 of bare")
             with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
                 body = json.dumps({"print_file_id": file_id, "printer_id": printer_id})
                 script.write(POST_SCRIPT.format(body=body))
             try:
-                bare_post = run_wrk(wrk, bare, args, script=script.name)
+                bare_post = run_wrk(wrk, bare, args, procs[0].pid, script=script.name)
                 report("bare aiohttp POST (JSON)", bare_post, None, "-")
-                post = run_wrk(wrk, f"{base}/jobs", args, key=key, script=script.name)
+                post = run_wrk(wrk, f"{base}/jobs", args, server, key=key, script=script.name)
                 report("POST /jobs", post, bare_post, "reported (write path)")
             finally:
                 os.unlink(script.name)

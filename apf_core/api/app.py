@@ -15,7 +15,7 @@ from sqlalchemy.exc import DataError
 from ..dashboard import install_dashboard
 from ..errors import DomainError, Forbidden, ValidationFailed
 from ..farm import Farm
-from ..services.keys import LEGACY_READ_SCOPES, KeyService
+from ..services.keys import LEGACY_READ_SCOPES, ApiKey, KeyService
 from . import routes as routes_package
 from .docs_ui import install_docs_assets
 from .errors import ApiError, http_status
@@ -32,7 +32,9 @@ KEYS: web.AppKey[KeyService] = web.AppKey("keys", KeyService)
 LIMITER: web.AppKey[RateLimiter] = web.AppKey("limiter", RateLimiter)
 ROUTES: web.AppKey[list[Route]] = web.AppKey("routes")
 
-_HEADERS_KEY = "apf_rate_headers"
+#: the request's rate-limit headers, added to whatever response it gets (a typed
+#: request key where aiohttp has them: a plain string key warns on every request there)
+_HEADERS_KEY: Any = getattr(web, "RequestKey", lambda name, _type: name)("apf_rate_headers", dict)
 
 
 def load_route_tables() -> list[RouteTable]:
@@ -66,15 +68,33 @@ def create_app(farm: Farm) -> web.Application:
     app[ROUTES] = routes
     app[_SPEC] = {}
     check_responses = checking_enabled()
-    for route in routes:
-        handler = _wrap(route, check_responses)
-        app.router.add_route(route.method, BASE_PATH + route.path, handler)
-        if route.method == "GET" and not route.websocket:
-            app.router.add_route("HEAD", BASE_PATH + route.path, handler)
+    for path, methods in _by_path(routes):
+        resource = app.router.add_resource(BASE_PATH + path)
+        for route in methods:
+            handler = _wrap(route, app, check_responses)
+            resource.add_route(route.method, handler)
+            if route.method == "GET" and not route.websocket:
+                resource.add_route("HEAD", handler)
     install_docs_assets(app)  # Swagger UI's files for /public/v1/docs (no auth)
     install_dashboard(app)  # the web dashboard at / (static files, no auth: it signs in itself)
     app.on_shutdown.append(_run_shutdown_hooks)  # type: ignore[arg-type]
     return app
+
+
+def _by_path(routes: list[Route]) -> list[tuple[str, list[Route]]]:
+    """One resource per path, in the order the router tries them: literal paths first
+    (``/printers/stats`` before ``/printers/{id}``), then paths that answer reads. aiohttp
+    tries the templated paths under one prefix one by one, and polls are reads."""
+    paths: dict[str, list[Route]] = {}
+    for route in routes:
+        paths.setdefault(route.path, []).append(route)
+    return sorted(
+        paths.items(),
+        key=lambda item: (
+            item[0].count("{"),
+            all(route.method != "GET" for route in item[1]),
+        ),
+    )
 
 
 async def _run_shutdown_hooks(app: web.Application) -> None:
@@ -88,28 +108,14 @@ async def _run_shutdown_hooks(app: web.Application) -> None:
 
 
 def _wrap(
-    route: Route, check_responses: bool = False
+    route: Route, app: web.Application, check_responses: bool = False
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    farm, keys, limiter = app[FARM], app[KEYS], app[LIMITER]
+
     async def handler(request: web.Request) -> web.StreamResponse:
-        app = request.app
-        key = None
-        if route.auth:
-            key = await app[KEYS].verify(request.headers.get("Authorization"))
-            decision = app[LIMITER].hit(key.id, key.rate_limit)
-            request[_HEADERS_KEY] = decision.headers()
-            if not decision.allowed:
-                raise ApiError(
-                    f"Too many requests. Please try again in {decision.retry_after} seconds",
-                    code="RATE_LIMITED",
-                    status=429,
-                    extra={"retry_after": decision.retry_after},
-                )
-            if route.scope and not _has_scope(key.scopes, route.scope, route.path):
-                raise Forbidden(
-                    f"API key missing required scope: {route.scope}", code="INSUFFICIENT_SCOPE"
-                )
+        key = await _authorise(route, request, keys, limiter) if route.auth else None
         params = dict(request.match_info)
-        raw_query = dict(request.query) if request.query else {}
+        raw_query = dict(request.query) if request.query_string else {}
         _refuse_nul_text("path", params)
         _refuse_nul_text("query", raw_query)
         query = _validate(route.query, raw_query, "query") if route.query else {}
@@ -118,19 +124,31 @@ def _wrap(
             raw_body = await _read_json(request)
             _refuse_nul("body", raw_body)
             body = _validate(route.body, raw_body, "body")
-        ctx = Ctx(
-            request=request,
-            farm=app[FARM],
-            key=key,
-            params=params,
-            query=query,
-            body=body,
-        )
+        ctx = Ctx(request, farm, key, params, query, body)
         response = await route.handler(ctx)
         return _check_response(route, response) if check_responses else response
 
     handler.__name__ = route.handler.__name__
     return handler
+
+
+async def _authorise(
+    route: Route, request: web.Request, keys: KeyService, limiter: RateLimiter
+) -> ApiKey:
+    """The caller's key, counted against its rate limit and checked for the route's scope."""
+    key = await keys.verify(request.headers.get("Authorization"))
+    decision = limiter.hit(key.id, key.rate_limit)
+    request[_HEADERS_KEY] = decision.headers()
+    if not decision.allowed:
+        raise ApiError(
+            f"Too many requests. Please try again in {decision.retry_after} seconds",
+            code="RATE_LIMITED",
+            status=429,
+            extra={"retry_after": decision.retry_after},
+        )
+    if route.scope and not _has_scope(key.scopes, route.scope, route.path):
+        raise Forbidden(f"API key missing required scope: {route.scope}", code="INSUFFICIENT_SCOPE")
+    return key
 
 
 def _json_body(route: Route, request: web.Request) -> bool:

@@ -177,34 +177,52 @@ def created(data: Any) -> web.Response:
     return ok(data, status=201)
 
 
-def paged(
-    rows: Sequence[Any], limit: int, offset: int, *, total: int | None = None
-) -> web.Response:
-    """A page with ``meta{limit, offset, count}`` (count = rows in this page)."""
+def _page(rows: Sequence[Any], limit: int, offset: int, total: int | None) -> dict[str, Any]:
+    """The page envelope, with ``meta{limit, offset, count}`` (count = rows in this page)."""
     meta: dict[str, Any] = {"limit": limit, "offset": offset, "count": len(rows)}
     if total is not None:
         meta["total"] = total
-    return ok(list(rows), meta=meta)
+    return {"success": True, "data": list(rows), "meta": meta}
 
 
-class PageBodies:
-    """Rendered pages of a cached read (``Database.cached`` returns the same rows object
-    until the data changes): a page whose rows are the very object rendered last time
-    reuses its JSON body. At most ``size`` pages are kept, least recently used dropped."""
+def paged(
+    rows: Sequence[Any], limit: int, offset: int, *, total: int | None = None
+) -> web.Response:
+    """A page of rows in the success envelope."""
+    return json_response(_page(rows, limit, offset, total))
+
+
+class RenderedBodies:
+    """JSON bodies of cached reads, rendered once per change.
+
+    A cached read returns the very same object until its data changes (``Database.cached``
+    rows, a printer's ``StatusViews`` entry), so a response whose data is the object
+    rendered last time under the same key reuses that body. At most ``size`` bodies are
+    kept, least recently used dropped; the reference kept makes ``is`` exact.
+    """
 
     def __init__(self, size: int = 128) -> None:
         self._size = size
-        self._bodies: OrderedDict[Hashable, tuple[Sequence[Any], bytes]] = OrderedDict()
+        self._bodies: OrderedDict[Hashable, tuple[object, bytes]] = OrderedDict()
+
+    def ok(self, key: Hashable, data: Any) -> web.Response:
+        """``data`` in the success envelope."""
+        return self._response(key, data, lambda: {"success": True, "data": data})
 
     def paged(self, key: Hashable, rows: Sequence[Any], limit: int, offset: int) -> web.Response:
+        """A page of ``rows``, as :func:`paged`."""
+        return self._response(key, rows, lambda: _page(rows, limit, offset, None))
+
+    def _response(
+        self, key: Hashable, data: object, envelope: Callable[[], dict[str, Any]]
+    ) -> web.Response:
         hit = self._bodies.get(key)
-        if hit is not None and hit[0] is rows:  # the reference kept makes `is` exact
+        if hit is not None and hit[0] is data:
             self._bodies.move_to_end(key)
             body = hit[1]
         else:
-            meta = {"limit": limit, "offset": offset, "count": len(rows)}
-            body = _dumps({"success": True, "data": rows, "meta": meta})
-            self._bodies[key] = (rows, body)
+            body = _dumps(envelope())
+            self._bodies[key] = (data, body)
             self._bodies.move_to_end(key)
             if len(self._bodies) > self._size:
                 self._bodies.popitem(last=False)

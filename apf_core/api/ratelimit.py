@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
 @dataclass(slots=True)
@@ -13,8 +14,9 @@ class _Window:
     count: int
 
 
-@dataclass(frozen=True, slots=True)
-class RateDecision:
+class RateDecision(NamedTuple):
+    """One request's verdict (a tuple: one is made per request)."""
+
     allowed: bool
     limit: int
     remaining: int

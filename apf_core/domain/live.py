@@ -11,9 +11,10 @@ from typing import Any
 from ..aio import SingleFlight
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class LiveStatus:
-    """What the drivers last reported for one printer."""
+    """What the drivers last reported for one printer. Frozen: a report replaces it whole,
+    so a view built from one object (see ``StatusViews``) stays true while it is current."""
 
     online: bool = False
     status: str = "offline"

@@ -152,3 +152,36 @@ def status_view(
         capabilities=capabilities,
     )
     return data
+
+
+class StatusViews:
+    """The last ``/status`` view of each printer, rebuilt only when an input changed.
+
+    The inputs are immutable objects replaced on change (the cached stored row, the
+    frozen :class:`LiveStatus`, the driver's capability set), so "changed" is "is a
+    different object": a poll of an unchanged printer builds nothing and returns the
+    very same dict, which callers must treat as read-only.
+    """
+
+    def __init__(self, size: int = 50_000) -> None:
+        self._size = size
+        self._views: dict[str, tuple[tuple[object, ...], dict[str, Any]]] = {}
+
+    def view(
+        self,
+        printer_id: str,
+        stored: dict[str, Any],
+        live: LiveStatus | None,
+        hub_online: bool,
+        capabilities: frozenset[str] | None,
+    ) -> dict[str, Any]:
+        inputs = (stored, live, hub_online, capabilities)
+        hit = self._views.get(printer_id)
+        if hit is not None and all(a is b for a, b in zip(hit[0], inputs, strict=True)):
+            return hit[1]
+        names = None if capabilities is None else sorted(str(c) for c in capabilities)
+        data = status_view(printer_id, stored, live, hub_online, names)
+        if len(self._views) >= self._size:
+            self._views.clear()
+        self._views[printer_id] = (inputs, data)
+        return data

@@ -25,14 +25,15 @@ if TYPE_CHECKING:
 
 
 def live_from_event(data: dict[str, Any], when: datetime) -> LiveStatus:
-    live = LiveStatus(online=bool(data.get("online")), status=str(data.get("status", "offline")))
-    for name, (attr, _) in LIVE_FIELDS.items():
-        setattr(live, attr, data.get(name))
-    live.messages = list(data.get("messages") or [])
-    live.trays = list(data.get("trays") or [])
-    live.offline_reason = data.get("offline_reason")
-    live.last_telemetry_at = when
-    return live
+    return LiveStatus(
+        online=bool(data.get("online")),
+        status=str(data.get("status", "offline")),
+        **{attr: data.get(name) for name, (attr, _) in LIVE_FIELDS.items()},
+        messages=list(data.get("messages") or []),
+        trays=list(data.get("trays") or []),
+        offline_reason=data.get("offline_reason"),
+        last_telemetry_at=when,
+    )
 
 
 class LiveMirror:

@@ -53,7 +53,7 @@ class JobReads:
     # --- reads ------------------------------------------------------------
     async def list(self, *, status: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
         """The queue view dashboards poll: served from memory until a job row changes
-        (the same list object each time, which ``PageBodies`` relies on)."""
+        (the same list object each time, which ``RenderedBodies`` relies on)."""
 
         async def load() -> builtins.list[dict[str, Any]]:
             query = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id.desc())

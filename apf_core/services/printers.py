@@ -27,7 +27,7 @@ from ..errors import (
     ValidationFailed,
 )
 from ..lifecycle import ACTIVE_JOB_STATES, PrinterStatus
-from ..lifecycle.status import coarse_status, status_view
+from ..lifecycle.status import coarse_status
 from ..storage.tables.spine import jobs, printers
 from ..timeutil import new_id, utcnow
 from .common import fetch_one, project
@@ -147,12 +147,12 @@ class PrinterService:
         stored = self.farm.printer_rows.get(printer_id, now)
         if stored is None:
             stored = await self.farm.printer_rows.load(printer_id, self._status_row)
-        return status_view(
+        return self.farm.status_views.view(
             printer_id,
             stored,
             self.farm.live.get(printer_id),
             self.farm.control.is_online(printer_id),
-            self.capabilities(printer_id),
+            self._capability_set(printer_id),
         )
 
     def _derive(self, view: dict[str, Any]) -> dict[str, Any]:
@@ -165,11 +165,13 @@ class PrinterService:
 
     def capabilities(self, printer_id: str) -> builtins.list[str] | None:
         """What the connected driver declares (light, ams, ...); None when unknown."""
+        found = self._capability_set(printer_id)
+        return None if found is None else sorted(str(c) for c in found)
+
+    def _capability_set(self, printer_id: str) -> frozenset[str] | None:
         lookup = getattr(self.farm.control, "driver", None)
         driver = lookup(printer_id) if callable(lookup) else None
-        if driver is None:
-            return None
-        return sorted(str(c) for c in driver.capabilities)
+        return None if driver is None else driver.capabilities
 
     async def _status_row(self, printer_id: str) -> dict[str, Any]:
         active = (

@@ -14,7 +14,7 @@ from ...services.jobs import JOB_STATUSES, JobService
 from ...timeutil import parse_iso, utcnow
 from ..framework import (
     Ctx,
-    PageBodies,
+    RenderedBodies,
     RouteTable,
     integer,
     nullable,
@@ -74,7 +74,7 @@ async def list_jobs(ctx: Ctx) -> web.StreamResponse:
 
 
 #: dashboards poll the same pages: an unchanged page is not serialised again
-_LIST_PAGES = PageBodies()
+_LIST_PAGES = RenderedBodies()
 
 
 @routes.post(

@@ -25,7 +25,16 @@ from ...services.printer_schemas import (
     PRINTER_WITH_CAPABILITIES,
 )
 from ...services.printers import PROTOCOLS, STATUSES, PrinterService
-from ..framework import BOOL_STRING, Ctx, RouteTable, created, nullable, ok, text
+from ..framework import (
+    BOOL_STRING,
+    Ctx,
+    RenderedBodies,
+    RouteTable,
+    created,
+    nullable,
+    ok,
+    text,
+)
 
 routes = RouteTable("Printers", "Printers, their live status and physical control.")
 
@@ -154,7 +163,12 @@ async def delete_printer(ctx: Ctx) -> web.StreamResponse:
 )
 async def printer_status(ctx: Ctx) -> web.StreamResponse:
     """Served from memory. Live fields are null when the printer is unreachable."""
-    return ok(await PrinterService(ctx.farm).status(ctx.params["id"]))
+    printer_id = ctx.params["id"]
+    return _STATUS_BODIES.ok(printer_id, await PrinterService(ctx.farm).status(printer_id))
+
+
+#: HA and dashboards poll status: an unchanged view is not serialised again
+_STATUS_BODIES = RenderedBodies(size=4096)
 
 
 @routes.post(

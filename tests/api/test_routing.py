@@ -1,0 +1,48 @@
+"""The router: one resource per path, every path reaches its own handlers."""
+
+from __future__ import annotations
+
+import re
+from unittest.mock import MagicMock
+
+from aiohttp.test_utils import make_mocked_request
+
+from apf_core.api.app import all_routes, create_app
+from apf_core.api.framework import BASE_PATH
+
+
+def _app():  # type: ignore[no-untyped-def]
+    farm = MagicMock()
+    farm.settings.max_json_bytes = 1024
+    farm.settings.rate_limit = 10
+    farm.settings.rate_window_seconds = 60
+    return create_app(farm)
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "x1", path)
+
+
+async def test_every_method_of_every_path_reaches_its_own_handler() -> None:
+    app = _app()
+    paths = {route.path for route in all_routes()}
+    canonicals = [r.canonical for r in app.router.resources()]
+    for path in paths:  # no path split over two resources
+        assert canonicals.count(BASE_PATH + path) == 1, path
+    for route in all_routes():
+        request = make_mocked_request(route.method, BASE_PATH + _concrete(route.path), app=app)
+        match = await app.router.resolve(request)
+        assert match.http_exception is None, (route.method, route.path)
+        assert match.route.resource is not None
+        assert match.route.resource.canonical == BASE_PATH + route.path
+        assert match.handler.__name__ == route.handler.__name__
+    head = make_mocked_request("HEAD", BASE_PATH + "/printers/x1/status", app=app)
+    assert (await app.router.resolve(head)).http_exception is None
+
+
+async def test_a_wrong_method_is_a_405_naming_the_allowed_ones() -> None:
+    app = _app()
+    request = make_mocked_request("PUT", BASE_PATH + "/printers/x1", app=app)
+    match = await app.router.resolve(request)
+    assert match.http_exception is not None and match.http_exception.status == 405
+    assert {"GET", "PATCH", "DELETE"} <= set(match.http_exception.allowed_methods)
