@@ -44,6 +44,8 @@ EVENT_LOCK_KEY = 0x415046_4556454E
 TELEMETRY_TYPES = frozenset({"printer.status", "job.progress"})
 MAX_TYPE_LENGTH = 64
 MAX_LOCAL_IDS = 100_000
+#: rows per multi-row INSERT of events on SQLite (3 bound values each, far below its limit)
+SQLITE_ROWS_PER_INSERT = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,21 @@ class _PendingEvents:
 
     async def __call__(self) -> None:
         await self.bus._insert(self.conn, self.items)
+
+
+async def _insert_sqlite(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
+    """Event ids of ``rows``, in their order, in one INSERT per chunk.
+
+    SQLAlchemy's ordered RETURNING runs one INSERT per row on SQLite (SQLite returns a
+    multi-row INSERT's rows in no set order). But SQLite inserts the VALUES rows in order,
+    each with an id above every id before it, so the returned ids, sorted, are the rows'.
+    """
+    ids: list[int] = []
+    for start in range(0, len(rows), SQLITE_ROWS_PER_INSERT):
+        chunk = rows[start : start + SQLITE_ROWS_PER_INSERT]
+        result = await conn.execute(insert(events).values(chunk).returning(events.c.id))
+        ids.extend(sorted(result.scalars()))
+    return ids
 
 
 class EventBus:
@@ -206,6 +223,8 @@ class EventBus:
                     await conn.execute(insert(events).values(rows[0]).returning(events.c.id))
                 ).scalar_one()
             ]
+        elif conn.dialect.name == "sqlite":
+            ids = await _insert_sqlite(conn, rows)
         else:  # one multi-row statement; ids come back in the order of the rows
             statement = insert(events).returning(events.c.id, sort_by_parameter_order=True)
             ids = list((await conn.execute(statement, rows)).scalars())

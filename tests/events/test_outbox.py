@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import insert, select, update
 
-from apf_core.domain.events import Event, EventBus
+from apf_core.domain.events import SQLITE_ROWS_PER_INSERT, Event, EventBus
 from apf_core.events.retention import purge
 from apf_core.events.settings import EventSettings
 from apf_core.events.store import fetch_events, max_event_id
@@ -82,6 +82,30 @@ async def test_events_commit_with_their_transaction_and_publish_after(database: 
     assert len(published) == 2
 
 
+async def test_a_large_transaction_gets_each_event_its_own_id_in_emit_order(
+    database: Database,
+) -> None:
+    """A group commit of many events (more than one multi-row INSERT on SQLite): the id
+    each event is published with is the id of its own stored row, ascending in emit order."""
+    await database.migrate()
+    bus = EventBus(database)
+    published: list[Event] = []
+    bus.subscribe(published.append)
+    async with database.begin() as conn:  # an earlier event, so ids do not start at 1
+        await bus.emit(conn, "test.first", {})
+    count = SQLITE_ROWS_PER_INSERT * 2 + 7
+    sizes = random.Random(7).choices((0, 1, 40, 2000), k=count)
+    async with database.begin() as conn:
+        for n, size in enumerate(sizes):
+            await bus.emit(conn, f"test.t{n % 3}", {"n": n, "pad": "x" * size})
+    batch = published[1:]
+    assert [e.data["n"] for e in batch] == list(range(count))
+    assert [e.id for e in batch] == sorted(e.id for e in batch)
+    async with database.read() as conn:
+        stored = await fetch_events(conn, after=published[0].id, limit=count + 1)
+    assert [(e.id, e.type, e.data) for e in stored] == [(e.id, e.type, e.data) for e in batch]
+
+
 async def test_a_failing_subscriber_does_not_stop_the_others(database: Database) -> None:
     await database.migrate()
     bus = EventBus(database)
@@ -118,7 +142,9 @@ async def test_coalesced_events_at_most_once_per_second_per_key(database: Databa
     async with database.read() as conn:
         stored = await fetch_events(conn, after=0, limit=100)
     assert [(e.type, e.data.get("printer_id"), e.data.get("i")) for e in stored] == [
-        ("printer.status", "p1", 0), ("printer.status", "p2", 0), ("sensor.reading", None, None)
+        ("printer.status", "p1", 0),
+        ("printer.status", "p2", 0),
+        ("sensor.reading", None, None),
     ]
     assert "sensor.reading" in bus.coalesced_types
     # the newest frame held back inside the window is written when the window ends
@@ -146,8 +172,12 @@ async def test_retention_deletes_old_telemetry_only_and_keeps_the_newest(
     old = utcnow() - timedelta(hours=30)
     recent = utcnow() - timedelta(hours=1)
     rows = [
-        ("printer.status", old), ("job.progress", old), ("job.completed", old),
-        ("printer.status", recent), ("job.started", recent), ("job.progress", old),
+        ("printer.status", old),
+        ("job.progress", old),
+        ("job.completed", old),
+        ("printer.status", recent),
+        ("job.started", recent),
+        ("job.progress", old),
     ]
     async with database.begin() as conn:
         for type_, when in rows:
@@ -157,8 +187,12 @@ async def test_retention_deletes_old_telemetry_only_and_keeps_the_newest(
     async with database.read() as conn:
         left = [(e.id, e.type) for e in await fetch_events(conn, after=0, limit=100)]
     # ids 1, 2 expired; 6 is old telemetry but the newest event (its id must not be reused)
-    assert left == [(3, "job.completed"), (4, "printer.status"), (5, "job.started"),
-                    (6, "job.progress")]
+    assert left == [
+        (3, "job.completed"),
+        (4, "printer.status"),
+        (5, "job.started"),
+        (6, "job.progress"),
+    ]
     assert result.events == 2
     # a shorter retention removes the recent telemetry too, but never the newest row
     await purge(database, EventSettings(retention_hours=0), {"printer.status", "job.progress"})

@@ -28,7 +28,10 @@ async def decode(data: bytes, chunk: int | None = None) -> list[aiohttp.WSMessag
     """Messages in ``data`` as aiohttp's own reader parses them (fed in ``chunk``-byte reads)."""
     loop = asyncio.get_running_loop()
     queue = WebSocketDataQueue(BaseProtocol(loop), 2**30, loop=loop)
-    reader = WebSocketReader(queue, max_msg_size=0, compress=False, decode_text=True)
+    try:
+        reader = WebSocketReader(queue, max_msg_size=0, compress=False, decode_text=True)
+    except TypeError:  # aiohttp before 3.12 (Home Assistant 2025.4's pin) always decodes text
+        reader = WebSocketReader(queue, max_msg_size=0, compress=False)
     step = chunk or max(1, len(data))
     for at in range(0, len(data), step):
         reader.feed_data(data[at : at + step])
