@@ -458,7 +458,10 @@ async def main(args: argparse.Namespace) -> None:
     os.environ.setdefault("APF_EVENT_WS_MAX_PER_KEY", str(args.clients + 10))
     with tempfile.TemporaryDirectory() as tmp:
         async with running_farm(
-            Path(tmp) / "data", demo=args.source == "simulator", database_url=args.database_url
+            Path(tmp) / "data",
+            demo=args.source == "simulator",
+            database_url=args.database_url,
+            rate_limit=1_000_000_000,  # the simulator source polls its jobs hard
         ) as server:
             key, _ = await KeyService(server.farm.db).create("bench", ["read", "write", "control"])
             url = server.api + "/events/ws"
