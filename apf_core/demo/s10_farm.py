@@ -143,9 +143,12 @@ async def _seed_file(
 async def _seed_jobs(
     conn: AsyncConnection, printer_ids: list[str], file_rows: list[dict[str, Any]], now: datetime
 ) -> None:
-    """Two jobs that ended two hours ago and three queued in the last hour, each on one
+    """Two jobs that ended earlier today and three queued in the last hour, each on one
     timeline: created = submitted <= started <= completed <= updated."""
-    done_at = now - timedelta(hours=2)
+    # two hours ago, or halfway through the day so far before 04:00 (UTC), so that the
+    # day's figures (completed and failed today) show them at any hour
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    done_at = max(now - timedelta(hours=2), midnight + (now - midnight) / 2)
     for index, (status, file) in enumerate(
         [
             ("completed", file_rows[0]),
