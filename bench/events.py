@@ -45,6 +45,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from api import cpu_seconds  # bench/api.py
 from ws_clients import BUCKET_SECONDS, Tally, run_clients, tally_report  # bench/ is on sys.path
 
 from apf_core.services.keys import KeyService
@@ -145,12 +146,6 @@ async def _max_id(server: RunningFarm) -> int:
 
     async with server.farm.db.read() as conn:
         return await max_event_id(conn)
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def client_worker(url: str, key: str, count: int, types: str, mode: str) -> None:
@@ -281,11 +276,11 @@ async def main(args: argparse.Namespace) -> None:
             async with asyncio.timeout(60):
                 while len(hub.clients) < args.clients:
                     await asyncio.sleep(0.05)
-            cpu_before = [_cpu_seconds(p) for p in (os.getpid(), *(w.pid for w in workers))]
+            cpu_before = [cpu_seconds(p) for p in (os.getpid(), *(w.pid for w in workers))]
             started = time.monotonic()
             emitted, first_id = await _produce(args, server, key)
             produce_seconds = time.monotonic() - started
-            cpu = [_cpu_seconds(p) for p in (os.getpid(), *(w.pid for w in workers))]
+            cpu = [cpu_seconds(p) for p in (os.getpid(), *(w.pid for w in workers))]
             await asyncio.sleep(args.drain)  # let the clients catch up
             # the simulated printers keep reporting while the clients drain: count it all
             total_events = await _max_id(server) - first_id

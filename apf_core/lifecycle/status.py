@@ -154,6 +154,11 @@ def status_view(
     return data
 
 
+def capability_names(capabilities: frozenset[str] | None) -> list[str] | None:
+    """A driver's capability set as the API lists it (sorted names); None when unknown."""
+    return None if capabilities is None else sorted(str(c) for c in capabilities)
+
+
 class StatusViews:
     """The last ``/status`` view of each printer, rebuilt only when an input changed.
 
@@ -179,8 +184,7 @@ class StatusViews:
         hit = self._views.get(printer_id)
         if hit is not None and all(a is b for a, b in zip(hit[0], inputs, strict=True)):
             return hit[1]
-        names = None if capabilities is None else sorted(str(c) for c in capabilities)
-        data = status_view(printer_id, stored, live, hub_online, names)
+        data = status_view(printer_id, stored, live, hub_online, capability_names(capabilities))
         if len(self._views) >= self._size:
             self._views.clear()
         self._views[printer_id] = (inputs, data)

@@ -27,7 +27,7 @@ from ..errors import (
     ValidationFailed,
 )
 from ..lifecycle import ACTIVE_JOB_STATES, PrinterStatus
-from ..lifecycle.status import coarse_status
+from ..lifecycle.status import capability_names, coarse_status
 from ..storage.tables.spine import jobs, printers
 from ..timeutil import new_id, utcnow
 from .common import fetch_one, project
@@ -165,8 +165,7 @@ class PrinterService:
 
     def capabilities(self, printer_id: str) -> builtins.list[str] | None:
         """What the connected driver declares (light, ams, ...); None when unknown."""
-        found = self._capability_set(printer_id)
-        return None if found is None else sorted(str(c) for c in found)
+        return capability_names(self._capability_set(printer_id))
 
     def _capability_set(self, printer_id: str) -> frozenset[str] | None:
         lookup = getattr(self.farm.control, "driver", None)
