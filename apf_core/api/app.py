@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from aiohttp import web
+import voluptuous as vol
+from aiohttp import hdrs, web
 from sqlalchemy.exc import DataError
 
 from ..dashboard import install_dashboard
@@ -21,7 +22,7 @@ from .docs_ui import install_docs_assets
 from .errors import ApiError, http_status
 from .framework import BASE_PATH, Ctx, Route, RouteTable, error_body, json_response
 from .framework import validate as _validate
-from .ratelimit import RateLimiter
+from .ratelimit import RateDecision, RateLimiter
 from .response_check import check as _check_response
 from .response_check import checking_enabled
 
@@ -31,10 +32,6 @@ FARM: web.AppKey[Farm] = web.AppKey("farm", Farm)
 KEYS: web.AppKey[KeyService] = web.AppKey("keys", KeyService)
 LIMITER: web.AppKey[RateLimiter] = web.AppKey("limiter", RateLimiter)
 ROUTES: web.AppKey[list[Route]] = web.AppKey("routes")
-
-#: the request's rate-limit headers, added to whatever response it gets (a typed
-#: request key where aiohttp has them: a plain string key warns on every request there)
-_HEADERS_KEY: Any = getattr(web, "RequestKey", lambda name, _type: name)("apf_rate_headers", dict)
 
 
 def load_route_tables() -> list[RouteTable]:
@@ -56,7 +53,6 @@ def all_routes() -> list[Route]:
 
 def create_app(farm: Farm) -> web.Application:
     app = web.Application(
-        middlewares=[_envelope_middleware],
         client_max_size=farm.settings.max_json_bytes,
         # long search strings and many filters fit; beyond this aiohttp answers 400 itself
         handler_args={"max_field_size": 16384, "max_line_size": 32768},
@@ -75,6 +71,7 @@ def create_app(farm: Farm) -> web.Application:
             resource.add_route(route.method, handler)
             if route.method == "GET" and not route.websocket:
                 resource.add_route("HEAD", handler)
+    app.on_response_prepare.append(_envelope_refusals)
     install_docs_assets(app)  # Swagger UI's files for /public/v1/docs (no auth)
     install_dashboard(app)  # the web dashboard at / (static files, no auth: it signs in itself)
     app.on_shutdown.append(_run_shutdown_hooks)  # type: ignore[arg-type]
@@ -83,8 +80,8 @@ def create_app(farm: Farm) -> web.Application:
 
 def _by_path(routes: list[Route]) -> list[tuple[str, list[Route]]]:
     """One resource per path, in the order the router tries them: literal paths first
-    (``/printers/stats`` before ``/printers/{id}``), then paths that answer reads. aiohttp
-    tries the templated paths under one prefix one by one, and polls are reads."""
+    (``/printers/stats`` before ``/printers/{id}``), then polled paths, then paths that
+    answer reads. aiohttp tries the templated paths under one prefix one by one."""
     paths: dict[str, list[Route]] = {}
     for route in routes:
         paths.setdefault(route.path, []).append(route)
@@ -92,6 +89,7 @@ def _by_path(routes: list[Route]) -> list[tuple[str, list[Route]]]:
         paths.items(),
         key=lambda item: (
             item[0].count("{"),
+            not any(route.polled for route in item[1]),
             all(route.method != "GET" for route in item[1]),
         ),
     )
@@ -110,45 +108,66 @@ async def _run_shutdown_hooks(app: web.Application) -> None:
 def _wrap(
     route: Route, app: web.Application, check_responses: bool = False
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The aiohttp handler of ``route``: the caller's key, its rate limit and scope, the
+    validated input, the route's handler, and every failure as the error envelope."""
     farm, keys, limiter = app[FARM], app[KEYS], app[LIMITER]
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        key = await _authorise(route, request, keys, limiter) if route.auth else None
-        params = dict(request.match_info)
-        raw_query = dict(request.query) if request.query_string else {}
-        _refuse_nul_text("path", params)
-        _refuse_nul_text("query", raw_query)
-        query = _validate(route.query, raw_query, "query") if route.query else {}
-        body: Any = None
-        if route.body is not None and _json_body(route, request):
-            raw_body = await _read_json(request)
-            _refuse_nul("body", raw_body)
-            body = _validate(route.body, raw_body, "body")
-        ctx = Ctx(request, farm, key, params, query, body)
-        response = await route.handler(ctx)
-        return _check_response(route, response) if check_responses else response
+        rate: RateDecision | None = None
+        try:
+            key = None
+            if route.auth:
+                presented = request.headers.get(hdrs.AUTHORIZATION)
+                key = keys.verified(presented) or await keys.verify(presented)
+                rate = limiter.hit(key.id, key.rate_limit)
+                _admit(route, key, rate)
+            ctx = _context(route, request, farm, key)
+            if route.body is not None and _json_body(route, request):
+                ctx.body = await _read_body(route.body, request)
+            response = await route.handler(ctx)
+            if check_responses:
+                response = _check_response(route, response)
+        except Exception as err:
+            response = error_response(request, err)
+        if rate is not None and not response.prepared:
+            rate.add_headers(response.headers)
+        return response
 
     handler.__name__ = route.handler.__name__
     return handler
 
 
-async def _authorise(
-    route: Route, request: web.Request, keys: KeyService, limiter: RateLimiter
-) -> ApiKey:
-    """The caller's key, counted against its rate limit and checked for the route's scope."""
-    key = await keys.verify(request.headers.get("Authorization"))
-    decision = limiter.hit(key.id, key.rate_limit)
-    request[_HEADERS_KEY] = decision.headers()
-    if not decision.allowed:
+def _admit(route: Route, key: ApiKey, rate: RateDecision) -> None:
+    """429 past the key's rate limit, 403 without the route's scope."""
+    if not rate.allowed:
         raise ApiError(
-            f"Too many requests. Please try again in {decision.retry_after} seconds",
+            f"Too many requests. Please try again in {rate.retry_after} seconds",
             code="RATE_LIMITED",
             status=429,
-            extra={"retry_after": decision.retry_after},
+            extra={"retry_after": rate.retry_after},
         )
     if route.scope and not _has_scope(key.scopes, route.scope, route.path):
         raise Forbidden(f"API key missing required scope: {route.scope}", code="INSUFFICIENT_SCOPE")
-    return key
+
+
+def _context(route: Route, request: web.Request, farm: Farm, key: ApiKey | None) -> Ctx:
+    """The handler's view of the request: path and query checked, the body still unread."""
+    params: dict[str, str] = request.match_info
+    if "\x00" in request.path:
+        _refuse_nul("path", dict(params))
+    raw_query: dict[str, str] = {}
+    if request.query_string:
+        raw_query = dict(request.query)
+        _refuse_nul_text("query", raw_query)
+    query = _validate(route.query, raw_query, "query") if route.query is not None else {}
+    return Ctx(request, farm, key, params, query, None)
+
+
+async def _read_body(schema: vol.Schema, request: web.Request) -> Any:
+    """The JSON body, checked by the route's schema."""
+    raw_body = await _read_json(request)
+    _refuse_nul("body", raw_body)
+    return _validate(schema, raw_body, "body")
 
 
 def _json_body(route: Route, request: web.Request) -> bool:
@@ -222,39 +241,54 @@ def _refuse_nul(where: str, value: Any, path: str = "", depth: int = 0) -> None:
             _refuse_nul(where, item, f"{path}.{index}" if path else str(index), depth + 1)
 
 
-@web.middleware
-async def _envelope_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """Turn every failure into the documented envelope; never leak a traceback."""
-    try:
-        response = await handler(request)
-    except DomainError as err:
+def error_response(request: web.Request, err: Exception) -> web.Response:
+    """The error envelope for a failure; never a traceback. Redirects are re-raised."""
+    if isinstance(err, DomainError):
         status = http_status(err)
         response = json_response(error_body(err.code, err.message, **err.extra), status)
         if status == 429 and "retry_after" in err.extra:
-            response.headers["Retry-After"] = str(err.extra["retry_after"])
-    except web.HTTPException as err:
+            response.headers[hdrs.RETRY_AFTER] = str(err.extra["retry_after"])
+    elif isinstance(err, web.HTTPException):
         if err.status < 400:
-            raise
+            raise err
         response = json_response(error_body(*_http_error(err)), err.status)
-        if err.status == 405 and "Allow" in err.headers:
-            response.headers["Allow"] = err.headers["Allow"]
-    except DataError as err:  # e.g. a number out of the column's range on PostgreSQL
+        if err.status == 405 and hdrs.ALLOW in err.headers:
+            response.headers[hdrs.ALLOW] = err.headers[hdrs.ALLOW]
+    elif isinstance(err, DataError):  # e.g. a number out of the column's range on PostgreSQL
         _LOGGER.info("rejected value on %s %s: %s", request.method, request.path, err.orig)
         response = json_response(
             error_body("VALIDATION_ERROR", "A value is out of range for its field"), 400
         )
-    except Exception:
-        _LOGGER.exception("unhandled error on %s %s", request.method, request.path)
+    else:
+        _LOGGER.error("unhandled error on %s %s", request.method, request.path, exc_info=err)
         response = json_response(error_body("INTERNAL_ERROR", "Internal server error"), 500)
-    headers = request.get(_HEADERS_KEY)
-    if headers and not response.prepared:
-        response.headers.update(headers)
     return response
 
 
-def _http_error(err: web.HTTPException) -> tuple[str, str]:
+async def _envelope_refusals(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """What aiohttp answers itself (no route for the path, a method the path does not
+    take, a static file that is not there, a crash outside a route) in the envelope too.
+    Routes answer in it already: this only rewrites aiohttp's plain-text errors."""
+    if (
+        response.status < 400
+        or not isinstance(response, web.Response)
+        or response.content_type not in ("text/plain", "text/html")
+    ):
+        return
+    if response.status == 500:
+        code, message = "INTERNAL_ERROR", "Internal server error"
+    else:
+        code, message = _http_error(response)
+    body = orjson.dumps(error_body(code, message))
+    response.body = body
+    response.content_type = "application/json"
+    response.charset = None
+    # an HTTPException carries the Content-Length of its plain-text body
+    response.headers[hdrs.CONTENT_LENGTH] = str(len(body))
+
+
+def _http_error(err: web.Response) -> tuple[str, str]:
+    """Code and message of an HTTP error aiohttp raised or answered."""
     if err.status == 404:
         return "NOT_FOUND", "Resource not found"
     if err.status == 405:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import resource
 from dataclasses import dataclass
+from time import monotonic
 from typing import Any
 
 import orjson
@@ -61,14 +62,17 @@ class ConnectionLimits:
 
 
 class GuardedRequestHandler(RequestHandler):
+    """aiohttp's connection handler with the timeouts above, checked once a second.
+
+    Per request it only notes when bytes arrived and whether they completed a request
+    head: the rest is read from aiohttp's own state by the once-a-second check."""
+
     def __init__(self, manager: web.Server, *, limits: ConnectionLimits, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self._limits = limits
-        self._phase_started = 0.0  # connection opened / last response done
-        self._first_byte: float | None = None  # first byte of the next request's headers
-        self._last_rx = 0.0
-        self._active = False
-        self._current_payload: Any = None
+        self._last_rx = 0.0  # when bytes last arrived
+        self._head_started: float | None = None  # first byte of an incomplete request head
+        self._quiet_since = 0.0  # connection opened, or a check saw a request in progress
         self._check: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -79,8 +83,7 @@ class GuardedRequestHandler(RequestHandler):
             self.force_close()
             transport.close()
             return
-        now = self._loop.time()
-        self._phase_started = self._last_rx = now
+        self._quiet_since = self._last_rx = monotonic()
         self._schedule()
 
     def connection_lost(self, exc: BaseException | None) -> None:
@@ -90,20 +93,12 @@ class GuardedRequestHandler(RequestHandler):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        now = self._loop.time()
-        self._last_rx = now
-        if not self._active and self._first_byte is None and data:
-            self._first_byte = now
         super().data_received(data)
-
-    async def _handle_request(self, request: Any, start_time: float, handler: Any) -> Any:
-        self._active, self._first_byte = True, None
-        self._current_payload = request.content
-        try:
-            return await super()._handle_request(request, start_time, handler)
-        finally:
-            self._active, self._current_payload = False, None
-            self._phase_started = self._loop.time()
+        self._last_rx = now = monotonic()
+        if self._messages or self._request_in_progress:
+            self._head_started = None  # a whole head (queued), or the body of the request
+        elif self._head_started is None:
+            self._head_started = now
 
     def _schedule(self) -> None:
         self._check = self._loop.call_later(CHECK_SECONDS, self._enforce)
@@ -112,20 +107,27 @@ class GuardedRequestHandler(RequestHandler):
         self._check = None
         if self.transport is None:
             return
-        now, limits = self._loop.time(), self._limits
-        if self._active:
-            payload = self._current_payload
-            stalled = payload is not None and not payload.is_eof() and not self._upgrade
-            expired = stalled and now - self._last_rx > limits.body_timeout
-        elif self._first_byte is not None:
-            expired = now - self._first_byte > limits.header_timeout
-        else:
-            expired = not self._messages and now - self._phase_started > limits.idle_timeout
-        if expired:
+        if self._expired(monotonic()):
             self.force_close()
             self.transport.close()
             return
         self._schedule()
+
+    def _expired(self, now: float) -> bool:
+        limits = self._limits
+        if self._request_in_progress:
+            self._quiet_since = now
+            request = self._current_request
+            stalled = request is not None and not request.content.is_eof() and not self._upgraded_()
+            return stalled and now - self._last_rx > limits.body_timeout
+        if self._head_started is not None:
+            return now - self._head_started > limits.header_timeout
+        quiet = now - max(self._quiet_since, self._last_rx)
+        return not self._messages and quiet > limits.idle_timeout
+
+    def _upgraded_(self) -> bool:
+        """A WebSocket: aiohttp 3.12 renamed ``_upgrade`` to ``_upgraded``."""
+        return bool(getattr(self, "_upgraded", False) or getattr(self, "_upgrade", False))
 
 
 class GuardedServer(web.Server):

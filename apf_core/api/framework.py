@@ -81,6 +81,9 @@ class Route:
     #: paginated lists whose meta also carries ``total`` (orders)
     paged_total: bool = False
     websocket: bool = False
+    #: read many times a second (Home Assistant and dashboards poll it): the router tries
+    #: its path before the other templated paths under the same prefix
+    polled: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -180,12 +180,18 @@ class StatusViews:
         hub_online: bool,
         capabilities: frozenset[str] | None,
     ) -> dict[str, Any]:
-        inputs = (stored, live, hub_online, capabilities)
         hit = self._views.get(printer_id)
-        if hit is not None and all(a is b for a, b in zip(hit[0], inputs, strict=True)):
-            return hit[1]
+        if hit is not None:
+            was = hit[0]
+            if (
+                was[0] is stored
+                and was[1] is live
+                and was[2] is hub_online
+                and was[3] is capabilities
+            ):
+                return hit[1]
         data = status_view(printer_id, stored, live, hub_online, capability_names(capabilities))
         if len(self._views) >= self._size:
             self._views.clear()
-        self._views[printer_id] = (inputs, data)
+        self._views[printer_id] = ((stored, live, hub_online, capabilities), data)
         return data

@@ -47,7 +47,7 @@ class ApiKey:
 class KeyService:
     def __init__(self, db: Database) -> None:
         self._db = db
-        #: presented token -> (when looked up, its key or None); in memory only, never logged
+        #: Authorization value -> (when looked up, its key or None); in memory only, never logged
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
         #: bumped by each revocation: a read that a revocation overtook is neither kept
         #: nor shared with requests that arrive after it
@@ -111,32 +111,31 @@ class KeyService:
         self._generation += 1
         self._cache.clear()
 
+    def verified(self, presented: str | None) -> ApiKey | None:
+        """The key behind an ``Authorization`` value verified in the last ``CACHE_SECONDS``,
+        without I/O; None when it must be looked up (:meth:`verify`). Raises 401 as
+        :meth:`verify` does for a value known to be refused."""
+        hit = self._cache.get(presented) if presented else None
+        if hit is None or time.monotonic() - hit[0] >= CACHE_SECONDS:
+            return None
+        return _usable(hit[1])
+
     async def verify(self, presented: str | None) -> ApiKey:
         """Return the key behind an ``Authorization`` header value or raise 401."""
+        return self.verified(presented) or _usable(await self._lookup(presented))
+
+    async def _lookup(self, presented: str | None) -> ApiKey | None:
+        """The key of a header value, from the database; the memory cache is keyed by the
+        whole value, so a hit skips parsing, the format check and the hash."""
         if not presented:
             raise Unauthorized("Missing Authorization header", code="UNAUTHORIZED")
         scheme, _, token = presented.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("Authorization must be 'Bearer <api key>'", code="UNAUTHORIZED")
-        key = await self._lookup(token)
-        if key is None:
-            raise Unauthorized("Invalid API key", code="TOKEN_INVALID")
-        if key.revoked_at is not None:
-            raise Unauthorized("API key has been revoked", code="TOKEN_REVOKED")
-        if key.expires_at is not None and key.expires_at <= utcnow():
-            raise Unauthorized("API key has expired", code="TOKEN_EXPIRED")
-        return key
-
-    async def _lookup(self, token: str) -> ApiKey | None:
-        """The key of a presented token; the cache (memory only) is keyed by the token so a
-        hit skips the format check and the hash."""
-        now = time.monotonic()
-        cached = self._cache.get(token)
-        if cached is not None and now - cached[0] < CACHE_SECONDS:
-            return cached[1]
         if not _KEY_RE.match(token):
             raise Unauthorized("Invalid API key", code="TOKEN_INVALID")
+        now = time.monotonic()
         digest = hash_key(token)
         # one database read per key, however many requests wait for it
         generation = self._generation
@@ -144,7 +143,7 @@ class KeyService:
         if generation == self._generation:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[token] = (now, key)
+            self._cache[presented] = (now, key)
         return key
 
     async def _load(self, digest: str) -> ApiKey | None:
@@ -163,6 +162,17 @@ class KeyService:
                 revoked_at=row.revoked_at,
             )
         return key
+
+
+def _usable(key: ApiKey | None) -> ApiKey:
+    """``key`` if it may be used now; 401 naming why not otherwise."""
+    if key is None:
+        raise Unauthorized("Invalid API key", code="TOKEN_INVALID")
+    if key.revoked_at is not None:
+        raise Unauthorized("API key has been revoked", code="TOKEN_REVOKED")
+    if key.expires_at is not None and key.expires_at <= utcnow():
+        raise Unauthorized("API key has expired", code="TOKEN_EXPIRED")
+    return key
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:

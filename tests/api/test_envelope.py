@@ -20,6 +20,45 @@ async def test_unknown_route(api) -> None:
         assert resp.status == 404 and (await resp.json())["code"] == "NOT_FOUND"
 
 
+async def test_what_aiohttp_answers_itself_is_an_envelope_of_the_right_length(api) -> None:
+    """No route, a handler that raises aiohttp's 404 (a docs asset), a method the path does not
+    take: each an envelope whose Content-Length is its own, so a keep-alive connection carries
+    the next request on."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    import orjson
+
+    parts = urlsplit(api.server.url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    try:
+        for method, path, status, code in (
+            ("GET", "/elsewhere", 404, "NOT_FOUND"),
+            ("GET", "/public/v1/docs/assets/missing.js", 404, "NOT_FOUND"),
+            ("DELETE", "/public/v1/health", 405, "METHOD_NOT_ALLOWED"),
+            ("GET", "/public/v1/health", 200, None),
+        ):
+            writer.write(f"{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            head = (await reader.readuntil(b"\r\n\r\n")).decode()
+            assert head.startswith(f"HTTP/1.1 {status} "), (path, head)
+            fields = dict(line.lower().split(": ", 1) for line in head.split("\r\n")[1:] if line)
+            assert fields["content-type"].startswith("application/json"), (path, head)
+            body = orjson.loads(await reader.readexactly(int(fields["content-length"])))
+            assert body.get("code") == code and body["success"] is (code is None)
+    finally:
+        writer.close()
+
+
+async def test_a_crash_outside_any_route_is_an_envelope(api, monkeypatch) -> None:
+    from apf_core.api import docs_ui
+
+    monkeypatch.setattr(docs_ui, "ASSETS", None)  # the asset handler now fails with a TypeError
+    async with api.session.get(api.server.api + "/docs/assets/x.js") as resp:
+        assert resp.status == 500 and resp.content_type == "application/json"
+        body = await resp.json()
+    assert body["code"] == "INTERNAL_ERROR" and "Traceback" not in body["error"]
+
+
 async def test_wrong_method(api) -> None:
     reply = await api.request("PUT", "/printers", key="all", json={})
     assert_envelope(reply, 405, "METHOD_NOT_ALLOWED")
@@ -92,15 +131,21 @@ async def test_health_needs_no_key(api) -> None:
 
 
 async def test_nul_characters_are_refused_everywhere(api) -> None:
-    reply = await api.post("/printers", json={"name": "a\x00b", "protocol": "simulated"}, key="write")
+    reply = await api.post(
+        "/printers", json={"name": "a\x00b", "protocol": "simulated"}, key="write"
+    )
     assert_envelope(reply, 400, "VALIDATION_ERROR")
-    assert_envelope(await api.get("/printers", params={"search": "a\x00"}, key="read"), 400, "VALIDATION_ERROR")
+    assert_envelope(
+        await api.get("/printers", params={"search": "a\x00"}, key="read"), 400, "VALIDATION_ERROR"
+    )
     assert_envelope(await api.get("/printers/%00", key="read"), 400, "VALIDATION_ERROR")
 
 
 async def test_out_of_range_numbers_are_a_validation_error(api) -> None:
     file_id = (await api.get("/jobs", key="read")).data[0]["print_file_id"]
-    reply = await api.post("/jobs", json={"print_file_id": file_id, "priority": 10**12}, key="write")
+    reply = await api.post(
+        "/jobs", json={"print_file_id": file_id, "priority": 10**12}, key="write"
+    )
     assert_envelope(reply, 400, "VALIDATION_ERROR")
 
 
@@ -134,9 +179,10 @@ async def test_deeply_nested_json_is_a_400(api) -> None:
 
     body = '{"a":' * 990 + "1" + "}" * 990  # orjson accepts it; walking it used to recurse
     headers = {"Authorization": f"Bearer {api.keys['write']}", "Content-Type": "application/json"}
-    async with aiohttp.ClientSession() as session, session.post(
-        api.server.api + "/printers", data=body, headers=headers
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(api.server.api + "/printers", data=body, headers=headers) as resp,
+    ):
         assert resp.status == 400
         payload = await resp.json()
     assert payload["success"] is False

@@ -46,3 +46,17 @@ async def test_a_wrong_method_is_a_405_naming_the_allowed_ones() -> None:
     match = await app.router.resolve(request)
     assert match.http_exception is not None and match.http_exception.status == 405
     assert {"GET", "PATCH", "DELETE"} <= set(match.http_exception.allowed_methods)
+
+
+def test_polled_paths_are_tried_first_under_their_prefix() -> None:
+    """aiohttp tries the templated paths under one prefix in registration order: a status
+    poll is matched by the first pattern tried, not the fourth."""
+    app = _app()
+    templated = [
+        r.canonical
+        for r in app.router.resources()
+        if r.canonical.startswith(BASE_PATH + "/printers/{")
+    ]
+    assert templated[0] == BASE_PATH + "/printers/{id}/status"
+    polled = {route.path for route in all_routes() if route.polled}
+    assert polled and all(route.method == "GET" for route in all_routes() if route.polled)

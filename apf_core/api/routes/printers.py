@@ -160,6 +160,7 @@ async def delete_printer(ctx: Ctx) -> web.StreamResponse:
     scope="read",
     summary="Live printer status",
     response=STATUS_SCHEMA,
+    polled=True,
 )
 async def printer_status(ctx: Ctx) -> web.StreamResponse:
     """Served from memory. Live fields are null when the printer is unreachable."""
