@@ -56,7 +56,11 @@ class GuardedConnector(aiohttp.TCPConnector):
             *args, addr_infos=addr_infos, req=req, **kwargs
         )
         sock: socket.socket | None = transport.get_extra_info("socket")
-        peer = transport.get_extra_info("peername") or (sock.getpeername() if sock else None)
+        try:
+            peer = transport.get_extra_info("peername") or (sock.getpeername() if sock else None)
+        except OSError as err:  # reset as it opened (a restarting peer): a connect failure
+            transport.close()
+            raise aiohttp.ClientConnectorError(req.connection_key, err) from err
         if peer:
             try:
                 self.policy.check_addresses(host, [str(peer[0])])

@@ -150,6 +150,34 @@ async def test_guarded_connector_checks_what_is_connected_to() -> None:
             await session.get("http://metadata.google.internal/")
 
 
+async def test_a_connection_reset_as_it_opens_is_a_connection_error(monkeypatch) -> None:
+    """A restarting printer can accept and reset a connection before its peer address is
+    read: that is a connect failure a driver retries (it was a bare OSError that ended the
+    driver's loop)."""
+    closed = []
+
+    class ResetSocket:
+        def getpeername(self) -> tuple[str, int]:
+            raise OSError(107, "Transport endpoint is not connected")
+
+    class ResetTransport:
+        def get_extra_info(self, name: str, default: object = None) -> object:
+            return ResetSocket() if name == "socket" else None
+
+        def close(self) -> None:
+            closed.append(True)
+
+    async def opened(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return ResetTransport(), None
+
+    monkeypatch.setattr(aiohttp.TCPConnector, "_wrap_create_connection", opened)
+    connector = GuardedConnector(SsrfPolicy(), resolver=FakeResolver(["10.0.0.7"]))
+    async with aiohttp.ClientSession(connector=connector) as session:
+        with pytest.raises(aiohttp.ClientConnectorError, match="not connected"):
+            await session.get("http://printer.lan/api/version")
+    assert closed == [True]
+
+
 async def test_delivery_to_a_rebound_name_is_refused(api, monkeypatch) -> None:
     """The name resolved to a LAN address when the webhook was created and to the metadata
     address when it is delivered: the delivery is refused and logged."""
