@@ -20,7 +20,15 @@ from ..services.keys import LEGACY_READ_SCOPES, ApiKey, KeyService
 from . import routes as routes_package
 from .docs_ui import install_docs_assets
 from .errors import ApiError, http_status
-from .framework import BASE_PATH, Ctx, Route, RouteTable, error_body, json_response
+from .framework import (
+    BASE_PATH,
+    Ctx,
+    Route,
+    RouteTable,
+    ValidatedQueries,
+    error_body,
+    json_response,
+)
 from .framework import validate as _validate
 from .ratelimit import RateDecision, RateLimiter
 from .response_check import check as _check_response
@@ -111,6 +119,7 @@ def _wrap(
     """The aiohttp handler of ``route``: the caller's key, its rate limit and scope, the
     validated input, the route's handler, and every failure as the error envelope."""
     farm, keys, limiter = app[FARM], app[KEYS], app[LIMITER]
+    queries = ValidatedQueries(route.query) if route.query is not None else None
 
     async def handler(request: web.Request) -> web.StreamResponse:
         rate: RateDecision | None = None
@@ -121,7 +130,7 @@ def _wrap(
                 key = keys.verified(presented) or await keys.verify(presented)
                 rate = limiter.hit(key.id, key.rate_limit)
                 _admit(route, key, rate)
-            ctx = _context(route, request, farm, key)
+            ctx = _context(request, farm, key, queries)
             if route.body is not None and _json_body(route, request):
                 ctx.body = await _read_body(route.body, request)
             response = await route.handler(ctx)
@@ -150,17 +159,23 @@ def _admit(route: Route, key: ApiKey, rate: RateDecision) -> None:
         raise Forbidden(f"API key missing required scope: {route.scope}", code="INSUFFICIENT_SCOPE")
 
 
-def _context(route: Route, request: web.Request, farm: Farm, key: ApiKey | None) -> Ctx:
+def _context(
+    request: web.Request, farm: Farm, key: ApiKey | None, queries: ValidatedQueries | None
+) -> Ctx:
     """The handler's view of the request: path and query checked, the body still unread."""
     params: dict[str, str] = request.match_info
     if "\x00" in request.path:
         _refuse_nul("path", dict(params))
-    raw_query: dict[str, str] = {}
-    if request.query_string:
-        raw_query = dict(request.query)
-        _refuse_nul_text("query", raw_query)
-    query = _validate(route.query, raw_query, "query") if route.query is not None else {}
+    query: dict[str, Any] = {}
+    if queries is not None:
+        query = queries.get(request.query_string, lambda: _raw_query(request))
     return Ctx(request, farm, key, params, query, None)
+
+
+def _raw_query(request: web.Request) -> dict[str, str]:
+    raw_query = dict(request.query)
+    _refuse_nul_text("query", raw_query)
+    return raw_query
 
 
 async def _read_body(schema: vol.Schema, request: web.Request) -> Any:

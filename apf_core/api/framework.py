@@ -18,6 +18,7 @@ import inspect
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -255,6 +256,34 @@ def validate(schema: vol.Schema, data: Any, where: str) -> Any:
         ]
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
         raise ValidationFailed(f"Invalid {where}: {summary}", extra={"details": details}) from None
+
+
+#: values a validated query may hold and still be shared between requests
+_SHAREABLE = (str, int, float, bool, type(None), datetime, date)
+
+
+class ValidatedQueries:
+    """One route's validated query per raw query string. Validation (voluptuous) costs
+    more than the rest of a cached read, and pollers send the same query every time.
+    Only queries whose values are all immutable are kept; callers get a copy."""
+
+    def __init__(self, schema: vol.Schema, size: int = 256) -> None:
+        self._schema = schema
+        self._size = size
+        self._seen: dict[str, dict[str, Any]] = {}
+
+    def get(self, query_string: str, raw: Callable[[], dict[str, str]]) -> dict[str, Any]:
+        """The validated query of ``query_string``; ``raw()`` gives its values (and raises
+        for one that cannot be taken) when it has not been seen."""
+        hit = self._seen.get(query_string)
+        if hit is not None:
+            return dict(hit)
+        query: dict[str, Any] = validate(self._schema, raw(), "query")
+        if all(isinstance(value, _SHAREABLE) for value in query.values()):
+            if len(self._seen) >= self._size:
+                self._seen.clear()
+            self._seen[query_string] = dict(query)
+        return query
 
 
 # --- reusable schema pieces -----------------------------------------------------
