@@ -79,9 +79,10 @@ def create_app(farm: Farm) -> web.Application:
             resource.add_route(route.method, handler)
             if route.method == "GET" and not route.websocket:
                 resource.add_route("HEAD", handler)
-    app.on_response_prepare.append(_envelope_refusals)
-    install_docs_assets(app)  # Swagger UI's files for /public/v1/docs (no auth)
-    install_dashboard(app)  # the web dashboard at / (static files, no auth: it signs in itself)
+    install_docs_assets(app, enveloped)  # Swagger UI's files for /public/v1/docs (no auth)
+    # the web dashboard at / (static files, no auth: it signs in itself)
+    install_dashboard(app, enveloped)
+    app.router.add_route("*", "/{path:.*}", _unrouted)  # tried after every other path
     app.on_shutdown.append(_run_shutdown_hooks)  # type: ignore[arg-type]
     return app
 
@@ -164,7 +165,8 @@ def _context(
 ) -> Ctx:
     """The handler's view of the request: path and query checked, the body still unread."""
     params: dict[str, str] = request.match_info
-    if "\x00" in request.path:
+    raw_path = request.raw_path  # as sent: a NUL in a path value arrives as %00
+    if "%00" in raw_path or "\x00" in raw_path:
         _refuse_nul("path", dict(params))
     query: dict[str, Any] = {}
     if queries is not None:
@@ -280,30 +282,36 @@ def error_response(request: web.Request, err: Exception) -> web.Response:
     return response
 
 
-async def _envelope_refusals(request: web.BaseRequest, response: web.StreamResponse) -> None:
-    """What aiohttp answers itself (no route for the path, a method the path does not
-    take, a static file that is not there, a crash outside a route) in the envelope too.
-    Routes answer in it already: this only rewrites aiohttp's plain-text errors."""
-    if (
-        response.status < 400
-        or not isinstance(response, web.Response)
-        or response.content_type not in ("text/plain", "text/html")
-    ):
-        return
-    if response.status == 500:
-        code, message = "INTERNAL_ERROR", "Internal server error"
-    else:
-        code, message = _http_error(response)
-    body = orjson.dumps(error_body(code, message))
-    response.body = body
-    response.content_type = "application/json"
-    response.charset = None
-    # an HTTPException carries the Content-Length of its plain-text body
-    response.headers[hdrs.CONTENT_LENGTH] = str(len(body))
+def enveloped(
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A handler outside the API (the dashboard's and the docs' files) whose failures are
+    the error envelope too, as the API's are."""
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except Exception as err:
+            return error_response(request, err)
+
+    guarded.__name__ = handler.__name__
+    return guarded
 
 
-def _http_error(err: web.Response) -> tuple[str, str]:
-    """Code and message of an HTTP error aiohttp raised or answered."""
+async def _unrouted(request: web.Request) -> web.StreamResponse:
+    """Every request no route takes (registered last, for any path and method): a 405
+    naming the methods the path does take, or a 404, in the envelope."""
+    own = request.match_info.route.resource
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource is not own:
+            allowed |= (await resource.resolve(request))[1]
+    if allowed:
+        return error_response(request, web.HTTPMethodNotAllowed(request.method, allowed))
+    return error_response(request, web.HTTPNotFound())
+
+
+def _http_error(err: web.HTTPException) -> tuple[str, str]:
     if err.status == 404:
         return "NOT_FOUND", "Resource not found"
     if err.status == 405:

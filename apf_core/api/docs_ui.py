@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+from collections.abc import Awaitable, Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from typing import Any
 from aiohttp import web
 
 from .framework import BASE_PATH
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 STATIC_DIR = Path(__file__).parent / "static"
 ASSET_PREFIX = f"{BASE_PATH}/docs/assets/"
@@ -116,6 +119,7 @@ async def _asset(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers=headers)
 
 
-def install_docs_assets(app: web.Application) -> None:
-    """Serve Swagger UI's files and the page's own script and styles (no auth)."""
-    app.router.add_get(ASSET_PREFIX + "{name}", _asset)
+def install_docs_assets(app: web.Application, guard: Callable[[Handler], Handler]) -> None:
+    """Serve Swagger UI's files and the page's own script and styles (no auth); ``guard``
+    turns a handler's failures into the API's error envelope."""
+    app.router.add_get(ASSET_PREFIX + "{name}", guard(_asset))

@@ -7,9 +7,12 @@ with (kept in the tab's session storage) and follows the WebSocket event stream.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 STATIC_DIR = Path(__file__).parent / "static"
 INDEX = "index.html"
@@ -69,7 +72,8 @@ async def _asset(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers=_headers(path))
 
 
-def install_dashboard(app: web.Application) -> None:
-    """Serve the dashboard at ``/`` and its files under ``/ui/``."""
-    app.router.add_get("/", _index)
-    app.router.add_get(ASSET_PREFIX + "{name:.+}", _asset)
+def install_dashboard(app: web.Application, guard: Callable[[Handler], Handler]) -> None:
+    """Serve the dashboard at ``/`` and its files under ``/ui/``; ``guard`` turns a
+    handler's failures into the API's error envelope."""
+    app.router.add_get("/", guard(_index))
+    app.router.add_get(ASSET_PREFIX + "{name:.+}", guard(_asset))

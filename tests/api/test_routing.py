@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from unittest.mock import MagicMock
 
-from aiohttp.test_utils import make_mocked_request
+from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 
 from apf_core.api.app import all_routes, create_app
 from apf_core.api.framework import BASE_PATH
@@ -41,11 +41,15 @@ async def test_every_method_of_every_path_reaches_its_own_handler() -> None:
 
 
 async def test_a_wrong_method_is_a_405_naming_the_allowed_ones() -> None:
-    app = _app()
-    request = make_mocked_request("PUT", BASE_PATH + "/printers/x1", app=app)
-    match = await app.router.resolve(request)
-    assert match.http_exception is not None and match.http_exception.status == 405
-    assert {"GET", "PATCH", "DELETE"} <= set(match.http_exception.allowed_methods)
+    """No route takes it: the fallback route answers, naming what the path does take."""
+    async with TestClient(TestServer(_app())) as client:
+        resp = await client.put(BASE_PATH + "/printers/x1")
+        assert resp.status == 405 and (await resp.json())["code"] == "METHOD_NOT_ALLOWED"
+        assert {"GET", "PATCH", "DELETE"} <= set(resp.headers["Allow"].split(","))
+        resp = await client.post("/nothing/here")
+        assert resp.status == 404 and (await resp.json())["code"] == "NOT_FOUND"
+        resp = await client.delete("/")  # the dashboard's page takes GET and HEAD only
+        assert resp.status == 405 and set(resp.headers["Allow"].split(",")) == {"GET", "HEAD"}
 
 
 def test_polled_paths_are_tried_first_under_their_prefix() -> None:
