@@ -40,6 +40,7 @@ FARM: web.AppKey[Farm] = web.AppKey("farm", Farm)
 KEYS: web.AppKey[KeyService] = web.AppKey("keys", KeyService)
 LIMITER: web.AppKey[RateLimiter] = web.AppKey("limiter", RateLimiter)
 ROUTES: web.AppKey[list[Route]] = web.AppKey("routes")
+_RESOURCES: web.AppKey[list[tuple[str, bool, web.AbstractResource]]] = web.AppKey("resources")
 
 
 def load_route_tables() -> list[RouteTable]:
@@ -82,7 +83,9 @@ def create_app(farm: Farm) -> web.Application:
     install_docs_assets(app, enveloped)  # Swagger UI's files for /public/v1/docs (no auth)
     # the web dashboard at / (static files, no auth: it signs in itself)
     install_dashboard(app, enveloped)
-    app.router.add_route("*", "/{path:.*}", _unrouted)  # tried after every other path
+    # tried after every other path: what no route takes
+    fallback = app.router.add_route("*", "/{path:.*}", _unrouted).resource
+    app[_RESOURCES] = _resources(app, fallback)
     app.on_shutdown.append(_run_shutdown_hooks)  # type: ignore[arg-type]
     return app
 
@@ -301,14 +304,27 @@ def enveloped(
 async def _unrouted(request: web.Request) -> web.StreamResponse:
     """Every request no route takes (registered last, for any path and method): a 405
     naming the methods the path does take, or a 404, in the envelope."""
-    own = request.match_info.route.resource
+    path = request.rel_url.path_safe
     allowed: set[str] = set()
-    for resource in request.app.router.resources():
-        if resource is not own:
+    for literal, templated, resource in request.app[_RESOURCES]:
+        if path.startswith(literal) if templated else path == literal:
             allowed |= (await resource.resolve(request))[1]
     if allowed:
         return error_response(request, web.HTTPMethodNotAllowed(request.method, allowed))
     return error_response(request, web.HTTPNotFound())
+
+
+def _resources(
+    app: web.Application, fallback: web.AbstractResource | None
+) -> list[tuple[str, bool, web.AbstractResource]]:
+    """Each resource but the fallback with the literal start of its path, so that a 404
+    asks only the few resources that can match (not every one, per unknown path)."""
+    found = []
+    for resource in app.router.resources():
+        literal, brace, _ = resource.canonical.partition("{")
+        if resource is not fallback:
+            found.append((literal, bool(brace), resource))
+    return found
 
 
 def _http_error(err: web.HTTPException) -> tuple[str, str]:
