@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 import uuid
 
+import pytest
+
 from apf_core.api.app import all_routes
+from apf_core.errors import Unauthorized
 
 ROUTES = [r for r in all_routes() if r.auth]
 # a key that lacks exactly the route's scope
@@ -96,6 +99,27 @@ async def test_revocation_is_immediate(empty_api) -> None:
     await keys.revoke(record["id"])
     reply = await empty_api.get("/printers", key=key)
     assert reply.status == 401 and reply.code == "TOKEN_REVOKED"
+
+
+async def test_a_key_verified_from_memory_still_expires(empty_api, monkeypatch) -> None:
+    """A key checked a moment ago is answered from memory, without the database; its expiry
+    still holds on that path."""
+    from datetime import timedelta
+
+    from apf_core.api.app import KEYS
+    from apf_core.services import keys as keys_module
+
+    keys = empty_api.server.app[KEYS]
+    key, _ = await keys.create("short", ["read"], expires_in_days=1)
+    header = f"Bearer {key}"
+    assert keys.verified(header) is None  # not looked up yet
+    looked_up = await keys.verify(header)
+    assert keys.verified(header) == looked_up
+    later = keys_module.utcnow() + timedelta(days=2)
+    monkeypatch.setattr(keys_module, "utcnow", lambda: later)
+    with pytest.raises(Unauthorized) as refused:
+        keys.verified(header)
+    assert refused.value.code == "TOKEN_EXPIRED"
 
 
 async def test_only_the_hash_is_stored(empty_api) -> None:
