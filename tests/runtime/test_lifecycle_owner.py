@@ -105,7 +105,8 @@ async def test_transitions_outside_the_table_are_refused(farm: Farm) -> None:
 
 
 async def test_a_paused_job_shows_the_printers_progress(farm: Farm) -> None:
-    printer = await farm.add_printer("Rig 1", connection={"print_seconds": 600})
+    # 5 s at the farm's 600x, so the pause lands mid-print on a busy CI too
+    printer = await farm.add_printer("Rig 1", connection={"print_seconds": 3000})
     job = await farm.enqueue(await farm.add_file(), printer_id=printer)
     await farm.api.post(f"/jobs/{job['id']}/start", key="control")
     live = farm.api.farm.live
@@ -178,7 +179,8 @@ async def _views_agree(farm: Farm, printer: str) -> dict[str, Any]:
 
 
 async def test_list_detail_and_status_agree_through_a_print(farm: Farm) -> None:
-    printer = await farm.add_printer("Rig 1", connection={"print_seconds": 300})
+    # 3 s at the farm's 600x: the pause below must land before the print ends, on a busy CI too
+    printer = await farm.add_printer("Rig 1", connection={"print_seconds": 1800})
     idle = await _views_agree(farm, printer)
     assert idle["status"] == "idle" and idle["print_started_at"] is None
     job = await farm.enqueue(await farm.add_file(), printer_id=printer)
