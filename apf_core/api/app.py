@@ -5,12 +5,12 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 import voluptuous as vol
 from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
 from sqlalchemy.exc import DataError
 
 from ..dashboard import install_dashboard
@@ -117,9 +117,7 @@ async def _run_shutdown_hooks(app: web.Application) -> None:
             _LOGGER.exception("shutdown hook failed")
 
 
-def _wrap(
-    route: Route, app: web.Application, check_responses: bool = False
-) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def _wrap(route: Route, app: web.Application, check_responses: bool = False) -> Handler:
     """The aiohttp handler of ``route``: the caller's key, its rate limit and scope, the
     validated input, the route's handler, and every failure as the error envelope."""
     farm, keys, limiter = app[FARM], app[KEYS], app[LIMITER]
@@ -285,9 +283,7 @@ def error_response(request: web.Request, err: Exception) -> web.Response:
     return response
 
 
-def enveloped(
-    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
-) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def enveloped(handler: Handler) -> Handler:
     """A handler outside the API (the dashboard's and the docs' files) whose failures are
     the error envelope too, as the API's are."""
 
@@ -321,8 +317,8 @@ def _resources(
     asks only the few resources that can match (not every one, per unknown path)."""
     found = []
     for resource in app.router.resources():
-        literal, brace, _ = resource.canonical.partition("{")
         if resource is not fallback:
+            literal, brace, _ = resource.canonical.partition("{")
             found.append((literal, bool(brace), resource))
     return found
 

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import html
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from .framework import BASE_PATH
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 STATIC_DIR = Path(__file__).parent / "static"
 ASSET_PREFIX = f"{BASE_PATH}/docs/assets/"

@@ -7,12 +7,11 @@ with (kept in the tab's session storage) and follows the WebSocket event stream.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+from aiohttp.typedefs import Handler
 
 STATIC_DIR = Path(__file__).parent / "static"
 INDEX = "index.html"

@@ -125,8 +125,8 @@ class KeyService:
         return self.verified(presented) or _usable(await self._lookup(presented))
 
     async def _lookup(self, presented: str | None) -> ApiKey | None:
-        """The key of a header value, from the database; the memory cache is keyed by the
-        whole value, so a hit skips parsing, the format check and the hash."""
+        """The key of a header value, from the database, kept in the memory cache under the
+        whole value (which :meth:`verified` reads without parsing or hashing it again)."""
         if not presented:
             raise Unauthorized("Missing Authorization header", code="UNAUTHORIZED")
         scheme, _, token = presented.partition(" ")
