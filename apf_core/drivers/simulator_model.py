@@ -58,10 +58,13 @@ class SimJob:
         layer: int | None = None
         if total_layers is not None and self.elapsed_s > 0:
             layer = max(1, min(total_layers, math.ceil(fraction * total_layers)))
+        progress = round(fraction * 100, 1)
+        if self.phase is not Status.FINISHED:
+            progress = min(progress, 99.9)  # 100 % means done, as printers report it
         fields: dict[str, Any] = {
             "status": self.phase,
             "current_file": self.filename,
-            "progress": round(fraction * 100, 1),
+            "progress": progress,
             "layer_num": layer,
             "total_layers": total_layers,
             "remaining_time_minutes": math.ceil(remaining / 60) if self.phase in ACTIVE else 0,

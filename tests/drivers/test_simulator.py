@@ -24,7 +24,8 @@ from apf_core.drivers.base import (
     Tray,
 )
 from apf_core.drivers.simulator import SimulatedPrinter
-from apf_core.drivers.simulator_estimate import estimate_job, parse_duration
+from apf_core.drivers.simulator_estimate import JobEstimate, estimate_job, parse_duration
+from apf_core.drivers.simulator_model import SimJob
 from tests.drivers.conftest import PRUSA_GCODE, wait_for, wait_for_status
 
 MakeSim = Callable[..., SimulatedPrinter]
@@ -134,6 +135,22 @@ async def test_full_print_lifecycle(make_sim: MakeSim, gcode_file: GcodeFile) ->
     assert printing[0].nozzle_temp >= 213
     # after the print, the heaters cool down again
     await wait_for(sim, lambda s: s.nozzle_temp is not None and s.nozzle_temp < 150)
+
+
+def test_progress_reaches_100_only_when_finished() -> None:
+    # A print 1 s from the end of 2400 s is 99.96 % done; rounded, that read 100 while printing.
+    job = SimJob("part.gcode", JobEstimate(2400, 4, 215, 60), phase=Status.PRINTING)
+    assert not job.advance(2399, heaters_ready=True)
+    printing = job.fields(None)
+    assert (printing["status"], printing["progress"]) == (Status.PRINTING, 99.9)
+    assert printing["remaining_time_minutes"] == 1
+    assert job.advance(1, heaters_ready=True)
+    done = job.fields(None)
+    assert (done["status"], done["progress"], done["remaining_time_minutes"]) == (
+        Status.FINISHED,
+        100.0,
+        0,
+    )
 
 
 async def test_start_while_busy_is_refused(make_sim: MakeSim, gcode_file: GcodeFile) -> None:
