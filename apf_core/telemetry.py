@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, or_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .aio import cancel_and_wait
 from .domain.live import LiveStatus
 from .drivers.base import PrinterMessage, PrinterState, Status, Tray
 from .lifecycle.facts import Report, apply_report
@@ -224,13 +225,8 @@ class TelemetryBridge:
                 self.farm.live.set(printer_id, replace(live, online=False))
 
     async def stop(self) -> None:
-        for tracker in self._trackers.values():
-            if tracker.task is not None:
-                tracker.task.cancel()
-        for tracker in self._trackers.values():
-            if tracker.task is not None:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await tracker.task
+        with contextlib.suppress(Exception):  # a tracker's error does not stop shutdown
+            await cancel_and_wait(*(tracker.task for tracker in self._trackers.values()))
         self._trackers.clear()
         await self._progress.drain()
 

@@ -26,6 +26,7 @@ import orjson
 from sqlalchemy import Text, cast, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..aio import cancel_and_wait
 from ..domain.events import Event
 from ..errors import DomainError
 from ..lifecycle import ACTIVE_JOB_STATES
@@ -117,13 +118,8 @@ class Dispatcher:
     async def stop(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
-        for task in (self._task, *self._inflight):
-            if task is not None:
-                task.cancel()
-        for task in (self._task, *self._inflight):
-            if task is not None:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        with contextlib.suppress(Exception):  # a failed dispatch does not stop shutdown
+            await cancel_and_wait(self._task, *self._inflight)
 
     def kick(self) -> None:
         """Ask for a pass soon (events call this)."""

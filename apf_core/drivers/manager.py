@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
 
+from ..aio import cancel_and_wait
 from ..domain.control import (
     CapabilityMissing,
     CommandAck,
@@ -319,10 +320,8 @@ class DriverManager:
         driver = self._drivers.pop(printer_id, None)
         self._fingerprints.pop(printer_id, None)
         task = self._connecting.pop(printer_id, None)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        with contextlib.suppress(Exception):  # its error was logged by the connect task
+            await cancel_and_wait(task)
         remove = self._remove_listener.pop(printer_id, None)
         if remove is not None:
             remove()

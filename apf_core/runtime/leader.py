@@ -25,6 +25,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..aio import cancel_and_wait
 from ..domain.control import PrinterControl
 from .mirror import LiveMirror
 from .relay import CommandRelay
@@ -93,11 +94,8 @@ class Leadership:
         self._task = asyncio.create_task(self._run(conn), name="apf leadership")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         # in the caller's task (not the cancelled one), and before the lock is let go
         await self._step_down(shutdown=True)
         conn, self._conn = self._conn, None

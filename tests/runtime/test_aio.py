@@ -61,6 +61,51 @@ async def test_the_callers_cancellation_goes_through() -> None:
     assert caller.cancelled()
 
 
+async def test_a_lost_cancellation_is_requested_again() -> None:
+    """aiohttp can turn a cancel that races its request timeout into TimeoutError and take
+    the request back (aio-libs/aiohttp#5979); a driver loop then retries. Stopping it must
+    not wait for ever."""
+    attempts = 0
+
+    async def driver_loop() -> None:
+        nonlocal attempts
+        while True:
+            attempts += 1
+            try:
+                await asyncio.sleep(10)  # a request
+            except asyncio.CancelledError:
+                if attempts > 1:
+                    raise
+                task = asyncio.current_task()
+                assert task is not None
+                task.uncancel()  # what aiohttp's timeout does when both fire at once
+            await asyncio.sleep(0)  # and the loop retries
+
+    task = asyncio.create_task(driver_loop())
+    await asyncio.sleep(0)
+    async with asyncio.timeout(2):
+        await cancel_and_wait(task)
+    assert task.cancelled()
+    assert attempts == 2
+
+
+async def test_cleanup_after_a_cancellation_is_not_interrupted() -> None:
+    finished = False
+
+    async def worker() -> None:
+        nonlocal finished
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.sleep(0.35)  # longer than the re-check: still cancelling, left alone
+            finished = True
+
+    task = asyncio.create_task(worker())
+    await asyncio.sleep(0)
+    await cancel_and_wait(task)
+    assert finished
+
+
 async def test_single_flight_shares_one_load_among_concurrent_callers() -> None:
     calls = 0
     gate = asyncio.Event()
