@@ -131,7 +131,8 @@ def _wrap(route: Route, app: web.Application, check_responses: bool = False) -> 
                 presented = request.headers.get(hdrs.AUTHORIZATION)
                 key = keys.verified(presented) or await keys.verify(presented)
                 rate = limiter.hit(key.id, key.rate_limit)
-                _admit(route, key, rate)
+                if not rate.allowed or route.scope not in key.scopes:
+                    _admit(route, key, rate)
             ctx = _context(request, farm, key, queries)
             if route.body is not None and _json_body(route, request):
                 ctx.body = await _read_body(route.body, request)

@@ -15,7 +15,6 @@ validated by the route's voluptuous schemas.
 from __future__ import annotations
 
 import inspect
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -201,36 +200,33 @@ class RenderedBodies:
 
     A cached read returns the very same object until its data changes (``Database.cached``
     rows, a printer's ``StatusViews`` entry), so a response whose data is the object
-    rendered last time under the same key reuses that body. At most ``size`` bodies are
-    kept, least recently used dropped; the reference kept makes ``is`` exact.
+    rendered last time under the same key reuses that body. The reference kept makes
+    ``is`` exact. Past ``size`` keys the store starts again empty (a poll re-renders once).
     """
 
     def __init__(self, size: int = 128) -> None:
         self._size = size
-        self._bodies: OrderedDict[Hashable, tuple[object, bytes]] = OrderedDict()
+        self._bodies: dict[Hashable, tuple[object, bytes]] = {}
 
     def ok(self, key: Hashable, data: Any) -> web.Response:
         """``data`` in the success envelope."""
-        return self._response(key, data, lambda: {"success": True, "data": data})
+        hit = self._bodies.get(key)
+        if hit is None or hit[0] is not data:
+            hit = self._keep(key, data, {"success": True, "data": data})
+        return web.Response(body=hit[1], content_type="application/json")
 
     def paged(self, key: Hashable, rows: Sequence[Any], limit: int, offset: int) -> web.Response:
         """A page of ``rows``, as :func:`paged`."""
-        return self._response(key, rows, lambda: _page(rows, limit, offset, None))
-
-    def _response(
-        self, key: Hashable, data: object, envelope: Callable[[], dict[str, Any]]
-    ) -> web.Response:
         hit = self._bodies.get(key)
-        if hit is not None and hit[0] is data:
-            self._bodies.move_to_end(key)
-            body = hit[1]
-        else:
-            body = _dumps(envelope())
-            self._bodies[key] = (data, body)
-            self._bodies.move_to_end(key)
-            if len(self._bodies) > self._size:
-                self._bodies.popitem(last=False)
-        return web.Response(body=body, content_type="application/json")
+        if hit is None or hit[0] is not rows:
+            hit = self._keep(key, rows, _page(rows, limit, offset, None))
+        return web.Response(body=hit[1], content_type="application/json")
+
+    def _keep(self, key: Hashable, data: object, envelope: dict[str, Any]) -> tuple[object, bytes]:
+        if len(self._bodies) >= self._size:
+            self._bodies.clear()
+        kept = self._bodies[key] = (data, _dumps(envelope))
+        return kept
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
