@@ -10,7 +10,9 @@ processes are also published to this process's bus (its caches, dispatcher and
 drivers follow them). Every event is serialised once, as a complete WebSocket frame,
 and put on each matching client's bounded queue; a client whose queue is full is
 dropped (never awaited), so a slow consumer cannot slow the server or the other
-clients.
+clients. Clients are woken at most every ``WAKE_INTERVAL_SECONDS`` while events keep
+coming (a sparse event wakes them at once), so a busy stream costs one wake-up and one
+socket write per client per interval, not per event.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from .store import fetch_events, max_event_id
 
 _LOGGER = logging.getLogger(__name__)
 FETCH_BATCH = 1000
+#: while events keep coming, each client is woken (and writes) at most this often
+WAKE_INTERVAL_SECONDS = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,15 +87,20 @@ class StreamClient:
         self._on_drop = on_drop
 
     def offer(self, frame: Frame) -> bool:
-        """Queue ``frame`` if it matches; False when the client had to be dropped."""
+        """Queue ``frame`` if it matches (:meth:`wake` hands it over); False when the
+        client had to be dropped."""
         if self.dropped is not None or not self.types(frame.type):
             return True
         if len(self.backlog) >= self.limit:
             self.drop("SLOW_CONSUMER")
             return False
         self.backlog.append(frame)
-        self._ready.set()
         return True
+
+    def wake(self) -> None:
+        """Let :meth:`take` return what is queued."""
+        if self.backlog:
+            self._ready.set()
 
     async def take(self) -> list[Frame]:
         """Every queued frame, oldest first; waits for one when there is none."""
@@ -131,6 +140,9 @@ class EventHub:
         self._task: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self.dispatched = 0
+        #: when clients were last woken, and the wake due for frames queued since
+        self._woken_at = 0.0
+        self._wake_due: asyncio.TimerHandle | None = None
 
     @property
     def running(self) -> bool:
@@ -148,6 +160,9 @@ class EventHub:
             self._unsubscribe = None
         await cancel_and_wait(self._task)
         self._task = None
+        if self._wake_due is not None:
+            self._wake_due.cancel()
+            self._wake_due = None
         for client in tuple(self.clients):
             client.drop("SERVER_SHUTDOWN")
         self.clients.clear()
@@ -190,6 +205,7 @@ class EventHub:
             poll, self._remote = poll or self._remote, False
             try:
                 await self._drain(poll)
+                self._schedule_wake()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -212,6 +228,23 @@ class EventHub:
         # anything still pending is re-checked at the next poll
         self._pending = {k: v for k, v in self._pending.items() if k > self.last_id}
         self.bus.forget_before(self.last_id)
+
+    def _schedule_wake(self) -> None:
+        """Wake the clients now, or when the interval since the last wake has passed."""
+        if self._wake_due is not None or not self.clients:
+            return
+        loop = asyncio.get_running_loop()
+        due = self._woken_at + WAKE_INTERVAL_SECONDS
+        if loop.time() >= due:
+            self._wake_clients()
+        else:
+            self._wake_due = loop.call_at(due, self._wake_clients)
+
+    def _wake_clients(self) -> None:
+        self._wake_due = None
+        self._woken_at = asyncio.get_running_loop().time()
+        for client in self.clients:
+            client.wake()
 
     def _dispatch(self, event: Event) -> None:
         if event.id <= self.last_id:

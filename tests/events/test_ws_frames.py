@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import aiohttp
 import pytest
@@ -15,8 +16,16 @@ from aiohttp.http import WebSocketReader
 
 from apf_core.domain.events import Event
 from apf_core.events import websocket
-from apf_core.events.hub import Frame, StreamClient, event_frame, ws_text_frame
+from apf_core.events.hub import (
+    WAKE_INTERVAL_SECONDS,
+    EventHub,
+    Frame,
+    StreamClient,
+    event_frame,
+    ws_text_frame,
+)
 from apf_core.events.patterns import TypeFilter, parse_patterns
+from apf_core.events.settings import EventSettings
 from apf_core.events.websocket import StreamSession
 from apf_core.timeutil import utcnow
 from tests.api.conftest import Api
@@ -86,6 +95,9 @@ async def test_backlog_hands_over_bursts_in_order_and_drops_at_its_limit() -> No
     frames = [Frame(n, "job.created" if n != 2 else "printer.updated", b"") for n in range(1, 6)]
     for frame in frames[:4]:
         assert client.offer(frame)
+    await asyncio.sleep(0)
+    assert not waiting.done()  # queued, handed over when the hub wakes the client
+    client.wake()
     assert [f.id for f in await waiting] == [1, 3, 4]  # filtered, oldest first, one burst
     for frame in (frames[4], Frame(6, "job.x", b""), Frame(7, "job.x", b"")):
         assert client.offer(frame)
@@ -93,6 +105,28 @@ async def test_backlog_hands_over_bursts_in_order_and_drops_at_its_limit() -> No
     assert (drops, client.dropped, list(client.backlog)) == (["SLOW_CONSUMER"], "SLOW_CONSUMER", [])
     assert client.offer(Frame(9, "job.x", b""))  # ignored once dropped
     assert not client.backlog
+
+
+async def test_the_hub_wakes_a_client_at_once_then_at_most_once_per_interval() -> None:
+    bus = SimpleNamespace(is_remote=lambda event_id: False)
+    hub = EventHub(cast(Any, None), cast(Any, bus), EventSettings())
+    client = StreamClient(TypeFilter(parse_patterns("*")), 100, lambda reason: None)
+    hub.clients.add(client)
+
+    def publish(event_id: int) -> None:  # what the pump does for each committed event
+        hub._dispatch(Event(id=event_id, type="bench.tick", time=utcnow(), data={}))
+        hub._schedule_wake()
+
+    publish(1)  # a sparse event: woken at once
+    assert [f.id for f in await asyncio.wait_for(client.take(), 1)] == [1]
+    waiting = asyncio.create_task(client.take())
+    await asyncio.sleep(0)  # the session waits for the next frames
+    publish(2)
+    publish(3)  # more within the interval: one wake when it has passed
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    await asyncio.sleep(WAKE_INTERVAL_SECONDS * 3)
+    assert [f.id for f in await asyncio.wait_for(waiting, 1)] == [2, 3]  # one burst, in order
 
 
 @pytest.fixture
