@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.sql.dml import UpdateBase
 
 from ..aio import SingleFlight
+from . import sqlite_driver
 
 _LOGGER = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -236,20 +237,19 @@ class Database:
 
 
 def _daemon_sqlite_connector(url: str, *, timeout: float) -> Callable[[], Awaitable[Any]]:
-    """Open SQLite connections as SQLAlchemy does, with aiosqlite's worker thread made a daemon.
+    """Open SQLite connections as SQLAlchemy does, one trip to the database thread per statement
+    (:mod:`.sqlite_driver`), with aiosqlite's worker thread made a daemon.
 
     aiosqlite 0.22 moved each connection's worker onto a non-daemon thread, and SQLAlchemy before
     2.0.46 (the version Home Assistant 2025.4 pins) only marks the old shape daemon. A connection
     that is never closed (a query abandoned when the server stops) would then keep the process
     from exiting, forever."""
-    import aiosqlite
-
     dialect: Any = SQLiteDialect_aiosqlite  # untyped in SQLAlchemy
     args, params = dialect().create_connect_args(make_url(url))
     params = {**params, "timeout": timeout}
 
     async def connect() -> Any:
-        pending = aiosqlite.connect(*args, **params)
+        pending = sqlite_driver.connect(*args, **params)
         worker: Any = getattr(pending, "_thread", pending)  # < 0.22: the connection is the thread
         worker.daemon = True
         return await pending
