@@ -46,6 +46,8 @@ MAX_TYPE_LENGTH = 64
 MAX_LOCAL_IDS = 100_000
 #: rows per multi-row INSERT of events on SQLite (3 bound values each, far below its limit)
 SQLITE_ROWS_PER_INSERT = 500
+#: one event, its values bound at execution: built (and its cache key made) once, not per event
+INSERT_ONE = insert(events).returning(events.c.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,11 +220,7 @@ class EventBus:
             )
         rows = [{"type": t, "created_at": when, "payload": data} for t, when, data in items]
         if len(rows) == 1:
-            ids = [
-                (
-                    await conn.execute(insert(events).values(rows[0]).returning(events.c.id))
-                ).scalar_one()
-            ]
+            ids = [(await conn.execute(INSERT_ONE, rows[0])).scalar_one()]
         elif conn.dialect.name == "sqlite":
             ids = await _insert_sqlite(conn, rows)
         else:  # one multi-row statement; ids come back in the order of the rows
