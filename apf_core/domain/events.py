@@ -76,7 +76,9 @@ class _PendingEvents:
         await self.bus._insert(self.conn, self.items)
 
 
-async def _insert_sqlite(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
+async def _insert_sqlite(
+    db: Database, conn: AsyncConnection, rows: list[dict[str, Any]]
+) -> list[int]:
     """Event ids of ``rows``, in their order, in one INSERT per chunk.
 
     SQLAlchemy's ordered RETURNING runs one INSERT per row on SQLite (SQLite returns a
@@ -86,7 +88,11 @@ async def _insert_sqlite(conn: AsyncConnection, rows: list[dict[str, Any]]) -> l
     ids: list[int] = []
     for start in range(0, len(rows), SQLITE_ROWS_PER_INSERT):
         chunk = rows[start : start + SQLITE_ROWS_PER_INSERT]
-        result = await conn.execute(insert(events).values(chunk).returning(events.c.id))
+        statement = insert(events).values(chunk).returning(events.c.id)
+        if start + SQLITE_ROWS_PER_INSERT >= len(rows):  # the last chunk carries the commit
+            result = await db.execute_final(conn, statement)
+        else:
+            result = await conn.execute(statement)
         ids.extend(sorted(result.scalars()))
     return ids
 
@@ -220,9 +226,9 @@ class EventBus:
             )
         rows = [{"type": t, "created_at": when, "payload": data} for t, when, data in items]
         if len(rows) == 1:
-            ids = [(await conn.execute(INSERT_ONE, rows[0])).scalar_one()]
+            ids = [(await self._db.execute_final(conn, INSERT_ONE, rows[0])).scalar_one()]
         elif conn.dialect.name == "sqlite":
-            ids = await _insert_sqlite(conn, rows)
+            ids = await _insert_sqlite(self._db, conn, rows)
         else:  # one multi-row statement; ids come back in the order of the rows
             statement = insert(events).returning(events.c.id, sort_by_parameter_order=True)
             ids = list((await conn.execute(statement, rows)).scalars())

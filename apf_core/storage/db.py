@@ -21,8 +21,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, CursorResult, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import UpdateBase
 
 from ..aio import SingleFlight
@@ -77,6 +78,8 @@ class Database:
         #: table name -> how many committed transactions have written it (this process)
         self._versions: dict[str, int] = {}
         self._touched: dict[int, set[str]] = {}
+        #: connections whose transaction committed with its final statement (nothing may follow)
+        self._ended: set[int] = set()
         self._read_cache: dict[Hashable, tuple[tuple[int, ...], float, Any]] = {}
         self._loads: SingleFlight[tuple[Hashable, tuple[int, ...]], Any] = SingleFlight()
         #: tasks holding a connection now, and how many (dispose() stops them first)
@@ -160,6 +163,7 @@ class Database:
                 finally:
                     self._before_commit.pop(key, None)
                     self._touched.pop(id(conn.sync_connection), None)
+                    self._ended.discard(id(conn.sync_connection))
             for table in touched:
                 self._versions[table] = self._versions.get(table, 0) + 1
             callbacks = self._after_commit.pop(key, [])
@@ -169,7 +173,28 @@ class Database:
             except Exception:
                 _LOGGER.exception("after-commit callback failed")
 
+    async def execute_final(
+        self, conn: AsyncConnection, statement: Executable, parameters: Any = None
+    ) -> CursorResult[Any]:
+        """Run ``statement`` as the last one of the transaction of ``conn``. Inside
+        :meth:`begin` on SQLite, the statement and the commit take one trip to the database
+        thread; nothing may run on ``conn`` after it."""
+        sync = conn.sync_connection
+        if self.is_sqlite and sync is not None and id(sync) in self._touched:
+            driver = sync.connection.driver_connection
+            if isinstance(driver, sqlite_driver.OneTripConnection):
+                driver.commit_with_next()
+                try:
+                    result = await conn.execute(statement, parameters)
+                finally:
+                    driver.commit_with_next(False)
+                self._ended.add(id(sync))
+                return result
+        return await conn.execute(statement, parameters)
+
     def _note_write(self, conn: Connection, clause: Any, *_args: Any) -> None:
+        if id(conn) in self._ended:
+            raise RuntimeError("a statement ran after the transaction's final one (execute_final)")
         touched = self._touched.get(id(conn))
         if touched is not None and isinstance(clause, UpdateBase):
             table = getattr(clause, "table", None)

@@ -2,7 +2,8 @@
 
 SQLAlchemy's aiosqlite adapter awaited four driver calls per statement and the pool a rollback per
 checkin: six trips for a one-statement transaction. apf_core.storage.sqlite_driver does a statement
-in one trip and skips commit/rollback only when SQLite has nothing open."""
+in one trip and skips commit/rollback only when SQLite has nothing open; a transaction's final
+statement (Database.execute_final, the outbox insert) carries the commit."""
 
 from __future__ import annotations
 
@@ -104,3 +105,57 @@ async def test_a_cancelled_write_leaves_no_transaction_behind(db: Database) -> N
             await conn.execute(insert(NOTES).values(body="next"))
     async with db.read() as conn:
         assert (await conn.execute(select(NOTES.c.body))).scalars().all() == ["next"]
+
+
+async def test_the_final_statement_carries_the_commit(db: Database, trips: Counter[str]) -> None:
+    async with db.begin() as conn:  # a warm connection
+        await conn.execute(insert(NOTES).values(body="warm"))
+    trips.clear()
+    async with db.begin() as conn:
+        await conn.execute(insert(NOTES).values(body="first"))
+        await db.execute_final(conn, insert(NOTES).values(body="last"))
+    assert dict(trips) == {"_run": 2}  # no trip of its own for the commit
+    async with db.read() as conn:
+        rows = (await conn.execute(select(NOTES.c.body).order_by(NOTES.c.id))).scalars().all()
+    assert rows == ["warm", "first", "last"]
+
+
+async def test_a_failed_final_statement_rolls_back_and_commits_nothing_later(
+    db: Database,
+) -> None:
+    async def transaction(*statements: Any, final: Any = None, fail: bool = False) -> None:
+        async with db.begin() as conn:
+            for statement in statements:
+                await conn.execute(statement)
+            if final is not None:
+                await db.execute_final(conn, final)
+            if fail:
+                raise RuntimeError("a later step failed")
+
+    await transaction(insert(NOTES).values(id=1, body="kept"))
+    with pytest.raises(Exception, match="UNIQUE"):  # fails in SQLite: all of it rolls back
+        await transaction(
+            insert(NOTES).values(id=2, body="lost with the transaction"),
+            final=insert(NOTES).values(id=1, body="duplicate"),
+        )
+    with pytest.raises(Exception, match="Unconsumed column"):  # fails before the driver
+        await transaction(final=insert(NOTES).values(no_such_column=1))
+    with pytest.raises(RuntimeError):  # the same pooled connection must not commit early now
+        await transaction(insert(NOTES).values(id=3, body="rolled back"), fail=True)
+    async with db.read() as conn:
+        assert (await conn.execute(select(NOTES.c.id))).scalars().all() == [1]
+
+
+async def test_nothing_may_follow_the_final_statement(db: Database) -> None:
+    async def two_after_final() -> None:
+        async with db.begin() as conn:
+            await db.execute_final(conn, insert(NOTES).values(body="committed"))
+            await conn.execute(insert(NOTES).values(body="refused"))
+
+    with pytest.raises(RuntimeError, match="after the transaction's final one"):
+        await two_after_final()
+    async with db.begin() as conn:  # the connection is usable again
+        await conn.execute(insert(NOTES).values(body="next"))
+    async with db.read() as conn:
+        rows = (await conn.execute(select(NOTES.c.body).order_by(NOTES.c.id))).scalars().all()
+    assert rows == ["committed", "next"]
