@@ -36,8 +36,9 @@ from .store import fetch_events, max_event_id
 
 _LOGGER = logging.getLogger(__name__)
 FETCH_BATCH = 1000
-#: while events keep coming, each client is woken (and writes) at most this often
-WAKE_INTERVAL_SECONDS = 0.005
+#: while events keep coming, each client is woken (and writes) at most this often; with 100
+#: clients 10 ms rather than 5 ms gave 12 % more events/s for a p99 of 14 ms instead of 8 ms
+WAKE_INTERVAL_SECONDS = 0.01
 
 
 @dataclass(frozen=True, slots=True)
