@@ -98,6 +98,11 @@ class StreamClient:
         self.backlog.append(frame)
         return True
 
+    def resubscribe(self, types: TypeFilter) -> None:
+        """Change the filter; queued frames it no longer matches are not sent."""
+        self.types = types
+        self.backlog = deque(f for f in self.backlog if types(f.type))
+
     def wake(self) -> None:
         """Let :meth:`take` return what is queued."""
         if self.backlog:

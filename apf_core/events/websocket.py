@@ -291,7 +291,7 @@ class StreamSession:
             self.sent_id = max(self.sent_id, seam)
         while True:
             frames = await client.take()  # a burst is sent in one go, without a wake-up each
-            await self._write([f for f in frames if f.id > self.sent_id and client.types(f.type)])
+            await self._write([f for f in frames if f.id > self.sent_id])  # offer() filtered them
 
     def _transport(self) -> asyncio.Transport:
         """The connection's transport, while events may still be written to it."""
@@ -357,7 +357,7 @@ class StreamSession:
         if kind == "subscribe":
             if "types" not in message:
                 raise StreamRejected("VALIDATION_ERROR", "subscribe needs types")
-            client.types = _types(message["types"])
+            client.resubscribe(_types(message["types"]))
             return None
         return None  # "auth" again, or a kind from a newer client: ignored
 

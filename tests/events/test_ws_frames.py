@@ -129,6 +129,16 @@ async def test_the_hub_wakes_a_client_at_once_then_at_most_once_per_interval() -
     assert [f.id for f in await asyncio.wait_for(waiting, 1)] == [2, 3]  # one burst, in order
 
 
+def test_a_narrower_subscription_drops_queued_frames_it_no_longer_matches() -> None:
+    client = StreamClient(TypeFilter(parse_patterns("*")), 100, lambda reason: None)
+    for event_id, type_ in ((1, "job.created"), (2, "printer.updated"), (3, "job.completed")):
+        client.offer(event_frame(Event(id=event_id, type=type_, time=utcnow(), data={})))
+    client.resubscribe(TypeFilter(parse_patterns("job.*")))
+    assert [f.id for f in client.backlog] == [1, 3]  # the session sends what take() gives
+    client.offer(event_frame(Event(id=4, type="printer.updated", time=utcnow(), data={})))
+    assert [f.id for f in client.backlog] == [1, 3]
+
+
 @pytest.fixture
 def sessions(monkeypatch: pytest.MonkeyPatch) -> list[StreamSession]:
     """Every StreamSession the server runs, for a look at its transport."""
