@@ -272,9 +272,10 @@ def _daemon_sqlite_connector(url: str, *, timeout: float) -> Callable[[], Awaita
     dialect: Any = SQLiteDialect_aiosqlite  # untyped in SQLAlchemy
     args, params = dialect().create_connect_args(make_url(url))
     params = {**params, "timeout": timeout}
+    checkpoints = sqlite_driver.Checkpoints()  # one schedule for every connection to the file
 
     async def connect() -> Any:
-        pending = sqlite_driver.connect(*args, **params)
+        pending = sqlite_driver.connect(args[0], checkpoints, **params)
         worker: Any = getattr(pending, "_thread", pending)  # < 0.22: the connection is the thread
         worker.daemon = True
         return await pending

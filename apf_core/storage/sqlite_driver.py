@@ -6,22 +6,67 @@ takes back. Each await is a hand-off to the connection's thread and back to the 
 loop; a one-event transaction cost six of them. Here :meth:`OneTripConnection.cursor`
 hands back a cursor that does all four in the thread at once, and ``commit`` and
 ``rollback`` stay on the event loop when SQLite has no transaction open and nothing of
-this connection is still queued for its thread. A transaction's last statement can carry
-its commit (:meth:`OneTripConnection.commit_with_next`): one trip for both. Each trip wakes
-the database thread and then the event loop, often on the other CPU; on a virtual machine
-with an idle CPU that costs more than the statement.
+this connection is still queued for its thread.
+
+A transaction's last statement carries its commit (:meth:`OneTripConnection.commit_with_next`)
+and runs on the event loop itself when it cannot wait there: the database is in WAL mode
+(a commit then writes the log and never waits for a lock or a disk flush), and either the
+transaction already holds the write lock or the lock is free at once (busy timeout 0; when
+another process holds it, the statement goes to the thread and waits there). Each trip wakes
+the database thread and then the event loop, often on the other CPU; on a virtual machine that
+costs more than the statement.
+
+SQLite's automatic checkpoint would run inside such a commit, so it is off on every connection
+(``wal_autocheckpoint=0``) and :class:`Checkpoints` runs a passive checkpoint in a connection's
+thread after enough commits instead.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections import deque
 from typing import Any
 
 import aiosqlite
 
+_LOGGER = logging.getLogger(__name__)
+
 #: what one trip returns: description, rows, lastrowid, rowcount
 _Outcome = tuple[Any, list[Any], int | None, int]
+
+
+class Checkpoints:
+    """When to checkpoint the WAL of one database file, shared by its connections.
+
+    SQLite checkpoints once the log holds 1,000 pages; here a passive checkpoint follows
+    every ``every`` commits, and ``every`` is adjusted after each one towards that size."""
+
+    TARGET_FRAMES = 1000
+
+    def __init__(self, every: int = 100) -> None:
+        self.every = every
+        self.runs = 0
+        self._commits = 0
+
+    def committed(self) -> bool:
+        """Count a commit; ``True`` when a checkpoint is due."""
+        self._commits += 1
+        if self._commits < self.every:
+            return False
+        self._commits = 0
+        return True
+
+    def run(self, conn: sqlite3.Connection) -> None:
+        """In a connection's thread: a passive checkpoint (never waits for readers or writers)."""
+        try:
+            _busy, frames, _done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error:
+            _LOGGER.warning("the SQLite checkpoint failed; it is tried again later", exc_info=True)
+            return
+        self.runs += 1
+        if frames > 0:  # the log held this many pages since it last restarted
+            self.every = max(1, min(1000, self.every * self.TARGET_FRAMES // frames))
 
 
 class OneTripCursor:
@@ -66,63 +111,134 @@ class OneTripCursor:
 class OneTripConnection(aiosqlite.Connection):
     """An aiosqlite connection whose cursors take one trip per statement."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, connector: Any, checkpoints: Checkpoints) -> None:
+        super().__init__(connector, 64)
+        self._checkpoints = checkpoints
         # written by one thread each: the loop counts what it queued, the thread what it ran
         self._queued = 0
         self._ran = 0
         self._commit_next = False
+        #: the busy timeout (ms) while the database is in WAL mode, else None (read once)
+        self._wal_busy_ms: int | None = None
+        self._wal_checked = False
 
     async def cursor(self) -> OneTripCursor:  # type: ignore[override]
         return OneTripCursor(self)
 
+    async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if not self._running or self._connection is None:
+            raise ValueError("Connection closed")
+        self._queued += 1
+        return await super()._execute(self._counted, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+    def _counted(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self._ran += 1
+
+    def _idle(self) -> bool:
+        """Nothing of this connection is queued for its thread or running there."""
+        return self._ran == self._queued
+
     def commit_with_next(self, commit: bool = True) -> None:
-        """Commit in the same trip as the next statement, once it has run without error
+        """Commit together with the next statement, once it has run without error
         (the commit that follows then finds nothing open and stays on the loop);
         ``False`` withdraws the request if that statement never reached the driver."""
         self._commit_next = commit
 
     async def run_statement(self, sql: str, parameters: Any, *, many: bool) -> _Outcome:
         commit, self._commit_next = self._commit_next, False
-        self._queued += 1
-        outcome: _Outcome = await self._execute(self._run, sql, parameters, many, commit)  # type: ignore[no-untyped-call]
-        return outcome
+        if commit and self._idle():
+            outcome = self._run_on_loop(sql, parameters, many)
+            if outcome is not None:
+                self._note_commit()
+                return outcome
+        result: _Outcome = await self._execute(self._run, sql, parameters, many, commit)
+        if commit:
+            self._note_commit()
+        return result
 
     def _run(self, sql: str, parameters: Any, many: bool, commit: bool) -> _Outcome:
-        """In the database thread: execute, fetch every row, close the cursor, and commit
-        when asked (a failed statement or commit leaves the transaction open to roll back)."""
+        """Execute, fetch every row, close the cursor, and commit when asked (a failed
+        statement or commit leaves the transaction open to roll back)."""
+        cursor = self._conn.cursor()
         try:
-            cursor = self._conn.cursor()
-            try:
-                if many:
-                    cursor.executemany(sql, parameters)
-                elif parameters is None:
-                    cursor.execute(sql)
-                else:
-                    cursor.execute(sql, parameters)
-                rows = cursor.fetchall() if cursor.description else []
-                outcome = cursor.description, rows, cursor.lastrowid, cursor.rowcount
-            finally:
-                cursor.close()
-            if commit:
-                self._conn.commit()
-            return outcome
+            if many:
+                cursor.executemany(sql, parameters)
+            elif parameters is None:
+                cursor.execute(sql)
+            else:
+                cursor.execute(sql, parameters)
+            rows = cursor.fetchall() if cursor.description else []
+            outcome = cursor.description, rows, cursor.lastrowid, cursor.rowcount
         finally:
-            self._ran += 1
+            cursor.close()
+        if commit:
+            self._conn.commit()
+        return outcome
 
-    def _settled(self) -> bool:
-        """No transaction is open and no statement of ours is queued or running."""
-        return self._ran == self._queued and not self._conn.in_transaction
+    def _run_on_loop(self, sql: str, parameters: Any, many: bool) -> _Outcome | None:
+        """A final statement and its commit on the event loop, or ``None`` when it could
+        wait there (not WAL, or another process holds the write lock): nothing ran then."""
+        conn = self._conn
+        busy_ms = self._wal_busy_timeout()
+        if busy_ms is None:
+            return None
+        if conn.in_transaction:  # this transaction wrote already: it holds the write lock
+            return self._run(sql, parameters, many, True)
+        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            outcome = self._run(sql, parameters, many, False)
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            return None  # the write lock is taken: the thread waits for it
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={busy_ms}")
+        conn.commit()
+        return outcome
+
+    def _wal_busy_timeout(self) -> int | None:
+        if not self._wal_checked:
+            conn = self._conn
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() == "wal":
+                self._wal_busy_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+            self._wal_checked = True
+        return self._wal_busy_ms
+
+    def _note_commit(self) -> None:
+        """After a commit: queue a checkpoint in this connection's thread when one is due
+        (nobody waits for it; the connection's next statement runs after it)."""
+        if self._checkpoints.committed() and self._running:
+            self._queued += 1
+            self._tx.put_nowait((None, lambda: self._counted(self._checkpoints.run, self._conn)))
 
     async def commit(self) -> None:
         if not self._settled():
             await super().commit()
+            self._note_commit()
 
     async def rollback(self) -> None:
         if not self._settled():
             await super().rollback()
 
+    def _settled(self) -> bool:
+        """No transaction is open and no statement of ours is queued or running."""
+        return self._idle() and not self._conn.in_transaction
 
-def connect(database: str, **kwargs: Any) -> OneTripConnection:
-    """As :func:`aiosqlite.connect`, for a :class:`OneTripConnection`."""
-    return OneTripConnection(lambda: sqlite3.connect(database, **kwargs), 64)
+
+def connect(database: str, checkpoints: Checkpoints, **kwargs: Any) -> OneTripConnection:
+    """As :func:`aiosqlite.connect`, for a :class:`OneTripConnection` whose WAL is
+    checkpointed by ``checkpoints`` rather than by SQLite's automatic checkpoint."""
+
+    def open_connection() -> sqlite3.Connection:
+        # the event loop runs final statements on it while its thread is idle
+        conn: sqlite3.Connection = sqlite3.connect(
+            database, **{**kwargs, "check_same_thread": False}
+        )
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+        return conn
+
+    return OneTripConnection(open_connection, checkpoints)

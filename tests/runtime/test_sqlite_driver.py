@@ -3,18 +3,21 @@
 SQLAlchemy's aiosqlite adapter awaited four driver calls per statement and the pool a rollback per
 checkin: six trips for a one-statement transaction. apf_core.storage.sqlite_driver does a statement
 in one trip and skips commit/rollback only when SQLite has nothing open; a transaction's final
-statement (Database.execute_final, the outbox insert) carries the commit."""
+statement (Database.execute_final, the outbox insert) carries the commit and runs on the event loop
+when it cannot wait there; the WAL is then checkpointed in a connection's thread, not in a commit."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, text
 
 from apf_core.storage import sqlite_driver
 from apf_core.storage.db import Database
@@ -107,17 +110,98 @@ async def test_a_cancelled_write_leaves_no_transaction_behind(db: Database) -> N
         assert (await conn.execute(select(NOTES.c.body))).scalars().all() == ["next"]
 
 
-async def test_the_final_statement_carries_the_commit(db: Database, trips: Counter[str]) -> None:
+async def test_the_final_statement_and_its_commit_run_on_the_loop(
+    db: Database, trips: Counter[str]
+) -> None:
     async with db.begin() as conn:  # a warm connection
         await conn.execute(insert(NOTES).values(body="warm"))
     trips.clear()
     async with db.begin() as conn:
         await conn.execute(insert(NOTES).values(body="first"))
         await db.execute_final(conn, insert(NOTES).values(body="last"))
-    assert dict(trips) == {"_run": 2}  # no trip of its own for the commit
+    assert dict(trips) == {"_run": 1}  # only the first statement went to the thread
+    trips.clear()
+    async with db.begin() as conn:  # the final statement alone: the write lock was free
+        await db.execute_final(conn, insert(NOTES).values(body="alone"))
+    assert dict(trips) == {}
     async with db.read() as conn:
         rows = (await conn.execute(select(NOTES.c.body).order_by(NOTES.c.id))).scalars().all()
-    assert rows == ["warm", "first", "last"]
+    assert rows == ["warm", "first", "last", "alone"]
+
+
+async def test_a_final_statement_waits_for_another_process_in_the_thread(
+    db: Database, trips: Counter[str], tmp_path: Path
+) -> None:
+    """Another process holds the write lock: the final statement must not block the event
+    loop for the busy timeout; it waits in the connection's thread and commits after."""
+    async with db.begin() as conn:  # a warm connection
+        await conn.execute(insert(NOTES).values(body="warm"))
+    trips.clear()
+    other = sqlite3.connect(tmp_path / "farm.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO notes (body) VALUES ('other process')")
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    async def write() -> None:
+        async with db.begin() as conn:
+            await db.execute_final(conn, insert(NOTES).values(body="after the other"))
+
+    ticking = asyncio.create_task(ticker())
+    writing = asyncio.create_task(write())
+    await asyncio.sleep(0.3)
+    assert not writing.done() and ticks >= 10  # the loop ran on while the write waited
+    other.execute("COMMIT")
+    other.close()
+    async with asyncio.timeout(5):
+        await writing
+    ticking.cancel()
+    assert trips["_run"] == 1  # the statement and its commit in one trip to the thread
+    async with db.read() as conn:
+        rows = (await conn.execute(select(NOTES.c.body).order_by(NOTES.c.id))).scalars().all()
+        busy_timeout = (await conn.execute(text("PRAGMA busy_timeout"))).scalar()
+    assert rows == ["warm", "other process", "after the other"]
+    assert busy_timeout == 30000  # restored after the attempt on the loop
+
+
+async def test_the_wal_is_checkpointed_outside_commits(db: Database, tmp_path: Path) -> None:
+    """SQLite's own checkpoint would run inside a commit, on the event loop: it is off, and
+    the log is checkpointed in a connection's thread every so many commits instead."""
+    async with db.read() as conn:
+        assert (await conn.execute(text("PRAGMA wal_autocheckpoint"))).scalar() == 0
+    wal = tmp_path / "farm.db-wal"
+    body = "x" * 2000  # about one page per row
+    largest = 0
+    for n in range(3000):
+        async with db.begin() as conn:
+            await db.execute_final(conn, insert(NOTES).values(body=body))
+        if n % 100 == 0:
+            largest = max(largest, wal.stat().st_size)
+    # about 3 pages a commit: 9,000 pages (36 MB) without checkpoints, 4 MB between them
+    assert largest < 12_000_000, f"the WAL grew to {largest} bytes"
+    async with db.read() as conn:
+        assert (await conn.execute(select(func.count()).select_from(NOTES))).scalar() == 3000
+
+
+async def test_outside_wal_mode_the_final_statement_goes_to_the_thread(tmp_path: Path) -> None:
+    """A rollback journal's commit waits for readers: never on the event loop."""
+    conn = await sqlite_driver.connect(str(tmp_path / "plain.db"), sqlite_driver.Checkpoints())
+    try:
+        cursor = await conn.cursor()
+        await cursor.execute("CREATE TABLE t (x INTEGER)")
+        started = time.monotonic()
+        queued = conn._queued
+        conn.commit_with_next()
+        await cursor.execute("INSERT INTO t VALUES (1)")
+        assert conn._queued == queued + 1 and time.monotonic() - started < 5
+        assert not conn._conn.in_transaction  # committed in that trip
+    finally:
+        await conn.close()
 
 
 async def test_a_failed_final_statement_rolls_back_and_commits_nothing_later(
@@ -138,6 +222,8 @@ async def test_a_failed_final_statement_rolls_back_and_commits_nothing_later(
             insert(NOTES).values(id=2, body="lost with the transaction"),
             final=insert(NOTES).values(id=1, body="duplicate"),
         )
+    with pytest.raises(Exception, match="UNIQUE"):  # alone, when it would begin the transaction
+        await transaction(final=insert(NOTES).values(id=1, body="duplicate"))
     with pytest.raises(Exception, match="Unconsumed column"):  # fails before the driver
         await transaction(final=insert(NOTES).values(no_such_column=1))
     with pytest.raises(RuntimeError):  # the same pooled connection must not commit early now
