@@ -216,9 +216,14 @@ class OneTripConnection(aiosqlite.Connection):
             self._tx.put_nowait((None, lambda: self._counted(self._checkpoints.run, self._conn)))
 
     async def commit(self) -> None:
-        if not self._settled():
-            await super().commit()
+        if not self._settled() and await self._execute(self._commit_open):
             self._note_commit()
+
+    def _commit_open(self) -> bool:
+        """Commit; whether a transaction was open to commit."""
+        was_open = self._conn.in_transaction
+        self._conn.commit()
+        return was_open
 
     async def rollback(self) -> None:
         if not self._settled():

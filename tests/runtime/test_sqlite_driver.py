@@ -59,7 +59,7 @@ async def test_a_one_statement_transaction_takes_two_trips(
         new_id = (
             await conn.execute(insert(NOTES).values(body="hi").returning(NOTES.c.id))
         ).scalar()
-    assert dict(trips) == {"_run": 1, "commit": 1}  # the statement with its rows, the commit
+    assert dict(trips) == {"_run": 1, "_commit_open": 1}  # the statement with its rows, the commit
     trips.clear()
     async with db.read() as conn:
         rows = (await conn.execute(select(NOTES.c.body).order_by(NOTES.c.id))).scalars().all()
