@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import bindparam, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..storage.db import Database
@@ -48,6 +48,28 @@ MAX_LOCAL_IDS = 100_000
 SQLITE_ROWS_PER_INSERT = 500
 #: one event, its values bound at execution: built (and its cache key made) once, not per event
 INSERT_ONE = insert(events).returning(events.c.id)
+#: the same on PostgreSQL, in one round trip with the lock and the NOTIFY: the materialised
+#: CTE is read before the row takes its id from the sequence
+_GUARD = (
+    select(
+        func.pg_advisory_xact_lock(bindparam("lock_key")),
+        func.pg_notify(bindparam("channel"), bindparam("origin")),
+    )
+    .cte("guard")
+    .prefix_with("MATERIALIZED")
+)
+INSERT_ONE_PG = (
+    insert(events)
+    .from_select(
+        ["type", "created_at", "payload"],
+        select(
+            bindparam("type", type_=events.c.type.type),
+            bindparam("created_at", type_=events.c.created_at.type),
+            bindparam("payload", type_=events.c.payload.type),
+        ).select_from(_GUARD),
+    )
+    .returning(events.c.id)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,19 +241,22 @@ class EventBus:
     ) -> None:
         if not items:
             return
-        if conn.dialect.name == "postgresql":  # NOTIFY wakes the other processes' fan-out
-            await conn.execute(
-                text("SELECT pg_advisory_xact_lock(:key), pg_notify(:channel, :origin)"),
-                {"key": EVENT_LOCK_KEY, "channel": self.channel, "origin": self.origin},
-            )
+        postgresql = conn.dialect.name == "postgresql"
+        guard = {"lock_key": EVENT_LOCK_KEY, "channel": self.channel, "origin": self.origin}
         rows = [{"type": t, "created_at": when, "payload": data} for t, when, data in items]
-        if len(rows) == 1:
-            ids = [(await self._db.execute_final(conn, INSERT_ONE, rows[0])).scalar_one()]
-        elif conn.dialect.name == "sqlite":
-            ids = await _insert_sqlite(self._db, conn, rows)
-        else:  # one multi-row statement; ids come back in the order of the rows
+        if postgresql and len(rows) == 1:  # NOTIFY wakes the other processes' fan-out
+            ids = [(await conn.execute(INSERT_ONE_PG, {**rows[0], **guard})).scalar_one()]
+        elif postgresql:  # one multi-row statement; ids come back in the order of the rows
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:lock_key), pg_notify(:channel, :origin)"),
+                guard,
+            )
             statement = insert(events).returning(events.c.id, sort_by_parameter_order=True)
             ids = list((await conn.execute(statement, rows)).scalars())
+        elif len(rows) == 1:
+            ids = [(await self._db.execute_final(conn, INSERT_ONE, rows[0])).scalar_one()]
+        else:
+            ids = await _insert_sqlite(self._db, conn, rows)
         if len(self._local_ids) > MAX_LOCAL_IDS:  # ids of rolled-back transactions
             self._local_ids.clear()
         for (type_, when, data), event_id in zip(items, ids, strict=True):
