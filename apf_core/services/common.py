@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, Table, func, select
+from sqlalchemy import Select, Table, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import NotFound
@@ -34,13 +35,17 @@ async def fetch_one(
     for_update: bool = False,
 ) -> dict[str, Any]:
     """The row with ``id == row_id`` or a 404 with ``code``."""
-    query = select(table).where(table.c.id == row_id)
-    if for_update:
-        query = query.with_for_update()
-    row = (await conn.execute(query)).mappings().first()
+    row = (await conn.execute(_by_id(table, for_update), {"row_id": row_id})).mappings().first()
     if row is None:
         raise NotFound(f"{label} not found", code=code)
     return dict(row)
+
+
+@functools.cache
+def _by_id(table: Table, for_update: bool) -> Select[Any]:
+    """The select of one row by id, built (and its cache key made) once per table."""
+    query = select(table).where(table.c.id == bindparam("row_id"))
+    return query.with_for_update() if for_update else query
 
 
 async def fetch_page(
