@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from pathlib import Path
@@ -56,8 +57,11 @@ class Database:
         self.schema = schema
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
-            kwargs["async_creator"] = _daemon_sqlite_connector(self.url, timeout=30)
+            self._checkpoints, kwargs["async_creator"] = _daemon_sqlite_connector(
+                self.url, timeout=30, write_lock=self._write_lock
+            )
             # opening an aiosqlite connection costs a thread and the pragmas: keep enough warm ones
             kwargs["pool_size"] = 24
             kwargs["max_overflow"] = 48
@@ -72,7 +76,6 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._after_commit: dict[int, list[Callable[[], None]]] = {}
         self._before_commit: dict[int, list[Callable[[], Awaitable[None]]]] = {}
         #: table name -> how many committed transactions have written it (this process)
@@ -258,10 +261,14 @@ class Database:
             _done, pending = await asyncio.wait(holders, timeout=grace)
             if pending:
                 _LOGGER.warning("%d database queries did not stop within %ss", len(pending), grace)
+        if self.is_sqlite:
+            await self._checkpoints.wait()
         await self.engine.dispose()
 
 
-def _daemon_sqlite_connector(url: str, *, timeout: float) -> Callable[[], Awaitable[Any]]:
+def _daemon_sqlite_connector(
+    url: str, *, timeout: float, write_lock: asyncio.Lock | None
+) -> tuple[sqlite_driver.Checkpoints, Callable[[], Awaitable[Any]]]:
     """Open SQLite connections as SQLAlchemy does, one trip to the database thread per statement
     (:mod:`.sqlite_driver`), with aiosqlite's worker thread made a daemon.
 
@@ -272,7 +279,8 @@ def _daemon_sqlite_connector(url: str, *, timeout: float) -> Callable[[], Awaita
     dialect: Any = SQLiteDialect_aiosqlite  # untyped in SQLAlchemy
     args, params = dialect().create_connect_args(make_url(url))
     params = {**params, "timeout": timeout}
-    checkpoints = sqlite_driver.Checkpoints()  # one schedule for every connection to the file
+    # one for every connection to the file
+    checkpoints = sqlite_driver.Checkpoints(lambda: sqlite3.connect(*args, **params), write_lock)
 
     async def connect() -> Any:
         pending = sqlite_driver.connect(args[0], checkpoints, **params)
@@ -280,7 +288,7 @@ def _daemon_sqlite_connector(url: str, *, timeout: float) -> Callable[[], Awaita
         worker.daemon = True
         return await pending
 
-    return connect
+    return checkpoints, connect
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

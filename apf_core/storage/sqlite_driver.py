@@ -17,16 +17,19 @@ the database thread and then the event loop, often on the other CPU; on a virtua
 costs more than the statement.
 
 SQLite's automatic checkpoint would run inside such a commit, so it is off on every connection
-(``wal_autocheckpoint=0``) and :class:`Checkpoints` runs a passive checkpoint in a connection's
-thread after enough commits instead.
+(``wal_autocheckpoint=0``) and :class:`Checkpoints` runs a passive checkpoint on a connection of
+its own, off the loop, after enough commits instead.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 import aiosqlite
 
@@ -37,30 +40,53 @@ _Outcome = tuple[Any, list[Any], int | None, int]
 
 
 class Checkpoints:
-    """When to checkpoint the WAL of one database file, shared by its connections.
+    """Checkpoints of one database file's WAL, after enough commits of its connections.
 
-    SQLite checkpoints once the log holds 1,000 pages; here a passive checkpoint follows
-    every ``every`` commits, and ``every`` is adjusted after each one towards that size."""
+    SQLite checkpoints once the log holds 1,000 pages, in the connection that committed;
+    here a passive checkpoint follows every ``every`` commits, on a connection of its own in
+    the loop's default executor, and ``every`` is adjusted after each one towards that size.
+    It holds ``write_lock`` (the in-process writers' lock) meanwhile: the log starts again
+    from its beginning only when a checkpoint has copied all of it before the next write."""
 
     TARGET_FRAMES = 1000
 
-    def __init__(self, every: int = 100) -> None:
+    def __init__(
+        self,
+        open_connection: Callable[[], sqlite3.Connection],
+        write_lock: asyncio.Lock | None = None,
+        every: int = 100,
+    ) -> None:
+        self._open = open_connection
+        self._write_lock = write_lock or contextlib.nullcontext()
         self.every = every
         self.runs = 0
         self._commits = 0
+        self._task: asyncio.Task[None] | None = None
 
-    def committed(self) -> bool:
-        """Count a commit; ``True`` when a checkpoint is due."""
+    def committed(self) -> None:
+        """Count a commit (on the event loop); start a checkpoint when one is due."""
         self._commits += 1
-        if self._commits < self.every:
-            return False
+        if self._commits < self.every or self._task is not None:
+            return
         self._commits = 0
-        return True
+        self._task = asyncio.get_running_loop().create_task(self._checkpoint())
 
-    def run(self, conn: sqlite3.Connection) -> None:
-        """In a connection's thread: a passive checkpoint (never waits for readers or writers)."""
+    async def _checkpoint(self) -> None:
         try:
-            _busy, frames, _done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            async with self._write_lock:
+                await asyncio.get_running_loop().run_in_executor(None, self._run)
+        finally:
+            self._task = None
+
+    async def wait(self) -> None:
+        """Let a checkpoint that has started finish (before the connections close)."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    def _run(self) -> None:
+        try:
+            with contextlib.closing(self._open()) as conn:
+                _busy, frames, _done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         except sqlite3.Error:
             _LOGGER.warning("the SQLite checkpoint failed; it is tried again later", exc_info=True)
             return
@@ -118,12 +144,33 @@ class OneTripConnection(aiosqlite.Connection):
         self._queued = 0
         self._ran = 0
         self._commit_next = False
+        #: what the first stop() returned (False: no loop to wait on), None before it
+        self._stopping: asyncio.Future[Any] | Literal[False] | None = None
         #: the busy timeout (ms) while the database is in WAL mode, else None (read once)
         self._wal_busy_ms: int | None = None
         self._wal_checked = False
 
     async def cursor(self) -> OneTripCursor:  # type: ignore[override]
         return OneTripCursor(self)
+
+    def stop(self) -> asyncio.Future[Any] | None:
+        """Stop the thread once. aiosqlite queues a stop for every call, but its thread ends
+        at the first, so a second call's future never completes: SQLAlchemy's terminate of a
+        cancelled connection can force it closed (a stop) while its graceful close, which
+        stops again, is still under way."""
+        stopping = self._stopping
+        if stopping is None:
+            future = super().stop()
+            stopping = self._stopping = False if future is None else future
+        if stopping is False or stopping.get_loop() is not _running_loop():
+            return None
+        return stopping
+
+    async def close(self) -> None:
+        if self._stopping is None:
+            await super().close()
+        elif stopping := self.stop():  # stopped already: wait for the thread to finish
+            await stopping
 
     async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         if not self._running or self._connection is None:
@@ -152,11 +199,11 @@ class OneTripConnection(aiosqlite.Connection):
         if commit and self._idle():
             outcome = self._run_on_loop(sql, parameters, many)
             if outcome is not None:
-                self._note_commit()
+                self._checkpoints.committed()
                 return outcome
         result: _Outcome = await self._execute(self._run, sql, parameters, many, commit)
         if commit:
-            self._note_commit()
+            self._checkpoints.committed()
         return result
 
     def _run(self, sql: str, parameters: Any, many: bool, commit: bool) -> _Outcome:
@@ -208,16 +255,9 @@ class OneTripConnection(aiosqlite.Connection):
             self._wal_checked = True
         return self._wal_busy_ms
 
-    def _note_commit(self) -> None:
-        """After a commit: queue a checkpoint in this connection's thread when one is due
-        (nobody waits for it; the connection's next statement runs after it)."""
-        if self._checkpoints.committed() and self._running:
-            self._queued += 1
-            self._tx.put_nowait((None, lambda: self._counted(self._checkpoints.run, self._conn)))
-
     async def commit(self) -> None:
         if not self._settled() and await self._execute(self._commit_open):
-            self._note_commit()
+            self._checkpoints.committed()
 
     def _commit_open(self) -> bool:
         """Commit; whether a transaction was open to commit."""
@@ -232,6 +272,13 @@ class OneTripConnection(aiosqlite.Connection):
     def _settled(self) -> bool:
         """No transaction is open and no statement of ours is queued or running."""
         return self._idle() and not self._conn.in_transaction
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def connect(database: str, checkpoints: Checkpoints, **kwargs: Any) -> OneTripConnection:

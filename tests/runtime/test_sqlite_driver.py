@@ -171,17 +171,22 @@ async def test_a_final_statement_waits_for_another_process_in_the_thread(
 
 async def test_the_wal_is_checkpointed_outside_commits(db: Database, tmp_path: Path) -> None:
     """SQLite's own checkpoint would run inside a commit, on the event loop: it is off, and
-    the log is checkpointed in a connection's thread every so many commits instead."""
+    the log is checkpointed off the loop every so many commits instead."""
     async with db.read() as conn:
         assert (await conn.execute(text("PRAGMA wal_autocheckpoint"))).scalar() == 0
     wal = tmp_path / "farm.db-wal"
     body = "x" * 2000  # about one page per row
     largest = 0
-    for n in range(3000):
-        async with db.begin() as conn:
-            await db.execute_final(conn, insert(NOTES).values(body=body))
-        if n % 100 == 0:
-            largest = max(largest, wal.stat().st_size)
+
+    async def writer(commits: int) -> None:  # four at once: the log never stops growing
+        nonlocal largest
+        for n in range(commits):
+            async with db.begin() as conn:
+                await db.execute_final(conn, insert(NOTES).values(body=body))
+            if n % 25 == 0:
+                largest = max(largest, wal.stat().st_size)
+
+    await asyncio.gather(*(writer(750) for _ in range(4)))
     # about 3 pages a commit: 9,000 pages (36 MB) without checkpoints, 4 MB between them
     assert largest < 12_000_000, f"the WAL grew to {largest} bytes"
     async with db.read() as conn:
@@ -190,7 +195,9 @@ async def test_the_wal_is_checkpointed_outside_commits(db: Database, tmp_path: P
 
 async def test_outside_wal_mode_the_final_statement_goes_to_the_thread(tmp_path: Path) -> None:
     """A rollback journal's commit waits for readers: never on the event loop."""
-    conn = await sqlite_driver.connect(str(tmp_path / "plain.db"), sqlite_driver.Checkpoints())
+    conn = await sqlite_driver.connect(
+        str(tmp_path / "plain.db"), sqlite_driver.Checkpoints(lambda: sqlite3.connect(":memory:"))
+    )
     try:
         cursor = await conn.cursor()
         await cursor.execute("CREATE TABLE t (x INTEGER)")
@@ -245,3 +252,18 @@ async def test_nothing_may_follow_the_final_statement(db: Database) -> None:
     async with db.read() as conn:
         rows = (await conn.execute(select(NOTES.c.body).order_by(NOTES.c.id))).scalars().all()
     assert rows == ["committed", "next"]
+
+
+async def test_a_connection_stopped_before_its_close_still_closes(tmp_path: Path) -> None:
+    """SQLAlchemy's terminate of a cancelled connection can stop it (a forced close) while its
+    graceful close is under way; aiosqlite's thread ends at the first stop, so the close must
+    not queue a second one and wait for it forever."""
+    path = str(tmp_path / "farm.db")
+    conn = await sqlite_driver.connect(
+        path, sqlite_driver.Checkpoints(lambda: sqlite3.connect(path))
+    )
+    first = conn.stop()
+    assert conn.stop() is first  # stopped once
+    async with asyncio.timeout(5):
+        await conn.close()
+    assert not conn._thread.is_alive()
