@@ -241,18 +241,9 @@ class EventBus:
     ) -> None:
         if not items:
             return
-        postgresql = conn.dialect.name == "postgresql"
-        guard = {"lock_key": EVENT_LOCK_KEY, "channel": self.channel, "origin": self.origin}
         rows = [{"type": t, "created_at": when, "payload": data} for t, when, data in items]
-        if postgresql and len(rows) == 1:  # NOTIFY wakes the other processes' fan-out
-            ids = [(await conn.execute(INSERT_ONE_PG, {**rows[0], **guard})).scalar_one()]
-        elif postgresql:  # one multi-row statement; ids come back in the order of the rows
-            await conn.execute(
-                text("SELECT pg_advisory_xact_lock(:lock_key), pg_notify(:channel, :origin)"),
-                guard,
-            )
-            statement = insert(events).returning(events.c.id, sort_by_parameter_order=True)
-            ids = list((await conn.execute(statement, rows)).scalars())
+        if conn.dialect.name == "postgresql":
+            ids = await self._insert_postgresql(conn, rows)
         elif len(rows) == 1:
             ids = [(await self._db.execute_final(conn, INSERT_ONE, rows[0])).scalar_one()]
         else:
@@ -264,3 +255,18 @@ class EventBus:
             self._local_ids.add(event.id)
             self._db.after_commit(conn, lambda e=event: self.publish(e))  # type: ignore[misc]
         items.clear()
+
+    async def _insert_postgresql(
+        self, conn: AsyncConnection, rows: list[dict[str, Any]]
+    ) -> list[int]:
+        """Take the event lock and NOTIFY (wakes the other processes' fan-out), then insert:
+        one statement for a lone event, else one multi-row insert whose ids come back in the
+        order of the rows."""
+        guard = {"lock_key": EVENT_LOCK_KEY, "channel": self.channel, "origin": self.origin}
+        if len(rows) == 1:
+            return [(await conn.execute(INSERT_ONE_PG, {**rows[0], **guard})).scalar_one()]
+        await conn.execute(
+            text("SELECT pg_advisory_xact_lock(:lock_key), pg_notify(:channel, :origin)"), guard
+        )
+        statement = insert(events).returning(events.c.id, sort_by_parameter_order=True)
+        return list((await conn.execute(statement, rows)).scalars())

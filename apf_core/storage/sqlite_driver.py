@@ -59,7 +59,6 @@ class Checkpoints:
         self._open = open_connection
         self._write_lock = write_lock or contextlib.nullcontext()
         self.every = every
-        self.runs = 0
         self._commits = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -90,7 +89,6 @@ class Checkpoints:
         except sqlite3.Error:
             _LOGGER.warning("the SQLite checkpoint failed; it is tried again later", exc_info=True)
             return
-        self.runs += 1
         if frames > 0:  # the log held this many pages since it last restarted
             self.every = max(1, min(1000, self.every * self.TARGET_FRAMES // frames))
 
