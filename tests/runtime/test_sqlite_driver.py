@@ -9,6 +9,7 @@ when it cannot wait there; the WAL is then checkpointed in a connection's thread
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections import Counter
@@ -32,7 +33,7 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
     async with database.engine.begin() as conn:
         await conn.run_sync(META.create_all)
     yield database
-    await database.engine.dispose()
+    await database.dispose()
 
 
 @pytest.fixture
@@ -52,8 +53,10 @@ def trips(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
 async def test_a_one_statement_transaction_takes_two_trips(
     db: Database, trips: Counter[str]
 ) -> None:
-    async with db.begin() as conn:  # a warm connection: opening one costs its own trips
+    async with db.begin() as conn:  # warm connections: opening one costs its own trips
         await conn.execute(insert(NOTES).values(body="warm"))
+    async with db.read() as conn:
+        await conn.execute(select(1))
     trips.clear()
     async with db.begin() as conn:
         new_id = (
@@ -266,4 +269,90 @@ async def test_a_connection_stopped_before_its_close_still_closes(tmp_path: Path
     assert conn.stop() is first  # stopped once
     async with asyncio.timeout(5):
         await conn.close()
+    conn._thread.join(5)  # it answered the stop: it ends now
     assert not conn._thread.is_alive()
+
+
+async def test_write_transactions_keep_one_connection_until_one_fails(db: Database) -> None:
+    """SQLite has one writer at a time, so every write transaction runs on one connection
+    (taking it from the pool and giving it back cost a third of a one-event transaction); a
+    failed transaction gives it back to the pool to be reset, and the next one takes another."""
+    async with db.begin() as first:
+        await conn_insert(first, "one")
+    async with db.begin() as second:
+        await conn_insert(second, "two")
+    assert second is first
+
+    used: list[Any] = []
+
+    async def write_then_fail() -> None:
+        async with db.begin() as failed:
+            used.append(failed)
+            await conn_insert(failed, "lost")
+            raise RuntimeError("a later step failed")
+
+    with pytest.raises(RuntimeError):
+        await write_then_fail()
+    assert used == [first]
+    async with db.begin() as after:
+        await conn_insert(after, "three")
+    assert after is not first
+    async with db.read() as conn:
+        rows = (await conn.execute(select(NOTES.c.body).order_by(NOTES.c.id))).scalars().all()
+    assert rows == ["one", "two", "three"]
+
+
+async def test_a_write_cancelled_mid_statement_is_rolled_back(db: Database) -> None:
+    """Cancelled while its statement runs in the connection's thread, a transaction gives up
+    the shared write connection; its rollback waits for the statement, and the next writer
+    waits for SQLite's lock, then commits."""
+    started = asyncio.Event()
+    slow = text(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000)"
+        " SELECT count(*) FROM n"
+    )
+
+    async def write_then_slow_read() -> None:
+        async with db.begin() as conn:
+            await conn_insert(conn, "cancelled")
+            started.set()
+            await conn.execute(slow)
+
+    task = asyncio.create_task(write_then_slow_read())
+    await started.wait()
+    await asyncio.sleep(0.05)  # the slow statement is running in the thread
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with asyncio.timeout(30), db.begin() as conn:
+        await conn_insert(conn, "next")
+    async with db.read() as conn:
+        assert (await conn.execute(select(NOTES.c.body))).scalars().all() == ["next"]
+
+
+async def test_a_task_committing_in_a_loop_lets_other_tasks_run(db: Database) -> None:
+    """A transaction of one final statement never waits (it runs on the loop): each
+    transaction still gives the loop a turn, or a writer in a loop would hold it."""
+    async with db.begin() as conn:  # the write connection is open: nothing waits below
+        await conn_insert(conn, "warm")
+    turns = 0
+
+    async def other_task() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    other = asyncio.create_task(other_task())
+    await asyncio.sleep(0)
+    for n in range(200):
+        async with db.begin() as conn:
+            await db.execute_final(conn, insert(NOTES).values(body=f"n{n}"))
+    other.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await other
+    assert turns >= 150
+
+
+async def conn_insert(conn: Any, body: str) -> None:
+    await conn.execute(insert(NOTES).values(body=body))
