@@ -245,7 +245,7 @@ class EventBus:
         if conn.dialect.name == "postgresql":
             ids = await self._insert_postgresql(conn, rows)
         elif len(rows) == 1:
-            ids = [(await self._db.execute_final(conn, INSERT_ONE, rows[0])).scalar_one()]
+            ids = [(await self._db.insert_final(conn, INSERT_ONE, rows[0]))[0]]
         else:
             ids = await _insert_sqlite(self._db, conn, rows)
         if len(self._local_ids) > MAX_LOCAL_IDS:  # ids of rolled-back transactions

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,11 @@ from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import Connection, CursorResult, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql import Executable
-from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.dml import Insert, UpdateBase
 
 from ..aio import SingleFlight
 from . import sqlite_driver
+from .direct import DirectInsert
 
 _LOGGER = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -89,6 +90,7 @@ class Database:
         self._holders: dict[asyncio.Task[Any], int] = {}
         #: SQLite's one write connection, kept between transactions (see :meth:`_writer`)
         self._sqlite_writer: AsyncConnection | None = None
+        self._direct: dict[tuple[Insert, tuple[str, ...]], DirectInsert] = {}
         event.listen(self.engine.sync_engine, "before_execute", self._note_write)
 
     @property
@@ -211,30 +213,73 @@ class Database:
         self, conn: AsyncConnection, statement: Executable, parameters: Any = None
     ) -> CursorResult[Any]:
         """Run ``statement`` as the last one of the transaction of ``conn``. Inside
-        :meth:`begin` on SQLite, the statement and the commit take one trip to the database
-        thread; nothing may run on ``conn`` after it."""
+        :meth:`begin` on SQLite, the statement carries the commit, and both run on the event
+        loop when they cannot wait there (:mod:`.sqlite_driver`); nothing may run on ``conn``
+        after it."""
+        driver = self._final_driver(conn)
+        if driver is None:
+            return await conn.execute(statement, parameters)
+        driver.commit_with_next()
+        try:
+            result = await conn.execute(statement, parameters)
+        finally:
+            driver.commit_with_next(False)
+        self._ended.add(id(conn.sync_connection))
+        return result
+
+    async def insert_final(
+        self, conn: AsyncConnection, statement: Insert, row: dict[str, Any]
+    ) -> Sequence[Any]:
+        """Insert ``row`` as the last statement of the transaction of ``conn``, as
+        :meth:`execute_final`; the row ``statement`` returns (it has RETURNING).
+
+        Inside :meth:`begin` on SQLite the statement, compiled by SQLAlchemy once, goes
+        straight to the driver (:class:`.direct.DirectInsert`): this is the outbox's insert,
+        one per event, and SQLAlchemy's execution of it cost three times SQLite's work. No
+        engine event fires for it; the table still counts as written."""
+        driver = self._final_driver(conn)
         sync = conn.sync_connection
-        if self.is_sqlite and sync is not None and id(sync) in self._touched:
-            driver = sync.connection.driver_connection
-            if isinstance(driver, sqlite_driver.OneTripConnection):
-                driver.commit_with_next()
-                try:
-                    result = await conn.execute(statement, parameters)
-                finally:
-                    driver.commit_with_next(False)
-                self._ended.add(id(sync))
-                return result
-        return await conn.execute(statement, parameters)
+        if driver is None or sync is None:
+            return (await self.execute_final(conn, statement, row)).one()
+        keys = tuple(row)
+        direct = self._direct.get((statement, keys))
+        if direct is None:
+            direct = self._direct[(statement, keys)] = DirectInsert.compile(
+                statement, keys, self.engine.dialect
+            )
+        self._note_table(sync, direct.table)
+        driver.commit_with_next()
+        try:
+            _description, rows, _rowid, _count = await driver.run_statement(
+                direct.sql, direct.parameters(row), many=False
+            )
+        finally:
+            driver.commit_with_next(False)
+        self._ended.add(id(sync))
+        return tuple(rows[0])
+
+    def _final_driver(self, conn: AsyncConnection) -> sqlite_driver.OneTripConnection | None:
+        """The SQLite driver connection of a transaction of :meth:`begin`, else None."""
+        sync = conn.sync_connection
+        if not self.is_sqlite or sync is None or id(sync) not in self._touched:
+            return None
+        driver = sync.connection.driver_connection
+        return driver if isinstance(driver, sqlite_driver.OneTripConnection) else None
 
     def _note_write(self, conn: Connection, clause: Any, *_args: Any) -> None:
+        if isinstance(clause, UpdateBase):
+            name = getattr(getattr(clause, "table", None), "name", None)
+            self._note_table(conn, str(name) if name else None)
+        else:
+            self._note_table(conn, None)
+
+    def _note_table(self, conn: Connection, table: str | None) -> None:
+        """A statement is about to run on ``conn``; ``table``: the one it writes."""
         if id(conn) in self._ended:
             raise RuntimeError("a statement ran after the transaction's final one (execute_final)")
         touched = self._touched.get(id(conn))
-        if touched is not None and isinstance(clause, UpdateBase):
-            table = getattr(clause, "table", None)
-            name = getattr(table, "name", None)
-            if name:
-                touched.add(str(name))
+        if touched is not None and table:
+            touched.add(table)
 
     async def cached(
         self,

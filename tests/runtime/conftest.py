@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import MetaData, insert
 
 from apf_core.demo.gcode import demo_gcode
 from apf_core.drivers.simulator import SimulatedPrinter
+from apf_core.storage.db import Database
 from apf_core.storage.tables.spine import file_versions, print_files
 from apf_core.timeutil import new_id, utcnow
 from tests.api.conftest import Api, Reply, api, empty_api, farm_options  # noqa: F401
+
+
+@contextlib.asynccontextmanager
+async def sqlite_with(tmp_path: Path, metadata: MetaData) -> AsyncIterator[Database]:
+    """A SQLite database holding only the tables of ``metadata``, disposed of afterwards."""
+    database = Database(f"sqlite:///{tmp_path / 'farm.db'}")
+    async with database.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
 
 #: simulated seconds per wall second, and the simulated length of every print
 FAST = {"speed": 600, "print_seconds": 900, "tick": 0.05, "has_light": True}

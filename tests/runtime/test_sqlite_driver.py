@@ -22,6 +22,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, s
 
 from apf_core.storage import sqlite_driver
 from apf_core.storage.db import Database
+from tests.runtime.conftest import sqlite_with
 
 META = MetaData()
 NOTES = Table("notes", META, Column("id", Integer, primary_key=True), Column("body", String))
@@ -29,11 +30,8 @@ NOTES = Table("notes", META, Column("id", Integer, primary_key=True), Column("bo
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'farm.db'}")
-    async with database.engine.begin() as conn:
-        await conn.run_sync(META.create_all)
-    yield database
-    await database.dispose()
+    async with sqlite_with(tmp_path, META) as database:
+        yield database
 
 
 @pytest.fixture
