@@ -244,6 +244,8 @@ class Database:
         keys = tuple(row)
         direct = self._direct.get((statement, keys))
         if direct is None:
+            if len(self._direct) > 64:  # meant for a few module-level statements
+                self._direct.clear()
             direct = self._direct[(statement, keys)] = DirectInsert.compile(
                 statement, keys, self.engine.dialect
             )
