@@ -25,8 +25,8 @@ class DirectInsert:
 
     sql: str
     table: str
-    names: tuple[str, ...]
-    processors: tuple[Callable[[Any], Any] | None, ...]
+    #: each positional parameter's column key, and its bind processor (None: as is)
+    fields: tuple[tuple[str, Callable[[Any], Any] | None], ...]
 
     @classmethod
     def compile(cls, statement: Insert, keys: tuple[str, ...], dialect: Dialect) -> DirectInsert:
@@ -36,14 +36,12 @@ class DirectInsert:
         names = tuple(compiled.positiontup or ())
         if not dialect.positional or set(names) != set(keys):
             raise ValueError(f"cannot run {statement} directly with the values of {keys}")
-        processors = tuple(
-            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+        fields = tuple(
+            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
             for name in names
         )
-        return cls(str(compiled), statement.table.name, names, processors)  # type: ignore[attr-defined]
+        return cls(str(compiled), statement.table.name, fields)  # type: ignore[attr-defined]
 
     def parameters(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
-        return tuple(
-            row[name] if process is None else process(row[name])
-            for name, process in zip(self.names, self.processors, strict=True)
-        )
+        """The positional parameters for ``row`` (once per event: a plain list comprehension)."""
+        return tuple([row[name] if p is None else p(row[name]) for name, p in self.fields])

@@ -141,27 +141,19 @@ async def test_a_final_statement_waits_for_another_process_in_the_thread(
     other = sqlite3.connect(tmp_path / "farm.db", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     other.execute("INSERT INTO notes (body) VALUES ('other process')")
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
 
     async def write() -> None:
         async with db.begin() as conn:
             await db.execute_final(conn, insert(NOTES).values(body="after the other"))
 
-    ticking = asyncio.create_task(ticker())
-    writing = asyncio.create_task(write())
-    await asyncio.sleep(0.3)
-    assert not writing.done() and ticks >= 10  # the loop ran on while the write waited
-    other.execute("COMMIT")
-    other.close()
-    async with asyncio.timeout(5):
-        await writing
-    ticking.cancel()
+    async with counting_turns(0.01) as ticks:
+        writing = asyncio.create_task(write())
+        await asyncio.sleep(0.3)
+        assert not writing.done() and ticks[0] >= 10  # the loop ran on while the write waited
+        other.execute("COMMIT")
+        other.close()
+        async with asyncio.timeout(5):
+            await writing
     assert trips["_run"] == 1  # the statement and its commit in one trip to the thread
     async with db.read() as conn:
         rows = (await conn.execute(select(NOTES.c.body).order_by(NOTES.c.id))).scalars().all()
@@ -333,23 +325,31 @@ async def test_a_task_committing_in_a_loop_lets_other_tasks_run(db: Database) ->
     transaction still gives the loop a turn, or a writer in a loop would hold it."""
     async with db.begin() as conn:  # the write connection is open: nothing waits below
         await conn_insert(conn, "warm")
-    turns = 0
+    async with counting_turns(0) as turns:
+        await asyncio.sleep(0)
+        for n in range(200):
+            async with db.begin() as conn:
+                await db.execute_final(conn, insert(NOTES).values(body=f"n{n}"))
+    assert turns[0] >= 150
 
-    async def other_task() -> None:
-        nonlocal turns
+
+@contextlib.asynccontextmanager
+async def counting_turns(interval: float) -> AsyncIterator[list[int]]:
+    """Another task, counting how often it ran (once per ``interval`` at most)."""
+    turns = [0]
+
+    async def count() -> None:
         while True:
-            await asyncio.sleep(0)
-            turns += 1
+            await asyncio.sleep(interval)
+            turns[0] += 1
 
-    other = asyncio.create_task(other_task())
-    await asyncio.sleep(0)
-    for n in range(200):
-        async with db.begin() as conn:
-            await db.execute_final(conn, insert(NOTES).values(body=f"n{n}"))
-    other.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await other
-    assert turns >= 150
+    task = asyncio.create_task(count())
+    try:
+        yield turns
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def conn_insert(conn: Any, body: str) -> None:
